@@ -1,0 +1,108 @@
+"""Model registry: every architecture is a builder function registered under a stable name.
+
+A builder takes ``num_classes`` plus keyword overrides and returns a plain ``nn.Module`` whose forward maps a
+clip ``(B, C, T, H, W)`` (or a dict of modalities) to logits ``(B, num_classes)``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model is and what it needs from the data. Published figures carry their source."""
+
+    name: str
+    family: str
+    modalities: tuple[str, ...] = ("rgb",)
+    frames: int = 8
+    size: int = 112
+    fps: float = 5.0
+    description: str = ""
+    # Figures from a paper or a weights card, never measured here: e.g. {"gmacs": 40.7, "params": 33.4e6,
+    # "kinetics400_top1": 63.2, "input": "3x16x112x112", "source": "torchvision R3D_18_Weights.KINETICS400_V1"}.
+    published: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_BUILDERS: dict[str, Callable[..., nn.Module]] = {}
+_INFO: dict[str, ModelInfo] = {}
+
+
+def register_model(
+    name: str | None = None,
+    *,
+    family: str,
+    modalities: tuple[str, ...] = ("rgb",),
+    frames: int = 8,
+    size: int = 112,
+    fps: float = 5.0,
+    published: dict[str, Any] | None = None,
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Register a builder ``fn(num_classes, **overrides) -> nn.Module`` under ``name`` (default: its name)."""
+
+    def decorator(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        key = name or fn.__name__
+        if key in _BUILDERS:
+            raise ValueError(f"model {key!r} is already registered (by {_BUILDERS[key].__module__})")
+        doc = inspect.getdoc(fn) or ""
+        _BUILDERS[key] = fn
+        _INFO[key] = ModelInfo(
+            name=key,
+            family=family,
+            modalities=tuple(modalities),
+            frames=frames,
+            size=size,
+            fps=fps,
+            description=doc.splitlines()[0] if doc else "",
+            published=dict(published or {}),
+        )
+        return fn
+
+    return decorator
+
+
+def _check_name(name: str) -> None:
+    if name not in _BUILDERS:
+        close = difflib.get_close_matches(name, _BUILDERS, n=5, cutoff=0.4)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise KeyError(f"unknown model {name!r}.{hint} Run `lit-video models` for the full list.")
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Registered model names, sorted; ``pattern`` is a substring filter."""
+    return sorted(n for n in _BUILDERS if pattern is None or pattern in n)
+
+
+def model_info(name: str) -> ModelInfo:
+    _check_name(name)
+    return _INFO[name]
+
+
+def builder_arguments(name: str) -> dict[str, inspect.Parameter]:
+    """The keyword overrides a builder accepts (used to validate configs before training)."""
+    _check_name(name)
+    params = inspect.signature(_BUILDERS[name]).parameters
+    return {k: p for k, p in params.items() if k != "num_classes" and p.kind is not p.VAR_KEYWORD}
+
+
+def create_model(name: str, num_classes: int, **overrides: Any) -> nn.Module:
+    """Build model ``name`` with ``num_classes`` outputs. Unknown overrides raise with the accepted ones."""
+    _check_name(name)
+    fn = _BUILDERS[name]
+    params = inspect.signature(fn).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(overrides) - set(params))
+        if unknown:
+            accepted = ", ".join(sorted(builder_arguments(name))) or "none"
+            raise TypeError(f"model {name!r} does not take {', '.join(unknown)}; it accepts: {accepted}")
+    return fn(num_classes=num_classes, **overrides)
