@@ -17,7 +17,9 @@ def load_local_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"pretrained checkpoint {str(path)!r} does not exist (weights load only from a local file)")
+        raise FileNotFoundError(
+            f"pretrained checkpoint {str(path)!r} does not exist (weights load only from a local file)"
+        )
     state = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(state, dict) and "state_dict" in state:  # a Lightning checkpoint
         state = state["state_dict"]
