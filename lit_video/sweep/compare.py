@@ -1,0 +1,179 @@
+"""``lit-video compare A B``: two leaderboards side by side per model, with deltas and regressions flagged.
+
+A and B are sweep folders, ``leaderboard.json`` / ``leaderboard.csv`` files, or ``results.jsonl`` files. A line of B
+regresses when an accuracy drops by more than ``--threshold`` points, when a speed figure gets worse by more than
+``--speed-threshold`` (only when both ran on the same device: speeds of different machines do not compare), or when
+a model that passed in A failed or is missing in B. ``--fail-on-regression`` makes that exit 1, to guard CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .results import GROUP_KEY, RESULTS_FILE, leaderboard, read_rows
+
+# (field, header[, higher is better]): accuracies compare in points, speeds relatively.
+ACCURACY_METRICS = [("video_top1", "video top-1 %"), ("clip_top1", "clip top-1 %"),
+                    ("mean_class_acc", "mean class acc %")]
+SPEED_METRICS = [("infer_clips_per_s", "infer clips/s", True), ("latency_ms_p50", "latency p50 ms", False),
+                 ("train_clips_per_s", "train clips/s", True), ("peak_mem_mb", "peak mem MB", False)]
+
+
+def load_board(path: str | Path) -> list[dict[str, Any]]:
+    """A leaderboard from a sweep folder, a leaderboard.json/.csv or a results.jsonl; errors name the path."""
+    path = Path(path)
+    if path.is_dir():
+        for name in ("leaderboard.json", RESULTS_FILE, "leaderboard.csv"):
+            if (path / name).is_file():
+                return load_board(path / name)
+        raise ValueError(f"{path}: no leaderboard.json, {RESULTS_FILE} or leaderboard.csv in this folder")
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file or folder")
+    try:
+        if path.suffix == ".jsonl":
+            return leaderboard(read_rows(path))
+        if path.suffix == ".json":
+            board = json.loads(path.read_text())
+        elif path.suffix == ".csv":
+            with path.open(newline="") as f:
+                board = [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        else:
+            raise ValueError("expected a .json, .csv or .jsonl leaderboard")
+    except (json.JSONDecodeError, csv.Error, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a readable leaderboard ({err})") from err
+    if not isinstance(board, list) or not all(isinstance(r, dict) and "model" in r for r in board):
+        raise ValueError(f"{path}: not a leaderboard (expected a list of lines with a `model` field)")
+    return board
+
+
+def _number(text: str) -> Any:
+    if text == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+@dataclass
+class Comparison:
+    key: tuple[Any, ...]
+    a: dict[str, Any] | None
+    b: dict[str, Any] | None
+    regressions: list[str]
+    notes: list[str]
+
+
+def _key(line: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(str(line.get(k)) for k in GROUP_KEY)
+
+
+def compare_boards(a: list[dict[str, Any]], b: list[dict[str, Any]], threshold: float = 1.0,
+                   speed_threshold: float = 0.10) -> list[Comparison]:
+    """Match lines by (dataset, model, clip shape, eval views); ``threshold`` is in accuracy points (%)."""
+    lines_a, lines_b = {_key(x): x for x in a}, {_key(x): x for x in b}
+    result = []
+    for key in [*lines_a, *[k for k in lines_b if k not in lines_a]]:
+        la, lb = lines_a.get(key), lines_b.get(key)
+        regressions, notes = [], []
+        a_ok, b_ok = la is not None and la.get("status") == "ok", lb is not None and lb.get("status") == "ok"
+        if a_ok and lb is None:
+            regressions.append("missing in B")
+        elif a_ok and not b_ok:
+            regressions.append(f"failed in B: {lb.get('error')}")
+        elif la is None:
+            notes.append("new in B")
+        if a_ok and b_ok:
+            for field, header in ACCURACY_METRICS:
+                va, vb = la.get(field), lb.get(field)
+                if va is not None and vb is not None and 100 * (va - vb) > threshold:
+                    regressions.append(f"{header} {100 * va:.1f} -> {100 * vb:.1f}")
+            if la.get("device") == lb.get("device"):
+                for field, header, higher_better in SPEED_METRICS:
+                    va, vb = la.get(field), lb.get(field)
+                    if not va or vb is None:
+                        continue
+                    change = (vb - va) / va if higher_better else (va - vb) / va  # < 0 means worse
+                    if change < -speed_threshold:
+                        regressions.append(f"{header} {va:.1f} -> {vb:.1f} ({100 * change:+.0f}%)")
+            else:
+                notes.append("different devices: speeds not compared")
+            if la.get("gmacs_per_video") != lb.get("gmacs_per_video"):
+                notes.append("GMACs changed (a different model or input)")
+        result.append(Comparison(key, la, lb, regressions, notes))
+    return result
+
+
+def _cell(la: dict[str, Any] | None, lb: dict[str, Any] | None, field: str, percent: bool) -> str:
+    scale = 100 if percent else 1
+    va = None if la is None else la.get(field)
+    vb = None if lb is None else lb.get(field)
+    if va is None and vb is None:
+        return ""
+    show = lambda v: "-" if v is None else f"{scale * v:,.1f}"  # noqa: E731
+    if va is None or vb is None:
+        return f"{show(va)} → {show(vb)}"
+    delta = f"{scale * (vb - va):+.1f}" if percent else (f"{100 * (vb - va) / va:+.0f}%" if va else "")
+    return f"{show(va)} → {show(vb)} ({delta})"
+
+
+def print_comparison(rows: list[Comparison], name_a: str, name_b: str, console: Console) -> None:
+    table = Table(title=f"A = {name_a}   B = {name_b}", show_lines=False)
+    for header in ("dataset", "model", *[h for _, h in ACCURACY_METRICS], "GMACs/video",
+                   *[h for _, h, _ in SPEED_METRICS], "verdict"):
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        dataset, model = row.key[GROUP_KEY.index("dataset")], row.key[GROUP_KEY.index("model")]
+        verdict = ("[red]REGRESSION: " + "; ".join(row.regressions) + "[/]") if row.regressions else "ok"
+        if row.notes:
+            verdict += " (" + "; ".join(row.notes) + ")"
+        table.add_row(dataset, model, *[_cell(row.a, row.b, f, True) for f, _ in ACCURACY_METRICS],
+                      _cell(row.a, row.b, "gmacs_per_video", False),
+                      *[_cell(row.a, row.b, f, False) for f, _, _ in SPEED_METRICS], verdict)
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lit-video compare", description=__doc__.splitlines()[0])
+    parser.add_argument("a", help="the reference: a sweep folder, leaderboard.json/.csv or results.jsonl")
+    parser.add_argument("b", help="the candidate, in the same forms")
+    parser.add_argument("--threshold", type=float, default=1.0,
+                        help="accuracy drop, in points (%%), beyond which B regresses (default: 1.0)")
+    parser.add_argument("--speed-threshold", type=float, default=0.10,
+                        help="relative slowdown (same device only) beyond which B regresses (default: 0.10)")
+    parser.add_argument("--fail-on-regression", action="store_true", help="exit 1 when any line regresses")
+    parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    args = parser.parse_args(argv)
+    if args.threshold < 0 or args.speed_threshold < 0:
+        print("lit-video compare: --threshold and --speed-threshold must be >= 0", file=sys.stderr)
+        return 2
+    try:
+        board_a, board_b = load_board(args.a), load_board(args.b)
+    except ValueError as err:
+        print(f"lit-video compare: {err}", file=sys.stderr)
+        return 2
+    rows = compare_boards(board_a, board_b, args.threshold, args.speed_threshold)
+    regressed = [r for r in rows if r.regressions]
+    if args.json:
+        print(json.dumps([{**dict(zip(GROUP_KEY, r.key, strict=True)), "a": r.a, "b": r.b,
+                           "regressions": r.regressions, "notes": r.notes} for r in rows], indent=2, default=str))
+    else:
+        console = Console()
+        print_comparison(rows, args.a, args.b, console)
+        if regressed:
+            console.print(f"[red]{len(regressed)} regression(s)[/] beyond {args.threshold} points "
+                          f"/ {100 * args.speed_threshold:.0f}% speed")
+        else:
+            console.print("no regressions")
+    return 1 if regressed and args.fail_on_regression else 0

@@ -1,0 +1,189 @@
+"""One sweep entry in its own process: fit, test (multi-clip, video level), profile, and report a results row.
+
+``python -m lit_video.sweep.entry SPEC.json`` reads the entry spec the sweep wrote and writes ``result.json`` beside
+it: ``{"status": "ok", "row": {...}}`` or ``{"status": "failed", "error": ..., "oom": bool, "traceback": ...}``.
+The parent alone appends rows to ``results.jsonl``; a crash here costs this entry only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from .config import Entry, data_default
+from .results import (
+    device_name,
+    git_sha,
+    latest_rows,
+    leaderboard,
+    make_row,
+    precision_dtype,
+    read_rows,
+    versions,
+    write_atomic,
+)
+
+SPEC_FILE, RESULT_FILE = "spec.json", "result.json"
+WANDB_PROJECT = "lit-video"
+
+
+def eval_views(entry: Entry) -> int:
+    """Views averaged per test video: clips x crops."""
+    data = entry.data
+    return int(data.get("test_clips", data_default("test_clips"))) * int(data.get("test_crops",
+                                                                                  data_default("test_crops")))
+
+
+def base_row(entry: Entry, **fields: Any) -> dict[str, Any]:
+    """A row with what is known before running: the entry, the machine and software stamp."""
+    from ..models import model_info
+
+    return make_row(
+        model=entry.name, family=model_info(entry.name).family, dataset=entry.dataset, frames=entry.data["frames"],
+        fps=entry.data["fps"], size=entry.data["size"], eval_views=eval_views(entry), seed=entry.seed,
+        device=device_name(entry.trainer.get("accelerator", "auto")),
+        dtype=precision_dtype(entry.trainer.get("precision")), versions=versions(), git_sha=git_sha(),
+        config_hash=entry.config_hash, **fields,
+    )
+
+
+def dataset_fingerprint(datamodule: Any) -> dict[str, Any]:
+    """Video count and a hash of the file list (paths relative to the data root, with sizes and labels)."""
+    annotations = datamodule.annotations
+    root = Path(datamodule.root)
+    digest = hashlib.sha256()
+    count = 0
+    for split, records in sorted(annotations.splits.items()):
+        for record in sorted(records, key=lambda r: str(r.path)):
+            path = Path(record.path)
+            rel = path.relative_to(root) if path.is_relative_to(root) else path
+            size = path.stat().st_size if path.exists() else -1
+            digest.update(f"{split}\t{rel.as_posix()}\t{size}\t{list(record.labels)}\n".encode())
+            count += 1
+    return {"videos": count, "sha256": digest.hexdigest()[:16]}
+
+
+def _wandb_logger(entry: Entry, mode: str, save_dir: Path) -> Any:
+    from lightning.pytorch.loggers import WandbLogger
+
+    return WandbLogger(project=WANDB_PROJECT, group=entry.sweep, name=entry.name, job_type="sweep-entry",
+                       tags=[entry.dataset], config=entry.to_dict(), save_dir=str(save_dir), offline=mode == "offline")
+
+
+def _wandb_tables(run: Any, row: dict[str, Any], report: Any, results_path: Path) -> None:
+    """The summary (accuracy, cost, speed), the per-layer FLOP table and the leaderboard so far, as wandb Tables."""
+    import wandb
+
+    run.summary.update({k: v for k, v in row.items() if k not in ("versions",)})
+    run.summary.update({"gflops_per_clip": 2 * row["gmacs_per_clip"], "gflops_per_video": 2 * row["gmacs_per_video"],
+                        "flop_counter": report.counter})
+    layer_columns = ["name", "type", "output_shape", "receptive_field", "gmacs", "params", "calls"]
+    layers = wandb.Table(columns=layer_columns,
+                         data=[[str(getattr(layer, c)) if c in ("output_shape", "receptive_field")
+                                else getattr(layer, c) for c in layer_columns] for layer in report.layers])
+    board = leaderboard([*latest_rows(read_rows(results_path)), row])
+    board_columns = ["rank", "model", "dataset", "frames", "size", "video_top1", "clip_top1", "gmacs_per_video",
+                     "params", "infer_clips_per_s", "latency_ms_p50", "peak_mem_mb", "status"]
+    table = wandb.Table(columns=board_columns, data=[[line.get(c) for c in board_columns] for line in board])
+    run.log({"flops/layers": layers, "leaderboard": table})
+
+
+def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, results_path: Path) -> dict[str, Any]:
+    """Fit, test and profile ``entry``; returns its results row. Raises whatever training raises."""
+    import torch
+    from lightning.pytorch.loggers import CSVLogger
+
+    from ..cli import fit_and_test
+    from ..data import VideoDataModule
+    from ..module import VideoClassifier
+    from ..profiling import count_flops, measure_throughput
+    from ..profiling.inputs import model_input_shape
+
+    loggers: list[Any] = [CSVLogger(str(entry_dir), name="logs")]
+    if wandb_mode:
+        loggers.append(_wandb_logger(entry, wandb_mode, results_path.parent))
+    result = fit_and_test(entry.model, entry.data, entry.trainer, entry.seed, entry_dir, loggers=loggers)
+    metrics = result["metrics"]
+
+    datamodule = VideoDataModule(**entry.data)
+    resolved = result["config"]["model"]
+    # The tested architecture, rebuilt untrained: cost does not depend on the weights.
+    net = VideoClassifier(**{**entry.model, "num_classes": datamodule.num_classes, "multi_label":
+                             datamodule.multi_label, "frames": entry.data["frames"], "size": entry.data["size"]}).model
+    frames, size = entry.data["frames"], entry.data["size"]
+    report = count_flops(net, model_input_shape(entry.name, 1, frames, size))
+    speed = measure_throughput(net, model_input_shape(entry.name, 1, frames, size), **entry.profile)
+    views = eval_views(entry)
+    row = base_row(
+        entry, dataset_fingerprint=dataset_fingerprint(datamodule), params=report.params,
+        gmacs_per_clip=report.gmacs, gmacs_per_video=report.gmacs * views,
+        clip_top1=metrics.get("test/clip_top1"), clip_top5=metrics.get("test/clip_top5"),
+        video_top1=metrics.get("test/video_top1", metrics.get("test/video_hit1")),
+        video_top5=metrics.get("test/video_top5", metrics.get("test/video_hit5")),
+        mean_class_acc=metrics.get("test/mean_class_acc"),
+        group_acc={k.removeprefix("test/group_acc/"): v for k, v in metrics.items()
+                   if k.startswith("test/group_acc/")} or None,
+        train_time_s=result["train_time_s"], **{k: speed.get(k) for k in (
+            "infer_clips_per_s", "latency_ms_p50", "latency_ms_p95", "train_clips_per_s", "peak_mem_mb", "mfu")},
+        status="ok", error=None,
+    )
+    write_atomic(entry_dir / "resolved_config.json",
+                 json.dumps({"resolved": result["config"], "model": resolved, "throughput": speed,
+                             "flops": {"counter": report.counter, "gmacs": report.gmacs}}, indent=2, default=str))
+    if wandb_mode:
+        import wandb
+
+        run = loggers[-1].experiment
+        run.config.update({"resolved": result["config"]}, allow_val_change=True)
+        _wandb_tables(run, row, report, results_path)
+        wandb.finish()
+    del torch
+    return row
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when the sweep dies (a SIGKILLed sweep must not leave entries running)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    spec_path = Path(argv[0])
+    spec = json.loads(spec_path.read_text())
+    entry_dir = spec_path.parent
+    _die_with_parent()
+    if spec.get("parent_pid") and os.getppid() != spec["parent_pid"]:
+        return 1  # the sweep is already gone
+    try:
+        row = run_entry(Entry.from_dict(spec["entry"]), entry_dir, spec.get("wandb"), Path(spec["results"]))
+        outcome: dict[str, Any] = {"status": "ok", "row": row}
+    except Exception as err:  # report every failure to the parent, which records it and goes on
+        import torch
+
+        oom = isinstance(err, torch.OutOfMemoryError)  # a GPU's; the sweep retries it at half the batch size
+        outcome = {"status": "failed", "error": f"{type(err).__name__}: {err}".strip(), "oom": oom,
+                   "traceback": traceback.format_exc()}
+        traceback.print_exc()
+        try:
+            import wandb
+
+            if wandb.run is not None:
+                wandb.run.summary.update({"status": "failed", "error": outcome["error"]})
+                wandb.finish(exit_code=1)
+        except Exception:  # wandb trouble must not hide the real error
+            pass
+    write_atomic(entry_dir / RESULT_FILE, json.dumps(outcome, indent=2, default=str))
+    return 0 if outcome["status"] == "ok" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Leaderboard plots (PNG, matplotlib's Agg backend): accuracy and speed against compute, per-group accuracy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display, and safe in a child process or CI
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .results import write_atomic  # noqa: E402
+
+
+def _save(fig: Any, path: Path) -> None:
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
+    plt.close(fig)
+
+
+def _scatter(board: list[dict[str, Any]], x: str, y: str, xlabel: str, ylabel: str, title: str,
+             path: Path, scale_y: float = 1.0, log_y: bool = False) -> Path | None:
+    """One point per leaderboard line, labelled with the model, one colour per dataset; x on a log scale."""
+    points = [line for line in board if line.get(x) and line.get(y) is not None]
+    if not points:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    for dataset in sorted({p["dataset"] for p in points}):
+        mine = [p for p in points if p["dataset"] == dataset]
+        ax.scatter([p[x] for p in mine], [p[y] * scale_y for p in mine], label=str(dataset), s=40)
+        for p in mine:
+            ax.annotate(p["model"], (p[x], p[y] * scale_y), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(title="dataset", fontsize=8)
+    _save(fig, path)
+    return path
+
+
+def _group_bars(board: list[dict[str, Any]], path: Path) -> Path | None:
+    """Per-group video accuracy, one bar per model in each group (e.g. the synthetic data's motion classes)."""
+    lines = [line for line in board if line.get("group_acc")]
+    groups = sorted({g for line in lines for g in line["group_acc"]})
+    if not groups:
+        return None
+    several = len({line["dataset"] for line in lines}) > 1
+    labels = [f"{line['model']} ({line['dataset']})" if several else line["model"] for line in lines]
+    width = 0.8 / len(lines)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.4 * len(groups) * len(lines)), 5))
+    for i, (line, label) in enumerate(zip(lines, labels, strict=True)):
+        xs = [g + (i - (len(lines) - 1) / 2) * width for g in range(len(groups))]
+        ax.bar(xs, [100 * (line["group_acc"].get(g) or 0.0) for g in groups], width, label=label)
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set(ylabel="video top-1 within the group (%)", title="Accuracy per class group", ylim=(0, 100))
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    _save(fig, path)
+    return path
+
+
+def write_plots(out_dir: str | Path, board: list[dict[str, Any]]) -> list[Path]:
+    """Write the leaderboard's PNG plots into ``out_dir``; returns the files written."""
+    out_dir = Path(out_dir)
+    ok = [line for line in board if line["status"] == "ok"]
+    written = [
+        _scatter(ok, "gmacs_per_video", "video_top1", "GMACs per video (all eval views, log scale)",
+                 "video top-1 (%)", "Accuracy vs compute", out_dir / "accuracy_vs_gmacs.png", scale_y=100),
+        _scatter(ok, "gmacs_per_clip", "infer_clips_per_s", "GMACs per clip (log scale)",
+                 "inference clips/s (log scale)", "Inference throughput vs compute",
+                 out_dir / "throughput_vs_gmacs.png", log_y=True),
+        _group_bars(ok, out_dir / "group_accuracy.png"),
+    ]
+    return [path for path in written if path is not None]

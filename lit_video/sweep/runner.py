@@ -1,0 +1,178 @@
+"""The sweep runner: every entry in its own process, one row per entry, tables and plots after each.
+
+An entry that crashes, runs out of memory (on a GPU it is retried once at half the batch size), hits a NaN loss
+or times out gets a ``failed`` row with its error, and the sweep goes on. Rows are appended by this process only,
+atomically, so a sweep killed at any moment loses at most the entry in flight; ``--resume`` skips the entries
+whose config hash already has an ``ok`` row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from .config import Entry, Sweep, data_default
+from .entry import RESULT_FILE, SPEC_FILE, base_row
+from .plots import write_plots
+from .results import RESULTS_FILE, append_row, latest_rows, read_rows, write_atomic, write_leaderboards
+
+STDERR_TAIL = 2000  # characters of a dead entry's stderr kept as its error
+
+
+@dataclass
+class Outcome:
+    status: str  # ok | failed
+    row: dict[str, Any] | None = None
+    error: str | None = None
+    oom: bool = False
+
+
+def _tail(path: Path) -> str:
+    text = path.read_text(errors="replace") if path.exists() else ""
+    return text[-STDERR_TAIL:].strip()
+
+
+def run_child(entry: Entry, entry_dir: Path, wandb_mode: str | None, results_path: Path) -> Outcome:
+    """Run one entry in a fresh Python process with the entry's timeout; never raises for the entry's failure."""
+    entry_dir.mkdir(parents=True, exist_ok=True)
+    (entry_dir / RESULT_FILE).unlink(missing_ok=True)
+    spec = {"entry": entry.to_dict(), "wandb": wandb_mode, "results": str(results_path), "parent_pid": os.getpid()}
+    write_atomic(entry_dir / SPEC_FILE, json.dumps(spec, indent=2, default=str))
+    stderr_path = entry_dir / "stderr.log"
+    # Own session (process group), so a timeout kills the entry with its data-loading workers.
+    with stderr_path.open("w") as stderr:
+        child = subprocess.Popen([sys.executable, "-m", "lit_video.sweep.entry", str(entry_dir / SPEC_FILE)],
+                                 stderr=stderr, start_new_session=True)
+        try:
+            child.wait(timeout=entry.timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            return Outcome("failed", error=f"timed out after {entry.timeout_s:.0f} s (timeout_s in the sweep config)")
+        except BaseException:  # Ctrl-C: take the entry down with the sweep
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            raise
+    result_path = entry_dir / RESULT_FILE
+    if not result_path.exists():
+        how = f"killed by signal {-child.returncode}" if child.returncode < 0 else f"exit code {child.returncode}"
+        hint = " (SIGKILL: out of memory?)" if child.returncode == -signal.SIGKILL else ""
+        return Outcome("failed", error=f"entry process died ({how}){hint}; stderr: {_tail(stderr_path)}")
+    result = json.loads(result_path.read_text())
+    if result["status"] == "ok":
+        return Outcome("ok", row=result["row"])
+    return Outcome("failed", error=result["error"], oom=result.get("oom", False))
+
+
+def _halved_batch(entry: Entry) -> Entry | None:
+    """The entry at half its batch size, for one retry after a GPU out-of-memory; None when it cannot shrink."""
+    batch = entry.data.get("batch_size", data_default("batch_size"))
+    if batch <= 1:
+        return None
+    profile = dict(entry.profile)
+    if "batch_size" in profile:
+        profile["batch_size"] = max(1, profile["batch_size"] // 2)
+    return replace(entry, data={**entry.data, "batch_size": batch // 2}, profile=profile)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class SweepDisplay:
+    """The sweep's own progress (entries done / total, current entry, ETA), printed above Lightning's bar."""
+
+    def __init__(self, sweep: Sweep, console: Console):
+        self.sweep, self.console = sweep, console
+        self.start = time.monotonic()
+        self.durations: list[float] = []  # of entries run (not skipped) in this invocation
+        self.done = self.failed = self.skipped = 0
+
+    def eta(self, remaining: int) -> float | None:
+        return sum(self.durations) / len(self.durations) * remaining if self.durations else None
+
+    def show(self, entry: Entry, index: int) -> None:
+        total = len(self.sweep.entries)
+        remaining = total - index
+        grid = Table.grid(padding=(0, 2))
+        grid.add_row(ProgressBar(total=total, completed=index, width=40),
+                     Text(f"{index}/{total} entries  ok {self.done}  failed {self.failed}  skipped {self.skipped}"))
+        grid.add_row(Text("now:", style="bold"), Text(f"{entry.name} on {entry.dataset}, seed {entry.seed}"))
+        grid.add_row(Text("time:", style="bold"), Text(f"elapsed {_duration(time.monotonic() - self.start)}, "
+                                                       f"ETA {_duration(self.eta(remaining))}"))
+        self.console.print(Panel(Group(grid), title=f"sweep {self.sweep.name}", expand=False))
+
+
+def refresh_outputs(out_dir: Path, sweep: Sweep) -> list[dict[str, Any]]:
+    """Regenerate the leaderboards and plots from results.jsonl (the rows of this sweep's current entries)."""
+    rows = latest_rows(read_rows(out_dir / RESULTS_FILE), [e.config_hash for e in sweep.entries])
+    board = write_leaderboards(out_dir, rows, f"Leaderboard: sweep {sweep.name}")
+    write_plots(out_dir, board)
+    return board
+
+
+def run_sweep(sweep: Sweep, out_root: str | Path, resume: bool = True, wandb_mode: str | None = "offline",
+              console: Console | None = None) -> int:
+    """Run every entry of ``sweep`` into ``out_root/<name>/``; returns 0, or 1 if any entry failed."""
+    console = console or Console()
+    out_dir = Path(out_root) / sweep.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Per-entry logs, checkpoints and wandb files stay out of git; the tables and plots are the record.
+    write_atomic(out_dir / ".gitignore", "runs/\nwandb/\n")
+    results_path = out_dir / RESULTS_FILE
+    done_hashes = {r["config_hash"] for r in read_rows(results_path) if r.get("status") == "ok"} if resume else set()
+    display = SweepDisplay(sweep, console)
+    failures: list[tuple[Entry, str]] = []
+    for index, entry in enumerate(sweep.entries):
+        if entry.config_hash in done_hashes:
+            display.skipped += 1
+            console.print(f"[dim]skip {entry.entry_id}: done (same config hash in {results_path})[/]")
+            continue
+        display.show(entry, index)
+        started = time.monotonic()
+        entry_dir = out_dir / "runs" / entry.entry_id
+        outcome = run_child(entry, entry_dir, wandb_mode, results_path)
+        if outcome.oom and (smaller := _halved_batch(entry)) is not None:
+            console.print(f"[yellow]{entry.entry_id}: out of memory; retrying once at batch size "
+                          f"{smaller.data['batch_size']}[/]")
+            outcome = run_child(smaller, entry_dir, wandb_mode, results_path)
+        display.durations.append(time.monotonic() - started)
+        if outcome.status == "ok":
+            row = {**outcome.row, "config_hash": entry.config_hash}  # the entry as configured, even after a retry
+            display.done += 1
+        else:
+            row = base_row(entry, status="failed", error=outcome.error)
+            display.failed += 1
+            failures.append((entry, str(outcome.error)))
+            console.print(f"[red]{entry.entry_id} failed:[/] {outcome.error}")
+        append_row(results_path, row)
+        refresh_outputs(out_dir, sweep)
+    board = refresh_outputs(out_dir, sweep)
+    console.print(f"sweep {sweep.name}: {display.done} done, {display.skipped} skipped, {display.failed} failed "
+                  f"in {_duration(time.monotonic() - display.start)}; results in {out_dir}")
+    ranked = [line for line in board if line["status"] == "ok"]
+    for line in ranked[:10]:
+        console.print(f"  {line['rank']:>2}. {line['model']:<28} video top-1 {100 * line['video_top1']:5.1f}%  "
+                      f"{line['gmacs_per_video']:.3f} GMACs/video  ({line['dataset']})")
+    if failures:
+        console.print(f"[red]{len(failures)} entr{'y' if len(failures) == 1 else 'ies'} failed:[/]")
+        for entry, error in failures:
+            console.print(f"  [red]{entry.entry_id}[/]: {error.splitlines()[0] if error else ''}")
+        return 1
+    return 0
