@@ -1,0 +1,108 @@
+"""Small shared pieces: plain conv stacks named like the lecture's tables, shape checks, head surgery."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+# One stage of a plain CNN: (out_channels, number of convs, pooling kernel = stride after it, or None).
+Stage = tuple[int, int, int | tuple[int, ...] | None]
+
+
+def conv_stages(in_channels: int, stages: Sequence[Stage], kernel: int | tuple[int, ...] = 3, dims: int = 3,
+                batch_norm: bool = False) -> OrderedDict[str, nn.Module]:
+    """Conv (+BN) + ReLU layers with 'same' padding and max pools, named as in the lecture's tables.
+
+    Stage ``i`` (from 1) names its convs ``conv{i}`` (or ``conv{i}a``, ``conv{i}b``... when it has several), and
+    its pool ``pool{i}``, so that C3D reads ``conv1, pool1, conv2, pool2, conv3a, conv3b, pool3, ...``.
+    """
+    conv, norm, pool = (nn.Conv3d, nn.BatchNorm3d, nn.MaxPool3d) if dims == 3 else (nn.Conv2d, nn.BatchNorm2d,
+                                                                                   nn.MaxPool2d)
+    kernel = (kernel,) * dims if isinstance(kernel, int) else tuple(kernel)
+    padding = tuple(k // 2 for k in kernel)
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    for i, (out_channels, n_convs, pool_size) in enumerate(stages, start=1):
+        for j in range(n_convs):
+            name = f"{i}{'abcdefgh'[j]}" if n_convs > 1 else f"{i}"
+            # A conv followed by BN needs no bias (BN's shift replaces it).
+            layers[f"conv{name}"] = conv(in_channels, out_channels, kernel, padding=padding, bias=not batch_norm)
+            if batch_norm:
+                layers[f"bn{name}"] = norm(out_channels)
+            layers[f"relu{name}"] = nn.ReLU(inplace=True)
+            in_channels = out_channels
+        if pool_size is not None:
+            layers[f"pool{i}"] = pool(pool_size, pool_size)
+    return layers
+
+
+def pooled_head(in_channels: int, num_classes: int, dims: int = 3, dropout: float = 0.0) -> OrderedDict[str, nn.Module]:
+    """Global average pool over every remaining axis, then a linear classifier (``pool``, ``flatten``, ``fc``)."""
+    layers: OrderedDict[str, nn.Module] = OrderedDict(
+        pool=nn.AdaptiveAvgPool3d(1) if dims == 3 else nn.AdaptiveAvgPool2d(1),
+        flatten=nn.Flatten(1),  # (B, C, 1, 1[, 1]) -> (B, C)
+    )
+    if dropout > 0:
+        layers["dropout"] = nn.Dropout(dropout)
+    layers["fc"] = nn.Linear(in_channels, num_classes)
+    return layers
+
+
+class CheckShape(nn.Module):
+    """Raises a clear error when a tensor's trailing shape is not the one the next layer was built for."""
+
+    def __init__(self, shape: Sequence[int], what: str, hint: str):
+        super().__init__()
+        self.shape, self.what, self.hint = tuple(shape), what, hint
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[-len(self.shape):]) != self.shape:
+            raise ValueError(f"{self.what} has shape {tuple(x.shape[1:])}, expected {self.shape}: {self.hint}")
+        return x
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+class StackFrames(nn.Module):
+    """Early fusion's reshape: a clip ``(B, C, T, H, W)`` becomes an image ``(B, C*T, H, W)`` (index ``c*T + t``)."""
+
+    def __init__(self, frames: int):
+        super().__init__()
+        self.frames = frames
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        if clip.dim() != 5 or clip.shape[2] != self.frames:
+            raise ValueError(f"early fusion was built for clips of {self.frames} frames (its first conv takes "
+                             f"3x{self.frames} channels), got a clip of shape {tuple(clip.shape)}; pass frames=...")
+        return clip.flatten(1, 2)  # (B, C, T, H, W) -> (B, C*T, H, W)
+
+    def extra_repr(self) -> str:
+        return f"frames={self.frames}"
+
+
+def replace_classifier(net: nn.Module, num_classes: int, dropout: float = 0.0) -> nn.Module:
+    """Give ``net`` a new last layer (the last ``Linear``, or a 1x1 conv classifier as in S3D) with ``num_classes``.
+
+    The new layer keeps the old one's weights when the class counts agree, so a checkpoint's head survives.
+    """
+    name, old = [(n, m) for n, m in net.named_modules() if isinstance(m, nn.Linear | nn.Conv3d | nn.Conv2d)][-1]
+    if isinstance(old, nn.Linear):
+        new = nn.Linear(old.in_features, num_classes)
+    else:
+        new = type(old)(old.in_channels, num_classes, old.kernel_size, bias=old.bias is not None)
+    if new.weight.shape == old.weight.shape:
+        new.load_state_dict(old.state_dict())
+    net.set_submodule(name, nn.Sequential(nn.Dropout(dropout), new) if dropout > 0 else new)
+    return net
+
+
+def average_predictions(logits: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """Average class probabilities over ``dim`` (the lecture's test-time rule), as log-probabilities.
+
+    Softmax / cross-entropy downstream then see exactly the averaged probabilities.
+    """
+    return torch.logsumexp(logits.log_softmax(-1), dim=dim) - math.log(logits.shape[dim])
