@@ -129,19 +129,24 @@ def _cell(la: dict[str, Any] | None, lb: dict[str, Any] | None, field: str, perc
 
 
 def print_comparison(rows: list[Comparison], name_a: str, name_b: str, console: Console) -> None:
-    table = Table(title=f"A = {name_a}   B = {name_b}", show_lines=False)
+    """The table (A → B (delta) per figure), then one line per regression, readable in a narrow CI log."""
+    table = Table(title=f"A = {name_a}\nB = {name_b}")
     for header in ("dataset", "model", *[h for _, h in ACCURACY_METRICS], "GMACs/video",
                    *[h for _, h, _ in SPEED_METRICS], "verdict"):
         table.add_column(header, overflow="fold")
     for row in rows:
-        dataset, model = row.key[GROUP_KEY.index("dataset")], row.key[GROUP_KEY.index("model")]
-        verdict = ("[red]REGRESSION: " + "; ".join(row.regressions) + "[/]") if row.regressions else "ok"
-        if row.notes:
-            verdict += " (" + "; ".join(row.notes) + ")"
-        table.add_row(dataset, model, *[_cell(row.a, row.b, f, True) for f, _ in ACCURACY_METRICS],
+        verdict = "[red]REGRESSION[/]" if row.regressions else "ok"
+        table.add_row(row.key[GROUP_KEY.index("dataset")], row.key[GROUP_KEY.index("model")],
+                      *[_cell(row.a, row.b, f, True) for f, _ in ACCURACY_METRICS],
                       _cell(row.a, row.b, "gmacs_per_video", False),
                       *[_cell(row.a, row.b, f, False) for f, _, _ in SPEED_METRICS], verdict)
     console.print(table)
+    for row in rows:
+        what = f"{row.key[GROUP_KEY.index('model')]} on {row.key[GROUP_KEY.index('dataset')]}"
+        for regression in row.regressions:
+            console.print(f"[red]REGRESSION[/] {what}: {regression}", soft_wrap=True)
+        for note in row.notes:
+            console.print(f"note: {what}: {note}", soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:

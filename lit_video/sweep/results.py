@@ -252,6 +252,8 @@ def _md_cell(text: str) -> str:
 
 
 def to_markdown(board: list[dict[str, Any]], title: str) -> str:
+    from ..profiling.counting import COUNTER
+
     groups = _group_names(board)
     headers = [header for _, header, _ in COLUMNS if header != "status"] + [f"{g} %" for g in groups]
     lines = [f"# {title}", ""]
@@ -259,7 +261,7 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
     shas = sorted({str(line["git_sha"]) for line in board if line.get("git_sha")})
     lines += [f"Machine: {', '.join(devices) or 'unknown'}. lit-video commit: {', '.join(shas) or 'unknown'}.",
               "Accuracies are video-level (softmax averaged over the eval views) unless marked clip; "
-              "GMACs = 10^9 multiply-accumulates counted by fvcore, GFLOPs = 2 x GMACs; "
+              f"GMACs = 10^9 multiply-accumulates counted by {COUNTER}, GFLOPs = 2 x GMACs; "
               "± is the standard deviation over seeds.", ""]
     lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for line in board:

@@ -1,0 +1,102 @@
+"""Results rows, atomic files and leaderboards, without training anything."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from lit_video.sweep.plots import write_plots
+from lit_video.sweep.results import (
+    ROW_FIELDS,
+    append_row,
+    latest_rows,
+    leaderboard,
+    make_row,
+    precision_dtype,
+    read_rows,
+    write_atomic,
+    write_leaderboards,
+)
+
+
+def row(model, seed, top1, status="ok", **extra):
+    base = dict(model=model, family=model, dataset="synthetic", frames=8, fps=5.0, size=32, eval_views=2, seed=seed,
+                params=2_000_000, gmacs_per_clip=0.25, gmacs_per_video=0.5, video_top1=top1, clip_top1=top1,
+                infer_clips_per_s=50.0, config_hash=f"{model}-{seed}", status=status,
+                group_acc=None if top1 is None else {"motion": top1, "appearance": 1 - top1})
+    return make_row(**{**base, **extra})
+
+
+def test_row_has_exactly_the_design_fields():
+    assert list(row("c3d", 0, 0.5)) == list(ROW_FIELDS)
+    with pytest.raises(KeyError, match="not results row fields"):
+        make_row(modle="typo")
+
+
+def test_append_is_atomic_and_a_torn_last_line_is_tolerated(tmp_path):
+    path = tmp_path / "results.jsonl"
+    append_row(path, row("c3d", 0, 0.5))
+    append_row(path, row("c3d", 1, 0.7))
+    assert [r["seed"] for r in read_rows(path)] == [0, 1]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left behind
+    with path.open("a") as f:  # a copy cut short mid-line
+        f.write('{"model": "lrcn", "se')
+    assert len(read_rows(path)) == 2
+    path.write_text('{"broken\n' + json.dumps(row("c3d", 0, 0.5)) + "\n")
+    with pytest.raises(ValueError, match="line 1"):
+        read_rows(path)
+
+
+def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path):
+    path = tmp_path / "leaderboard.md"
+    write_atomic(path, "old\n")
+
+    def explode(tmp):
+        tmp.write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_atomic(path, explode)
+    assert path.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["leaderboard.md"]
+
+
+def test_leaderboard_averages_seeds_ranks_and_keeps_failures(tmp_path):
+    rows = [row("c3d", 0, 0.6), row("c3d", 1, 0.8), row("single_frame", 0, 0.65),
+            row("lrcn", 0, None, status="failed", error="RuntimeError: boom")]
+    board = leaderboard(rows)
+    assert [line["model"] for line in board] == ["c3d", "single_frame", "lrcn"]
+    c3d = board[0]
+    assert c3d["rank"] == 1 and c3d["seeds"] == 2
+    assert c3d["video_top1"] == pytest.approx(0.7) and c3d["video_top1_std"] == pytest.approx(0.1414, abs=1e-3)
+    assert c3d["gflops_per_video"] == pytest.approx(2 * c3d["gmacs_per_video"])
+    assert c3d["group_acc"]["motion"] == pytest.approx(0.7)
+    assert board[2]["status"] == "failed" and board[2]["error"] == "RuntimeError: boom"
+
+    write_leaderboards(tmp_path, rows, "test board")
+    md = (tmp_path / "leaderboard.md").read_text()
+    assert "| 1 | c3d |" in md and "70.0" in md and "## Failed entries" in md and "boom" in md
+    assert "GMACs" in md and "FLOPs" in md and " FLOPs " not in md.replace("GFLOPs", "")
+    with (tmp_path / "leaderboard.csv").open() as f:
+        table = list(csv.DictReader(f))
+    assert [t["model"] for t in table] == ["c3d", "single_frame", "lrcn"]
+    assert float(table[0]["group_acc/motion"]) == pytest.approx(0.7)
+    assert json.loads((tmp_path / "leaderboard.json").read_text())[0]["model"] == "c3d"
+
+    plots = write_plots(tmp_path, board)
+    assert {p.name for p in plots} == {"accuracy_vs_gmacs.png", "throughput_vs_gmacs.png", "group_accuracy.png"}
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in plots)
+
+
+def test_latest_row_per_config_hash_wins():
+    rows = [row("c3d", 0, None, status="failed", error="x"), row("c3d", 0, 0.5), row("lrcn", 0, 0.4)]
+    latest = latest_rows(rows, hashes=["c3d-0"])
+    assert len(latest) == 1 and latest[0]["status"] == "ok"
+
+
+@pytest.mark.parametrize(("precision", "dtype"), [(None, "float32"), ("32-true", "float32"),
+                                                  ("bf16-mixed", "bfloat16-mixed"), ("16-true", "float16")])
+def test_precision_dtype(precision, dtype):
+    assert precision_dtype(precision) == dtype
