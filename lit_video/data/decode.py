@@ -1,0 +1,207 @@
+"""Video decoding: decord (batched ``get_batch`` reads) first, PyAV as the second backend and the fallback.
+
+Every video is probed once (frame count, frame rate, size) and the probe is cached in a JSON index keyed by
+path + size + mtime, so a large dataset is not re-probed on every run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+BACKENDS = ("decord", "pyav")
+VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v")
+
+
+class VideoReadError(RuntimeError):
+    """A video that cannot be opened or decoded; ``reason`` says why in a few words."""
+
+    def __init__(self, path: str | Path, reason: str):
+        super().__init__(f"cannot read video {str(path)!r}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    num_frames: int
+    fps: float
+    height: int
+    width: int
+
+
+def _reason(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0][:200] if text else 'no message'}"
+
+
+def _check_file(path: Path) -> None:
+    """Clear reasons for what the decoders would report cryptically."""
+    if not path.is_file():
+        raise VideoReadError(path, "file not found")
+    if path.stat().st_size == 0:
+        raise VideoReadError(path, "empty file (0 bytes)")
+
+
+def _decord_reader(path: Path):
+    import decord  # imported lazily: decord starts its own threads, and is only needed where videos are read
+
+    # One decoding thread per reader: DataLoader workers already give the parallelism.
+    return decord.VideoReader(str(path), num_threads=1)
+
+
+def _probe_decord(path: Path) -> VideoProbe:
+    vr = _decord_reader(path)
+    first = vr[0].asnumpy()  # (H, W, C): decoding one frame proves the stream decodes, not just that it opens
+    return VideoProbe(len(vr), float(vr.get_avg_fps()), first.shape[0], first.shape[1])
+
+
+def _probe_pyav(path: Path) -> VideoProbe:
+    with av.open(str(path)) as container:
+        if not container.streams.video:
+            raise VideoReadError(path, "no video stream")
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or stream.guessed_rate or 0)
+        num_frames = stream.frames
+        if num_frames == 0:  # Matroska / WebM headers carry no frame count: count the packets instead
+            num_frames = sum(1 for packet in container.demux(stream) if packet.size > 0)
+            container.seek(0)
+        first = next(container.decode(stream), None)
+        if first is None:
+            raise VideoReadError(path, "no decodable frame")
+        return VideoProbe(num_frames, fps, first.height, first.width)
+
+
+def _read_decord(path: Path, indices: Sequence[int]) -> np.ndarray:
+    vr = _decord_reader(path)
+    last = len(vr) - 1
+    # Clamp to the frames decord sees: a container's frame count can differ by one between backends.
+    return vr.get_batch([min(i, last) for i in indices]).asnumpy()  # (T, H, W, C)
+
+
+def _read_pyav(path: Path, indices: Sequence[int]) -> np.ndarray:
+    # Sequential decode up to the last wanted frame: exact frame indices, which seeking by timestamp is not.
+    wanted = max(indices)
+    frames: list[np.ndarray] = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            frames.append(frame.to_ndarray(format="rgb24"))  # (H, W, C)
+            if len(frames) > wanted:
+                break
+    if not frames:
+        raise VideoReadError(path, "no decodable frame")
+    return np.stack([frames[min(i, len(frames) - 1)] for i in indices])  # (T, H, W, C)
+
+
+_PROBE = {"decord": _probe_decord, "pyav": _probe_pyav}
+_READ = {"decord": _read_decord, "pyav": _read_pyav}
+
+
+def _with_fallback(fn: dict, path: Path, backend: str, *args):
+    """Run ``fn[backend]``; where decord cannot handle the file, try PyAV before giving up."""
+    _check_file(path)
+    errors = []
+    for name in dict.fromkeys([backend, "pyav"]):
+        try:
+            return fn[name](path, *args)
+        except VideoReadError as err:
+            errors.append(f"{name}: {err.reason}")
+        except Exception as err:  # noqa: BLE001  (decoders raise many types; each becomes a reason)
+            errors.append(f"{name}: {_reason(err)}")
+    raise VideoReadError(path, "; ".join(errors))
+
+
+def check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)} (option data.backend)")
+
+
+def probe_video(path: str | Path, backend: str = "decord") -> VideoProbe:
+    """Frame count, frame rate and size of one video; raises ``VideoReadError`` with the reason."""
+    check_backend(backend)
+    probe = _with_fallback(_PROBE, Path(path), backend)
+    if probe.num_frames < 1 or probe.fps <= 0:
+        raise VideoReadError(path, f"no usable frames ({probe.num_frames} frames at {probe.fps} fps)")
+    return probe
+
+
+def read_frames(path: str | Path, indices: Sequence[int], backend: str = "decord") -> torch.Tensor:
+    """Frames ``indices`` (in that order) as a uint8 tensor ``(T, H, W, C)``; PyAV is the fallback."""
+    check_backend(backend)
+    return torch.from_numpy(_with_fallback(_READ, Path(path), backend, list(indices)))
+
+
+def check_video(path: str | Path, backend: str = "decord") -> VideoProbe:
+    """A thorough probe: decodes every frame, which catches files damaged or truncated after their header."""
+    probe = probe_video(path, backend)
+    try:
+        with av.open(str(path)) as container:
+            decoded = sum(1 for _ in container.decode(video=0))
+    except Exception as err:  # noqa: BLE001
+        raise VideoReadError(path, f"decoding stops: {_reason(err)}") from err
+    if decoded < probe.num_frames - 1:  # containers may count one frame more than decodes
+        raise VideoReadError(path, f"truncated: the header says {probe.num_frames} frames, {decoded} decode")
+    return probe
+
+
+def _cache_key(path: Path) -> str:
+    stat = path.stat()
+    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def probe_videos(paths: Iterable[Path], backend: str = "decord", cache_file: Path | None = None,
+                 threads: int | None = None) -> dict[Path, VideoProbe | VideoReadError]:
+    """Probe many videos, reusing and updating the JSON cache; bad videos map to their ``VideoReadError``."""
+    paths = list(paths)
+    cache: dict[str, dict] = {}
+    if cache_file is not None and cache_file.is_file():
+        try:
+            cache = json.loads(cache_file.read_text())
+        except (OSError, ValueError):
+            cache = {}  # a damaged cache is only a slower start: it is rebuilt below
+    results: dict[Path, VideoProbe | VideoReadError] = {}
+    todo: dict[Path, str] = {}
+    for path in paths:
+        try:
+            key = _cache_key(path)
+        except OSError:
+            results[path] = VideoReadError(path, "file not found")
+            continue
+        if key in cache:
+            hit = cache[key]
+            results[path] = VideoReadError(path, hit["error"]) if "error" in hit else VideoProbe(**hit)
+        else:
+            todo[path] = key
+
+    def probe_one(path: Path) -> VideoProbe | VideoReadError:
+        try:
+            return probe_video(path, backend)
+        except VideoReadError as err:
+            return err
+
+    # Decoders release the GIL, so threads probe in parallel without the start-up cost of processes.
+    with ThreadPoolExecutor(threads or min(8, os.cpu_count() or 1)) as pool:
+        for path, result in zip(todo, pool.map(probe_one, todo), strict=True):
+            results[path] = result
+            cache[todo[path]] = {"error": result.reason} if isinstance(result, VideoReadError) else asdict(result)
+    if cache_file is not None and todo:
+        _write_json_atomic(cache_file, cache)
+    return {path: results[path] for path in paths}
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    """Write via a temporary file and rename, so a concurrent reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)

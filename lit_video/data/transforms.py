@@ -1,0 +1,54 @@
+"""Clip transforms on decoded frames: short-side resize, random / center / three crop, flip, normalisation.
+
+Input: uint8 ``(T, H, W, C)`` as decoded. Output: float ``(C, T, H, W)``, the layout every model takes.
+torchvision.transforms.v2 functional ops do the work; they treat ``(T, C, H, W)`` as a batch of images, so
+every frame of a clip gets the same crop and flip.
+"""
+
+from __future__ import annotations
+
+import torch
+from torchvision.transforms.v2 import functional as F
+
+# Kinetics-400 statistics, as used by torchvision's video models.
+MEAN = (0.43216, 0.394666, 0.37645)
+STD = (0.22803, 0.22145, 0.216989)
+
+
+def three_crop_boxes(height: int, width: int, size: int) -> list[tuple[int, int]]:
+    """Top-left corners of three ``size`` crops along the long side: start, centre, end."""
+    if width >= height:
+        top = (height - size) // 2
+        return [(top, left) for left in (0, (width - size) // 2, width - size)]
+    left = (width - size) // 2
+    return [(top, left) for top in (0, (height - size) // 2, height - size)]
+
+
+class ClipTransform:
+    """Training (``train=True``): random crop + horizontal flip. Evaluation: crop ``crop`` of ``crops``."""
+
+    def __init__(self, size: int = 112, resize: int | None = None, train: bool = False,
+                 mean: tuple[float, ...] = MEAN, std: tuple[float, ...] = STD):
+        self.size = size
+        # The lecture's C3D recipe resizes to 128 px and crops 112: the same ratio by default.
+        self.resize = resize or round(size * 128 / 112)
+        self.train = train
+        self.mean, self.std = list(mean), list(std)
+
+    def __call__(self, frames: torch.Tensor, crop: int = 0, crops: int = 1) -> torch.Tensor:
+        video = frames.permute(0, 3, 1, 2)  # (T, H, W, C) -> (T, C, H, W)
+        video = F.resize(video, [self.resize], antialias=True)  # short side -> self.resize
+        h, w = video.shape[-2:]
+        if self.train:
+            top = int(torch.randint(0, h - self.size + 1, ()))
+            left = int(torch.randint(0, w - self.size + 1, ()))
+            video = F.crop(video, top, left, self.size, self.size)
+            if torch.rand(()) < 0.5:
+                video = F.horizontal_flip(video)
+        elif crops == 3:
+            top, left = three_crop_boxes(h, w, self.size)[crop]
+            video = F.crop(video, top, left, self.size, self.size)
+        else:
+            video = F.center_crop(video, [self.size])
+        video = F.normalize(F.to_dtype(video, torch.float32, scale=True), self.mean, self.std)
+        return video.permute(1, 0, 2, 3)  # (T, C, H, W) -> (C, T, H, W)
