@@ -1,0 +1,75 @@
+"""I3D: 2D image networks inflated to 3D (Carreira & Zisserman, CVPR 2017), optionally with non-local blocks.
+
+``pretrained`` is a local torchvision 2D checkpoint; it is loaded into the 2D network, which is then inflated, so a
+video model starts from ImageNet weights exactly as the lecture describes. The 2D classifier is kept when the class
+counts agree, otherwise replaced. See ``layers/inflate.py`` for the time-padding and global-pooling choices.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from torch import nn
+
+from .layers.backbone import torchvision_2d
+from .layers.common import replace_classifier
+from .layers.inflate import inflate
+from .layers.nonlocal_block import NonLocalBlock
+from .registry import register_model
+
+# Non-local blocks after every other residual block of res3 and res4 (torchvision's layer2 / layer3): the paper's
+# 5-block I3D-ResNet-50 (Wang et al. 2018, section 4.1).
+NONLOCAL_RES3_RES4 = {"layer2": [1, 3], "layer3": [1, 3, 5]}
+
+
+def inception_time_kernel(name: str, layer: nn.Module) -> int:
+    """I3D's rule for Inception-v1: kernels become cubic (7x7 -> 7x7x7, 1x1 -> 1x1x1), except that the first two
+    max-pools stay 1x3x3 so that early layers do not mix time before space (Carreira & Zisserman, section 3.1)."""
+    if name in ("maxpool1", "maxpool2"):
+        return 1
+    return max(layer.kernel_size) if isinstance(layer.kernel_size, tuple) else layer.kernel_size
+
+
+def insert_nonlocal(net: nn.Module, blocks: dict[str, list[int]]) -> nn.Module:
+    """Put a ``NonLocalBlock`` after block ``i`` of stage ``name`` for each ``{name: [i, ...]}`` of a 3D ResNet."""
+    for stage_name, indices in blocks.items():
+        stage = getattr(net, stage_name, None)
+        if not isinstance(stage, nn.Sequential):
+            stages = ", ".join(n for n, m in net.named_children() if isinstance(m, nn.Sequential))
+            raise ValueError(f"nonlocal_blocks: {type(net).__name__} has no stage {stage_name!r} (stages: {stages})")
+        for i in indices:
+            if not 0 <= i < len(stage):
+                raise ValueError(f"nonlocal_blocks: {stage_name} has blocks 0..{len(stage) - 1}, got {i}")
+            channels = [m for m in stage[i].modules() if isinstance(m, nn.BatchNorm3d)][-1].num_features
+            stage[i] = nn.Sequential(OrderedDict(block=stage[i], nonlocal_block=NonLocalBlock(channels)))
+    return net
+
+
+def i3d(backbone: str, num_classes: int, pretrained: str | None, time_kernel, time_padding: str,
+        dropout: float) -> nn.Module:
+    """The torchvision 2D network ``backbone`` (from ``pretrained`` if given), inflated, with a new classifier."""
+    net = inflate(torchvision_2d(backbone, pretrained), time_kernel, time_padding)
+    return replace_classifier(net, num_classes, dropout)
+
+
+@register_model(family="i3d", frames=8, size=112, fps=10.0)
+def i3d_r50(num_classes: int, pretrained: str | None = None, time_kernel: int = 3, time_padding: str = "replicate",
+            dropout: float = 0.5) -> nn.Module:
+    """ResNet-50 inflated to 3D: every 7x7 / 3x3 conv and the max-pool get ``time_kernel`` frames; 1x1 stay 1x1x1."""
+    return i3d("resnet50", num_classes, pretrained, time_kernel, time_padding, dropout)
+
+
+@register_model(family="i3d", frames=8, size=112, fps=10.0)
+def i3d_inception(num_classes: int, pretrained: str | None = None, time_padding: str = "replicate",
+                  dropout: float = 0.5) -> nn.Module:
+    """Inception-v1 (torchvision GoogLeNet) inflated as in the I3D paper: cubic kernels, first two pools 1x3x3."""
+    return i3d("googlenet", num_classes, pretrained, inception_time_kernel, time_padding, dropout)
+
+
+@register_model(family="i3d", frames=8, size=112, fps=10.0)
+def i3d_r50_nl(num_classes: int, pretrained: str | None = None, time_kernel: int = 3,
+               time_padding: str = "replicate", dropout: float = 0.5,
+               nonlocal_blocks: dict[str, list[int]] | None = None) -> nn.Module:
+    """I3D ResNet-50 with non-local blocks (default: 5, after every other block of res3 and res4)."""
+    net = i3d("resnet50", num_classes, pretrained, time_kernel, time_padding, dropout)
+    return insert_nonlocal(net, NONLOCAL_RES3_RES4 if nonlocal_blocks is None else nonlocal_blocks)

@@ -1,0 +1,78 @@
+"""The shared blocks' defining properties: I3D inflation, the non-local block, the ConvGRU cell."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from lit_video.models import create_model, inflate
+from lit_video.models.i3d import insert_nonlocal
+from lit_video.models.layers.backbone import torchvision_2d
+from lit_video.models.layers.nonlocal_block import NonLocalBlock
+
+
+def _lively_2d_net(name: str) -> nn.Module:
+    """A random torchvision net whose activations do not vanish (GoogLeNet's init has std 0.01), in eval mode."""
+    torch.manual_seed(0)
+    net = torchvision_2d(name)
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight)
+        elif isinstance(m, nn.BatchNorm2d):  # non-trivial statistics, so BN is part of what is checked
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    return net.eval()
+
+
+@pytest.mark.parametrize(("model", "backbone"), [("i3d_r50", "resnet50"), ("i3d_inception", "googlenet")])
+def test_inflated_net_on_a_constant_video_gives_the_2d_logits(model, backbone, tmp_path):
+    """The lecture's property: 2D weights copied Kt times and divided by Kt give the 2D result on a constant video."""
+    net2d = _lively_2d_net(backbone)
+    checkpoint = tmp_path / f"{backbone}.pth"
+    torch.save(net2d.state_dict(), checkpoint)
+    image = torch.randn(2, 3, 32, 32)
+    clip = image.unsqueeze(2).expand(-1, -1, 3, -1, -1)  # (B, C, H, W) -> (B, C, T=3, H, W), every frame the same
+    with torch.no_grad():
+        expected = net2d(image)
+        video_net = create_model(model, 1000, pretrained=str(checkpoint)).eval()  # 1000 classes: 2D head is kept
+        torch.testing.assert_close(video_net(clip), expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
+        # Zero padding in time breaks the property at the clip's ends: that is why replicate is the default.
+        zeros = inflate(net2d, time_padding="zeros").eval()
+        assert not torch.allclose(zeros(clip), expected, rtol=1e-3, atol=1e-3 * expected.abs().max().item())
+
+
+def test_inflate_turns_every_2d_layer_into_3d_and_keeps_the_2d_net():
+    net2d = torchvision_2d("resnet18")
+    net3d = inflate(net2d, time_kernel=lambda name, layer: 5 if name == "conv1" else 1)
+    assert not any(isinstance(m, nn.Conv2d | nn.BatchNorm2d | nn.MaxPool2d) for m in net3d.modules())
+    assert net3d.conv1.layer.kernel_size == (5, 7, 7) and net3d.layer1[0].conv1.kernel_size == (1, 3, 3)
+    assert isinstance(net2d.conv1, nn.Conv2d)  # the 2D network is left untouched
+    assert net3d(torch.randn(1, 3, 3, 32, 32)).shape == (1, 1000)
+    with pytest.raises(ValueError, match="time_padding"):
+        inflate(net2d, time_padding="reflect")
+
+
+def test_nonlocal_block_is_identity_at_init_and_attends_over_space_and_time():
+    torch.manual_seed(0)
+    block = NonLocalBlock(8).train()
+    x = torch.randn(2, 8, 3, 6, 6)
+    torch.testing.assert_close(block(x), x, rtol=0, atol=0)
+    # Once its output BN is non-zero, the response at one position depends on features far away in time and space.
+    nn.init.ones_(block.bn.weight)
+    block.eval()
+    x.requires_grad_(True)
+    block(x)[0, :, 0, 0, 0].sum().backward()
+    assert x.grad[0, :, 2, 5, 5].abs().sum() > 0  # last frame, opposite corner
+    assert x.grad[1].abs().sum() == 0  # never across the batch
+
+
+def test_nonlocal_blocks_go_after_the_chosen_residual_blocks():
+    net = insert_nonlocal(inflate(torchvision_2d("resnet18")), {"layer2": [1], "layer3": [0]})
+    blocks = [n for n, m in net.named_modules() if isinstance(m, NonLocalBlock)]
+    assert blocks == ["layer2.1.nonlocal_block", "layer3.0.nonlocal_block"]
+    assert net(torch.randn(1, 3, 2, 32, 32)).shape == (1, 1000)
+    with pytest.raises(ValueError, match="layer9"):
+        insert_nonlocal(net, {"layer9": [0]})
+    with pytest.raises(ValueError, match="blocks 0..1"):
+        insert_nonlocal(net, {"layer2": [7]})
