@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from .annotations import FORMATS, read_annotations
 from .decode import BACKENDS, VideoReadError, check_video
@@ -60,11 +60,8 @@ def check(args: argparse.Namespace, console: Console) -> int:
 
     with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
         bad += [(err.path, err.reason) for err in pool.map(check_one, videos) if err is not None]
-    if bad:
-        table = Table("video or annotation row", "reason", title=f"{len(bad)} unreadable in {args.root}")
-        for what, why in bad:
-            table.add_row(what, why)
-        console.print(table)
+    for what, why in bad:  # one line each, unwrapped: paths stay whole for grep and copy
+        console.print(f"[red]unreadable[/red] {escape(what)}: {escape(why)}", soft_wrap=True, highlight=False)
     console.print(f"{info.format}: {len(videos)} videos checked, {len(info.class_names)} classes, "
                   f"{len(bad)} problems")
     return 1 if bad else 0
@@ -72,9 +69,9 @@ def check(args: argparse.Namespace, console: Console) -> int:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    console = Console(width=200)  # wide: paths are long, and wrapped paths cannot be copied
+    console = Console()
     try:
         return {"synth": synth, "check": check}[args.command](args, console)
     except ValueError as err:
-        console.print(f"error: {err}", markup=False, highlight=False)
+        console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
         return 2

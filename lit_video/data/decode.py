@@ -117,7 +117,8 @@ def _with_fallback(fn: dict, path: Path, backend: str, *args):
             errors.append(f"{name}: {err.reason}")
         except Exception as err:  # noqa: BLE001  (decoders raise many types; each becomes a reason)
             errors.append(f"{name}: {_reason(err)}")
-    raise VideoReadError(path, "; ".join(errors))
+    # The decoders repeat the path in their messages; the error names it once already.
+    raise VideoReadError(path, "; ".join(errors).replace(str(path), "the file"))
 
 
 def check_backend(backend: str) -> None:
@@ -141,15 +142,19 @@ def read_frames(path: str | Path, indices: Sequence[int], backend: str = "decord
 
 
 def check_video(path: str | Path, backend: str = "decord") -> VideoProbe:
-    """A thorough probe: decodes every frame, which catches files damaged or truncated after their header."""
+    """A thorough probe: decodes every frame and compares with the header's frame count (or duration x fps),
+    which catches files damaged or truncated after their header."""
     probe = probe_video(path, backend)
     try:
         with av.open(str(path)) as container:
-            decoded = sum(1 for _ in container.decode(video=0))
+            stream = container.streams.video[0]
+            seconds = container.duration / av.time_base if container.duration else 0.0
+            declared = stream.frames or round(seconds * probe.fps)
+            decoded = sum(1 for _ in container.decode(stream))
     except Exception as err:  # noqa: BLE001
         raise VideoReadError(path, f"decoding stops: {_reason(err)}") from err
-    if decoded < probe.num_frames - 1:  # containers may count one frame more than decodes
-        raise VideoReadError(path, f"truncated: the header says {probe.num_frames} frames, {decoded} decode")
+    if decoded < declared - 1:  # containers may count one frame more than decodes
+        raise VideoReadError(path, f"truncated: the header says {declared} frames, {decoded} decode")
     return probe
 
 

@@ -36,7 +36,8 @@ def train_clip_indices(num_frames: int, video_fps: float, frames: int, fps: floa
     """One training clip; ``u`` in ``[0, 1)`` (drawn by the caller) places it uniformly inside the segment."""
     first, stop = segment_frames(num_frames, video_fps, *segment)
     stride = video_fps / fps
-    return clip_at(first, stop, u * _free_offset(first, stop, stride, frames), stride, frames)
+    # free + 1 start positions, so that the clip can also end exactly on the last frame; never out of range.
+    return clip_at(first, stop, u * (_free_offset(first, stop, stride, frames) + 1), stride, frames)
 
 
 def eval_clip_indices(num_frames: int, video_fps: float, frames: int, fps: float, clips: int,

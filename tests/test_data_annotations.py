@@ -1,0 +1,139 @@
+"""Annotation readers: Kinetics CSVs (split folders, one folder, any container, untrimmed), Sports-1M partition
+files (URLs, multi-label), UCF101 class folders (with and without split lists), format detection, bad rows."""
+
+import shutil
+
+import pytest
+
+from lit_video.data.annotations import detect_format, read_annotations, read_kinetics, read_sports1m
+
+
+def _place(source, *targets):
+    for target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+
+
+def test_kinetics_split_folders(tiny_dataset):
+    info = read_annotations(tiny_dataset)  # auto
+    assert info.format == "kinetics"
+    assert info.class_names == ["red_disc", "green_disc", "move_left", "move_right"]  # from classes.json
+    assert info.groups == {"appearance": [0, 1], "motion": [2, 3]}
+    assert not info.multi_label and not info.skipped
+    for split in ("train", "val", "test"):
+        records = info.splits[split]
+        assert len(records) == 12
+        assert all(r.path.parts[-3] == split and r.path.parts[-2] == info.class_names[r.labels[0]] for r in records)
+        assert all(r.segment == (None, None) for r in records)
+
+
+def test_kinetics_one_folder_any_container_untrimmed_and_bad_rows(indexed_videos, tmp_path):
+    videos = tmp_path / "videos"
+    _place(indexed_videos["mkv"], videos / "aaa_000004_000014.mkv")
+    _place(indexed_videos["webm"], videos / "bbb_000000_000010.webm")
+    _place(indexed_videos["avi"], videos / "ccc_000001_000011.avi")
+    _place(indexed_videos["mp4"], videos / "ddd.mp4")  # untrimmed: named by the YouTube id only
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations" / "train.csv").write_text(
+        "label,youtube_id,time_start,time_end,split\n"
+        "abseiling,aaa,4,14,train\n"
+        "\"air drumming\",bbb,0,10,train\n"
+        "abseiling,ddd,1,2,train\n"
+        "abseiling,nothere,0,10,train\n")
+    (tmp_path / "annotations" / "validate.csv").write_text(
+        "label,youtube_id,time_start,time_end,split\n"
+        "\"air drumming\",ccc,1,11,val\n"
+        "juggling,aaa,4,14,val\n")
+    info = read_kinetics(tmp_path)
+    assert info.class_names == ["abseiling", "air drumming"]  # the train split's labels, sorted
+    train = {r.path.name: r for r in info.splits["train"]}
+    assert set(train) == {"aaa_000004_000014.mkv", "bbb_000000_000010.webm", "ddd.mp4"}
+    assert train["ddd.mp4"].segment == (1.0, 2.0) and train["aaa_000004_000014.mkv"].segment == (None, None)
+    assert train["bbb_000000_000010.webm"].labels == (1,)
+    assert [r.path.name for r in info.splits["val"]] == ["ccc_000001_000011.avi"]
+    assert info.splits["test"] == info.splits["val"]  # no test.csv: test on val
+    reasons = dict(info.skipped)
+    assert "no video file nothere_000000_000010.*" in reasons[f"{tmp_path}/annotations/train.csv:5"]
+    assert "unknown label 'juggling'" in reasons[str(videos / "aaa_000004_000014.mkv")]
+
+
+def test_kinetics_single_csv_with_a_split_column(tiny_dataset, tmp_path):
+    rows = ["label,youtube_id,time_start,time_end,split"]
+    for split in ("train", "val"):
+        rows += (tiny_dataset / "annotations" / f"{split}.csv").read_text().splitlines()[1:]
+    (tmp_path / "all.csv").write_text("\n".join(rows) + "\n")
+    info = read_annotations(tiny_dataset, "kinetics", tmp_path / "all.csv")
+    assert len(info.splits["train"]) == 12 and len(info.splits["val"]) == 12
+    assert sorted(info.class_names) == ["green_disc", "move_left", "move_right", "red_disc"]
+
+
+def test_sports1m_urls_paths_and_multi_label(indexed_videos, tmp_path):
+    _place(indexed_videos["mp4"], tmp_path / "videos" / "abcdefghijk.mp4", tmp_path / "videos" / "local.mp4",
+           tmp_path / "videos" / "zyxwvutsrqp.mkv")
+    (tmp_path / "labels.txt").write_text("running\nswimming\ncycling\n")
+    (tmp_path / "train_partition.txt").write_text(
+        "https://www.youtube.com/watch?v=abcdefghijk 0,2\n"
+        "videos/local.mp4 1\n"
+        "https://www.youtube.com/watch?v=missing0000 0\n"
+        "https://youtu.be/zyxwvutsrqp 7\n")
+    (tmp_path / "test_partition.txt").write_text("https://youtu.be/zyxwvutsrqp 2\n")
+    assert detect_format(tmp_path) == "sports1m"
+    info = read_sports1m(tmp_path)
+    assert info.multi_label and info.class_names == ["running", "swimming", "cycling"]
+    assert [(r.path.name, r.labels) for r in info.splits["train"]] == [("abcdefghijk.mp4", (0, 2)),
+                                                                      ("local.mp4", (1,))]
+    assert [r.path.name for r in info.splits["val"]] == ["zyxwvutsrqp.mkv"]  # no val partition: val = test
+    reasons = [why for _, why in info.skipped]
+    assert any("missing0000" in why for why in reasons)
+    assert any("unknown label id 7" in why for why in reasons)
+
+
+def _ucf_tree(root, source):
+    for cls in ("ApplyEyeMakeup", "Archery"):
+        for g in range(1, 6):
+            _place(source, root / cls / f"v_{cls}_g{g:02d}_c01.avi")
+
+
+def test_folder_with_ucf101_split_lists(indexed_videos, tmp_path):
+    _ucf_tree(tmp_path, indexed_videos["avi"])
+    lists = tmp_path / "ucfTrainTestlist"
+    lists.mkdir()
+    (lists / "classInd.txt").write_text("1 Archery\n2 ApplyEyeMakeup\n")
+    (lists / "trainlist01.txt").write_text(
+        "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi 2\nArchery/v_Archery_g01_c01.avi 1\n"
+        "Archery/v_Archery_g09_c01.avi 1\nBowling/v_Bowling_g01_c01.avi 3\n")
+    (lists / "testlist01.txt").write_text("Archery/v_Archery_g05_c01.avi\n")
+    _place(indexed_videos["avi"], tmp_path / "Bowling" / "v_Bowling_g01_c01.avi")
+    info = read_annotations(tmp_path)
+    assert info.format == "folder" and info.class_names == ["Archery", "ApplyEyeMakeup"]
+    assert [(r.path.name, r.labels) for r in info.splits["train"]] == [("v_ApplyEyeMakeup_g01_c01.avi", (1,)),
+                                                                      ("v_Archery_g01_c01.avi", (0,))]
+    assert [r.path.name for r in info.splits["test"]] == ["v_Archery_g05_c01.avi"]
+    reasons = dict(info.skipped)
+    assert "file not found" in reasons[str(tmp_path / "Archery" / "v_Archery_g09_c01.avi")]
+    assert "unknown label 'Bowling'" in reasons[str(tmp_path / "Bowling" / "v_Bowling_g01_c01.avi")]
+
+
+def test_folder_without_lists_splits_each_class_3_1_1(indexed_videos, tmp_path):
+    _ucf_tree(tmp_path, indexed_videos["avi"])
+    info = read_annotations(tmp_path, "folder")
+    assert info.class_names == ["ApplyEyeMakeup", "Archery"]
+    assert [len(info.splits[s]) for s in ("train", "val", "test")] == [6, 2, 2]
+    every = [r.path for s in ("train", "val", "test") for r in info.splits[s]]
+    assert len(set(every)) == 10  # each video in exactly one split
+
+
+def test_bad_options_and_unknown_layouts(tiny_dataset, tmp_path):
+    with pytest.raises(ValueError, match="data.format 'youtube'"):
+        read_annotations(tiny_dataset, "youtube")
+    with pytest.raises(ValueError, match="is not a folder"):
+        read_annotations(tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="data.annotations .* does not exist"):
+        read_annotations(tiny_dataset, annotations=tmp_path / "none.csv")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("no videos here")
+    with pytest.raises(ValueError, match="cannot tell the annotation format"):
+        read_annotations(tmp_path)
+    with pytest.raises(ValueError, match="lacks the column"):
+        (tmp_path / "bad.csv").write_text("name,id\nx,y\n")
+        read_annotations(tiny_dataset, "kinetics", tmp_path / "bad.csv")

@@ -1,0 +1,177 @@
+"""VideoDataModule: properties at construction, batches and views, seeded determinism, bad options, bad videos
+(skipped, warned once, listed; strict mode), failures inside workers, and a real Trainer run."""
+
+import shutil
+import warnings
+
+import lightning as L
+import pytest
+import torch
+from torch import nn
+
+from lit_video.data import VideoDataModule
+from lit_video.data.datamodule import SKIPPED_FILE
+
+
+def test_properties_are_known_at_construction(tiny_dataset):
+    dm = VideoDataModule(root=str(tiny_dataset), frames=4, size=32, num_workers=0)
+    assert dm.num_classes == 4 and not dm.multi_label
+    assert dm.class_names == ["red_disc", "green_disc", "move_left", "move_right"]
+    assert dm.groups == {"appearance": [0, 1], "motion": [2, 3]}
+    assert dm.dataset_name == "data" and len(dm.fingerprint) == 12
+    assert dm.fingerprint == VideoDataModule(root=str(tiny_dataset), frames=8).fingerprint
+
+
+def test_train_and_test_batches(tiny_dataset):
+    dm = VideoDataModule(root=str(tiny_dataset), frames=4, fps=6.0, size=24, batch_size=5, num_workers=0,
+                         test_clips=2, test_crops=3)
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["video"].shape == (5, 3, 4, 24, 24) and batch["video"].dtype == torch.float32
+    assert batch["label"].dtype == torch.long and batch["label"].shape == (5,)
+    assert batch["video_index"].shape == (5,)
+    test = dm.test_dataloader()
+    assert len(test.dataset) == 12 * 2 * 3
+    indices = torch.cat([b["video_index"] for b in test])
+    assert indices.tolist() == [v for v in range(12) for _ in range(6)]  # every view of every video, in order
+    val = dm.val_dataloader()
+    assert len(val.dataset) == 12  # validation: the centre clip of each video
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_same_seed_gives_the_same_clips(tiny_dataset, workers):
+    def first_batches(seed):
+        L.seed_everything(seed, workers=True)
+        dm = VideoDataModule(root=str(tiny_dataset), frames=4, size=24, batch_size=4, num_workers=workers,
+                             seed=seed)
+        return [b["video"] for _, b in zip(range(2), dm.train_dataloader(), strict=False)]
+
+    a, b, c = first_batches(1), first_batches(1), first_batches(2)
+    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+    assert not all(torch.equal(x, y) for x, y in zip(a, c, strict=True))
+
+
+@pytest.mark.parametrize("option,value,message", [
+    ("frames", 0, "data.frames must be >= 1"), ("size", 4, "data.size must be >= 8"),
+    ("format", "youtube", "data.format 'youtube'"), ("backend", "opencv", "data.backend 'opencv'"),
+    ("test_crops", 2, "test_crops must be 1 or 3"), ("fps", 0, "data.fps must be > 0"),
+    ("resize", 16, "data.resize"), ("root", "/nonexistent/videos", "is not a folder"),
+])
+def test_bad_options_fail_at_construction(tiny_dataset, option, value, message):
+    kwargs = {"root": str(tiny_dataset), "size": 32, option: value}
+    with pytest.raises(ValueError, match=message):
+        VideoDataModule(**kwargs)
+
+
+def test_no_videos_found(tmp_path):
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations" / "train.csv").write_text("label,youtube_id,time_start,time_end,split\n")
+    with pytest.raises(ValueError, match="no videos found"):
+        VideoDataModule(root=str(tmp_path))
+
+
+@pytest.fixture
+def bad_dataset(tiny_dataset, tmp_path):
+    """The tiny dataset with one train video of each bad kind and a row with an unknown label."""
+    root = shutil.copytree(tiny_dataset, tmp_path / "bad")
+    videos = sorted((root / "train").rglob("*.mp4"))
+    good = videos[0].read_bytes()
+    videos[0].write_bytes(b"")                                  # zero bytes
+    videos[1].write_text("not a video\n" * 20)                  # not a video
+    videos[2].write_bytes(good[: len(good) // 2])               # truncated
+    mdat, moov = good.find(b"mdat"), good.find(b"moov")         # corrupt coded frames, header intact
+    videos[3].write_bytes(good[: mdat + 4] + bytes(moov - mdat - 8) + good[moov - 4:])
+    videos[4].unlink()                                          # missing
+    for split, video in (("train", videos[5]), ("val", videos[6])):  # rows whose file exists, label unknown
+        video_id, start, end = video.stem.split("_")
+        with open(root / "annotations" / f"{split}.csv", "a") as f:
+            f.write(f"juggling,{video_id},{int(start)},{int(end)},{split}\n")
+    return root, videos[:5]
+
+
+def test_bad_videos_are_skipped_warned_once_and_listed(bad_dataset, tmp_path):
+    root, bad = bad_dataset
+    with pytest.warns(UserWarning) as caught:
+        dm = VideoDataModule(root=str(root), frames=4, size=24, batch_size=4, num_workers=0,
+                             log_dir=str(tmp_path / "logs"))
+        dm.setup("fit")
+    messages = [str(w.message) for w in caught if "skipping" in str(w.message)]
+    assert len(messages) == len(dm.skipped) == 7  # 5 bad files + 2 rows with an unknown label
+    for path in bad:
+        assert sum(path.stem in m for m in messages) == 1
+    assert any("unknown label 'juggling'" in m for m in messages)
+    listed = (tmp_path / "logs" / SKIPPED_FILE).read_text().splitlines()
+    assert len(listed) == 7 and all("\t" in line for line in listed)
+    assert any("empty file" in line for line in listed) and any("no video file" in line for line in listed)
+    assert len(dm.datasets["train"]) == 12 - 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing more to warn about while training
+        assert sum(len(b["label"]) for b in dm.train_dataloader()) == 7
+
+
+def test_strict_mode_raises_on_the_first_bad_input(bad_dataset, tiny_dataset):
+    root, bad = bad_dataset
+    with pytest.raises(ValueError, match="strict mode"):
+        VideoDataModule(root=str(root), strict=True)
+    # Only bad files left (rows and the missing file restored): construction passes, setup names the file.
+    for name in ("train.csv", "val.csv"):
+        shutil.copy(tiny_dataset / "annotations" / name, root / "annotations" / name)
+    shutil.copy(tiny_dataset / bad[4].relative_to(root), bad[4])
+    dm = VideoDataModule(root=str(root), strict=True, num_workers=0)
+    with pytest.raises(ValueError, match=rf"bad input '.*{bad[0].name}': empty file"):
+        dm.setup("fit")
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_video_that_fails_after_probing_is_dropped_from_its_batch(tiny_dataset, tmp_path, workers):
+    root = shutil.copytree(tiny_dataset, tmp_path / "data")
+    dm = VideoDataModule(root=str(root), frames=4, size=24, batch_size=12, num_workers=workers,
+                         log_dir=str(tmp_path / "logs"))
+    dm.setup("validate")
+    victim = dm.datasets["val"].videos[3][0].path
+    victim.write_bytes(b"\x00" * 1000)  # damaged after setup probed it
+    with warnings.catch_warnings(record=True):
+        batches = list(dm.val_dataloader())
+    assert [len(b["label"]) for b in batches] == [11]
+    assert 3 not in batches[0]["video_index"].tolist()
+    listed = (tmp_path / "logs" / SKIPPED_FILE).read_text()
+    assert str(victim) in listed
+    if workers == 0:
+        assert dm.skipped and dm.skipped[-1][0] == str(victim)
+    dm.strict = True
+    dm.datasets.clear()
+    with pytest.raises(Exception, match="cannot read video"):
+        list(dm.val_dataloader())
+
+
+def test_all_failed_batch_is_empty_not_an_error(tiny_dataset, tmp_path):
+    root = shutil.copytree(tiny_dataset, tmp_path / "data")
+    dm = VideoDataModule(root=str(root), frames=4, size=24, batch_size=2, num_workers=0, log_dir=str(tmp_path))
+    dm.setup("validate")
+    for record, _ in dm.datasets["val"].videos[:2]:
+        record.path.unlink()
+    with warnings.catch_warnings(record=True):
+        batch = next(iter(dm.val_dataloader()))
+    assert batch["video"].shape == (0, 3, 4, 24, 24) and batch["label"].shape == (0,)
+
+
+class _TinyClassifier(L.LightningModule):
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.LazyLinear(num_classes))
+
+    def training_step(self, batch, _):
+        return nn.functional.cross_entropy(self.net(batch["video"]), batch["label"])
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.01)
+
+
+def test_real_trainer_writes_skipped_list_in_its_log_dir(bad_dataset, tmp_path):
+    root, _ = bad_dataset
+    with warnings.catch_warnings(record=True):
+        dm = VideoDataModule(root=str(root), frames=2, size=16, batch_size=4, num_workers=0)
+        trainer = L.Trainer(max_epochs=1, accelerator="cpu", default_root_dir=tmp_path, enable_progress_bar=False,
+                            enable_model_summary=False, limit_val_batches=0, enable_checkpointing=False)
+        trainer.fit(_TinyClassifier(dm.num_classes), datamodule=dm)
+    listed = (tmp_path / "lightning_logs" / "version_0" / SKIPPED_FILE).read_text().splitlines()
+    assert len(listed) == 7

@@ -1,0 +1,93 @@
+"""Decoding: frame order with both backends and every container, probing, the probe cache, bad files."""
+
+import json
+import os
+
+import pytest
+from conftest import frame_index, index_frames
+
+from lit_video.data.decode import VideoReadError, check_video, probe_video, probe_videos, read_frames
+from lit_video.data.synthetic import write_video
+
+
+@pytest.mark.parametrize("backend", ["decord", "pyav"])
+@pytest.mark.parametrize("ext", ["mp4", "mkv", "webm", "avi"])
+def test_frames_come_back_in_the_order_asked(indexed_videos, backend, ext):
+    wanted = [0, 7, 3, 29, 15, 15, 1]
+    frames = read_frames(indexed_videos[ext], wanted, backend)
+    assert frames.shape == (len(wanted), 48, 48, 3)
+    assert [frame_index(f.float().mean()) for f in frames] == wanted
+
+
+@pytest.mark.parametrize("backend", ["decord", "pyav"])
+@pytest.mark.parametrize("ext", ["mp4", "mkv", "webm", "avi"])
+def test_probe(indexed_videos, backend, ext):
+    probe = probe_video(indexed_videos[ext], backend)
+    assert (probe.num_frames, probe.fps, probe.height, probe.width) == (30, 30.0, 48, 48)
+
+
+def test_probe_cache_is_used_and_refreshed_when_the_file_changes(indexed_videos, tmp_path):
+    video = tmp_path / "v.mp4"
+    video.write_bytes(indexed_videos["mp4"].read_bytes())
+    cache = tmp_path / "cache" / "probes.json"
+    assert probe_videos([video], cache_file=cache)[video].num_frames == 30
+    entries = json.loads(cache.read_text())
+    assert len(entries) == 1
+    # Plant a different value: a second call must read it from the cache instead of probing again.
+    key = next(iter(entries))
+    entries[key]["num_frames"] = 999
+    cache.write_text(json.dumps(entries))
+    assert probe_videos([video], cache_file=cache)[video].num_frames == 999
+    # A changed file (new mtime) is probed again.
+    stat = video.stat()
+    os.utime(video, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert probe_videos([video], cache_file=cache)[video].num_frames == 30
+
+
+@pytest.fixture(scope="module")
+def bad_videos(indexed_videos, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bad")
+    data = indexed_videos["mp4"].read_bytes()
+    mdat, moov = data.find(b"mdat"), data.find(b"moov")
+    files = {
+        "zero": (folder / "zero.mp4", b""),
+        "text": (folder / "notes.mp4", b"this is not a video\n" * 50),
+        "truncated": (folder / "truncated.mp4", data[: len(data) // 2]),
+        # Header and index intact, every coded frame replaced by zeros.
+        "corrupt": (folder / "corrupt.mp4", data[: mdat + 4] + bytes(moov - 4 - (mdat + 4)) + data[moov - 4:]),
+    }
+    for path, content in files.values():
+        path.write_bytes(content)
+    paths = {name: path for name, (path, _) in files.items()}
+    paths["missing"] = folder / "missing.mp4"
+    return paths
+
+
+@pytest.mark.parametrize("backend", ["decord", "pyav"])
+@pytest.mark.parametrize("kind,reason", [("zero", "empty file"), ("text", "Invalid data"),
+                                         ("truncated", "Invalid data"), ("corrupt", "pyav:"),
+                                         ("missing", "file not found")])
+def test_bad_files_raise_with_path_and_reason(bad_videos, backend, kind, reason):
+    with pytest.raises(VideoReadError) as err:
+        probe_video(bad_videos[kind], backend)
+    assert str(bad_videos[kind]) in str(err.value) and reason in err.value.reason
+    with pytest.raises(VideoReadError):
+        read_frames(bad_videos[kind], [0], backend)
+
+
+def test_probe_videos_maps_bad_files_to_errors(bad_videos, indexed_videos, tmp_path):
+    paths = [indexed_videos["mp4"], *bad_videos.values()]
+    results = probe_videos(paths, cache_file=tmp_path / "probes.json")
+    assert results[indexed_videos["mp4"]].num_frames == 30
+    assert all(isinstance(results[p], VideoReadError) for p in bad_videos.values())
+
+
+def test_check_video_finds_a_truncated_stream(indexed_videos, tmp_path):
+    # Matroska is streamable: cut in half it still opens and probes, but frames are missing.
+    whole = write_video(tmp_path / "long.mkv", index_frames(60, 64), fps=25)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) // 2])
+    assert check_video(whole).num_frames == 60
+    with pytest.raises(VideoReadError, match="truncated|decod"):
+        check_video(cut)

@@ -1,0 +1,51 @@
+"""Transforms: layout (C, T, H, W), crops, flip, normalisation, and frame order kept through all of them."""
+
+import pytest
+import torch
+from conftest import frame_index, index_frames
+
+from lit_video.data.decode import read_frames
+from lit_video.data.transforms import MEAN, STD, ClipTransform, three_crop_boxes
+
+
+def unnormalise(clip: torch.Tensor) -> torch.Tensor:
+    """(C, T, H, W) normalised float -> 0..255 grey levels per frame ``(T,)``."""
+    mean, std = torch.tensor(MEAN).view(3, 1, 1, 1), torch.tensor(STD).view(3, 1, 1, 1)
+    return ((clip * std + mean) * 255).mean(dim=(0, 2, 3))
+
+
+@pytest.mark.parametrize("backend", ["decord", "pyav"])
+@pytest.mark.parametrize("train,crops", [(True, 1), (False, 1), (False, 3)])
+def test_frame_order_survives_decode_and_transforms(indexed_videos, backend, train, crops):
+    wanted = [2, 9, 4, 27, 0, 13]
+    frames = read_frames(indexed_videos["mp4"], wanted, backend)  # (T, H, W, C) uint8
+    transform = ClipTransform(size=32, resize=40, train=train)
+    torch.manual_seed(0)
+    for crop in range(crops):
+        clip = transform(frames, crop, crops)
+        assert clip.shape == (3, len(wanted), 32, 32) and clip.dtype == torch.float32
+        assert [frame_index(level) for level in unnormalise(clip)] == wanted
+
+
+def test_short_side_resize_and_three_crops_along_the_long_side():
+    frames = torch.zeros(2, 60, 120, 3, dtype=torch.uint8)  # (T, H, W, C), landscape
+    frames[:, :, :40] = 255  # left third white
+    transform = ClipTransform(size=30, resize=30)  # short side 60 -> 30, long side 120 -> 60
+    left, centre, right = (transform(frames, k, 3) for k in range(3))
+    white, black = (1 - MEAN[0]) / STD[0], -MEAN[0] / STD[0]
+    assert left.shape == centre.shape == right.shape == (3, 2, 30, 30)
+    # After resizing, columns 0..19 of 60 are white; the crops start at x = 0, 15 and 30.
+    assert left[0, :, :, :18].min() > white - 0.1 and left[0, :, :, 22:].max() < black + 0.1
+    assert centre[0, :, :, :3].min() > white - 0.1 and centre[0, :, :, 7:].max() < black + 0.1
+    assert right[0].max() < black + 0.1
+    assert three_crop_boxes(60, 30, 30) == [(0, 0), (15, 0), (30, 0)]  # portrait: along the height
+
+
+def test_train_transform_flips_and_crops_at_random():
+    frames = torch.from_numpy(index_frames(4, 48).copy())
+    frames[:, :, :24] = 0  # left half black
+    transform = ClipTransform(size=32, resize=48, train=True)
+    torch.manual_seed(0)
+    left_means = {round(float(transform(frames)[:, :, :, :8].mean()), 3) for _ in range(20)}
+    assert len(left_means) > 1  # the left edge is sometimes black, sometimes not: crops / flips vary
+    assert transform(frames).shape == (3, 4, 32, 32)
