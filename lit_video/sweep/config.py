@@ -6,7 +6,7 @@ seeds: [0, 1]
 data: {frames: 8, size: 64}   # VideoDataModule arguments; a list of such dicts sweeps several datasets
 trainer: {max_epochs: 3}      # Trainer arguments
 optimizer: {lr: 1e-3}         # VideoClassifier's optimiser / loss arguments
-profile: {batch_size: 8}      # measure_throughput options
+profile: {batch_sizes: [1, 8]} # measure_throughput options
 timeout_s: 900                # per entry
 models:
   - single_frame
@@ -57,7 +57,7 @@ def accepted_keys() -> dict[str, set[str]]:
         "data": _accepted(VideoDataModule.__init__) | {"name"},  # `name` labels the dataset in the results
         "trainer": _accepted(L.Trainer.__init__, skip=("default_root_dir", "logger")),
         "optimizer": _accepted(VideoClassifier.__init__, skip=LINKED_MODEL_ARGS),
-        "profile": _accepted(measure_throughput, skip=("model", "inputs", "input_shape")),
+        "profile": _accepted(measure_throughput, skip=("model", "inputs_or_shape", "gmacs")),
     }
 
 
@@ -87,8 +87,8 @@ class Entry:
 
     def config(self) -> dict[str, Any]:
         """Everything that decides the result; its hash identifies the entry for --resume."""
-        return {"model": self.model, "data": self.data, "trainer": self.trainer, "seed": self.seed,
-                "profile": self.profile}
+        return {"dataset": self.dataset, "model": self.model, "data": self.data, "trainer": self.trainer,
+                "seed": self.seed, "profile": self.profile}
 
     @property
     def config_hash(self) -> str:
@@ -100,7 +100,7 @@ class Entry:
         return f"{self.name}-{self.dataset}-seed{self.seed}-{self.config_hash[:8]}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sweep": self.sweep, "dataset": self.dataset, **self.config(), "timeout_s": self.timeout_s}
+        return {"sweep": self.sweep, **self.config(), "timeout_s": self.timeout_s}
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any]) -> Entry:

@@ -7,7 +7,6 @@ The parent alone appends rows to ``results.jsonl``; a crash here costs this entr
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -54,19 +53,8 @@ def base_row(entry: Entry, **fields: Any) -> dict[str, Any]:
 
 
 def dataset_fingerprint(datamodule: Any) -> dict[str, Any]:
-    """Video count and a hash of the file list (paths relative to the data root, with sizes and labels)."""
-    annotations = datamodule.annotations
-    root = Path(datamodule.root)
-    digest = hashlib.sha256()
-    count = 0
-    for split, records in sorted(annotations.splits.items()):
-        for record in sorted(records, key=lambda r: str(r.path)):
-            path = Path(record.path)
-            rel = path.relative_to(root) if path.is_relative_to(root) else path
-            size = path.stat().st_size if path.exists() else -1
-            digest.update(f"{split}\t{rel.as_posix()}\t{size}\t{list(record.labels)}\n".encode())
-            count += 1
-    return {"videos": count, "sha256": digest.hexdigest()[:16]}
+    """The video count and the DataModule's hash of the classes and every split's file list and labels."""
+    return {"videos": len(datamodule.info.videos()), "hash": datamodule.fingerprint}
 
 
 def _wandb_logger(entry: Entry, mode: str, save_dir: Path) -> Any:
@@ -76,34 +64,45 @@ def _wandb_logger(entry: Entry, mode: str, save_dir: Path) -> Any:
                        tags=[entry.dataset], config=entry.to_dict(), save_dir=str(save_dir), offline=mode == "offline")
 
 
-def _wandb_tables(run: Any, row: dict[str, Any], report: Any, results_path: Path) -> None:
+def _wandb_tables(run: Any, row: dict[str, Any], report: Any, speed: dict[str, Any], results_path: Path) -> None:
     """The summary (accuracy, cost, speed), the per-layer FLOP table and the leaderboard so far, as wandb Tables."""
     import wandb
 
-    run.summary.update({k: v for k, v in row.items() if k not in ("versions",)})
+    run.summary.update({k: v for k, v in row.items() if k != "versions"})
     run.summary.update({"gflops_per_clip": 2 * row["gmacs_per_clip"], "gflops_per_video": 2 * row["gmacs_per_video"],
-                        "flop_counter": report.counter})
-    layer_columns = ["name", "type", "output_shape", "receptive_field", "gmacs", "params", "calls"]
-    layers = wandb.Table(columns=layer_columns,
-                         data=[[str(getattr(layer, c)) if c in ("output_shape", "receptive_field")
-                                else getattr(layer, c) for c in layer_columns] for layer in report.layers])
-    board = leaderboard([*latest_rows(read_rows(results_path)), row])
-    board_columns = ["rank", "model", "dataset", "frames", "size", "video_top1", "clip_top1", "gmacs_per_video",
-                     "params", "infer_clips_per_s", "latency_ms_p50", "peak_mem_mb", "status"]
-    table = wandb.Table(columns=board_columns, data=[[line.get(c) for c in board_columns] for line in board])
+                        "flop_counter": report.counter, "peak_gflops_per_s": speed["peak_gflops_per_s"],
+                        "throughput_batch_size": speed["batch_size"]})
+    columns = ["name", "type", "output_shape", "receptive_field", "gmacs", "params", "calls"]
+    layers = wandb.Table(columns=columns, data=[
+        [json.dumps(v) if isinstance(v, list) else v for v in (getattr(layer, c) for c in columns)]
+        for layer in report.layers])
+    # The board as results.jsonl will have it once the sweep appends this row.
+    board = leaderboard(latest_rows([*read_rows(results_path), row]))
+    columns = ["rank", "model", "dataset", "frames", "size", "video_top1", "clip_top1", "gmacs_per_video", "params",
+               "infer_clips_per_s", "latency_ms_p50", "peak_mem_mb", "mfu", "status"]
+    table = wandb.Table(columns=columns, data=[[line.get(c) for c in columns] for line in board])
     run.log({"flops/layers": layers, "leaderboard": table})
+
+
+def profile_options(entry: Entry) -> dict[str, Any]:
+    """measure_throughput options: the sweep's, else the device and dtype the entry trained with."""
+    import torch
+
+    accelerator = entry.trainer.get("accelerator", "auto")
+    on_gpu = accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    dtype = precision_dtype(entry.trainer.get("precision")).removesuffix("-mixed")
+    return {"device": "cuda" if on_gpu else "cpu", "dtype": dtype if dtype in ("bfloat16", "float16") else "float32",
+            **entry.profile}
 
 
 def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, results_path: Path) -> dict[str, Any]:
     """Fit, test and profile ``entry``; returns its results row. Raises whatever training raises."""
-    import torch
     from lightning.pytorch.loggers import CSVLogger
 
     from ..cli import fit_and_test
     from ..data import VideoDataModule
     from ..module import VideoClassifier
-    from ..profiling import count_flops, measure_throughput
-    from ..profiling.inputs import model_input_shape
+    from ..profiling import count_flops, measure_throughput, model_input_shape
 
     loggers: list[Any] = [CSVLogger(str(entry_dir), name="logs")]
     if wandb_mode:
@@ -111,39 +110,41 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, results_pat
     result = fit_and_test(entry.model, entry.data, entry.trainer, entry.seed, entry_dir, loggers=loggers)
     metrics = result["metrics"]
 
-    datamodule = VideoDataModule(**entry.data)
-    resolved = result["config"]["model"]
-    # The tested architecture, rebuilt untrained: cost does not depend on the weights.
-    net = VideoClassifier(**{**entry.model, "num_classes": datamodule.num_classes, "multi_label":
-                             datamodule.multi_label, "frames": entry.data["frames"], "size": entry.data["size"]}).model
+    # Cost of the tested architecture, rebuilt untrained (weights do not change it), for one clip.
+    data = VideoDataModule(**entry.data)
     frames, size = entry.data["frames"], entry.data["size"]
-    report = count_flops(net, model_input_shape(entry.name, 1, frames, size))
-    speed = measure_throughput(net, model_input_shape(entry.name, 1, frames, size), **entry.profile)
+    net = VideoClassifier(**entry.model, num_classes=data.num_classes, multi_label=data.multi_label,
+                          frames=frames, size=size).model
+    clip = model_input_shape(entry.name, 1, frames, size)
+    report = count_flops(net, clip)
+    speed = measure_throughput(net, clip, gmacs=report.gmacs, **profile_options(entry))
     views = eval_views(entry)
     row = base_row(
-        entry, dataset_fingerprint=dataset_fingerprint(datamodule), params=report.params,
+        entry, dataset_fingerprint=dataset_fingerprint(data), params=report.params,
         gmacs_per_clip=report.gmacs, gmacs_per_video=report.gmacs * views,
         clip_top1=metrics.get("test/clip_top1"), clip_top5=metrics.get("test/clip_top5"),
+        # Multi-label data reports hit@k, its top-k.
         video_top1=metrics.get("test/video_top1", metrics.get("test/video_hit1")),
         video_top5=metrics.get("test/video_top5", metrics.get("test/video_hit5")),
         mean_class_acc=metrics.get("test/mean_class_acc"),
         group_acc={k.removeprefix("test/group_acc/"): v for k, v in metrics.items()
                    if k.startswith("test/group_acc/")} or None,
-        train_time_s=result["train_time_s"], **{k: speed.get(k) for k in (
-            "infer_clips_per_s", "latency_ms_p50", "latency_ms_p95", "train_clips_per_s", "peak_mem_mb", "mfu")},
+        train_time_s=result["train_time_s"],
+        **{k: speed[k] for k in ("infer_clips_per_s", "latency_ms_p50", "latency_ms_p95", "train_clips_per_s",
+                                 "peak_mem_mb", "mfu")},
         status="ok", error=None,
     )
-    write_atomic(entry_dir / "resolved_config.json",
-                 json.dumps({"resolved": result["config"], "model": resolved, "throughput": speed,
-                             "flops": {"counter": report.counter, "gmacs": report.gmacs}}, indent=2, default=str))
+    # What the row summarises, in full, beside the entry's logs.
+    details = {"resolved_config": result["config"], "metrics": metrics, "flops": report.to_dict(),
+               "throughput": speed}
+    write_atomic(entry_dir / "details.json", json.dumps(details, indent=1, default=str))
     if wandb_mode:
         import wandb
 
         run = loggers[-1].experiment
         run.config.update({"resolved": result["config"]}, allow_val_change=True)
-        _wandb_tables(run, row, report, results_path)
+        _wandb_tables(run, row, report, speed, results_path)
         wandb.finish()
-    del torch
     return row
 
 

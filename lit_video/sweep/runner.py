@@ -83,8 +83,8 @@ def _halved_batch(entry: Entry) -> Entry | None:
     if batch <= 1:
         return None
     profile = dict(entry.profile)
-    if "batch_size" in profile:
-        profile["batch_size"] = max(1, profile["batch_size"] // 2)
+    if "batch_sizes" in profile:
+        profile["batch_sizes"] = sorted({max(1, b // 2) for b in profile["batch_sizes"]})
     return replace(entry, data={**entry.data, "batch_size": batch // 2}, profile=profile)
 
 

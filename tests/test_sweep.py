@@ -1,0 +1,168 @@
+"""`lit-video sweep`: config validation, and a real sweep end to end (entries in their own processes).
+
+The end-to-end test trains tiny models on the tiny dataset for a few batches: a sweep is started in its own
+process and SIGKILLed once its first row lands, then resumed in this process; one entry is made to fail for real
+(a learning rate that turns the loss into NaN).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lit_video.sweep import cli
+from lit_video.sweep.config import SweepConfigError, load_sweep, parse_sweep
+from lit_video.sweep.results import ROW_FIELDS, read_rows
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def sweep_config(root: Path | None, **overrides) -> dict:
+    config = {
+        "name": "tiny",
+        "seeds": [0],
+        "data": {"root": None if root is None else str(root), "frames": 4, "size": 32, "batch_size": 4,
+                 "num_workers": 0, "test_clips": 2},
+        "trainer": {"accelerator": "cpu", "max_epochs": 1, "limit_train_batches": 3, "limit_val_batches": 1,
+                    "enable_checkpointing": False, "log_every_n_steps": 1},
+        "profile": {"batch_sizes": [2], "warmup": 1, "repeats": 2},
+        "models": ["lecture_late_fusion", {"name": "single_frame", "model_args": {"backbone": "resnet18"}}],
+    }
+    return {**config, **overrides}
+
+
+# --------------------------------------------------------------------------------------------- validation
+def test_config_expands_models_datasets_seeds_with_overrides(tmp_path):
+    raw = sweep_config(tmp_path, seeds=[0, 1], optimizer={"lr": 0.01},
+                       models=["c3d", {"name": "single_frame", "data": {"frames": 2}, "optimizer": {"lr": 0.1},
+                                       "trainer": {"max_epochs": 2}}])
+    raw["data"] = [raw["data"], {**raw["data"], "name": "other"}]
+    sweep = parse_sweep(raw, "test.yaml")
+    assert len(sweep.entries) == 2 * 2 * 2  # models x datasets x seeds
+    frame = {(e.name, e.dataset, e.seed): e for e in sweep.entries}
+    single = frame[("single_frame", "other", 1)]
+    assert single.data["frames"] == 2 and single.model["lr"] == 0.1 and single.trainer["max_epochs"] == 2
+    assert "name" not in single.data
+    c3d = frame[("c3d", tmp_path.name, 0)]
+    assert c3d.data["frames"] == 4 and c3d.model == {"name": "c3d", "lr": 0.01}
+    assert len({e.config_hash for e in sweep.entries}) == len(sweep.entries)
+    assert parse_sweep(raw, "again").entries[0].config_hash == sweep.entries[0].config_hash  # stable
+
+
+def test_model_defaults_fill_what_the_sweep_leaves_out():
+    from lit_video.models import model_info
+
+    raw = sweep_config(None, data={}, models=["c3d"])
+    (entry,) = parse_sweep(raw).entries
+    info = model_info("c3d")
+    assert (entry.data["frames"], entry.data["size"], entry.data["fps"]) == (info.frames, info.size, info.fps)
+    assert entry.dataset == "synthetic"
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"models": ["c3dd"]}, "unknown model 'c3dd'.*c3d"),
+    ({"models": [{"name": "c3d", "model_args": {"widht": 2}}]}, r"models\[0\] \(c3d\): model_args: unknown key"),
+    ({"data": {"frame": 8}}, r"data\[0\]: unknown key\(s\) frame"),
+    ({"trainer": {"max_epoch": 1}}, "trainer: unknown key"),
+    ({"optimizer": {"name": "c3d"}}, "optimizer: unknown key"),
+    ({"seeds": ["a"]}, "seeds"),
+    ({"name": "a/b"}, "folder-safe"),
+    ({"models": ["c3d", "c3d"]}, "appears twice"),
+    ({"epochs": 3}, "unknown key"),
+])
+def test_bad_configs_are_rejected_before_anything_runs(tmp_path, change, message):
+    with pytest.raises(SweepConfigError, match=message):
+        parse_sweep(sweep_config(tmp_path, **change), "bad.yaml")
+
+
+def test_cli_exits_2_on_a_bad_config(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(sweep_config(tmp_path, models=["no_such_model"])))
+    assert cli.main([str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml" in err and "no_such_model" in err
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(SweepConfigError, match="does not exist"):
+        load_sweep(tmp_path / "missing.yaml")
+
+
+def test_shipped_sweep_configs_are_valid():
+    for path in sorted((REPO / "configs" / "sweeps").glob("*.yaml")):
+        assert load_sweep(path).entries, path
+
+
+# --------------------------------------------------------------------------------------------- end to end
+def _wait_for_rows(path: Path, n: int, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and len(read_rows(path)) >= n:
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"the sweep ended (exit {proc.returncode}) before writing {n} row(s)")
+        time.sleep(0.2)
+    pytest.fail(f"no row in {path} after {timeout} s")
+
+
+def test_sweep_end_to_end_kill_resume_failure_tables_plots_wandb(tiny_dataset, tmp_path, capfd):
+    config = sweep_config(tiny_dataset)
+    # Third entry fails for real: this learning rate blows the weights up and the loss turns NaN.
+    config["models"].append({"name": "lecture_early_fusion", "optimizer": {"lr": 1.0e30, "warmup_ratio": 0.0}})
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = tmp_path / "results"
+    results = out / "tiny" / "results.jsonl"
+
+    # 1. A sweep in its own process, SIGKILLed as soon as its first entry is recorded.
+    proc = subprocess.Popen([sys.executable, "-m", "lit_video.sweep.cli", str(path), "--out", str(out), "--no-wandb"],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_rows(results, 1, proc, timeout=240)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    first = read_rows(results)
+    assert len(first) == 1 and first[0]["model"] == "lecture_late_fusion" and first[0]["status"] == "ok"
+
+    # 2. Resume: the recorded entry is skipped, the others run; one fails, so the sweep exits 1 and names it.
+    capfd.readouterr()
+    assert cli.main([str(path), "--out", str(out)]) == 1
+    printed = capfd.readouterr().out
+    assert "skip lecture_late_fusion" in printed
+    assert "failed" in printed and "lecture_early_fusion" in printed
+
+    rows = read_rows(results)
+    assert [r["model"] for r in rows] == ["lecture_late_fusion", "single_frame", "lecture_early_fusion"]
+    assert rows[0] == first[0]  # not rerun
+    for row in rows:
+        assert list(row) == list(ROW_FIELDS)
+        assert row["versions"]["torch"] and row["device"].startswith("cpu") and row["config_hash"]
+    for row in rows[:2]:
+        assert row["status"] == "ok" and row["error"] is None
+        assert 0.0 <= row["video_top1"] <= 1.0 and row["eval_views"] == 2
+        assert row["gmacs_per_video"] == pytest.approx(2 * row["gmacs_per_clip"]) and row["gmacs_per_clip"] > 0
+        assert row["params"] > 0 and row["infer_clips_per_s"] > 0 and row["latency_ms_p95"] >= row["latency_ms_p50"]
+        assert row["dataset_fingerprint"]["videos"] > 0 and set(row["group_acc"]) == {"appearance", "motion"}
+    failed = rows[2]
+    assert failed["status"] == "failed" and "nan" in failed["error"].lower() and failed["video_top1"] is None
+
+    sweep_dir = out / "tiny"
+    board = json.loads((sweep_dir / "leaderboard.json").read_text())
+    assert {line["model"] for line in board} == {"lecture_late_fusion", "single_frame", "lecture_early_fusion"}
+    assert board[-1]["status"] == "failed"
+    md = (sweep_dir / "leaderboard.md").read_text()
+    assert "single_frame" in md and "GMACs/video" in md and "Failed entries" in md
+    assert (sweep_dir / "leaderboard.csv").read_text().startswith("rank,model,")
+    for plot in ("accuracy_vs_gmacs.png", "throughput_vs_gmacs.png", "group_accuracy.png"):
+        assert (sweep_dir / plot).read_bytes().startswith(b"\x89PNG")
+    # One offline wandb run per entry run in this invocation (the failed one too), no account needed.
+    runs = sorted((sweep_dir / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and all(list(run.glob("*.wandb")) for run in runs)
+    assert not [p for p in sweep_dir.iterdir() if p.name.startswith(".") and p.name != ".gitignore"]
+
