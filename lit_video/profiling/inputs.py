@@ -1,0 +1,89 @@
+"""Model inputs for profiling: from a shape, a tensor, a dict of modalities, or a registry model's metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from lit_video.models import model_info
+
+# Channels per frame of each input modality: RGB frames, and optical flow (dx, dy) per frame pair.
+MODALITY_CHANNELS = {"rgb": 3, "flow": 2}
+
+Inputs = torch.Tensor | dict[str, torch.Tensor] | tuple[torch.Tensor, ...]
+
+
+def is_shape(obj: Any) -> bool:
+    return isinstance(obj, Sequence) and not isinstance(obj, str) and all(isinstance(s, int) for s in obj)
+
+
+def as_inputs(spec: Any, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> Inputs:
+    """Turn a shape (``(B, C, T, H, W)``), a dict of shapes, a tensor, a dict or a tuple of tensors into inputs.
+
+    Shapes become zero tensors; tensors are passed through unchanged (a tuple means positional arguments).
+    """
+    if isinstance(spec, torch.Tensor):
+        return spec
+    if is_shape(spec):
+        if any(s <= 0 for s in spec):
+            raise ValueError(f"input shape {tuple(spec)} has a non-positive size")
+        return torch.zeros(tuple(spec), device=device, dtype=dtype)
+    if isinstance(spec, dict) and spec:
+        return {k: as_inputs(v, device=device, dtype=dtype) for k, v in spec.items()}  # type: ignore[misc]
+    if isinstance(spec, (tuple, list)) and spec and all(isinstance(t, torch.Tensor) for t in spec):
+        return tuple(spec)
+    raise TypeError(
+        "model inputs must be a shape like (1, 3, 16, 112, 112), a tensor, a dict of modality -> shape or "
+        f"tensor, or a tuple of tensors; got {type(spec).__name__}: {spec!r:.80}"
+    )
+
+
+def map_inputs(inputs: Inputs, fn) -> Inputs:
+    """Apply ``fn`` to every tensor of ``inputs``, keeping the structure."""
+    if isinstance(inputs, dict):
+        return {k: fn(v) for k, v in inputs.items()}
+    if isinstance(inputs, tuple):
+        return tuple(fn(v) for v in inputs)
+    return fn(inputs)
+
+
+def input_tensors(inputs: Inputs) -> list[torch.Tensor]:
+    if isinstance(inputs, dict):
+        return list(inputs.values())
+    return list(inputs) if isinstance(inputs, tuple) else [inputs]
+
+
+def call(model: torch.nn.Module, inputs: Inputs) -> Any:
+    return model(*inputs) if isinstance(inputs, tuple) else model(inputs)
+
+
+def batch_of(inputs: Inputs) -> int:
+    return input_tensors(inputs)[0].shape[0]
+
+
+def describe_shape(inputs: Inputs) -> list[int] | dict[str, list[int]]:
+    """The input shape as JSON-friendly lists (a dict for multi-modal inputs)."""
+    if isinstance(inputs, dict):
+        return {k: list(v.shape) for k, v in inputs.items()}
+    if isinstance(inputs, tuple):
+        return [list(v.shape) for v in inputs]  # type: ignore[return-value]
+    return list(inputs.shape)
+
+
+def model_input_shape(name: str, batch_size: int = 1, frames: int | None = None,
+                      size: int | None = None) -> tuple[int, ...] | dict[str, tuple[int, ...]]:
+    """The input shape registry model ``name`` takes: ``(B, 3, T, S, S)``, or a dict per modality."""
+    info = model_info(name)
+    t, s = frames or info.frames, size or info.size
+    unknown = [m for m in info.modalities if m not in MODALITY_CHANNELS]
+    if unknown:
+        raise ValueError(f"model {name!r} takes modality {unknown[0]!r}; known: {', '.join(MODALITY_CHANNELS)}")
+    shapes = {m: (batch_size, MODALITY_CHANNELS[m], t, s, s) for m in info.modalities}
+    return shapes["rgb"] if tuple(shapes) == ("rgb",) else shapes
+
+
+def resize_batch(inputs: Inputs, batch_size: int) -> Inputs:
+    """The same inputs with a new batch size (new random tensors of the same dtype and device)."""
+    return map_inputs(inputs, lambda t: torch.randn((batch_size, *t.shape[1:]), dtype=t.dtype, device=t.device))

@@ -1,0 +1,296 @@
+"""Throughput, latency, memory and MFU of a model on this machine; the machine's measured matmul peak.
+
+Every figure is a median over ``repeats`` timed iterations after ``warmup`` untimed ones, with
+``torch.cuda.synchronize`` around each timed iteration on a GPU. Peak memory is CUDA's max allocated on a GPU
+and the growth of the process's resident set (sampled every 2 ms) on a CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import platform
+import statistics
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .counting import count_flops
+from .inputs import Inputs, as_inputs, call, input_tensors, map_inputs, resize_batch
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def machine_info(device: str | torch.device = "cpu") -> dict[str, Any]:
+    """What a measured figure was measured on (stamped into every result file)."""
+    device = torch.device(device)
+    info = {"cpu": cpu_model(), "cores": os.cpu_count(), "threads": torch.get_num_threads(),
+            "torch": torch.__version__, "device": "cpu"}
+    if device.type == "cuda":
+        info["device"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def _dtype(dtype: str | torch.dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+    return DTYPES[dtype]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _cache_file() -> Path:
+    root = os.environ.get("LIT_VIDEO_CACHE") or Path.home() / ".cache" / "lit_video"
+    return Path(root) / "machine_peak.json"
+
+
+def machine_peak_gflops(device: str | torch.device = "cpu", dtype: str | torch.dtype = "float32", *,
+                        refresh: bool = False, size: int | None = None) -> float:
+    """The machine's dense matmul peak in GFLOP/s (2 x multiply-accumulates per second) for ``dtype``.
+
+    Measured by timing square matrix multiplies (best of several), cached per machine, dtype and thread count
+    in ``$LIT_VIDEO_CACHE/machine_peak.json`` (default ``~/.cache/lit_video``); ``refresh`` measures again.
+    """
+    device, dt = torch.device(device), _dtype(dtype)
+    info = machine_info(device)
+    key = f"{info['device']}|{info['cpu']}|threads={info['threads']}|{dt}|torch={info['torch']}"
+    path = _cache_file()
+    cache = {}
+    with contextlib.suppress(OSError, ValueError):
+        cache = json.loads(path.read_text())
+    if key in cache and not refresh:
+        return float(cache[key])
+    # Grow the matrices until one multiply takes ~0.1 s (big enough to reach the peak, bounded in time even
+    # where a dtype has no fast kernel, e.g. bf16 on a CPU without AVX-512 BF16), then take the best of 5.
+    n, limit = size or 256, size or (16384 if device.type == "cuda" else 4096)
+    while True:
+        a, b = (torch.randn(n, n, device=device).to(dt) for _ in range(2))
+        best = min(_times(lambda a=a, b=b: a @ b, repeats=2, warmup=1, device=device))
+        if n >= limit or best > 0.1:
+            break
+        n *= 2
+    best = min(best, *_times(lambda a=a, b=b: a @ b, repeats=5, warmup=0, device=device))
+    peak = 2 * n**3 / best / 1e9
+    cache[key] = peak
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(cache, indent=1))
+    return peak
+
+
+def _rss_bytes() -> int:
+    with contextlib.suppress(OSError):
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    import resource  # not Linux: the lifetime high-water mark is the best there is
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class PeakMemory:
+    """Peak memory (MB) of the code run inside: CUDA max allocated, or resident-set growth on a CPU."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.peak_mb = device, 0.0
+        self._stop = threading.Event()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.002):
+            self._max = max(self._max, _rss_bytes())
+
+    def __enter__(self) -> PeakMemory:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._base = torch.cuda.memory_allocated(self.device)
+        else:
+            self._base = self._max = _rss_bytes()
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            top = torch.cuda.max_memory_allocated(self.device)
+        else:
+            self._stop.set()
+            self._thread.join()
+            top = max(self._max, _rss_bytes())
+        self.peak_mb = (top - self._base) / 2**20
+
+
+def _times(step, repeats: int, warmup: int, device: torch.device) -> list[float]:
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        step()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _loss(output: Any) -> torch.Tensor:
+    """A classification loss on logits ``(B, K)`` against random labels (any other output: its mean)."""
+    if isinstance(output, torch.Tensor) and output.dim() == 2:
+        labels = torch.randint(output.shape[1], (output.shape[0],), device=output.device)
+        return F.cross_entropy(output.float(), labels)
+    return sum(t.float().mean() for t in (output.values() if isinstance(output, dict) else [output]))
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def measure_throughput(model: nn.Module, inputs_or_shape: Any, batch_sizes: tuple[int, ...] = (1, 8),
+                       train: bool = True, device: str | torch.device = "cpu", dtype: str | torch.dtype = "float32",
+                       channels_last: bool = False, compile: bool = False, threads: int | None = None,
+                       warmup: int = 2, repeats: int = 10, gmacs: float | None = None,
+                       find_max_batch: bool = False) -> dict[str, Any]:
+    """Inference and training speed of ``model`` at each batch size, with latency, memory and MFU.
+
+    ``inputs_or_shape`` is one clip's input (a shape, tensor or dict; its batch size is replaced).
+    ``dtype`` other than float32 runs under autocast; ``channels_last`` uses ``channels_last_3d`` (5D inputs)
+    or ``channels_last``; ``compile`` wraps the model in ``torch.compile``; ``threads`` sets torch's thread
+    count for the measurement. ``gmacs`` per clip is counted when not given. The top-level figures are those
+    of the batch size with the best inference throughput; ``per_batch`` has every batch size.
+    MFU = achieved FLOP/s (2 x gmacs x clips/s; training counts 3 x the forward) / the measured matmul peak.
+    """
+    device, dt = torch.device(device), _dtype(dtype)
+    if not batch_sizes or any(b < 1 for b in batch_sizes):
+        raise ValueError(f"batch_sizes must be positive integers, got {batch_sizes!r}")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    old_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        clip = as_inputs(inputs_or_shape)
+        if gmacs is None:
+            gmacs = count_flops(model, resize_batch(clip, 1), receptive_field=False).gmacs
+        peak = machine_peak_gflops(device, dt)
+        net = copy.deepcopy(model).to(device)  # training steps and memory formats must not touch the caller's model
+        fmt = torch.channels_last_3d if any(t.dim() == 5 for t in input_tensors(clip)) else torch.channels_last
+        if channels_last:
+            net = net.to(memory_format=fmt)
+        runner = torch.compile(net) if compile else net
+        autocast = torch.autocast(device.type, dtype=dt, enabled=dt != torch.float32)
+
+        def batch(b: int) -> Inputs:
+            x = map_inputs(resize_batch(clip, b), lambda t: t.to(device))
+            return map_inputs(x, lambda t: t.contiguous(memory_format=fmt) if channels_last and t.dim() in (4, 5)
+                              else t)
+
+        per_batch = [_measure_batch(net, runner, batch(b), b, train, autocast, warmup, repeats, device)
+                     for b in sorted(set(batch_sizes) | {1})]
+        max_batch = _largest_batch(net, runner, batch, max(batch_sizes), autocast, device) if find_max_batch else None
+    finally:
+        torch.set_num_threads(old_threads)
+    best = max(per_batch, key=lambda r: r["infer_clips_per_s"])
+    one = next(r for r in per_batch if r["batch_size"] == 1)
+    result = {
+        **best,
+        "latency_ms_p50": one["latency_ms_p50"],
+        "latency_ms_p95": one["latency_ms_p95"],
+        "gmacs_per_clip": gmacs,
+        "mfu": 2 * gmacs * best["infer_clips_per_s"] / peak,
+        "train_mfu": 3 * 2 * gmacs * best["train_clips_per_s"] / peak if train else None,
+        "peak_gflops_per_s": peak,
+        "achieved_gflops_per_s": 2 * gmacs * best["infer_clips_per_s"],
+        "max_batch_size": max_batch,
+        "per_batch": per_batch,
+        "options": {"device": str(device), "dtype": str(dt).removeprefix("torch."), "channels_last": channels_last,
+                    "compile": compile, "threads": threads or old_threads, "warmup": warmup, "repeats": repeats},
+        "machine": machine_info(device),
+    }
+    return result
+
+
+def _measure_batch(net: nn.Module, runner, x: Inputs, b: int, train: bool, autocast, warmup: int, repeats: int,
+                   device: torch.device) -> dict[str, Any]:
+    def infer():
+        with autocast:
+            call(runner, x)
+
+    net.eval()
+    with torch.inference_mode(), PeakMemory(device) as mem:
+        infer_times = _times(infer, repeats, warmup, device)
+    out = {
+        "batch_size": b,
+        "infer_clips_per_s": b / statistics.median(infer_times),
+        "latency_ms_p50": 1000 * _percentile(infer_times, 50),
+        "latency_ms_p95": 1000 * _percentile(infer_times, 95),
+        "train_clips_per_s": None,
+        "peak_mem_mb": mem.peak_mb,
+        "train_peak_mem_mb": None,
+    }
+    if train:
+        optimizer = torch.optim.SGD(net.parameters(), lr=1e-6)
+
+        def step():
+            with autocast:
+                loss = _loss(call(runner, x))
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+        net.train()
+        with PeakMemory(device) as mem:
+            train_times = _times(step, repeats, warmup, device)
+        out["train_clips_per_s"] = b / statistics.median(train_times)
+        out["train_peak_mem_mb"] = mem.peak_mb
+    return out
+
+
+def _largest_batch(net: nn.Module, runner, batch, start: int, autocast, device: torch.device,
+                   limit: int = 1024) -> int:
+    """The largest power-of-two multiple of ``start`` whose inference fits in memory (up to ``limit``).
+
+    On a GPU a batch fits unless CUDA runs out of memory. On a CPU the next doubling is not tried when the
+    measured memory growth, doubled, would exceed the memory available now (a CPU swaps instead of failing).
+    """
+    fits, b = start, start
+    net.eval()
+    while b <= limit:
+        try:
+            with torch.inference_mode(), autocast, PeakMemory(device) as mem:
+                call(runner, batch(b))
+        except torch.cuda.OutOfMemoryError:
+            break
+        finally:
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+        fits = b
+        if device.type == "cpu" and 2 * mem.peak_mb > _available_mb():
+            break
+        b *= 2
+    return fits
+
+
+def _available_mb() -> float:
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable"):
+                return int(line.split()[1]) / 1024
+    return float("inf")
