@@ -4,7 +4,18 @@ Importing this package registers every family (one module per family).
 """
 
 # Imported for their side effect: each module registers its builders.
-from . import c3d, i3d, lecture_examples, single_frame  # noqa: F401
+from . import (  # noqa: F401
+    c3d,
+    conv_gru,
+    early_fusion,
+    i3d,
+    late_fusion,
+    lecture_examples,
+    lrcn,
+    single_frame,
+    slow_fusion,
+    torchvision_video,
+)
 from .layers.inflate import inflate
 from .registry import ModelInfo, builder_arguments, create_model, list_models, model_info, register_model
 

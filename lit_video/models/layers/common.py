@@ -14,11 +14,12 @@ Stage = tuple[int, int, int | tuple[int, ...] | None]
 
 
 def conv_stages(in_channels: int, stages: Sequence[Stage], kernel: int | tuple[int, ...] = 3, dims: int = 3,
-                batch_norm: bool = False) -> OrderedDict[str, nn.Module]:
+                batch_norm: bool = False, ceil_mode: bool = False) -> OrderedDict[str, nn.Module]:
     """Conv (+BN) + ReLU layers with 'same' padding and max pools, named as in the lecture's tables.
 
     Stage ``i`` (from 1) names its convs ``conv{i}`` (or ``conv{i}a``, ``conv{i}b``... when it has several), and
     its pool ``pool{i}``, so that C3D reads ``conv1, pool1, conv2, pool2, conv3a, conv3b, pool3, ...``.
+    ``ceil_mode`` rounds pooled sizes up, so that short clips (even a single frame) survive every pool.
     """
     conv, norm, pool = (nn.Conv3d, nn.BatchNorm3d, nn.MaxPool3d) if dims == 3 else (nn.Conv2d, nn.BatchNorm2d,
                                                                                    nn.MaxPool2d)
@@ -35,7 +36,7 @@ def conv_stages(in_channels: int, stages: Sequence[Stage], kernel: int | tuple[i
             layers[f"relu{name}"] = nn.ReLU(inplace=True)
             in_channels = out_channels
         if pool_size is not None:
-            layers[f"pool{i}"] = pool(pool_size, pool_size)
+            layers[f"pool{i}"] = pool(pool_size, pool_size, ceil_mode=ceil_mode)
     return layers
 
 
@@ -49,6 +50,13 @@ def pooled_head(in_channels: int, num_classes: int, dims: int = 3, dropout: floa
         layers["dropout"] = nn.Dropout(dropout)
     layers["fc"] = nn.Linear(in_channels, num_classes)
     return layers
+
+
+def per_frame(module: nn.Module, clip: torch.Tensor) -> torch.Tensor:
+    """Apply a 2D module to every frame of a clip ``(B, C, T, H, W)`` (time folded into batch): ``(B, T, ...)``."""
+    b, c, t, h, w = clip.shape
+    out = module(clip.transpose(1, 2).reshape(b * t, c, h, w))  # (B*T, C, H, W) -> (B*T, ...)
+    return out.view(b, t, *out.shape[1:])  # (B*T, ...) -> (B, T, ...)
 
 
 class CheckShape(nn.Module):
