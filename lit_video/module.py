@@ -12,6 +12,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 import torchmetrics
+from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.retrieval import RetrievalHitRate
@@ -110,6 +111,14 @@ class VideoClassifier(L.LightningModule):
             }, prefix=prefix) for stage, prefix in (("fit", "train/"), ("val", "val/"), ("test", "test/"))
         }) if not multi_label else nn.ModuleDict()
         self.video_scores = nn.ModuleDict({stage: VideoScores() for stage in ("val", "test")})
+
+    def on_fit_start(self) -> None:
+        total = sum(p.numel() for p in self.model.parameters())
+        trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        name = self.hparams.name
+        rank_zero_info(f"model {name}: {total:,} parameters ({trainable:,} trainable); "
+                       f"gmacs per clip: `lit-video profile {name} --frames {self.hparams.frames} "
+                       f"--size {self.hparams.size}`")
 
     def forward(self, video: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor:
         return self.model(video)

@@ -1,0 +1,90 @@
+"""The `lit-video` command end to end: real Trainers, real videos, real (offline) wandb runs."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from lit_video.cli import fit_and_test, main
+
+TINY_MODEL = ["--model.name", "single_frame", "--model.model_args", '{"backbone": "shufflenet_v2_x0_5"}']
+
+
+def tiny_data(root: Path) -> list[str]:
+    return ["--data.root", str(root), "--data.frames", "4", "--data.size", "32", "--data.batch_size", "4",
+            "--data.num_workers", "0", "--data.test_clips", "2"]
+
+
+def test_models_command_lists_registry(capsys):
+    assert main(["models", "--json"]) == 0
+    infos = {info["name"]: info for info in json.loads(capsys.readouterr().out)}
+    assert infos["single_frame"]["family"] == "single_frame"
+    assert main(["models"]) == 0
+    assert "single_frame" in capsys.readouterr().out
+
+
+def test_fit_then_test_through_the_cli(tiny_dataset, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    fit = ["fit", *TINY_MODEL, *tiny_data(tiny_dataset), "--trainer.max_epochs", "1",
+           "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "2"]
+    assert main(fit) == 0
+    ckpts = list(Path("logs/lit_video/version_0/checkpoints").glob("*.ckpt"))
+    assert len(ckpts) == 1 and f"--ckpt_path {ckpts[0]}" in capsys.readouterr().out
+    assert list(Path("logs/wandb").glob("offline-run-*")), "the default wandb logger writes an offline run"
+
+    assert main(["test", *TINY_MODEL, *tiny_data(tiny_dataset), "--ckpt_path", str(ckpts[0])]) == 0
+    with open("logs/lit_video/version_1/metrics.csv") as f:
+        row = {k: v for r in csv.DictReader(f) for k, v in r.items() if v}
+    for name in ("test/clip_top1", "test/video_top1", "test/video_top5", "test/mean_class_acc",
+                 "test/group_acc/motion", "test/group_acc/appearance"):
+        assert 0.0 <= float(row[name]) <= 1.0, name
+
+
+def test_fast_dev_run(tiny_dataset, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", *TINY_MODEL, *tiny_data(tiny_dataset), "--trainer.fast_dev_run", "true"]) == 0
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--model.name", "single_fram"], "Did you mean: single_frame"),
+    (["--data.frames", "0"], "frames"),
+    (["--model.name", "c3d", "--model.model_args", "{}"], "c3d needs frames >= 16"),
+    (["--model.name", "lecture_3d_cnn", "--model.model_args", "{}", "--data.frames", "2"],
+     "cannot take clips of 2 frames at 32x32 px"),
+    (["--model.model_args", '{"no_such_option": 1}'], "does not take no_such_option"),
+])
+def test_bad_options_fail_before_training_with_a_message(tiny_dataset, tmp_path, monkeypatch, capsys, option,
+                                                         message):
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", *TINY_MODEL, *tiny_data(tiny_dataset), *option]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not Path("logs").exists(), "nothing may start before the configuration is valid"
+
+
+def test_fit_and_test_is_deterministic_for_a_seed(tiny_dataset, tmp_path):
+    model = {"name": "lecture_late_fusion"}
+    data = {"root": str(tiny_dataset), "frames": 4, "size": 32, "batch_size": 4, "num_workers": 0, "test_clips": 2}
+    trainer = {"max_epochs": 1, "limit_train_batches": 3, "limit_val_batches": 0, "enable_progress_bar": False}
+    first = fit_and_test(model, data, trainer, seed=3, log_dir=tmp_path / "a", loggers=[])
+    second = fit_and_test(model, data, trainer, seed=3, log_dir=tmp_path / "b", loggers=[])
+    assert first["metrics"] == second["metrics"]
+    assert first["config"]["model"]["num_classes"] == 4
+    assert first["train_time_s"] > 0 and first["skipped"] == 0
+
+
+def test_multi_label_data_reports_hit_at_k(tiny_dataset, tmp_path):
+    """Sports-1M-style partition files with several labels per video train with a sigmoid loss and hit@k."""
+    videos = sorted((tiny_dataset / "train").rglob("*.mp4"))[:8]
+    (tmp_path / "labels.txt").write_text("a\nb\nc\n")
+    lines = [f"{video} {i % 3},{(i + 1) % 3}" for i, video in enumerate(videos)]
+    for split in ("train", "val", "test"):
+        (tmp_path / f"{split}_partition.txt").write_text("\n".join(lines) + "\n")
+    data = {"root": str(tmp_path), "format": "sports1m", "frames": 2, "size": 32, "batch_size": 4,
+            "num_workers": 0, "test_clips": 1}
+    trainer = {"max_epochs": 1, "limit_train_batches": 1, "limit_val_batches": 0, "enable_progress_bar": False}
+    result = fit_and_test({"name": "lecture_late_fusion"}, data, trainer, seed=0, log_dir=tmp_path / "logs",
+                          loggers=[])
+    assert 0.0 <= result["metrics"]["test/video_hit1"] <= result["metrics"]["test/video_hit5"] <= 1.0
+    assert "test/video_top1" not in result["metrics"]
