@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch._subclasses.fake_tensor import FakeTensorMode
-from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop, sdpa_flop
+from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
 from .inputs import Inputs, as_inputs, call, describe_shape, map_inputs
 from .receptive_field import first_tensor, receptive_fields
@@ -50,11 +50,19 @@ def _mkldnn_rnn_layer_flop(data, w_ih, w_hh, *args, out_val=None, **kwargs) -> i
 for _formula in (_rnn_flop, _mkldnn_rnn_layer_flop):
     _formula._get_raw = True  # these formulas need the weights, not only the shapes
 
+def _sdpa_flop(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+    return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+def _sdpa_backward_flop(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+    return sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
+
+
 # Ops torch's counter has no formula for: the CPU flash-attention kernel (same count as the GPU kernels: QK^T
 # and AV) and the fused recurrent layers (GRU and, on the meta device, LSTM decompose into counted matmuls).
 EXTRA_FORMULAS = {
-    aten._scaled_dot_product_flash_attention_for_cpu: sdpa_flop,
-    aten._scaled_dot_product_flash_attention_for_cpu_backward: sdpa_backward_flop,
+    aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_flop,
+    aten._scaled_dot_product_flash_attention_for_cpu_backward: _sdpa_backward_flop,
     aten.lstm: _rnn_flop,
     aten._cudnn_rnn: _rnn_flop,
     aten.mkldnn_rnn_layer: _mkldnn_rnn_layer_flop,
@@ -135,6 +143,10 @@ def _run_counted(model: nn.Module, inputs: Inputs, fake: bool) -> tuple[FlopCoun
         return record
 
     handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules()]
+    # nn.MultiheadAttention / TransformerEncoderLayer's fused inference kernels are opaque to the counter; with
+    # the fast path off they run the same math as counted matmuls.
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
     try:
         with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=EXTRA_FORMULAS) as counter:
             if fake and _on_meta(model):  # built on the meta device: no weights at all, shapes only
@@ -146,6 +158,7 @@ def _run_counted(model: nn.Module, inputs: Inputs, fake: bool) -> tuple[FlopCoun
             else:
                 call(model, inputs)
     finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
         for h in handles:
             h.remove()
     return counter, shapes, calls

@@ -80,16 +80,16 @@ def machine_peak_gflops(device: str | torch.device = "cpu", dtype: str | torch.d
         cache = json.loads(path.read_text())
     if key in cache and not refresh:
         return float(cache[key])
-    # Grow the matrices until one multiply takes ~0.1 s (big enough to reach the peak, bounded in time even
+    # Grow the matrices until one multiply takes > 0.05 s (big enough to reach the peak, bounded in time even
     # where a dtype has no fast kernel, e.g. bf16 on a CPU without AVX-512 BF16), then take the best of 5.
     n, limit = size or 256, size or (16384 if device.type == "cuda" else 4096)
     while True:
         a, b = (torch.randn(n, n, device=device).to(dt) for _ in range(2))
         best = min(_times(lambda a=a, b=b: a @ b, repeats=2, warmup=1, device=device))
-        if n >= limit or best > 0.1:
+        if n >= limit or best > 0.05:
             break
         n *= 2
-    best = min(best, *_times(lambda a=a, b=b: a @ b, repeats=5, warmup=0, device=device))
+    best = min(best, *_times(lambda a=a, b=b: a @ b, repeats=3, warmup=0, device=device))
     peak = 2 * n**3 / best / 1e9
     cache[key] = peak
     with contextlib.suppress(OSError):
@@ -167,7 +167,7 @@ def measure_throughput(model: nn.Module, inputs_or_shape: Any, batch_sizes: tupl
                        train: bool = True, device: str | torch.device = "cpu", dtype: str | torch.dtype = "float32",
                        channels_last: bool = False, compile: bool = False, threads: int | None = None,
                        warmup: int = 2, repeats: int = 10, gmacs: float | None = None,
-                       find_max_batch: bool = False) -> dict[str, Any]:
+                       find_max_batch: bool = False, batch_limit: int = 1024) -> dict[str, Any]:
     """Inference and training speed of ``model`` at each batch size, with latency, memory and MFU.
 
     ``inputs_or_shape`` is one clip's input (a shape, tensor or dict; its batch size is replaced).
@@ -204,7 +204,8 @@ def measure_throughput(model: nn.Module, inputs_or_shape: Any, batch_sizes: tupl
 
         per_batch = [_measure_batch(net, runner, batch(b), b, train, autocast, warmup, repeats, device)
                      for b in sorted(set(batch_sizes) | {1})]
-        max_batch = _largest_batch(net, runner, batch, max(batch_sizes), autocast, device) if find_max_batch else None
+        max_batch = (_largest_batch(net, runner, batch, max(batch_sizes), autocast, device, batch_limit)
+                     if find_max_batch else None)
     finally:
         torch.set_num_threads(old_threads)
     best = max(per_batch, key=lambda r: r["infer_clips_per_s"])
