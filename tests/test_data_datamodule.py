@@ -20,6 +20,8 @@ def test_properties_are_known_at_construction(tiny_dataset):
     assert dm.groups == {"appearance": [0, 1], "motion": [2, 3]}
     assert dm.dataset_name == "data" and len(dm.fingerprint) == 12
     assert dm.fingerprint == VideoDataModule(root=str(tiny_dataset), frames=8).fingerprint
+    # The synthetic data has left / right motion classes: its classes.json forbids mirroring, unless overridden.
+    assert dm.flip is False and VideoDataModule(root=str(tiny_dataset), flip=True).flip is True
 
 
 def test_train_and_test_batches(tiny_dataset):
@@ -175,3 +177,25 @@ def test_real_trainer_writes_skipped_list_in_its_log_dir(bad_dataset, tmp_path):
         trainer.fit(_TinyClassifier(dm.num_classes), datamodule=dm)
     listed = (tmp_path / "lightning_logs" / "version_0" / SKIPPED_FILE).read_text().splitlines()
     assert len(listed) == 7
+
+
+def test_decord_and_pyav_give_the_same_clips(tiny_dataset):
+    batches = {backend: next(iter(VideoDataModule(root=str(tiny_dataset), frames=4, size=24, batch_size=12,
+                                                  num_workers=0, backend=backend).val_dataloader()))
+               for backend in ("decord", "pyav")}
+    assert torch.equal(batches["decord"]["video_index"], batches["pyav"]["video_index"])
+    assert (batches["decord"]["video"] - batches["pyav"]["video"]).abs().mean() < 0.05
+
+
+def test_multi_label_batches(tiny_dataset, tmp_path):
+    videos = sorted((tiny_dataset / "train").rglob("*.mp4"))
+    (tmp_path / "labels.txt").write_text("a\nb\nc\n")
+    lines = [f"{v.relative_to(tiny_dataset)} {i % 3},{(i + 1) % 3}" for i, v in enumerate(videos[:6])]
+    for name in ("train", "test"):
+        (tmp_path / f"{name}_partition.txt").write_text("\n".join(lines) + "\n")
+    dm = VideoDataModule(root=str(tiny_dataset), annotations=str(tmp_path), format="sports1m", frames=2,
+                         size=16, batch_size=6, num_workers=0)
+    assert dm.multi_label and dm.num_classes == 3 and dm.groups == {}
+    batch = next(iter(dm.val_dataloader()))
+    assert batch["label"].dtype == torch.float32 and batch["label"].shape == (6, 3)
+    assert batch["label"].sum(dim=1).tolist() == [2.0] * 6

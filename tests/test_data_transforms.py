@@ -49,3 +49,11 @@ def test_train_transform_flips_and_crops_at_random():
     left_means = {round(float(transform(frames)[:, :, :, :8].mean()), 3) for _ in range(20)}
     assert len(left_means) > 1  # the left edge is sometimes black, sometimes not: crops / flips vary
     assert transform(frames).shape == (3, 4, 32, 32)
+
+
+def test_no_flip_where_the_labels_are_not_mirror_symmetric():
+    frames = torch.zeros(1, 32, 32, 3, dtype=torch.uint8)
+    frames[:, :, :16] = 255  # left half white
+    transform = ClipTransform(size=32, resize=32, train=True, flip=False)
+    torch.manual_seed(0)
+    assert all(transform(frames)[0, 0, :, 0].min() > 0 for _ in range(20))  # the left edge stays white

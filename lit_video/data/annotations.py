@@ -43,6 +43,7 @@ class Annotations:
     groups: dict[str, list[int]] = field(default_factory=dict)
     multi_label: bool = False
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file or row, reason)
+    horizontal_flip: bool = True  # False where a mirrored video means another class (left / right motion)
 
     def videos(self) -> list[Path]:
         """Every distinct video file of every split, in a stable order."""
@@ -61,25 +62,26 @@ def index_videos(root: Path) -> dict[str, list[Path]]:
     return found
 
 
-def _classes_json(*folders: Path) -> tuple[list[str], dict[str, list[str]]] | None:
-    """An optional ``classes.json`` (``{"classes": [...], "groups": {name: [class, ...]}}``) fixing order and groups."""
+def _dataset_meta(*folders: Path) -> dict:
+    """The optional ``classes.json`` of a dataset, fixing class order and more: ``{"classes": [...],
+    "groups": {name: [class, ...]}, "horizontal_flip": false}`` (the last where mirroring changes a label)."""
     for folder in folders:
         file = folder / "classes.json"
         if file.is_file():
-            data = json.loads(file.read_text())
-            return list(data["classes"]), dict(data.get("groups", {}))
-    return None
+            return json.loads(file.read_text())
+    return {}
 
 
 def _finish(fmt: str, names: list[str], splits: dict[str, list[VideoRecord]], skipped: list[tuple[str, str]],
-            group_names: dict[str, list[str]] | None = None, multi_label: bool = False) -> Annotations:
+            meta: dict, multi_label: bool = False) -> Annotations:
     # Datasets without a val split (Sports-1M, UCF101) validate on test, and the other way round.
     splits.setdefault("val", splits.get("test", []))
     splits.setdefault("test", splits["val"])
     splits.setdefault("train", [])
     index = {name: i for i, name in enumerate(names)}
-    groups = {g: [index[c] for c in members if c in index] for g, members in (group_names or {}).items()}
-    return Annotations(fmt, names, {s: splits[s] for s in SPLITS}, groups, multi_label, skipped)
+    groups = {g: [index[c] for c in members if c in index] for g, members in meta.get("groups", {}).items()}
+    return Annotations(fmt, names, {s: splits[s] for s in SPLITS}, groups, multi_label, skipped,
+                       bool(meta.get("horizontal_flip", True)))
 
 
 def _split_name(text: str, where: str) -> str:
@@ -122,12 +124,9 @@ def read_kinetics(root: str | Path, annotations: str | Path | None = None) -> An
     root = Path(root)
     ann = Path(annotations) if annotations else root / "annotations"
     rows = _kinetics_rows(ann)
-    known = _classes_json(ann if ann.is_dir() else ann.parent, root)
-    if known:
-        names, group_names = known
-    else:
-        labelled = rows.get("train") or [r for split_rows in rows.values() for r in split_rows]
-        names, group_names = sorted({row["label"] for _, _, row in labelled if row["label"]}), {}
+    meta = _dataset_meta(ann if ann.is_dir() else ann.parent, root)
+    labelled = rows.get("train") or [r for split_rows in rows.values() for r in split_rows]
+    names = meta.get("classes") or sorted({row["label"] for _, _, row in labelled if row["label"]})
     index = {name: i for i, name in enumerate(names)}
     files = index_videos(root)
     splits: dict[str, list[VideoRecord]] = {}
@@ -149,7 +148,7 @@ def read_kinetics(root: str | Path, annotations: str | Path | None = None) -> An
                 skipped.append((str(path), f"unknown label {row['label']!r} ({file}:{line})"))
             else:
                 records.append(VideoRecord(path, (index[row["label"]],), segment))
-    return _finish("kinetics", names, splits, skipped, group_names)
+    return _finish("kinetics", names, splits, skipped, meta)
 
 
 # --------------------------------------------------------------------------------------------------- Sports-1M
@@ -175,7 +174,7 @@ def read_sports1m(root: str | Path, annotations: str | Path | None = None) -> An
     if names_file is None:
         raise ValueError(f"Sports-1M annotations in {str(ann)!r} need a class-names file (labels.txt, one name a line)")
     names = [line.strip() for line in names_file.read_text().splitlines() if line.strip()]
-    known = _classes_json(ann, root)
+    meta = _dataset_meta(ann, root)
     files = index_videos(root)
     splits: dict[str, list[VideoRecord]] = {}
     skipped: list[tuple[str, str]] = []
@@ -204,7 +203,7 @@ def read_sports1m(root: str | Path, annotations: str | Path | None = None) -> An
                 continue
             records.append(VideoRecord(path, tuple(sorted({int(t) for t in ids}))))
     multi_label = any(len(r.labels) > 1 for records in splits.values() for r in records)
-    return _finish("sports1m", names, splits, skipped, known[1] if known else None, multi_label)
+    return _finish("sports1m", names, splits, skipped, meta, multi_label)
 
 
 # --------------------------------------------------------------------------------------------------- folders
@@ -233,10 +232,10 @@ def read_folder(root: str | Path, annotations: str | Path | None = None) -> Anno
         videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
         if videos:
             by_class[folder.name] = videos
-    known = _classes_json(ann, root)
+    meta = _dataset_meta(ann, root)
     class_ind = ann / "classInd.txt"
-    if known:
-        names = known[0]
+    if "classes" in meta:
+        names = meta["classes"]
     elif class_ind.is_file():  # lines "<1-based index> <name>"
         names = [line.split()[1] for line in class_ind.read_text().splitlines() if line.strip()]
     else:
@@ -267,7 +266,7 @@ def read_folder(root: str | Path, annotations: str | Path | None = None) -> Anno
                     continue
                 split = ("train", "train", "train", "val", "test")[i % 5]
                 splits.setdefault(split, []).append(VideoRecord(path, (index[label],)))
-    return _finish("folder", names, splits, skipped, known[1] if known else None)
+    return _finish("folder", names, splits, skipped, meta)
 
 
 # --------------------------------------------------------------------------------------------------- auto

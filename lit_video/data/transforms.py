@@ -25,14 +25,15 @@ def three_crop_boxes(height: int, width: int, size: int) -> list[tuple[int, int]
 
 
 class ClipTransform:
-    """Training (``train=True``): random crop + horizontal flip. Evaluation: crop ``crop`` of ``crops``."""
+    """Training (``train=True``): random crop, and a horizontal flip half the time where ``flip``.
+    Evaluation: crop ``crop`` of ``crops`` (centre, or three along the long side)."""
 
-    def __init__(self, size: int = 112, resize: int | None = None, train: bool = False,
+    def __init__(self, size: int = 112, resize: int | None = None, train: bool = False, flip: bool = True,
                  mean: tuple[float, ...] = MEAN, std: tuple[float, ...] = STD):
         self.size = size
         # The lecture's C3D recipe resizes to 128 px and crops 112: the same ratio by default.
         self.resize = resize or round(size * 128 / 112)
-        self.train = train
+        self.train, self.flip = train, flip
         self.mean, self.std = list(mean), list(std)
 
     def __call__(self, frames: torch.Tensor, crop: int = 0, crops: int = 1) -> torch.Tensor:
@@ -43,7 +44,7 @@ class ClipTransform:
             top = int(torch.randint(0, h - self.size + 1, ()))
             left = int(torch.randint(0, w - self.size + 1, ()))
             video = F.crop(video, top, left, self.size, self.size)
-            if torch.rand(()) < 0.5:
+            if self.flip and torch.rand(()) < 0.5:
                 video = F.horizontal_flip(video)
         elif crops == 3:
             top, left = three_crop_boxes(h, w, self.size)[crop]
