@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lit_video.data.decode import probe_video, read_frames
-from lit_video.data.synthetic import render_video, synthetic_classes, write_synthetic_dataset
+from lit_video.data.synthetic import VERSION, render_video, synthetic_classes, write_synthetic_dataset
 
 
 def _digest(root):
@@ -88,7 +88,7 @@ def test_builtin_dataset_is_generated_once_into_the_cache(tmp_path, monkeypatch)
     assert dm.num_classes == 8 and dm.dataset_name == "synthetic"
     assert [len(dm.info.splits[s]) for s in ("train", "val", "test")] == [320, 80, 80]
     folders = [p.name for p in tmp_path.iterdir()]
-    assert folders == ["synthetic-v1"]  # no temporary folder left behind
-    mtime = (tmp_path / "synthetic-v1" / "annotations" / "train.csv").stat().st_mtime_ns
+    assert folders == [f"synthetic-v{VERSION}"]  # no temporary folder left behind
+    mtime = (tmp_path / f"synthetic-v{VERSION}" / "annotations" / "train.csv").stat().st_mtime_ns
     VideoDataModule(num_workers=0)
-    assert (tmp_path / "synthetic-v1" / "annotations" / "train.csv").stat().st_mtime_ns == mtime
+    assert (tmp_path / f"synthetic-v{VERSION}" / "annotations" / "train.csv").stat().st_mtime_ns == mtime

@@ -31,7 +31,7 @@ MOTION = {"move_left": (-1, 0, 0), "move_right": (1, 0, 0), "move_up": (0, -1, 0
           "turn_clockwise": (0, 0, 1), "turn_anticlockwise": (0, 0, -1)}
 BAR_COLOUR = (235, 235, 235)
 SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
-VERSION = 1  # bump when the rendering changes, so cached copies are regenerated
+VERSION = 2  # bump when the files change (rendering, classes.json), so cached copies are regenerated
 
 
 def synthetic_classes(classes: int) -> tuple[list[str], dict[str, list[str]]]:
