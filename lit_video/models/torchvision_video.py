@@ -43,6 +43,8 @@ def published_figures(name: str) -> dict[str, Any]:
         "kinetics400_top1": meta["_metrics"]["Kinetics-400"]["acc@1"],
         "kinetics400_top5": meta["_metrics"]["Kinetics-400"]["acc@5"],
         "input": f"3x{frames}x{size}x{size}",
+        "min_size": list(meta["min_size"]),
+        "min_temporal_size": meta.get("min_temporal_size", 1),
         "evaluation": meta["_docs"],
         "recipe": meta["recipe"],
         "source": f"torchvision {type(weights).__name__}.KINETICS400_V1.meta",
@@ -74,8 +76,10 @@ def _builder(name: str) -> Callable[..., nn.Module]:
     def build(num_classes: int, pretrained: str | None = None) -> nn.Module:
         return TorchvisionVideo(name, num_classes, pretrained)
 
+    _, frames, size, _, fixed = ARCHITECTURES[name]
+    shape = f"; takes exactly {frames}x{size}x{size} clips" if fixed else ""
     build.__name__ = name
-    build.__doc__ = f"torchvision's {name} (random init, or a local Kinetics-400 checkpoint), head for num_classes."
+    build.__doc__ = f"torchvision's {name} (random init or a local Kinetics-400 checkpoint){shape}."
     return build
 
 
