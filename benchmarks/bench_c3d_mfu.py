@@ -1,0 +1,63 @@
+"""C3D inference at 3x16x112x112 under each speed option the profiler offers: clips/s, MFU, ratio to baseline.
+
+    python benchmarks/bench_c3d_mfu.py [--repeats 3] [--no-compile]
+
+Target: >= 60% MFU (achieved FLOP/s over the measured fp32/bf16 matmul peak of this machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from common import write_result
+
+from lit_video.models import create_model
+from lit_video.profiling import count_flops, measure_throughput
+
+SHAPE = (1, 3, 16, 112, 112)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile row (slow to compile)")
+    args = parser.parse_args()
+    model = create_model("c3d", num_classes=400)
+    gmacs = count_flops(model, SHAPE, receptive_field=False).gmacs
+    cores = torch.get_num_threads()
+    options = {
+        "baseline (fp32, batch 1)": {},
+        "batch 4": {"batch_sizes": (4,)},
+        "channels_last_3d": {"channels_last": True},
+        "channels_last_3d, batch 4": {"channels_last": True, "batch_sizes": (4,)},
+        "1 thread": {"threads": 1},
+        "bf16 autocast": {"dtype": "bfloat16"},
+    }
+    if not args.no_compile:
+        options["torch.compile, batch 4"] = {"compile": True, "batch_sizes": (4,)}
+    rows = {}
+    for label, opts in options.items():
+        result = measure_throughput(model, SHAPE, **{"batch_sizes": (1,), "threads": cores, **opts}, train=False,
+                                    gmacs=gmacs, repeats=args.repeats, warmup=1)
+        rows[label] = {k: result[k] for k in ("batch_size", "infer_clips_per_s", "latency_ms_p50", "mfu",
+                                              "peak_gflops_per_s", "achieved_gflops_per_s", "peak_mem_mb",
+                                              "options")}
+        print(label, rows[label], flush=True)
+    base = rows["baseline (fp32, batch 1)"]["infer_clips_per_s"]
+    table = [f"C3D {'x'.join(map(str, SHAPE[1:]))}: {gmacs:.2f} GMACs ({2 * gmacs:.2f} GFLOPs) per clip, "
+             "counter torch.utils.flop_counter; inference, median of "
+             f"{args.repeats} runs.", "",
+             "| options | batch | clips/s | x baseline | achieved GFLOP/s | peak GFLOP/s (matmul, same dtype) | MFU |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for label, row in rows.items():
+        table.append(f"| {label} | {row['batch_size']} | {row['infer_clips_per_s']:.3f} | "
+                     f"{row['infer_clips_per_s'] / base:.2f} | {row['achieved_gflops_per_s']:.1f} | "
+                     f"{row['peak_gflops_per_s']:.1f} | {100 * row['mfu']:.1f}% |")
+    best = max(rows, key=lambda k: rows[k]["mfu"])
+    table += ["", f"Best: {best}, MFU {100 * rows[best]['mfu']:.1f}% (target 60%)."]
+    write_result("c3d_mfu", {"gmacs_per_clip": gmacs, "input": list(SHAPE), "rows": rows, "best": best}, table)
+
+
+if __name__ == "__main__":
+    main()
