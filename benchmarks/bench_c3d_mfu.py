@@ -21,7 +21,7 @@ SHAPE = (1, 3, 16, 112, 112)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile row (slow to compile)")
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile row (slow)")
     args = parser.parse_args()
     model = create_model("c3d", num_classes=400)
     gmacs = count_flops(model, SHAPE, receptive_field=False).gmacs
@@ -38,8 +38,9 @@ def main() -> None:
         options["torch.compile, batch 4"] = {"compile": True, "batch_sizes": (4,)}
     rows = {}
     for label, opts in options.items():
-        result = measure_throughput(model, SHAPE, **{"batch_sizes": (1,), "threads": cores, **opts}, train=False,
-                                    gmacs=gmacs, repeats=args.repeats, warmup=1)
+        opts = {"batch_sizes": (1,), "threads": cores, **opts}
+        result = measure_throughput(model, SHAPE, **opts, train=False, gmacs=gmacs, repeats=args.repeats,
+                                    warmup=1)
         rows[label] = {k: result[k] for k in ("batch_size", "infer_clips_per_s", "latency_ms_p50", "mfu",
                                               "peak_gflops_per_s", "achieved_gflops_per_s", "peak_mem_mb",
                                               "options")}
@@ -48,7 +49,8 @@ def main() -> None:
     table = [f"C3D {'x'.join(map(str, SHAPE[1:]))}: {gmacs:.2f} GMACs ({2 * gmacs:.2f} GFLOPs) per clip, "
              "counter torch.utils.flop_counter; inference, median of "
              f"{args.repeats} runs.", "",
-             "| options | batch | clips/s | x baseline | achieved GFLOP/s | peak GFLOP/s (matmul, same dtype) | MFU |",
+             "| options | batch | clips/s | x baseline | achieved GFLOP/s | peak GFLOP/s (matmul, same "
+             "dtype) | MFU |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for label, row in rows.items():
         table.append(f"| {label} | {row['batch_size']} | {row['infer_clips_per_s']:.3f} | "
@@ -56,7 +58,8 @@ def main() -> None:
                      f"{row['peak_gflops_per_s']:.1f} | {100 * row['mfu']:.1f}% |")
     best = max(rows, key=lambda k: rows[k]["mfu"])
     table += ["", f"Best: {best}, MFU {100 * rows[best]['mfu']:.1f}% (target 60%)."]
-    write_result("c3d_mfu", {"gmacs_per_clip": gmacs, "input": list(SHAPE), "rows": rows, "best": best}, table)
+    payload = {"gmacs_per_clip": gmacs, "input": list(SHAPE), "rows": rows, "best": best}
+    write_result("c3d_mfu", payload, table)
 
 
 if __name__ == "__main__":

@@ -26,8 +26,9 @@ def main() -> None:
                                        eval_videos_per_class=args.videos_per_class, frames=60, size=64)
         config = {"root": str(root), "frames": 8, "fps": 5.0, "size": 64, "batch_size": 8, "test_clips": 4}
         runs = {w: data_throughput(**config, num_workers=w) for w in args.workers}
-    table = [f"Test split of a synthetic dataset (4 classes x {args.videos_per_class} videos, 64 px, 30-60 frames), "
-             f"clips of {config['frames']} frames at {config['fps']} fps, {config['test_clips']} clips per video.", "",
+    table = [f"Test split of a synthetic dataset (4 classes x {args.videos_per_class} videos, 64 px, 30-60 "
+             f"frames), clips of {config['frames']} frames at {config['fps']} fps, "
+             f"{config['test_clips']} clips per video.", "",
              "| backend | workers | loader clips/s | raw clips/s (same backend) | loader / raw decord |",
              "| --- | --- | --- | --- | --- |"]
     for workers, run in runs.items():

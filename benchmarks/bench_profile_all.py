@@ -1,4 +1,4 @@
-"""Wall time of `lit-video profile --all` (counting only), as a user runs it: a fresh process, imports included.
+"""Wall time of `lit-video profile --all` (counting only) as a user runs it: a fresh process, with imports.
 
     python benchmarks/bench_profile_all.py
 
@@ -26,7 +26,8 @@ def main() -> None:
              "| model | input | GMACs / clip | GFLOPs / clip | published GMACs | params (M) | count s |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
-        shape = "x".join(map(str, r["input_shape"])) if isinstance(r["input_shape"], list) else r["input_shape"]
+        shape = r["input_shape"]
+        shape = "x".join(map(str, shape)) if isinstance(shape, list) else shape
         table.append(f"| {r['model']} | {shape} | {r['gmacs']:.3f} | {r['gflops']:.3f} | "
                      f"{r['published_gmacs'] or '-'} | {r['params'] / 1e6:.2f} | {r['count_time_s']:.2f} |")
     write_result("profile_all", {"wall_s": wall, "rows": rows}, table)

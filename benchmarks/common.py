@@ -15,7 +15,8 @@ RESULTS = Path(__file__).resolve().parent.parent / "results" / "machine"
 
 def stamp() -> dict[str, Any]:
     """The machine, and how busy it was: other processes on the same cores make timings pessimistic."""
-    return {**machine_info(), "load_average_1m": os.getloadavg()[0], "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    return {**machine_info(), "load_average_1m": os.getloadavg()[0],
+            "date": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
 def write_result(name: str, payload: dict[str, Any], table: list[str]) -> Path:
@@ -24,7 +25,8 @@ def write_result(name: str, payload: dict[str, Any], table: list[str]) -> Path:
     machine = stamp()
     (RESULTS / f"{name}.json").write_text(json.dumps({"machine": machine, **payload}, indent=1, default=str))
     header = (f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['threads']} torch threads, "
-              f"torch {machine['torch']}, load average {machine['load_average_1m']:.2f} at {machine['date']}.")
+              f"torch {machine['torch']}, load average {machine['load_average_1m']:.2f} at "
+              f"{machine['date']}.")
     (RESULTS / f"{name}.md").write_text("\n".join([f"# {name}", "", header, "", *table, ""]))
     print("\n".join(table))
     return RESULTS / f"{name}.json"

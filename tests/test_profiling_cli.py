@@ -29,8 +29,8 @@ def test_json_has_the_design_fields(capsys):
 
 
 def test_layers_and_throughput(capsys):
-    out = run_json(capsys, ["lecture_3d_cnn", "--layers", "--throughput", "--batch-size", "2", "--repeats", "1",
-                            "--frames", "8", "--size", "32", "--num-classes", "5"])
+    out = run_json(capsys, ["lecture_3d_cnn", "--layers", "--throughput", "--batch-size", "2", "--repeats",
+                            "1", "--frames", "8", "--size", "32", "--num-classes", "5"])
     assert out["input_shape"] == [1, 3, 8, 32, 32]
     assert all(LAYER <= set(layer) for layer in out["layers"])
     assert out["layers"][-1]["output_shape"] == [1, 5] and out["layers"][-1]["receptive_field"] == [8, 32, 32]

@@ -15,7 +15,8 @@ from lit_video.profiling import count_flops, per_video
 LECTURE_C3D = [
     ("conv1", (64, 16, 112, 112), 1.04), ("pool1", (64, 16, 56, 56), None),
     ("conv2", (128, 16, 56, 56), 11.10), ("pool2", (128, 8, 28, 28), None),
-    ("conv3a", (256, 8, 28, 28), 5.55), ("conv3b", (256, 8, 28, 28), 11.10), ("pool3", (256, 4, 14, 14), None),
+    ("conv3a", (256, 8, 28, 28), 5.55), ("conv3b", (256, 8, 28, 28), 11.10),
+    ("pool3", (256, 4, 14, 14), None),
     ("conv4a", (512, 4, 14, 14), 2.77), ("conv4b", (512, 4, 14, 14), 5.55), ("pool4", (512, 2, 7, 7), None),
     ("conv5a", (512, 2, 7, 7), 0.69), ("conv5b", (512, 2, 7, 7), 0.69), ("pool5", (512, 1, 3, 3), None),
     ("fc6", (4096,), 0.51), ("fc7", (4096,), 0.45), ("fc8", (487,), 0.05),
@@ -38,7 +39,7 @@ def test_c3d_matches_every_row_of_the_lecture_table(c3d_report):
 
 
 def test_c3d_total_and_why_the_slide_says_39_5(c3d_report):
-    """The slide's FC rows are 27x too big (the 3x3x3 kernel factor applied to matrix products); see docs/flops.md."""
+    """The slide's FC rows are 27x too big (the 3x3x3 kernel volume carried over); see docs/flops.md."""
     layers = {layer.name: layer for layer in c3d_report.layers}
     convs = sum(layer.gmacs for layer in c3d_report.layers if layer.type == "Conv3d")
     fcs = {name: layers[name].gmacs for name in ("fc6", "fc7", "fc8")}
@@ -62,7 +63,7 @@ TORCHVISION = [
 
 @pytest.mark.parametrize(("name", "size"), TORCHVISION)
 def test_torchvision_published_gmacs_within_half_a_percent(name, size):
-    published = torchvision.models.get_model_weights(name).DEFAULT.meta["_ops"]  # part of torchvision, no download
+    published = torchvision.models.get_model_weights(name).DEFAULT.meta["_ops"]  # in torchvision: no download
     with torch.device("meta"):
         model = torchvision.models.get_model(name, weights=None)
     report = count_flops(model, (1, 3, 16, size, size), receptive_field=False)
@@ -70,7 +71,7 @@ def test_torchvision_published_gmacs_within_half_a_percent(name, size):
 
 
 class TinyAttention(nn.Module):
-    """Self-attention through F.scaled_dot_product_attention, which fvcore and torch's CPU counter both miss."""
+    """Self-attention through F.scaled_dot_product_attention, which fvcore and torch's counter miss on CPU."""
 
     def __init__(self, dim: int = 32, heads: int = 4):
         super().__init__()
@@ -92,7 +93,7 @@ def test_attention_counts_qk_and_av():
     assert report.gmacs * 1e9 == pytest.approx(linear + attention)
     own = {layer.name: layer.gmacs for layer in report.layers}["(model)"]  # sdpa runs in the module itself
     assert own * 1e9 == pytest.approx(attention)
-    assert report.cross_check["gmacs"] * 1e9 == pytest.approx(linear + attention)  # fvcore with the added handle
+    assert report.cross_check["gmacs"] * 1e9 == pytest.approx(linear + attention)  # fvcore + the added handle
 
 
 def test_einsum_and_multihead_attention_are_counted():
@@ -131,7 +132,8 @@ def test_per_layer_table_params_activations_and_conv_arithmetic():
                                                        "Flatten", "Linear"]
     assert report.layers[0].gmacs * 1e9 == conv and report.layers[5].gmacs * 1e9 == 40
     assert report.layers[0].output_shape == [1, 8, 4, 16, 16]
-    assert report.params == sum(p.numel() for p in net.parameters()) == sum(layer.params for layer in report.layers)
+    assert report.params == sum(p.numel() for p in net.parameters())
+    assert report.params == sum(layer.params for layer in report.layers)
     assert report.trainable_params == report.params - 40
     assert report.activations == 8 * 4 * 16 * 16 + 5  # outputs of the layers that multiply
     assert report.gflops == 2 * report.gmacs
@@ -147,7 +149,7 @@ def test_counting_leaves_the_model_untouched_and_matches_real_tensors():
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
     real = count_flops(net, torch.randn(1, 3, 20, 64, 64), receptive_field=False, cross_check=True)
     assert fake.gmacs == real.gmacs
-    assert real.cross_check["conv_matmul_gmacs"] == pytest.approx(real.gmacs)  # fvcore agrees on conv + matmul
+    assert real.cross_check["conv_matmul_gmacs"] == pytest.approx(real.gmacs)  # fvcore agrees on conv/matmul
 
 
 def test_data_dependent_models_fall_back_to_real_tensors():

@@ -22,8 +22,8 @@ def test_clip_plan_is_what_the_loader_decodes(tiny_dataset):
 
 
 def test_loader_and_raw_throughput_per_backend(tiny_dataset):
-    result = data_throughput(("decord", "pyav"), root=str(tiny_dataset), frames=4, fps=5.0, size=32, batch_size=4,
-                             num_workers=0, test_clips=1)
+    result = data_throughput(("decord", "pyav"), root=str(tiny_dataset), frames=4, fps=5.0, size=32,
+                             batch_size=4, num_workers=0, test_clips=1)
     assert set(result["backends"]) == {"decord", "pyav"}
     for row in result["backends"].values():
         assert row["loader"]["clips"] == row["raw"]["clips"] == result["clips"] > 0

@@ -1,4 +1,4 @@
-"""Receptive fields measured from the network: the lecture's table, per-frame 2D, recurrent and two-stream nets."""
+"""Receptive fields measured from the network: the lecture's table, per-frame 2D, recurrent, two-stream."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from torch import nn
 from lit_video.models import create_model
 from lit_video.profiling import count_flops, receptive_fields
 
-# The lecture's "Early Fusion vs Late Fusion vs 3D CNN" table at 3x20x64x64: (layer, output size, RF t x h x w).
+# The lecture's "Early Fusion vs Late Fusion vs 3D CNN" table at 3x20x64x64: layer, output size, RF t x h x w.
 LECTURE_TABLE = {
     "lecture_late_fusion": [("conv1", (12, 20, 64, 64), (1, 3, 3)), ("pool1", (12, 20, 16, 16), (1, 6, 6)),
                             ("conv2", (24, 20, 16, 16), (1, 14, 14)), ("pool", (24, 1, 1, 1), (20, 64, 64))],

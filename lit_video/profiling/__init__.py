@@ -1,5 +1,5 @@
-"""Profiling: multiply-accumulates, parameters, activations and receptive fields per layer; throughput, latency,
-memory and MFU against the machine's measured peak; data-loader speed against raw decoding.
+"""Profiling: multiply-accumulates, parameters, activations and receptive fields per layer; throughput,
+latency, memory and MFU against the machine's measured peak; data-loader speed against raw decoding.
 
 Units: ``gmacs`` = 10^9 multiply-accumulates (the field's "GFLOPs"), ``gflops`` = 2 x gmacs.
 """

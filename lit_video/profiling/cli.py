@@ -36,19 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lit-video profile", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", nargs="?", help="a registry name (`lit-video models` lists them)")
-    p.add_argument("--all", action="store_true", help="every registry model (counting only unless --throughput)")
+    p.add_argument("--all", action="store_true", help="every registry model (counting unless --throughput)")
     p.add_argument("--frames", type=int, help="clip length T (default: the model's)")
     p.add_argument("--size", type=int, help="clip height = width S (default: the model's)")
     p.add_argument("--batch-size", type=int, default=8, help="batch size for --throughput (default 8)")
     p.add_argument("--num-classes", type=int, default=400, help="classifier outputs (default 400)")
-    p.add_argument("--clips", type=int, default=DEFAULT_CLIPS, help="eval clips per video, for per-video figures")
-    p.add_argument("--crops", type=int, default=DEFAULT_CROPS, help="eval crops per clip, for per-video figures")
+    p.add_argument("--clips", type=int, default=DEFAULT_CLIPS, help="eval clips per video (per video)")
+    p.add_argument("--crops", type=int, default=DEFAULT_CROPS, help="eval crops per clip (per-video figures)")
     p.add_argument("--layers", action="store_true", help="the per-layer table with measured receptive fields")
     p.add_argument("--cross-check", action="store_true", help="also count with fvcore (real tensors, slower)")
     p.add_argument("--throughput", action="store_true", help="measure speed, latency, memory and MFU")
     p.add_argument("--device", default="cpu", help="device for --throughput (cpu, cuda, cuda:1)")
     p.add_argument("--dtype", default="float32", choices=list(DTYPES), help="autocast dtype for --throughput")
-    p.add_argument("--channels-last", action="store_true", help="channels_last_3d memory format for --throughput")
+    p.add_argument("--channels-last", action="store_true", help="channels_last_3d memory for --throughput")
     p.add_argument("--compile", action="store_true", help="torch.compile the model for --throughput")
     p.add_argument("--threads", type=int, help="torch threads for --throughput (default: torch's)")
     p.add_argument("--repeats", type=int, default=10, help="timed iterations per figure (median; default 10)")
@@ -70,7 +70,8 @@ def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
     """Everything ``lit-video profile NAME`` reports, as the JSON object of DESIGN.md."""
     info = model_info(name)
     accepted = builder_arguments(name)
-    overrides = {k: v for k, v in (("frames", args.frames), ("size", args.size)) if v is not None and k in accepted}
+    given = {"frames": args.frames, "size": args.size}
+    overrides = {k: v for k, v in given.items() if v is not None and k in accepted}
     # Counting alone needs no weights: build on the meta device (no memory, no initialisation time).
     runs_for_real = args.layers or args.throughput or args.cross_check
     model = None
@@ -105,8 +106,8 @@ def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
     if args.throughput:
         out["throughput"] = measure_throughput(
             model, as_inputs(shape), batch_sizes=(args.batch_size,), device=args.device, dtype=args.dtype,
-            channels_last=args.channels_last, compile=args.compile, threads=args.threads, repeats=args.repeats,
-            gmacs=report.gmacs, find_max_batch=args.max_batch)
+            channels_last=args.channels_last, compile=args.compile, threads=args.threads,
+            repeats=args.repeats, gmacs=report.gmacs, find_max_batch=args.max_batch)
     return out
 
 
@@ -123,13 +124,15 @@ def _print_model(console: Console, row: dict[str, Any]) -> None:
     summary.add_row(f"GMACs / video ({row['eval_views']} views)", f"{row['gmacs_per_video']:.3f}")
     if row["published_gmacs"] is not None:
         summary.add_row("published GMACs / clip", f"{row['published_gmacs']} ({row['published_source']})")
-    summary.add_row("params (trainable)", f"{row['params'] / 1e6:.3f} M ({row['trainable_params'] / 1e6:.3f} M)")
+    summary.add_row("params (trainable)",
+                    f"{row['params'] / 1e6:.3f} M ({row['trainable_params'] / 1e6:.3f} M)")
     summary.add_row("activations / clip", f"{row['activations'] / 1e6:.3f} M")
     summary.add_row("counter", row["counter"])
     if "cross_check" in row:
         check = row["cross_check"]
         summary.add_row("fvcore GMACs (conv+matmul / norms+pools)",
-                        f"{check['gmacs']:.3f} ({check['conv_matmul_gmacs']:.3f} / {check['norm_pool_gmacs']:.3f})")
+                        f"{check['gmacs']:.3f} ({check['conv_matmul_gmacs']:.3f} / "
+                        f"{check['norm_pool_gmacs']:.3f})")
     console.print(summary)
     if row["layers"]:
         table = Table(title="layers (receptive field of one central output unit, in input frames x pixels)")
@@ -142,29 +145,31 @@ def _print_model(console: Console, row: dict[str, Any]) -> None:
         console.print(table)
     if "throughput" in row:
         tp = row["throughput"]
-        speed = Table(title=f"speed on {tp['machine']['device']} ({tp['machine']['cpu']}), options {tp['options']}")
+        machine = f"{tp['machine']['device']} ({tp['machine']['cpu']})"
+        speed = Table(title=f"speed on {machine}, options {tp['options']}")
         for col in ("batch", "infer clips/s", "train clips/s", "p50 ms (b=1)", "p95 ms (b=1)", "peak mem MB",
                     "MFU", "peak GFLOP/s (matmul)"):
             speed.add_column(col, justify="right")
         train = f"{tp['train_clips_per_s']:.2f}" if tp["train_clips_per_s"] else "-"
-        speed.add_row(str(tp["batch_size"]), f"{tp['infer_clips_per_s']:.2f}", train, f"{tp['latency_ms_p50']:.1f}",
-                      f"{tp['latency_ms_p95']:.1f}", f"{tp['peak_mem_mb']:.0f}", f"{100 * tp['mfu']:.1f}%",
-                      f"{tp['peak_gflops_per_s']:.1f}")
+        speed.add_row(str(tp["batch_size"]), f"{tp['infer_clips_per_s']:.2f}", train,
+                      f"{tp['latency_ms_p50']:.1f}", f"{tp['latency_ms_p95']:.1f}",
+                      f"{tp['peak_mem_mb']:.0f}", f"{100 * tp['mfu']:.1f}%", f"{tp['peak_gflops_per_s']:.1f}")
         console.print(speed)
 
 
 def _print_all(console: Console, rows: list[dict[str, Any]]) -> None:
     table = Table(title="model registry: cost of one clip (counter: torch.utils.flop_counter, conv + matmul)")
-    for col in ("model", "input", "GMACs", "GFLOPs", "GMACs / video", "published GMACs", "params (M)", "status"):
+    for col in ("model", "input", "GMACs", "GFLOPs", "GMACs / video", "published GMACs", "params (M)",
+                "status"):
         table.add_column(col, justify="left" if col in ("model", "input", "status") else "right")
     for row in rows:
         if "error" in row:
             table.add_row(row["model"], "-", "-", "-", "-", "-", "-", f"failed: {row['error']}")
             continue
         pub = row["published_gmacs"]
-        table.add_row(row["model"], _fmt_shape(row["input_shape"]), f"{row['gmacs']:.3f}", f"{row['gflops']:.3f}",
-                      f"{row['gmacs_per_video']:.3f}", "-" if pub is None else f"{pub}", f"{row['params'] / 1e6:.2f}",
-                      "ok")
+        table.add_row(row["model"], _fmt_shape(row["input_shape"]), f"{row['gmacs']:.3f}",
+                      f"{row['gflops']:.3f}", f"{row['gmacs_per_video']:.3f}",
+                      "-" if pub is None else f"{pub}", f"{row['params'] / 1e6:.2f}", "ok")
     console.print(table)
 
 
@@ -185,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in list_models():
         try:
             rows.append(profile_model(name, args))
-        except Exception as err:  # one broken model must not hide the others; it is reported and fails the run
+        except Exception as err:  # one broken model must not hide the others; reported, and the run fails
             rows.append({"model": name, "error": f"{type(err).__name__}: {err}"})
     print(json.dumps(rows, indent=1)) if args.json else _print_all(console, rows)
     return 1 if any("error" in row for row in rows) else 0

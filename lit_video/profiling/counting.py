@@ -1,16 +1,16 @@
 """Count multiply-accumulates, parameters and activations of any ``nn.Module``, per layer.
 
-The counter is ``torch.utils.flop_counter`` run on fake tensors (``FakeTensorMode``) or on a model built on the
-meta device: shapes propagate but no activation is allocated, so a 200-GFLOP transformer counts in about a
-second. It counts matrix multiplies and convolutions (``mm``, ``addmm``, ``bmm``, ``baddbmm``, ``convolution``,
-attention kernels, recurrent layers); einsum and ``matmul`` reach it as ``bmm``/``mm``. It skips norms, pooling
-and element-wise ops, which is the convention of torchvision's ``_ops`` and of paper tables. Two kinds of ops
-have no formula in torch and are added here: the CPU attention kernel
-(``_scaled_dot_product_flash_attention_for_cpu``: QK^T and AV, as for the GPU kernels) and the fused recurrent
-layers (``mkldnn_rnn_layer``, ``lstm``, ``_cudnn_rnn``: every weight matrix once per time step).
+The counter is ``torch.utils.flop_counter`` run on fake tensors (``FakeTensorMode``) or on a model built on
+the meta device: shapes propagate but no activation is allocated, so a 200-GFLOP transformer counts in about
+a second. It counts matrix multiplies and convolutions (``mm``, ``addmm``, ``bmm``, ``baddbmm``,
+``convolution``, attention kernels, recurrent layers); einsum and ``matmul`` reach it as ``bmm``/``mm``. It
+skips norms, pooling and element-wise ops, which is the convention of torchvision's ``_ops`` and of paper
+tables. Two kinds of ops have no formula in torch and are added here: the CPU attention kernel
+(``_scaled_dot_product_flash_attention_for_cpu``: QK^T and AV, as for the GPU kernels) and the fused
+recurrent layers (``mkldnn_rnn_layer``, ``lstm``, ``_cudnn_rnn``: every weight matrix once per time step).
 
-fvcore (the counter the field knows) is the cross-check: it traces with ``torch.jit`` on real tensors (it fails on
-meta/fake tensors) and, besides conv/matmul, counts norms, upsampling and adaptive pooling. Its
+fvcore (the counter the field knows) is the cross-check: it traces with ``torch.jit`` on real tensors (it
+fails on meta/fake tensors) and, besides conv/matmul, counts norms, upsampling and adaptive pooling. Its
 ``scaled_dot_product_attention`` is unhandled (silently 0), so a handle is added for it too.
 """
 
@@ -34,9 +34,9 @@ aten = torch.ops.aten
 
 
 def _rnn_flop(*args, out_val=None, **kwargs) -> int:
-    """Fused recurrent layers (``aten.lstm``, ``aten._cudnn_rnn``): every 2D weight (input-hidden, hidden-hidden,
-    projection; all layers and directions) multiplies one vector per time step and sequence. The gates'
-    element-wise ops are not counted, as for every other layer."""
+    """Fused recurrent layers (``aten.lstm``, ``aten._cudnn_rnn``): every 2D weight (input-hidden,
+    hidden-hidden, projection; all layers and directions) multiplies one vector per time step and sequence.
+    The gates' element-wise ops are not counted, as for every other layer."""
     data = args[0]  # (T, B, in), (B, T, in), (T, in) or packed (sum of lengths, in)
     weights = [a for a in args if isinstance(a, (list, tuple)) and a and isinstance(a[0], torch.Tensor)][-1]
     return 2 * data.numel() // data.shape[-1] * sum(w.numel() for w in weights if w.dim() == 2)
@@ -54,7 +54,8 @@ def _sdpa_flop(query_shape, key_shape, value_shape, *args, out_shape=None, **kwa
     return sdpa_flop_count(query_shape, key_shape, value_shape)
 
 
-def _sdpa_backward_flop(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+def _sdpa_backward_flop(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None,
+                        **kwargs) -> int:
     return sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
 
 
@@ -87,7 +88,7 @@ class LayerStats:
 
 @dataclass
 class FlopReport:
-    """What one forward pass over ``input_shape`` costs. ``gmacs`` = 10^9 multiply-accumulates; gflops = 2 x."""
+    """What one forward pass over ``input_shape`` costs. ``gmacs``: 10^9 multiply-accumulates; gflops = 2x."""
 
     gmacs: float
     params: int
@@ -143,8 +144,8 @@ def _run_counted(model: nn.Module, inputs: Inputs, fake: bool) -> tuple[FlopCoun
         return record
 
     handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules()]
-    # nn.MultiheadAttention / TransformerEncoderLayer's fused inference kernels are opaque to the counter; with
-    # the fast path off they run the same math as counted matmuls.
+    # nn.MultiheadAttention / TransformerEncoderLayer's fused inference kernels are opaque to the counter;
+    # with the fast path off they run the same math as counted matmuls.
     fastpath = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)
     try:
@@ -175,8 +176,8 @@ def count_flops(model: nn.Module, input_shape_or_inputs: Any, *, receptive_field
     """
     inputs = as_inputs(input_shape_or_inputs)
     if _on_meta(model) and (receptive_field or cross_check):
-        raise ValueError("receptive fields and the fvcore cross-check run the model for real: build it on a real "
-                         "device, not on meta (count_flops(..., receptive_field=False) works on meta)")
+        raise ValueError("receptive fields and the fvcore cross-check run the model for real: build it on a "
+                         "real device, not on meta (count_flops(..., receptive_field=False) works on meta)")
     was_training = model.training
     model.eval()  # inference cost; also keeps BatchNorm from updating its statistics with fake data
     try:
@@ -185,9 +186,11 @@ def count_flops(model: nn.Module, input_shape_or_inputs: Any, *, receptive_field
             how = "fake tensors"
         except Exception as err:  # data-dependent control flow cannot run on fake tensors
             if _on_meta(model):
-                raise ValueError(f"{type(model).__name__} cannot run on the meta device ({err}); build it on a real "
-                                 "device to count it on real tensors") from err
-            log.warning("counting %s on fake tensors failed (%s); counting on real tensors", type(model).__name__, err)
+                cls = type(model).__name__
+                raise ValueError(f"{cls} cannot run on the meta device ({err}); build it on a "
+                                 "real device to count it on real tensors") from err
+            log.warning("counting %s on fake tensors failed (%s); counting on real tensors",
+                        type(model).__name__, err)
             counter, shapes, calls = _run_counted(model, inputs, fake=False)
             how = "real tensors"
         rfs = receptive_fields(model, inputs) if receptive_field else {}
@@ -206,7 +209,8 @@ def count_flops(model: nn.Module, input_shape_or_inputs: Any, *, receptive_field
     for name, module in model.named_modules():
         if name not in shapes:
             continue  # never called in forward
-        own = macs.get(name, 0.0) - sum(macs.get(f"{name}.{c}" if name else c, 0.0) for c, _ in module.named_children())
+        children = (f"{name}.{c}" if name else c for c, _ in module.named_children())
+        own = macs.get(name, 0.0) - sum(macs.get(c, 0.0) for c in children)
         if _is_leaf(module) or own > 0:
             layers.append(LayerStats(
                 name=name or "(model)", type=type(module).__name__, output_shape=shapes[name],
@@ -250,7 +254,8 @@ def fvcore_count(model: nn.Module, inputs: Inputs) -> dict[str, Any]:
 
     real = map_inputs(inputs, lambda t: torch.randn(t.shape, dtype=t.dtype) if t.is_meta else t)
     args = tuple(real) if isinstance(real, tuple) else (real,)
-    analysis = FlopCountAnalysis(model, args).set_op_handle("aten::scaled_dot_product_attention", _fvcore_sdpa)
+    analysis = FlopCountAnalysis(model, args)
+    analysis.set_op_handle("aten::scaled_dot_product_attention", _fvcore_sdpa)
     analysis.unsupported_ops_warnings(False)
     analysis.uncalled_modules_warnings(False)
     by_op = {op: n / 1e9 for op, n in analysis.by_operator().items()}

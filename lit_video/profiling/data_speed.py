@@ -1,8 +1,9 @@
-"""Is the data loader the bottleneck? Clips/s of the DataModule's loader against raw decoding of the same clips.
+"""Is the data loader the bottleneck? Clips/s of the DataModule's loader against raw decoding of the same
+clips.
 
-The clip plan is the evaluation plan of a split (deterministic: ``clips x crops`` views per video, each decoded
-once, as the loader does). "Raw" decodes exactly those frame indices with the decoding library and nothing
-else, in this process: no workers, transforms, collation or fallback.
+The clip plan is the evaluation plan of a split (deterministic: ``clips x crops`` views per video, each
+decoded once, as the loader does). "Raw" decodes exactly those frame indices with the decoding library and
+nothing else, in this process: no workers, transforms, collation or fallback.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def raw_decode_throughput(plan: Plan, backend: str) -> dict[str, Any]:
 
 
 def loader_throughput(datamodule: VideoDataModule, split: str = "test", epochs: int = 2) -> dict[str, Any]:
-    """Clips/s of the ``split`` loader over one epoch, the last of ``epochs`` (earlier ones start the workers)."""
+    """Clips/s of the ``split`` loader over the last of ``epochs`` epochs (the first starts the workers)."""
     loader = {"train": datamodule.train_dataloader, "val": datamodule.val_dataloader,
               "test": datamodule.test_dataloader}[split]()
     for _ in range(epochs):
@@ -83,13 +84,14 @@ def data_throughput(backends: tuple[str, ...] = ("decord", "pyav"), split: str =
                     **datamodule_args: Any) -> dict[str, Any]:
     """Loader vs raw decoding for each backend, on the same clip plan; ratios are against raw decord.
 
-    ``datamodule_args`` go to ``VideoDataModule`` (``root``, ``frames``, ``fps``, ``size``, ``num_workers``...).
+    ``datamodule_args`` go to ``VideoDataModule`` (``root``, ``frames``, ``fps``, ``size``, ``num_workers``).
     """
     rows = {}
     for backend in backends:
         datamodule = VideoDataModule(**{**datamodule_args, "backend": backend})
         plan = clip_plan(datamodule, split)
-        rows[backend] = {"loader": loader_throughput(datamodule, split), "raw": raw_decode_throughput(plan, backend)}
+        rows[backend] = {"loader": loader_throughput(datamodule, split),
+                         "raw": raw_decode_throughput(plan, backend)}
     baseline = rows["decord"]["raw"] if "decord" in rows else raw_decode_throughput(plan, "decord")
     for row in rows.values():
         row["loader_vs_raw_decord"] = row["loader"]["clips_per_s"] / baseline["clips_per_s"]

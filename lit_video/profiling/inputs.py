@@ -1,4 +1,4 @@
-"""Model inputs for profiling: from a shape, a tensor, a dict of modalities, or a registry model's metadata."""
+"""Model inputs for profiling: from a shape, a tensor, a dict of modalities, or a registry model's info."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def is_shape(obj: Any) -> bool:
 
 
 def as_inputs(spec: Any, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> Inputs:
-    """Turn a shape (``(B, C, T, H, W)``), a dict of shapes, a tensor, a dict or a tuple of tensors into inputs.
+    """Turn a shape (``(B, C, T, H, W)``), a dict of shapes, a tensor, a dict or tuple of tensors into inputs.
 
     Shapes become zero tensors; tensors are passed through unchanged (a tuple means positional arguments).
     """
@@ -79,11 +79,13 @@ def model_input_shape(name: str, batch_size: int = 1, frames: int | None = None,
     t, s = frames or info.frames, size or info.size
     unknown = [m for m in info.modalities if m not in MODALITY_CHANNELS]
     if unknown:
-        raise ValueError(f"model {name!r} takes modality {unknown[0]!r}; known: {', '.join(MODALITY_CHANNELS)}")
+        known = ", ".join(MODALITY_CHANNELS)
+        raise ValueError(f"model {name!r} takes modality {unknown[0]!r}; the profiler knows {known}")
     shapes = {m: (batch_size, MODALITY_CHANNELS[m], t, s, s) for m in info.modalities}
     return shapes["rgb"] if tuple(shapes) == ("rgb",) else shapes
 
 
 def resize_batch(inputs: Inputs, batch_size: int) -> Inputs:
     """The same inputs with a new batch size (new random tensors of the same dtype and device)."""
-    return map_inputs(inputs, lambda t: torch.randn((batch_size, *t.shape[1:]), dtype=t.dtype, device=t.device))
+    return map_inputs(inputs, lambda t: torch.randn((batch_size, *t.shape[1:]), dtype=t.dtype,
+                                                    device=t.device))

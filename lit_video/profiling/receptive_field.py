@@ -30,7 +30,8 @@ from .inputs import Inputs, call, input_tensors, map_inputs
 def _avg_pool(avg):
     def pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
         if dilation not in (1, (1, 1), (1, 1, 1)) or return_indices:
-            raise ValueError("receptive fields: dilated max pooling / return_indices cannot run as average pooling")
+            raise ValueError("receptive fields: dilated max pooling or return_indices has no average-pool "
+                             "equivalent")
         return avg(x, kernel_size, stride, padding, ceil_mode=ceil_mode, count_include_pad=True)
 
     return pool
@@ -64,8 +65,9 @@ def first_tensor(output: Any) -> torch.Tensor | None:
     """The tensor a layer outputs (the first one of a tuple/dict, e.g. an LSTM's output sequence)."""
     if isinstance(output, torch.Tensor):
         return output
-    items = output.values() if isinstance(output, dict) else output if isinstance(output, (tuple, list)) else []
-    for item in items:
+    if isinstance(output, dict):
+        output = list(output.values())
+    for item in output if isinstance(output, (tuple, list)) else []:
         found = first_tensor(item)
         if found is not None:
             return found
@@ -83,7 +85,7 @@ def _positive_copy(model: nn.Module, seed: int = 0) -> nn.Module:
 
 
 def _extent(grad: torch.Tensor) -> list[int]:
-    """[t, h, w] extent of the non-zero positions of an input gradient ``(B, C, T, H, W)`` or ``(B, C, H, W)``."""
+    """[t, h, w] extent of the non-zero positions of an input gradient (B, C, T, H, W) or (B, C, H, W)."""
     reached = grad.abs().sum(dim=(0, 1)) > 0  # (T, H, W) or (H, W)
     if reached.dim() == 2:
         reached = reached.unsqueeze(0)  # (1, H, W): an image is one frame
@@ -95,7 +97,8 @@ def _extent(grad: torch.Tensor) -> list[int]:
     return extent
 
 
-def receptive_fields(model: nn.Module, inputs: Inputs, names: list[str] | None = None) -> dict[str, list[int]]:
+def receptive_fields(model: nn.Module, inputs: Inputs,
+                     names: list[str] | None = None) -> dict[str, list[int]]:
     """Receptive field ``[t, h, w]`` (input frames, pixels) of one central output unit of every layer.
 
     ``names`` restricts it to some modules (default: every module, root included as ``""``). With several
@@ -120,7 +123,8 @@ def receptive_fields(model: nn.Module, inputs: Inputs, names: list[str] | None =
 
         return record
 
-    handles = [m.register_forward_hook(hook(n)) for n, m in probe.named_modules() if wanted is None or n in wanted]
+    modules = [(n, m) for n, m in probe.named_modules() if wanted is None or n in wanted]
+    handles = [m.register_forward_hook(hook(n)) for n, m in modules]
     try:
         with torch.enable_grad(), AverageInsteadOfMaxPool():
             call(probe, real)

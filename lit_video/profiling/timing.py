@@ -68,8 +68,9 @@ def machine_peak_gflops(device: str | torch.device = "cpu", dtype: str | torch.d
                         refresh: bool = False, size: int | None = None) -> float:
     """The machine's dense matmul peak in GFLOP/s (2 x multiply-accumulates per second) for ``dtype``.
 
-    Measured by timing square matrix multiplies (best of several), cached per machine, dtype and thread count
-    in ``$LIT_VIDEO_CACHE/machine_peak.json`` (default ``~/.cache/lit_video``); ``refresh`` measures again.
+    Measured by timing square matrix multiplies (the best of about a second of runs), cached per machine,
+    dtype and thread count in ``$LIT_VIDEO_CACHE/machine_peak.json`` (default ``~/.cache/lit_video``);
+    ``refresh`` measures again.
     """
     device, dt = torch.device(device), _dtype(dtype)
     info = machine_info(device)
@@ -81,7 +82,8 @@ def machine_peak_gflops(device: str | torch.device = "cpu", dtype: str | torch.d
     if key in cache and not refresh:
         return float(cache[key])
     # Grow the matrices until one multiply takes > 0.05 s (big enough to reach the peak, bounded in time even
-    # where a dtype has no fast kernel, e.g. bf16 on a CPU without AVX-512 BF16), then take the best of 5.
+    # where a dtype has no fast kernel, e.g. bf16 on a CPU without AVX-512 BF16), then take the best run of
+    # about a second: on shared cores the best run is the one least slowed by other processes.
     n, limit = size or 256, size or (16384 if device.type == "cuda" else 4096)
     while True:
         a, b = (torch.randn(n, n, device=device).to(dt) for _ in range(2))
@@ -89,7 +91,9 @@ def machine_peak_gflops(device: str | torch.device = "cpu", dtype: str | torch.d
         if n >= limit or best > 0.05:
             break
         n *= 2
-    best = min(best, *_times(lambda a=a, b=b: a @ b, repeats=3, warmup=0, device=device))
+    start = time.perf_counter()
+    while time.perf_counter() - start < 1.0:
+        best = min(best, *_times(lambda a=a, b=b: a @ b, repeats=1, warmup=0, device=device))
     peak = 2 * n**3 / best / 1e9
     cache[key] = peak
     with contextlib.suppress(OSError):
@@ -164,8 +168,9 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def measure_throughput(model: nn.Module, inputs_or_shape: Any, batch_sizes: tuple[int, ...] = (1, 8),
-                       train: bool = True, device: str | torch.device = "cpu", dtype: str | torch.dtype = "float32",
-                       channels_last: bool = False, compile: bool = False, threads: int | None = None,
+                       train: bool = True, device: str | torch.device = "cpu",
+                       dtype: str | torch.dtype = "float32", channels_last: bool = False,
+                       compile: bool = False, threads: int | None = None,
                        warmup: int = 2, repeats: int = 10, gmacs: float | None = None,
                        find_max_batch: bool = False, batch_limit: int = 1024) -> dict[str, Any]:
     """Inference and training speed of ``model`` at each batch size, with latency, memory and MFU.
@@ -190,8 +195,9 @@ def measure_throughput(model: nn.Module, inputs_or_shape: Any, batch_sizes: tupl
         if gmacs is None:
             gmacs = count_flops(model, resize_batch(clip, 1), receptive_field=False).gmacs
         peak = machine_peak_gflops(device, dt)
-        net = copy.deepcopy(model).to(device)  # training steps and memory formats must not touch the caller's model
-        fmt = torch.channels_last_3d if any(t.dim() == 5 for t in input_tensors(clip)) else torch.channels_last
+        net = copy.deepcopy(model).to(device)  # training and memory formats must not touch the caller's model
+        clips = any(t.dim() == 5 for t in input_tensors(clip))
+        fmt = torch.channels_last_3d if clips else torch.channels_last
         if channels_last:
             net = net.to(memory_format=fmt)
         runner = torch.compile(net) if compile else net
@@ -199,8 +205,9 @@ def measure_throughput(model: nn.Module, inputs_or_shape: Any, batch_sizes: tupl
 
         def batch(b: int) -> Inputs:
             x = map_inputs(resize_batch(clip, b), lambda t: t.to(device))
-            return map_inputs(x, lambda t: t.contiguous(memory_format=fmt) if channels_last and t.dim() in (4, 5)
-                              else t)
+            if not channels_last:
+                return x
+            return map_inputs(x, lambda t: t.contiguous(memory_format=fmt) if t.dim() in (4, 5) else t)
 
         per_batch = [_measure_batch(net, runner, batch(b), b, train, autocast, warmup, repeats, device)
                      for b in sorted(set(batch_sizes) | {1})]
@@ -221,15 +228,16 @@ def measure_throughput(model: nn.Module, inputs_or_shape: Any, batch_sizes: tupl
         "achieved_gflops_per_s": 2 * gmacs * best["infer_clips_per_s"],
         "max_batch_size": max_batch,
         "per_batch": per_batch,
-        "options": {"device": str(device), "dtype": str(dt).removeprefix("torch."), "channels_last": channels_last,
-                    "compile": compile, "threads": threads or old_threads, "warmup": warmup, "repeats": repeats},
+        "options": {"device": str(device), "dtype": str(dt).removeprefix("torch."),
+                    "channels_last": channels_last, "compile": compile, "threads": threads or old_threads,
+                    "warmup": warmup, "repeats": repeats},
         "machine": machine_info(device),
     }
     return result
 
 
-def _measure_batch(net: nn.Module, runner, x: Inputs, b: int, train: bool, autocast, warmup: int, repeats: int,
-                   device: torch.device) -> dict[str, Any]:
+def _measure_batch(net: nn.Module, runner, x: Inputs, b: int, train: bool, autocast, warmup: int,
+                   repeats: int, device: torch.device) -> dict[str, Any]:
     def infer():
         with autocast:
             call(runner, x)
