@@ -131,7 +131,9 @@ class VideoClassifier(L.LightningModule):
     def _probs(self, logits: torch.Tensor) -> torch.Tensor:
         return logits.sigmoid() if self.hparams.multi_label else logits.softmax(-1)
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
+        if len(batch["label"]) == 0:
+            return None  # every video of the batch failed to decode (listed in skipped_videos.txt): skip the step
         logits = self(batch["video"])
         loss = self._loss(logits, batch["label"])
         if not torch.isfinite(loss):
@@ -145,6 +147,8 @@ class VideoClassifier(L.LightningModule):
         return loss
 
     def _eval_step(self, stage: str, batch: dict[str, Any]) -> None:
+        if len(batch["label"]) == 0:
+            return
         logits = self(batch["video"])
         batch_size = len(batch["label"])
         self.log(f"{stage}/loss", self._loss(logits, batch["label"]), batch_size=batch_size, sync_dist=True)

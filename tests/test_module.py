@@ -77,3 +77,13 @@ def test_clip_shape_checked_before_training():
     check_clip_shape(module.model, "single_frame", ("rgb",), 4, 48)  # fine
     with pytest.raises(ValueError, match="data.frames"):
         check_clip_shape(module.model, "single_frame", ("rgb",), 0, 48)
+
+
+def test_empty_batch_is_skipped():
+    """Collate drops videos that fail to decode in a worker; a batch can end up empty and must not crash."""
+    module = VideoClassifier("single_frame", num_classes=2, frames=2, size=32)
+    empty = {"video": torch.empty(0, 3, 2, 32, 32), "label": torch.empty(0, dtype=torch.long),
+             "video_index": torch.empty(0, dtype=torch.long)}
+    assert module.training_step(empty, 0) is None
+    module.test_step(empty, 0)
+    assert not module.video_scores["test"].index
