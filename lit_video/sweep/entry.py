@@ -15,21 +15,11 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from . import tracking
 from .config import Entry, data_default
-from .results import (
-    device_name,
-    git_sha,
-    latest_rows,
-    leaderboard,
-    make_row,
-    precision_dtype,
-    read_rows,
-    versions,
-    write_atomic,
-)
+from .results import device_name, git_sha, make_row, precision_dtype, versions, write_atomic
 
 SPEC_FILE, RESULT_FILE = "spec.json", "result.json"
-WANDB_PROJECT = "lit-video"
 
 
 def eval_views(entry: Entry) -> int:
@@ -57,33 +47,6 @@ def dataset_fingerprint(datamodule: Any) -> dict[str, Any]:
     return {"videos": len(datamodule.info.videos()), "hash": datamodule.fingerprint}
 
 
-def _wandb_logger(entry: Entry, mode: str, save_dir: Path) -> Any:
-    from lightning.pytorch.loggers import WandbLogger
-
-    return WandbLogger(project=WANDB_PROJECT, group=entry.sweep, name=entry.name, job_type="sweep-entry",
-                       tags=[entry.dataset], config=entry.to_dict(), save_dir=str(save_dir), offline=mode == "offline")
-
-
-def _wandb_tables(run: Any, row: dict[str, Any], report: Any, speed: dict[str, Any], results_path: Path) -> None:
-    """The summary (accuracy, cost, speed), the per-layer FLOP table and the leaderboard so far, as wandb Tables."""
-    import wandb
-
-    run.summary.update({k: v for k, v in row.items() if k != "versions"})
-    run.summary.update({"gflops_per_clip": 2 * row["gmacs_per_clip"], "gflops_per_video": 2 * row["gmacs_per_video"],
-                        "flop_counter": report.counter, "peak_gflops_per_s": speed["peak_gflops_per_s"],
-                        "throughput_batch_size": speed["batch_size"]})
-    columns = ["name", "type", "output_shape", "receptive_field", "gmacs", "params", "calls"]
-    layers = wandb.Table(columns=columns, data=[
-        [json.dumps(v) if isinstance(v, list) else v for v in (getattr(layer, c) for c in columns)]
-        for layer in report.layers])
-    # The board as results.jsonl will have it once the sweep appends this row.
-    board = leaderboard(latest_rows([*read_rows(results_path), row]))
-    columns = ["rank", "model", "dataset", "frames", "size", "video_top1", "clip_top1", "gmacs_per_video", "params",
-               "infer_clips_per_s", "latency_ms_p50", "peak_mem_mb", "mfu", "status"]
-    table = wandb.Table(columns=columns, data=[[line.get(c) for c in columns] for line in board])
-    run.log({"flops/layers": layers, "leaderboard": table})
-
-
 def profile_options(entry: Entry) -> dict[str, Any]:
     """measure_throughput options: the sweep's, else the device and dtype the entry trained with."""
     import torch
@@ -95,8 +58,8 @@ def profile_options(entry: Entry) -> dict[str, Any]:
             **entry.profile}
 
 
-def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, results_path: Path) -> dict[str, Any]:
-    """Fit, test and profile ``entry``; returns its results row. Raises whatever training raises."""
+def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str, Any]:
+    """Profile, fit and test ``entry``; returns its results row. Raises whatever training raises."""
     from lightning.pytorch.loggers import CSVLogger
 
     from ..cli import fit_and_test
@@ -104,13 +67,8 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, results_pat
     from ..module import VideoClassifier
     from ..profiling import count_flops, measure_throughput, model_input_shape
 
-    loggers: list[Any] = [CSVLogger(str(entry_dir), name="logs")]
-    if wandb_mode:
-        loggers.append(_wandb_logger(entry, wandb_mode, results_path.parent))
-    result = fit_and_test(entry.model, entry.data, entry.trainer, entry.seed, entry_dir, loggers=loggers)
-    metrics = result["metrics"]
-
-    # Cost of the tested architecture, rebuilt untrained (weights do not change it), for one clip.
+    # Cost first (weights do not change it, and a model that cannot run fails before training): one clip of
+    # the tested architecture, as VideoClassifier builds it for this data.
     data = VideoDataModule(**entry.data)
     frames, size = entry.data["frames"], entry.data["size"]
     net = VideoClassifier(**entry.model, num_classes=data.num_classes, multi_label=data.multi_label,
@@ -119,6 +77,14 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, results_pat
     report = count_flops(net, clip)
     speed = measure_throughput(net, clip, gmacs=report.gmacs, **profile_options(entry))
     views = eval_views(entry)
+
+    loggers: list[Any] = [CSVLogger(str(entry_dir), name="logs")]
+    if wandb_mode:
+        logger = tracking.entry_logger(entry, wandb_mode, entry_dir.parents[1])
+        tracking.log_cost(logger.experiment, report, speed, views)
+        loggers.append(logger)
+    result = fit_and_test(entry.model, entry.data, entry.trainer, entry.seed, entry_dir, loggers=loggers)
+    metrics = result["metrics"]
     row = base_row(
         entry, dataset_fingerprint=dataset_fingerprint(data), params=report.params,
         gmacs_per_clip=report.gmacs, gmacs_per_video=report.gmacs * views,
@@ -138,13 +104,6 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, results_pat
     details = {"resolved_config": result["config"], "metrics": metrics, "flops": report.to_dict(),
                "throughput": speed}
     write_atomic(entry_dir / "details.json", json.dumps(details, indent=1, default=str))
-    if wandb_mode:
-        import wandb
-
-        run = loggers[-1].experiment
-        run.config.update({"resolved": result["config"]}, allow_val_change=True)
-        _wandb_tables(run, row, report, speed, results_path)
-        wandb.finish()
     return row
 
 
@@ -165,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     if spec.get("parent_pid") and os.getppid() != spec["parent_pid"]:
         return 1  # the sweep is already gone
     try:
-        row = run_entry(Entry.from_dict(spec["entry"]), entry_dir, spec.get("wandb"), Path(spec["results"]))
+        row = run_entry(Entry.from_dict(spec["entry"]), entry_dir, spec.get("wandb"))
         outcome: dict[str, Any] = {"status": "ok", "row": row}
     except Exception as err:  # report every failure to the parent, which records it and goes on
         import torch

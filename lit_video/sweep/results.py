@@ -33,6 +33,7 @@ COST = ("params", "gmacs_per_clip", "gmacs_per_video", "infer_clips_per_s", "lat
 # One leaderboard line per (dataset, model, clip shape, eval views): the seeds of an entry are averaged.
 GROUP_KEY = ("dataset", "model", "frames", "size", "fps", "eval_views")
 RESULTS_FILE = "results.jsonl"
+TEMP_PREFIX = ".tmp-"  # temporary files of atomic writes; a killed sweep may leave some, the next one removes them
 
 
 def make_row(**fields: Any) -> dict[str, Any]:
@@ -102,7 +103,7 @@ def write_atomic(path: str | Path, data: str | bytes | Callable[[Path], None]) -
     temporary file beside it, which is fsynced and renamed over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}.", suffix=path.suffix)
     os.close(fd)
     try:
         if callable(data):
@@ -115,6 +116,12 @@ def write_atomic(path: str | Path, data: str | bytes | Callable[[Path], None]) -
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def remove_temporaries(folder: str | Path) -> None:
+    """Delete what a killed writer left behind: its temporary files (the real files are intact)."""
+    for path in Path(folder).glob(f"{TEMP_PREFIX}*"):
+        path.unlink(missing_ok=True)
 
 
 def read_rows(path: str | Path) -> list[dict[str, Any]]:

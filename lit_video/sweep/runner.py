@@ -24,10 +24,19 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from . import tracking
 from .config import Entry, Sweep, data_default
 from .entry import RESULT_FILE, SPEC_FILE, base_row
 from .plots import write_plots
-from .results import RESULTS_FILE, append_row, latest_rows, read_rows, write_atomic, write_leaderboards
+from .results import (
+    RESULTS_FILE,
+    append_row,
+    latest_rows,
+    read_rows,
+    remove_temporaries,
+    write_atomic,
+    write_leaderboards,
+)
 
 STDERR_TAIL = 2000  # characters of a dead entry's stderr kept as its error
 
@@ -45,11 +54,11 @@ def _tail(path: Path) -> str:
     return text[-STDERR_TAIL:].strip()
 
 
-def run_child(entry: Entry, entry_dir: Path, wandb_mode: str | None, results_path: Path) -> Outcome:
+def run_child(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> Outcome:
     """Run one entry in a fresh Python process with the entry's timeout; never raises for the entry's failure."""
     entry_dir.mkdir(parents=True, exist_ok=True)
     (entry_dir / RESULT_FILE).unlink(missing_ok=True)
-    spec = {"entry": entry.to_dict(), "wandb": wandb_mode, "results": str(results_path), "parent_pid": os.getpid()}
+    spec = {"entry": entry.to_dict(), "wandb": wandb_mode, "parent_pid": os.getpid()}
     write_atomic(entry_dir / SPEC_FILE, json.dumps(spec, indent=2, default=str))
     stderr_path = entry_dir / "stderr.log"
     # Own session (process group), so a timeout kills the entry with its data-loading workers.
@@ -119,12 +128,11 @@ class SweepDisplay:
         self.console.print(Panel(Group(grid), title=f"sweep {self.sweep.name}", expand=False))
 
 
-def refresh_outputs(out_dir: Path, sweep: Sweep) -> list[dict[str, Any]]:
+def refresh_outputs(out_dir: Path, sweep: Sweep) -> tuple[list[dict[str, Any]], list[Path]]:
     """Regenerate the leaderboards and plots from results.jsonl (the rows of this sweep's current entries)."""
     rows = latest_rows(read_rows(out_dir / RESULTS_FILE), [e.config_hash for e in sweep.entries])
     board = write_leaderboards(out_dir, rows, f"Leaderboard: sweep {sweep.name}")
-    write_plots(out_dir, board)
-    return board
+    return board, write_plots(out_dir, board)
 
 
 def run_sweep(sweep: Sweep, out_root: str | Path, resume: bool = True, wandb_mode: str | None = "offline",
@@ -135,6 +143,7 @@ def run_sweep(sweep: Sweep, out_root: str | Path, resume: bool = True, wandb_mod
     out_dir.mkdir(parents=True, exist_ok=True)
     # Per-entry logs, checkpoints and wandb files stay out of git; the tables and plots are the record.
     write_atomic(out_dir / ".gitignore", "runs/\nwandb/\n")
+    remove_temporaries(out_dir)
     results_path = out_dir / RESULTS_FILE
     done_hashes = {r["config_hash"] for r in read_rows(results_path) if r.get("status") == "ok"} if resume else set()
     display = SweepDisplay(sweep, console)
@@ -147,11 +156,11 @@ def run_sweep(sweep: Sweep, out_root: str | Path, resume: bool = True, wandb_mod
         display.show(entry, index)
         started = time.monotonic()
         entry_dir = out_dir / "runs" / entry.entry_id
-        outcome = run_child(entry, entry_dir, wandb_mode, results_path)
+        outcome = run_child(entry, entry_dir, wandb_mode)
         if outcome.oom and (smaller := _halved_batch(entry)) is not None:
             console.print(f"[yellow]{entry.entry_id}: out of memory; retrying once at batch size "
                           f"{smaller.data['batch_size']}[/]")
-            outcome = run_child(smaller, entry_dir, wandb_mode, results_path)
+            outcome = run_child(smaller, entry_dir, wandb_mode)
         display.durations.append(time.monotonic() - started)
         if outcome.status == "ok":
             row = {**outcome.row, "config_hash": entry.config_hash}  # the entry as configured, even after a retry
@@ -163,7 +172,9 @@ def run_sweep(sweep: Sweep, out_root: str | Path, resume: bool = True, wandb_mod
             console.print(f"[red]{entry.entry_id} failed:[/] {outcome.error}")
         append_row(results_path, row)
         refresh_outputs(out_dir, sweep)
-    board = refresh_outputs(out_dir, sweep)
+    board, plots = refresh_outputs(out_dir, sweep)
+    if wandb_mode and display.durations:
+        tracking.log_leaderboard(sweep.name, board, plots, wandb_mode, out_dir)
     console.print(f"sweep {sweep.name}: {display.done} done, {display.skipped} skipped, {display.failed} failed "
                   f"in {_duration(time.monotonic() - display.start)}; results in {out_dir}")
     ranked = [line for line in board if line["status"] == "ok"]
