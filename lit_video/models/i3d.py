@@ -13,18 +13,18 @@ from torch import nn
 
 from .layers.backbone import torchvision_2d
 from .layers.common import replace_classifier
-from .layers.inflate import inflate
+from .layers.inflate import TimeKernel, inflate
 from .layers.nonlocal_block import NonLocalBlock
 from .registry import register_model
 
-# Non-local blocks after every other residual block of res3 and res4 (torchvision's layer2 / layer3): the paper's
-# 5-block I3D-ResNet-50 (Wang et al. 2018, section 4.1).
+# Non-local blocks after every other residual block of res3 and res4 (torchvision's layer2 / layer3): the 5-block
+# setting of Wang et al. 2018.
 NONLOCAL_RES3_RES4 = {"layer2": [1, 3], "layer3": [1, 3, 5]}
 
 
 def inception_time_kernel(name: str, layer: nn.Module) -> int:
-    """I3D's rule for Inception-v1: kernels become cubic (7x7 -> 7x7x7, 1x1 -> 1x1x1), except that the first two
-    max-pools stay 1x3x3 so that early layers do not mix time before space (Carreira & Zisserman, section 3.1)."""
+    """I3D's rule for Inception-v1: kernels become cubic (7x7 -> 7x7x7, 1x1 -> 1x1x1), except the first two max-pools,
+    which stay 1x3x3 (no pooling over time early on, which Carreira & Zisserman found helpful)."""
     if name in ("maxpool1", "maxpool2"):
         return 1
     return max(layer.kernel_size) if isinstance(layer.kernel_size, tuple) else layer.kernel_size
@@ -45,7 +45,7 @@ def insert_nonlocal(net: nn.Module, blocks: dict[str, list[int]]) -> nn.Module:
     return net
 
 
-def i3d(backbone: str, num_classes: int, pretrained: str | None, time_kernel, time_padding: str,
+def i3d(backbone: str, num_classes: int, pretrained: str | None, time_kernel: TimeKernel, time_padding: str,
         dropout: float) -> nn.Module:
     """The torchvision 2D network ``backbone`` (from ``pretrained`` if given), inflated, with a new classifier."""
     net = inflate(torchvision_2d(backbone, pretrained), time_kernel, time_padding)
