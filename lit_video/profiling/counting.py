@@ -17,6 +17,7 @@ fails on meta/fake tensors) and, besides conv/matmul, counts norms, upsampling a
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -217,7 +218,7 @@ def count_flops(model: nn.Module, input_shape_or_inputs: Any, *, receptive_field
                 receptive_field=rfs.get(name), gmacs=own / 1e9,
                 params=sum(p.numel() for p in module.parameters(recurse=False)), calls=calls[name],
             ))
-    activations = sum(_numel(layer.output_shape) * layer.calls for layer in layers if layer.gmacs > 0)
+    activations = sum(math.prod(layer.output_shape) * layer.calls for layer in layers if layer.gmacs > 0)
     by_op = {str(op): n / 2e9 for op, n in counter.get_flop_counts().get("Global", {}).items()}
     return FlopReport(
         gmacs=counter.get_total_flops() / 2e9,
@@ -232,19 +233,12 @@ def count_flops(model: nn.Module, input_shape_or_inputs: Any, *, receptive_field
     )
 
 
-def _numel(shape: list[int]) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
-
-
 def _fvcore_sdpa(inputs: list, outputs: list) -> int:
     """fvcore handle for ``aten::scaled_dot_product_attention``: QK^T plus AV, in multiply-accumulates."""
     from fvcore.nn.jit_handles import get_shape
 
     q, k, v = (get_shape(x) for x in inputs[:3])  # (..., L, E), (..., S, E), (..., S, Ev)
-    batch = _numel(q[:-2])
+    batch = math.prod(q[:-2])
     return batch * q[-2] * k[-2] * (q[-1] + v[-1])
 
 
