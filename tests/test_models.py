@@ -12,8 +12,8 @@ from lit_video.models import builder_arguments, create_model, list_models, model
 
 NUM_CLASSES = 5
 TINY_FRAMES, TINY_SIZE = 4, 32
-TINY_BACKBONE = "shufflenet_v2_x0_5"  # for frame-based models: any torchvision 2D net works, this one is cheap
-# Models whose architecture fixes the clip (positional embeddings, fixed pooling windows) and cost seconds on a CPU.
+TINY_BACKBONE = "shufflenet_v2_x0_5"  # frame-based models take any torchvision 2D net; this one is cheap
+# Models whose architecture fixes the clip (position embeddings, fixed pooling windows): seconds on a CPU.
 FIXED_SHAPE_SLOW = {"mvit_v1_b", "mvit_v2_s", "s3d"}
 # Heavy on a 2-core CPU even on a tiny clip; their shared code is covered by a cheaper sibling (r3d_18 for the
 # torchvision wrappers, i3d_inception for inflation) and by the constant-video and non-local tests.

@@ -1,5 +1,5 @@
-"""Family-specific behaviour: LRCN's frozen backbone, ConvGRU's recurrences, early fusion's inflated first conv,
-the fixed-shape checks, and torchvision wrappers against their published parameter counts."""
+"""Family-specific behaviour: LRCN's frozen backbone, ConvGRU's recurrences, early fusion's inflated first
+conv, the fixed-shape checks, and torchvision wrappers against their published parameter counts."""
 
 from __future__ import annotations
 
@@ -82,7 +82,8 @@ def test_conv_gru_states_depend_on_the_previous_step_and_the_previous_layer():
     assert [s.shape for s in before] == [(1, 4, 4, 16, 16), (1, 4, 6, 8, 8)]
     for layer in (0, 1):
         torch.testing.assert_close(after[layer][:, :2], before[layer][:, :2])  # no dependence on the future
-        assert not torch.allclose(after[layer][:, 2], before[layer][:, 2])  # layer 1 via layer 0 at the same step
+        # Layer 1 changes through layer 0 at the same step.
+        assert not torch.allclose(after[layer][:, 2], before[layer][:, 2])
         assert not torch.allclose(after[layer][:, 3], before[layer][:, 3])  # via its own previous step
     # Weights are shared over time: one cell per layer, whatever the clip length.
     assert len(model.cells) == 2 and sum(isinstance(m, nn.Conv2d) for m in model.modules()) == 6

@@ -1,4 +1,4 @@
-"""A short fit of every model family on tiny synthetic videos: a real Trainer, real H.264 files, real updates."""
+"""A short fit of every model family on tiny synthetic videos: a real Trainer, real H.264 files, updates."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ def family_representatives() -> dict[str, str]:
     families: dict[str, list[str]] = {}
     for name in list_models():
         families.setdefault(model_info(name).family, []).append(name)
-    return {family: min(names, key=lambda n: (not n.startswith("lecture_"), n)) for family, names in families.items()}
+    return {family: min(names, key=lambda n: (not n.startswith("lecture_"), n))
+            for family, names in families.items()}
 
 
 def _cases():
@@ -33,7 +34,7 @@ def test_short_fit_updates_the_model(name, tiny_dataset, tmp_path):
     if info.modalities != ("rgb",):
         pytest.skip(f"{name} needs {info.modalities}; its family's own tests fit it")
     L.seed_everything(0)
-    # The clip each model needs: its own shape where the architecture fixes it (C3D: 16 frames; MViT, S3D: 224 px).
+    # The clip each model needs: its own where the architecture fixes it (C3D: 16 frames; MViT, S3D: 224 px).
     frames = info.frames if name in ("c3d", "s3d", "mvit_v1_b", "mvit_v2_s") else 4
     size = info.size if name in ("s3d", "mvit_v1_b", "mvit_v2_s") else 32
     data = VideoDataModule(root=str(tiny_dataset), frames=frames, size=size, batch_size=2, num_workers=0,

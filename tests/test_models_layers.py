@@ -13,7 +13,7 @@ from lit_video.models.layers.nonlocal_block import NonLocalBlock
 
 
 def _lively_2d_net(name: str) -> nn.Module:
-    """A random torchvision net whose activations do not vanish (GoogLeNet's init has std 0.01), in eval mode."""
+    """A random torchvision net in eval mode whose activations do not vanish (GoogLeNet's init: std 0.01)."""
     torch.manual_seed(0)
     net = torchvision_2d(name)
     for m in net.modules():
@@ -27,16 +27,17 @@ def _lively_2d_net(name: str) -> nn.Module:
 
 @pytest.mark.parametrize(("model", "backbone"), [("i3d_r50", "resnet50"), ("i3d_inception", "googlenet")])
 def test_inflated_net_on_a_constant_video_gives_the_2d_logits(model, backbone, tmp_path):
-    """The lecture's property: 2D weights copied Kt times and divided by Kt give the 2D result on a constant video."""
+    """The lecture's property: 2D weights copied Kt times / Kt give the 2D result on a constant video."""
     net2d = _lively_2d_net(backbone)
     checkpoint = tmp_path / f"{backbone}.pth"
     torch.save(net2d.state_dict(), checkpoint)
     image = torch.randn(2, 3, 32, 32)
-    clip = image.unsqueeze(2).expand(-1, -1, 3, -1, -1)  # (B, C, H, W) -> (B, C, T=3, H, W), every frame the same
+    clip = image.unsqueeze(2).expand(-1, -1, 3, -1, -1)  # (B, C, H, W) -> (B, C, T=3, H, W), frames equal
     with torch.no_grad():
         expected = net2d(image)
-        video_net = create_model(model, 1000, pretrained=str(checkpoint)).eval()  # 1000 classes: 2D head is kept
-        torch.testing.assert_close(video_net(clip), expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
+        video_net = create_model(model, 1000, pretrained=str(checkpoint)).eval()  # 1000 classes: 2D head kept
+        scale = expected.abs().max().item()
+        torch.testing.assert_close(video_net(clip), expected, rtol=1e-4, atol=1e-4 * scale)
 
 
 def test_zero_time_padding_breaks_the_constant_video_property():
@@ -67,7 +68,7 @@ def test_nonlocal_block_is_identity_at_init_and_attends_over_space_and_time():
     block = NonLocalBlock(8).train()
     x = torch.randn(2, 8, 3, 6, 6)
     torch.testing.assert_close(block(x), x, rtol=0, atol=0)
-    # Once its output BN is non-zero, the response at one position depends on features far away in time and space.
+    # Once its output BN is non-zero, one position's response depends on features far away in time and space.
     nn.init.ones_(block.bn.weight)
     block.eval()
     x.requires_grad_(True)

@@ -19,4 +19,5 @@ from . import (  # noqa: F401
 from .layers.inflate import inflate
 from .registry import ModelInfo, builder_arguments, create_model, list_models, model_info, register_model
 
-__all__ = ["ModelInfo", "builder_arguments", "create_model", "inflate", "list_models", "model_info", "register_model"]
+__all__ = ["ModelInfo", "builder_arguments", "create_model", "inflate", "list_models", "model_info",
+           "register_model"]

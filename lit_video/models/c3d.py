@@ -28,12 +28,15 @@ C3D_STAGES = [(64, 1, (1, 2, 2)), (128, 1, 2), (256, 2, 2), (512, 2, 2), (512, 2
 })
 def c3d(num_classes: int, frames: int = 16, size: int = 112, dropout: float = 0.5,
         batch_norm: bool = False) -> nn.Module:
-    """C3D: eight 3x3x3 convs, 2x2x2 pools (pool1 1x2x2), FC6/FC7 of 4096. ``frames``/``size`` fit FC6 to the clip."""
+    """C3D as in the lecture: eight 3x3x3 convs, 2x2x2 pools (pool1 1x2x2), FC6/FC7 of 4096, dropout.
+
+    ``frames`` / ``size`` fit FC6 to other clip shapes.
+    """
     # Four time-pools of 2 and five space-pools of 2 (no padding, floor): pool5 is (T/16, H/32, W/32).
     t, s = frames // 16, size // 32
     if t < 1 or s < 1:
-        raise ValueError(f"c3d needs frames >= 16 and size >= 32 (pool5 must keep a cell), got frames={frames}, "
-                         f"size={size}")
+        raise ValueError(f"c3d needs frames >= 16 and size >= 32 (pool5 must keep a cell), "
+                         f"got frames={frames}, size={size}")
     pool5 = (512, t, s, s)
     hint = f"c3d was built for clips of frames={frames}, size={size}; pass frames=/size= to fit other clips"
     return nn.Sequential(conv_stages(3, C3D_STAGES, batch_norm=batch_norm) | OrderedDict(

@@ -1,8 +1,9 @@
 """Recurrent convolutional network (Ballas et al., ICLR 2016): every layer a convolutional GRU.
 
-Each layer's state at step t depends on the same layer at step t-1 and on the previous layer at step t; weights
-differ between layers and are shared over time. Layers after the first see their input max-pooled 2x in space.
-The clip is classified from the last layer's state after the last frame (an unbounded temporal extent).
+Each layer's state at step t depends on the same layer at step t-1 and on the previous layer at step t;
+weights differ between layers and are shared over time. Layers after the first see their input max-pooled 2x
+in space. The clip is classified from the last layer's state after the last frame (an unbounded temporal
+extent).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ class ConvGRUNet(nn.Module):
                  dropout: float = 0.0):
         super().__init__()
         inputs = (3, *channels[:-1])
-        self.cells = nn.ModuleList(ConvGRUCell(i, o, kernel_size) for i, o in zip(inputs, channels, strict=True))
+        pairs = zip(inputs, channels, strict=True)
+        self.cells = nn.ModuleList(ConvGRUCell(i, o, kernel_size) for i, o in pairs)
         self.pool = nn.MaxPool2d(2)
         self.head = nn.Sequential(pooled_head(channels[-1], num_classes, dims=2, dropout=dropout))
 

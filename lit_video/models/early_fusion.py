@@ -1,5 +1,5 @@
-"""Early fusion (Karpathy et al. 2014): the clip is stacked into one 3T x H x W image; the first 2D convolution
-collapses all temporal information, and a normal 2D CNN follows."""
+"""Early fusion (Karpathy et al. 2014): the clip is stacked into one 3T x H x W image; the first 2D
+convolution collapses all temporal information, and a normal 2D CNN follows."""
 
 from __future__ import annotations
 
@@ -12,19 +12,20 @@ from .registry import register_model
 
 
 class EarlyFusion(nn.Module):
-    def __init__(self, num_classes: int, backbone: str = "resnet18", pretrained: str | None = None, frames: int = 8,
-                 dropout: float = 0.0):
+    def __init__(self, num_classes: int, backbone: str = "resnet18", pretrained: str | None = None,
+                 frames: int = 8, dropout: float = 0.0):
         super().__init__()
         self.stack = StackFrames(frames)
         self.backbone = FrameBackbone(backbone, pretrained)
         name, conv = next((n, m) for n, m in self.backbone.trunk.named_modules() if isinstance(m, nn.Conv2d))
-        fused = nn.Conv2d(conv.in_channels * frames, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                          conv.dilation, conv.groups, conv.bias is not None)
+        fused = nn.Conv2d(conv.in_channels * frames, conv.out_channels, conv.kernel_size, conv.stride,
+                          conv.padding, conv.dilation, conv.groups, conv.bias is not None)
         if pretrained is not None:
             with torch.no_grad():
-                # (O, C, k, k) -> (O, C, T, k, k) / T -> (O, C*T, k, k), matching StackFrames' channel c*T + t:
-                # on a clip of identical frames the fused conv gives the 2D conv's output.
-                fused.weight.copy_((conv.weight.unsqueeze(2).repeat(1, 1, frames, 1, 1) / frames).flatten(1, 2))
+                # (O, C, k, k) -> (O, C, T, k, k) / T -> (O, C*T, k, k), matching StackFrames' channel
+                # c*T + t: on a clip of identical frames the fused conv gives the 2D conv's output.
+                per_frame = conv.weight.unsqueeze(2).repeat(1, 1, frames, 1, 1) / frames  # (O, C, T, k, k)
+                fused.weight.copy_(per_frame.flatten(1, 2))  # (O, C*T, k, k)
                 if conv.bias is not None:
                     fused.bias.copy_(conv.bias)
         self.backbone.trunk.set_submodule(name, fused)

@@ -1,8 +1,9 @@
 """I3D: 2D image networks inflated to 3D (Carreira & Zisserman, CVPR 2017), optionally with non-local blocks.
 
-``pretrained`` is a local torchvision 2D checkpoint; it is loaded into the 2D network, which is then inflated, so a
-video model starts from ImageNet weights exactly as the lecture describes. The 2D classifier is kept when the class
-counts agree, otherwise replaced. See ``layers/inflate.py`` for the time-padding and global-pooling choices.
+``pretrained`` is a local torchvision 2D checkpoint; it is loaded into the 2D network, which is then inflated,
+so a video model starts from ImageNet weights exactly as the lecture describes. The 2D classifier is kept when
+the class counts agree, otherwise replaced. See ``layers/inflate.py`` for the time-padding and global-pooling
+choices.
 """
 
 from __future__ import annotations
@@ -17,26 +18,27 @@ from .layers.inflate import TimeKernel, inflate
 from .layers.nonlocal_block import NonLocalBlock
 from .registry import register_model
 
-# Non-local blocks after every other residual block of res3 and res4 (torchvision's layer2 / layer3): the 5-block
-# setting of Wang et al. 2018.
+# Non-local blocks after every other residual block of res3 and res4 (torchvision's layer2 / layer3):
+# the 5-block setting of Wang et al. 2018.
 NONLOCAL_RES3_RES4 = {"layer2": [1, 3], "layer3": [1, 3, 5]}
 
 
 def inception_time_kernel(name: str, layer: nn.Module) -> int:
-    """I3D's rule for Inception-v1: kernels become cubic (7x7 -> 7x7x7, 1x1 -> 1x1x1), except the first two max-pools,
-    which stay 1x3x3 (no pooling over time early on, which Carreira & Zisserman found helpful)."""
+    """I3D's rule for Inception-v1: kernels become cubic (7x7 -> 7x7x7, 1x1 -> 1x1x1), except the first two
+    max-pools, which stay 1x3x3 (no pooling over time early on, which Carreira & Zisserman found helpful)."""
     if name in ("maxpool1", "maxpool2"):
         return 1
     return max(layer.kernel_size) if isinstance(layer.kernel_size, tuple) else layer.kernel_size
 
 
 def insert_nonlocal(net: nn.Module, blocks: dict[str, list[int]]) -> nn.Module:
-    """Put a ``NonLocalBlock`` after block ``i`` of stage ``name`` for each ``{name: [i, ...]}`` of a 3D ResNet."""
+    """Put a ``NonLocalBlock`` after block ``i`` of stage ``name``, for each ``{name: [i, ...]}``."""
     for stage_name, indices in blocks.items():
         stage = getattr(net, stage_name, None)
         if not isinstance(stage, nn.Sequential):
             stages = ", ".join(n for n, m in net.named_children() if isinstance(m, nn.Sequential))
-            raise ValueError(f"nonlocal_blocks: {type(net).__name__} has no stage {stage_name!r} (stages: {stages})")
+            raise ValueError(f"nonlocal_blocks: {type(net).__name__} has no stage {stage_name!r} "
+                             f"(stages: {stages})")
         for i in indices:
             if not 0 <= i < len(stage):
                 raise ValueError(f"nonlocal_blocks: {stage_name} has blocks 0..{len(stage) - 1}, got {i}")
@@ -47,22 +49,22 @@ def insert_nonlocal(net: nn.Module, blocks: dict[str, list[int]]) -> nn.Module:
 
 def i3d(backbone: str, num_classes: int, pretrained: str | None, time_kernel: TimeKernel, time_padding: str,
         dropout: float) -> nn.Module:
-    """The torchvision 2D network ``backbone`` (from ``pretrained`` if given), inflated, with a new classifier."""
+    """Torchvision 2D network ``backbone`` (from ``pretrained`` if given), inflated, with a new classifier."""
     net = inflate(torchvision_2d(backbone, pretrained), time_kernel, time_padding)
     return replace_classifier(net, num_classes, dropout)
 
 
 @register_model(family="i3d", frames=8, size=112, fps=10.0)
-def i3d_r50(num_classes: int, pretrained: str | None = None, time_kernel: int = 3, time_padding: str = "replicate",
-            dropout: float = 0.5) -> nn.Module:
-    """ResNet-50 inflated to 3D: every 7x7 / 3x3 conv and the max-pool get ``time_kernel`` frames; 1x1 stay 1x1x1."""
+def i3d_r50(num_classes: int, pretrained: str | None = None, time_kernel: int = 3,
+            time_padding: str = "replicate", dropout: float = 0.5) -> nn.Module:
+    """ResNet-50 inflated: 7x7 / 3x3 convs and the max-pool get ``time_kernel`` frames; 1x1 stay 1x1x1."""
     return i3d("resnet50", num_classes, pretrained, time_kernel, time_padding, dropout)
 
 
 @register_model(family="i3d", frames=8, size=112, fps=10.0)
 def i3d_inception(num_classes: int, pretrained: str | None = None, time_padding: str = "replicate",
                   dropout: float = 0.5) -> nn.Module:
-    """Inception-v1 (torchvision GoogLeNet) inflated as in the I3D paper: cubic kernels, first two pools 1x3x3."""
+    """Inception-v1 (torchvision GoogLeNet) inflated as in the I3D paper: cubic kernels, pools 1/2 1x3x3."""
     return i3d("googlenet", num_classes, pretrained, inception_time_kernel, time_padding, dropout)
 
 

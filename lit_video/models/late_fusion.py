@@ -1,8 +1,8 @@
 """Late fusion (Karpathy et al. 2014): a 2D CNN on every frame; the frames meet only at the classifier.
 
-``late_fusion_fc`` concatenates the frame feature maps (the lecture's "clip features T x D x H' x W'") and feeds an
-MLP, so its first layer is built for one clip shape (``frames``, ``size``). ``late_fusion_pool`` averages them over
-space and time (clip features D) and feeds a linear layer, so it takes any clip.
+``late_fusion_fc`` concatenates the frame feature maps (the lecture's "clip features T x D x H' x W'") and
+feeds an MLP, so its first layer is built for one clip shape (``frames``, ``size``). ``late_fusion_pool``
+averages them over space and time (clip features D) and feeds a linear layer, so it takes any clip.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from .registry import register_model
 
 
 class LateFusionFC(nn.Module):
-    def __init__(self, num_classes: int, backbone: str = "resnet18", pretrained: str | None = None, frames: int = 8,
-                 size: int = 112, hidden: int = 512, dropout: float = 0.5):
+    def __init__(self, num_classes: int, backbone: str = "resnet18", pretrained: str | None = None,
+                 frames: int = 8, size: int = 112, hidden: int = 512, dropout: float = 0.5):
         super().__init__()
         self.backbone = FrameBackbone(backbone, pretrained, spatial=True)
         with torch.no_grad():  # the feature map of one frame of the configured size, (D, H', W')
@@ -43,12 +43,13 @@ class LateFusionPool(nn.Module):
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.backbone.out_channels, num_classes))
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
-        return self.head(per_frame(self.backbone, clip).mean(dim=1))  # (B, T, D) -> (B, D): pooled over time too
+        pooled = per_frame(self.backbone, clip).mean(dim=1)  # (B, T, D) -> (B, D): pooled over time too
+        return self.head(pooled)
 
 
 @register_model(family="late_fusion", frames=8, size=112)
-def late_fusion_fc(num_classes: int, backbone: str = "resnet18", pretrained: str | None = None, frames: int = 8,
-                   size: int = 112, hidden: int = 512, dropout: float = 0.5) -> nn.Module:
+def late_fusion_fc(num_classes: int, backbone: str = "resnet18", pretrained: str | None = None,
+                   frames: int = 8, size: int = 112, hidden: int = 512, dropout: float = 0.5) -> nn.Module:
     """2D CNN on every frame, frame feature maps concatenated (T x D x H' x W'), then an MLP."""
     return LateFusionFC(num_classes, backbone, pretrained, frames, size, hidden, dropout)
 

@@ -1,7 +1,7 @@
-"""The lecture's three small example networks (its "Early Fusion vs Late Fusion vs 3D CNN" table), layer for layer.
+"""The lecture's three small example networks ("Early Fusion vs Late Fusion vs 3D CNN"), layer for layer.
 
-Input 3 x 20 x 64 x 64. Each is a flat ``nn.Sequential`` named ``conv1, pool1, conv2, pool, fc`` (plus ``relu*``),
-so a per-layer profile reads like the lecture's table:
+Input 3 x 20 x 64 x 64. Each is a flat ``nn.Sequential`` named ``conv1, pool1, conv2, pool, fc`` (plus
+``relu*``), so a per-layer profile reads like the lecture's table:
 
 =============  ==================  ==================  ==================
 layer          late fusion         early fusion        3D CNN
@@ -24,11 +24,14 @@ from .registry import register_model
 
 
 def _table(*rows: tuple[str, tuple[int, ...], tuple[int, int, int]]) -> dict:
-    """The lecture's rows: output size (C x T x H x W, or C x H x W) and receptive field (T x H x W) per layer."""
+    """The lecture's rows: output size (C x T x H x W, or C x H x W) and receptive field (T x H x W).
+    """
     return {
         "input": "3x20x64x64",
-        "layers": {name: {"output_shape": list(shape), "receptive_field": list(rf)} for name, shape, rf in rows},
-        "source": "lecture 10 slides, 'Early Fusion vs Late Fusion vs 3D CNN' table (slide credit Justin Johnson)",
+        "layers": {name: {"output_shape": list(shape), "receptive_field": list(rf)}
+                   for name, shape, rf in rows},
+        "source": "lecture 10 slides, 'Early Fusion vs Late Fusion vs 3D CNN' table "
+                  "(slide credit Justin Johnson)",
     }
 
 
@@ -36,9 +39,9 @@ def _table(*rows: tuple[str, tuple[int, ...], tuple[int, int, int]]) -> dict:
     ("conv1", (12, 20, 64, 64), (1, 3, 3)), ("pool1", (12, 20, 16, 16), (1, 6, 6)),
     ("conv2", (24, 20, 16, 16), (1, 14, 14)), ("pool", (24, 1, 1, 1), (20, 64, 64))))
 def lecture_late_fusion(num_classes: int) -> nn.Module:
-    """Lecture example: 2D convs on every frame (3->12, pool 4x4, 12->24), pooled over space and time at the end."""
-    # A (1, 3, 3) 3D conv is exactly a 2D 3x3 conv applied to every frame with shared weights; writing it so keeps
-    # the table's C x T x H x W shapes and lets receptive fields be read in frames.
+    """Lecture example: 2D convs per frame (3->12, pool 4x4, 12->24), pooled over space and time last."""
+    # A (1, 3, 3) 3D conv is exactly a 2D 3x3 conv applied to every frame with shared weights; writing it so
+    # keeps the table's C x T x H x W shapes and lets receptive fields be read in frames.
     stages = conv_stages(3, [(12, 1, (1, 4, 4)), (24, 1, None)], kernel=(1, 3, 3))
     return nn.Sequential(stages | pooled_head(24, num_classes))
 
@@ -47,9 +50,10 @@ def lecture_late_fusion(num_classes: int) -> nn.Module:
     ("conv1", (12, 64, 64), (20, 3, 3)), ("pool1", (12, 16, 16), (20, 6, 6)),
     ("conv2", (24, 16, 16), (20, 14, 14)), ("pool", (24, 1, 1), (20, 64, 64))))
 def lecture_early_fusion(num_classes: int, frames: int = 20) -> nn.Module:
-    """Lecture example: the clip stacked to 3T x H x W, a 2D conv 3T->12 collapses time, pool 4x4, conv 12->24."""
+    """Lecture example: clip stacked to 3T x H x W, 2D conv 3T->12 collapses time, pool 4x4, conv 12->24."""
     stages = conv_stages(3 * frames, [(12, 1, 4), (24, 1, None)], dims=2)
-    return nn.Sequential(OrderedDict(fuse=StackFrames(frames)) | stages | pooled_head(24, num_classes, dims=2))
+    head = pooled_head(24, num_classes, dims=2)
+    return nn.Sequential(OrderedDict(fuse=StackFrames(frames)) | stages | head)
 
 
 @register_model(family="slow_fusion", frames=20, size=64, published=_table(

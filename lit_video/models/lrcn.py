@@ -1,8 +1,8 @@
 """LRCN (Donahue et al., CVPR 2015): a 2D CNN on every frame feeding an LSTM.
 
-``mode="many_to_one"`` predicts from the last step; ``"many_to_many"`` predicts at every frame and averages the
-predictions. ``freeze_backbone=True`` makes the CNN a fixed feature extractor ("sometimes don't backprop to the CNN
-to save memory; pretrain and use it as a feature extractor", as the lecture puts it).
+``mode="many_to_one"`` predicts from the last step; ``"many_to_many"`` predicts at every frame and averages
+the predictions. ``freeze_backbone=True`` makes the CNN a fixed feature extractor ("sometimes don't backprop
+to the CNN to save memory; pretrain and use it as a feature extractor", as the lecture puts it).
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ class LRCN(nn.Module):
         return self
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_backbone):  # no graph when frozen
+        # A frozen backbone keeps no autograd graph (the memory the lecture's advice saves).
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_backbone):
             feats = per_frame(self.backbone, clip)  # (B, T, D)
         steps, _ = self.lstm(feats)  # (B, T, hidden)
         if self.mode == "many_to_one":
@@ -48,6 +49,7 @@ class LRCN(nn.Module):
 
 @register_model(family="lrcn", frames=8, size=112)
 def lrcn(num_classes: int, backbone: str = "resnet18", pretrained: str | None = None, hidden: int = 256,
-         layers: int = 1, mode: str = "many_to_one", freeze_backbone: bool = False, dropout: float = 0.0) -> nn.Module:
+         layers: int = 1, mode: str = "many_to_one", freeze_backbone: bool = False,
+         dropout: float = 0.0) -> nn.Module:
     """2D CNN on every frame feeding an LSTM; prediction from the last step or averaged over all steps."""
     return LRCN(num_classes, backbone, pretrained, hidden, layers, mode, freeze_backbone, dropout)

@@ -1,8 +1,9 @@
-"""torchvision's video classifiers behind the registry: random init or a local checkpoint, head sized to the data.
+"""torchvision's video classifiers behind the registry: random init or a local checkpoint, head sized to the
+data.
 
-The published figures come from each weights enum's metadata (``Weights.KINETICS400_V1.meta``), which is part of
-torchvision itself: reading it downloads nothing. ``_ops`` is torchvision's GMACs for one clip of 16 frames (112 px
-for the ResNets, 224 px for the others).
+The published figures come from each weights enum's metadata (``Weights.KINETICS400_V1.meta``), which is part
+of torchvision itself: reading it downloads nothing. ``_ops`` is torchvision's GMACs for one clip of 16 frames
+(112 px for the ResNets, 224 px for the others).
 """
 
 from __future__ import annotations
@@ -67,8 +68,8 @@ class TorchvisionVideo(nn.Module):
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         if self.fixed_shape and tuple(clip.shape[2:]) != self.fixed_shape:
             t, h, w = self.fixed_shape
-            raise ValueError(f"{self.name} takes clips of exactly {t} frames of {h}x{w} (its position embeddings are "
-                             f"fixed), got a clip of shape {tuple(clip.shape)}")
+            raise ValueError(f"{self.name} takes clips of exactly {t} frames of {h}x{w} (its position "
+                             f"embeddings are fixed), got a clip of shape {tuple(clip.shape)}")
         return self.net(clip)
 
 

@@ -1,1 +1,3 @@
-"""Shared building blocks of the video models (2D backbones, plain conv stacks, inflation, non-local, ConvGRU)."""
+"""Shared building blocks of the video models (2D backbones, plain conv stacks, inflation, non-local,
+ConvGRU).
+"""

@@ -17,8 +17,8 @@ def conv_stages(in_channels: int, stages: Sequence[Stage], kernel: int | tuple[i
                 batch_norm: bool = False, ceil_mode: bool = False) -> OrderedDict[str, nn.Module]:
     """Conv (+BN) + ReLU layers with 'same' padding and max pools, named as in the lecture's tables.
 
-    Stage ``i`` (from 1) names its convs ``conv{i}`` (or ``conv{i}a``, ``conv{i}b``... when it has several), and
-    its pool ``pool{i}``, so that C3D reads ``conv1, pool1, conv2, pool2, conv3a, conv3b, pool3, ...``.
+    Stage ``i`` (from 1) names its convs ``conv{i}`` (or ``conv{i}a``, ``conv{i}b``... when it has several),
+    and its pool ``pool{i}``, so that C3D reads ``conv1, pool1, conv2, pool2, conv3a, conv3b, pool3, ...``.
     ``ceil_mode`` rounds pooled sizes up, so that short clips (even a single frame) survive every pool.
     """
     conv, norm, pool = (nn.Conv3d, nn.BatchNorm3d, nn.MaxPool3d) if dims == 3 else (nn.Conv2d, nn.BatchNorm2d,
@@ -30,7 +30,8 @@ def conv_stages(in_channels: int, stages: Sequence[Stage], kernel: int | tuple[i
         for j in range(n_convs):
             name = f"{i}{'abcdefgh'[j]}" if n_convs > 1 else f"{i}"
             # A conv followed by BN needs no bias (BN's shift replaces it).
-            layers[f"conv{name}"] = conv(in_channels, out_channels, kernel, padding=padding, bias=not batch_norm)
+            layers[f"conv{name}"] = conv(in_channels, out_channels, kernel, padding=padding,
+                                         bias=not batch_norm)
             if batch_norm:
                 layers[f"bn{name}"] = norm(out_channels)
             layers[f"relu{name}"] = nn.ReLU(inplace=True)
@@ -40,8 +41,9 @@ def conv_stages(in_channels: int, stages: Sequence[Stage], kernel: int | tuple[i
     return layers
 
 
-def pooled_head(in_channels: int, num_classes: int, dims: int = 3, dropout: float = 0.0) -> OrderedDict[str, nn.Module]:
-    """Global average pool over every remaining axis, then a linear classifier (``pool``, ``flatten``, ``fc``)."""
+def pooled_head(in_channels: int, num_classes: int, dims: int = 3,
+                dropout: float = 0.0) -> OrderedDict[str, nn.Module]:
+    """Global average pool over every remaining axis, then a linear classifier (``pool, flatten, fc``)."""
     layers: OrderedDict[str, nn.Module] = OrderedDict(
         pool=nn.AdaptiveAvgPool3d(1) if dims == 3 else nn.AdaptiveAvgPool2d(1),
         flatten=nn.Flatten(1),  # (B, C, 1, 1[, 1]) -> (B, C)
@@ -53,7 +55,7 @@ def pooled_head(in_channels: int, num_classes: int, dims: int = 3, dropout: floa
 
 
 def per_frame(module: nn.Module, clip: torch.Tensor) -> torch.Tensor:
-    """Apply a 2D module to every frame of a clip ``(B, C, T, H, W)`` (time folded into batch): ``(B, T, ...)``."""
+    """Run a 2D module on each frame of a clip ``(B, C, T, H, W)``, time folded into batch: ``(B, T, ...)``"""
     b, c, t, h, w = clip.shape
     out = module(clip.transpose(1, 2).reshape(b * t, c, h, w))  # (B*T, C, H, W) -> (B*T, ...)
     return out.view(b, t, *out.shape[1:])  # (B*T, ...) -> (B, T, ...)
@@ -68,7 +70,8 @@ class CheckShape(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[-len(self.shape):]) != self.shape:
-            raise ValueError(f"{self.what} has shape {tuple(x.shape[1:])}, expected {self.shape}: {self.hint}")
+            raise ValueError(f"{self.what} has shape {tuple(x.shape[1:])}, expected {self.shape}: "
+                             f"{self.hint}")
         return x
 
     def extra_repr(self) -> str:
@@ -76,7 +79,10 @@ class CheckShape(nn.Module):
 
 
 class StackFrames(nn.Module):
-    """Early fusion's reshape: a clip ``(B, C, T, H, W)`` becomes an image ``(B, C*T, H, W)`` (index ``c*T + t``)."""
+    """Early fusion's reshape: a clip ``(B, C, T, H, W)`` becomes an image ``(B, C*T, H, W)``.
+
+    Channel ``c*T + t`` holds channel ``c`` of frame ``t``.
+    """
 
     def __init__(self, frames: int):
         super().__init__()
@@ -84,8 +90,9 @@ class StackFrames(nn.Module):
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         if clip.dim() != 5 or clip.shape[2] != self.frames:
-            raise ValueError(f"early fusion was built for clips of {self.frames} frames (its first conv takes "
-                             f"3x{self.frames} channels), got a clip of shape {tuple(clip.shape)}; pass frames=...")
+            raise ValueError(f"early fusion was built for clips of {self.frames} frames (its first conv "
+                             f"takes 3x{self.frames} channels), got a clip of shape {tuple(clip.shape)}; "
+                             "pass frames=...")
         return clip.flatten(1, 2)  # (B, C, T, H, W) -> (B, C*T, H, W)
 
     def extra_repr(self) -> str:
@@ -93,11 +100,12 @@ class StackFrames(nn.Module):
 
 
 def replace_classifier(net: nn.Module, num_classes: int, dropout: float = 0.0) -> nn.Module:
-    """Give ``net`` a new last layer (the last ``Linear``, or a 1x1 conv classifier as in S3D) with ``num_classes``.
+    """Give ``net`` a new last layer (its last ``Linear``, or S3D's 1x1 conv classifier) for ``num_classes``.
 
     The new layer keeps the old one's weights when the class counts agree, so a checkpoint's head survives.
     """
-    name, old = [(n, m) for n, m in net.named_modules() if isinstance(m, nn.Linear | nn.Conv3d | nn.Conv2d)][-1]
+    layers = [(n, m) for n, m in net.named_modules() if isinstance(m, nn.Linear | nn.Conv3d | nn.Conv2d)]
+    name, old = layers[-1]
     if isinstance(old, nn.Linear):
         new = nn.Linear(old.in_features, num_classes)
     else:

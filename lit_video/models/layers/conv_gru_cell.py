@@ -3,8 +3,8 @@
     z = sigmoid(W_z * x + U_z * h)          r = sigmoid(W_r * x + U_r * h)
     h' = (1 - z) . h + z . tanh(W * x + U * (r . h))
 
-``*`` is a 2D convolution, ``.`` an element-wise product. States keep their spatial layout ``(C, H, W)``, and the same
-weights serve every time step.
+``*`` is a 2D convolution, ``.`` an element-wise product. States keep their spatial layout ``(C, H, W)``,
+and the same weights serve every time step.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ class ConvGRUCell(nn.Module):
         super().__init__()
         self.hidden_channels = hidden_channels
         padding = kernel_size // 2
-        self.input_conv = nn.Conv2d(in_channels, 3 * hidden_channels, kernel_size, padding=padding)  # W_z, W_r, W
-        self.gate_conv = nn.Conv2d(hidden_channels, 2 * hidden_channels, kernel_size, padding=padding, bias=False)
-        self.candidate_conv = nn.Conv2d(hidden_channels, hidden_channels, kernel_size, padding=padding, bias=False)
+        hidden = hidden_channels
+        self.input_conv = nn.Conv2d(in_channels, 3 * hidden, kernel_size, padding=padding)  # W_z, W_r, W
+        self.gate_conv = nn.Conv2d(hidden, 2 * hidden, kernel_size, padding=padding, bias=False)  # U_z, U_r
+        self.candidate_conv = nn.Conv2d(hidden, hidden, kernel_size, padding=padding, bias=False)  # U
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
         """One step: input ``x`` ``(B, C_in, H, W)`` and previous state ``h`` (zeros if None) -> new state."""

@@ -1,20 +1,22 @@
 """I3D inflation (Carreira & Zisserman 2017): turn a 2D image network into a 3D video network.
 
 Every ``Conv2d`` / max, average and adaptive pool / ``BatchNorm2d`` becomes its 3D version; a 2D kernel
-``Kh x Kw`` becomes ``Kt x Kh x Kw`` with the 2D weights copied ``Kt`` times along time and divided by ``Kt``, so on a
-"constant" video (every frame the same image) each layer computes exactly what the 2D layer computed on the image.
+``Kh x Kw`` becomes ``Kt x Kh x Kw`` with the 2D weights copied ``Kt`` times along time and divided by ``Kt``,
+so on a "constant" video (every frame the same image) each layer computes exactly what the 2D layer computed
+on the image.
 
 Two choices make that property hold for the whole network, at every frame of the clip:
 
-* Time padding. Zero padding in time makes the first and last frames see ``(Kt - 1) / Kt`` of a real input, so a
-  constant clip no longer gives the 2D result at its ends. ``time_padding="replicate"`` (the default) repeats the end
-  frames instead -- the natural guess for what lies just outside a clip cut from a longer video -- and the property
-  holds exactly. ``"zeros"`` is what a plain ``Conv3d`` (and the original I3D) does.
-* Global pooling. Torchvision's forward ends with ``avgpool -> torch.flatten(x, 1) -> fc``. An adaptive (global)
-  2D pool becomes an adaptive 3D pool that also pools all of time to one step, so ``flatten`` sees ``(B, C, 1, 1, 1)``
-  and the unchanged 2D forward and classifier work on clips.
+* Time padding. Zero padding in time makes the first and last frames see ``(Kt - 1) / Kt`` of a real input, so
+  a constant clip no longer gives the 2D result at its ends. ``time_padding="replicate"`` (the default)
+  repeats the end frames instead -- the natural guess for what lies just outside a clip cut from a longer
+  video -- and the property holds exactly. ``"zeros"`` is what a plain ``Conv3d`` (and the original I3D) does.
+* Global pooling. Torchvision's forward ends with ``avgpool -> torch.flatten(x, 1) -> fc``. An adaptive
+  (global) 2D pool becomes an adaptive 3D pool that also pools all of time to one step, so ``flatten`` sees
+  ``(B, C, 1, 1, 1)`` and the unchanged 2D forward and classifier work on clips.
 
-Layers never stride in time: a clip keeps its ``T`` steps until the global pool (cost grows linearly with ``T``).
+Layers never stride in time: a clip keeps its ``T`` steps until the global pool (cost grows linearly with
+``T``).
 """
 
 from __future__ import annotations
@@ -58,18 +60,19 @@ def _inflate_layer(name: str, m: nn.Module, rule: TimeKernel, time_padding: str)
         return bn
     if isinstance(m, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d):
         pool3d = nn.AdaptiveAvgPool3d if isinstance(m, nn.AdaptiveAvgPool2d) else nn.AdaptiveMaxPool3d
-        return pool3d((1, *_pair(m.output_size)))  # all of time to one step, so torch.flatten(x, 1) still fits
+        # All of time to one step, so that torchvision's torch.flatten(x, 1) still fits.
+        return pool3d((1, *_pair(m.output_size)))
     if not isinstance(m, nn.Conv2d | nn.MaxPool2d | nn.AvgPool2d):
         return None
     kt = _time_kernel(rule, name, m)
     pt = kt // 2 if time_padding == "zeros" else 0  # replicate padding is a separate layer (see _padded)
     if isinstance(m, nn.Conv2d):
         if isinstance(m.padding, str):
-            raise ValueError(f"inflate: {name} uses padding={m.padding!r}; only numeric padding can be inflated")
+            raise ValueError(f"inflate: {name} uses padding={m.padding!r}; only numeric padding inflates")
         # skip_init: the weights are overwritten just below, so random initialisation would be wasted time.
-        conv = nn.utils.skip_init(nn.Conv3d, m.in_channels, m.out_channels, (kt, *m.kernel_size), stride=(1, *m.stride),
-                                  padding=(pt, *m.padding), dilation=(1, *m.dilation), groups=m.groups,
-                                  bias=m.bias is not None, padding_mode=m.padding_mode)
+        conv = nn.utils.skip_init(nn.Conv3d, m.in_channels, m.out_channels, (kt, *m.kernel_size),
+                                  stride=(1, *m.stride), padding=(pt, *m.padding), dilation=(1, *m.dilation),
+                                  groups=m.groups, bias=m.bias is not None, padding_mode=m.padding_mode)
         with torch.no_grad():
             # (O, I, Kh, Kw) -> (O, I, Kt, Kh, Kw), each time slice W / Kt: a constant clip sums back to W.
             conv.weight.copy_(m.weight.unsqueeze(2).repeat(1, 1, kt, 1, 1) / kt)
@@ -80,16 +83,17 @@ def _inflate_layer(name: str, m: nn.Module, rule: TimeKernel, time_padding: str)
     if isinstance(m, nn.MaxPool2d):
         pool = nn.MaxPool3d(kernel, stride, padding, dilation=(1, *_pair(m.dilation)), ceil_mode=m.ceil_mode)
     else:
-        pool = nn.AvgPool3d(kernel, stride, padding, ceil_mode=m.ceil_mode, count_include_pad=m.count_include_pad,
-                            divisor_override=m.divisor_override)
+        pool = nn.AvgPool3d(kernel, stride, padding, ceil_mode=m.ceil_mode,
+                            count_include_pad=m.count_include_pad, divisor_override=m.divisor_override)
     return _padded(pool, kt, time_padding)
 
 
 def inflate(net2d: nn.Module, time_kernel: TimeKernel = 3, time_padding: str = "replicate") -> nn.Module:
     """A 3D copy of ``net2d`` (left untouched) taking clips ``(B, C, T, H, W)``.
 
-    ``time_kernel``: an int ``Kt`` for every conv / pool with a spatial extent (1x1 layers stay 1x1x1), or a callable
-    ``(qualified_name, layer2d) -> Kt`` choosing per layer (I3D's "cubic" rule: ``lambda n, m: m.kernel_size[0]``).
+    ``time_kernel``: an int ``Kt`` for every conv / pool with a spatial extent (1x1 layers stay 1x1x1), or a
+    callable ``(qualified_name, layer2d) -> Kt`` choosing per layer (I3D's "cubic" rule:
+    ``lambda n, m: m.kernel_size[0]``).
     ``time_padding``: ``"replicate"`` (default; keeps the constant-video property exact) or ``"zeros"``.
     """
     if time_padding not in TIME_PADDINGS:
