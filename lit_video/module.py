@@ -230,7 +230,7 @@ def check_clip_shape(model: nn.Module, name: str, modalities: tuple[str, ...], f
     if tuple(modalities) != ("rgb",):
         return  # multi-modal inputs are checked by their own models
     try:
-        meta_model = copy.deepcopy(model).to("meta")
+        meta_model = copy.deepcopy(model).to("meta").eval()  # eval: batch norm on one clip needs no batch stats
         with torch.no_grad():
             meta_model(torch.empty(1, 3, frames, size, size, device="meta"))
     except (RuntimeError, ValueError, AssertionError, IndexError) as err:

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from .layers.backbone import FrameBackbone
+from .layers.common import average_predictions, per_frame
 from .registry import register_model
 
 
@@ -20,12 +21,8 @@ class SingleFrameCNN(nn.Module):
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.backbone.out_channels, num_classes))
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
-        b, c, t, h, w = clip.shape
-        frames = clip.transpose(1, 2).reshape(b * t, c, h, w)  # (B*T, C, H, W)
-        logits = self.head(self.backbone(frames)).view(b, t, -1)  # (B, T, classes)
-        # Average class probabilities over frames (the lecture's test-time rule), returned as log-probabilities
-        # so that softmax / cross-entropy downstream see exactly that average.
-        return torch.logsumexp(logits.log_softmax(-1), dim=1) - torch.log(torch.tensor(float(t)))
+        logits = self.head(per_frame(self.backbone, clip))  # (B, T, classes)
+        return average_predictions(logits, dim=1)  # (B, classes): probabilities averaged over frames
 
 
 @register_model(family="single_frame", frames=8, size=112)
