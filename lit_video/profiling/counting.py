@@ -1,13 +1,14 @@
 """Count multiply-accumulates, parameters and activations of any ``nn.Module``, per layer.
 
-The counter is ``torch.utils.flop_counter`` run on fake tensors (``FakeTensorMode``) or on a model built on
-the meta device: shapes propagate but no activation is allocated, so a 200-GFLOP transformer counts in about
-a second. It counts matrix multiplies and convolutions (``mm``, ``addmm``, ``bmm``, ``baddbmm``,
-``convolution``, attention kernels, recurrent layers); einsum and ``matmul`` reach it as ``bmm``/``mm``. It
-skips norms, pooling and element-wise ops, which is the convention of torchvision's ``_ops`` and of paper
-tables. Two kinds of ops have no formula in torch and are added here: the CPU attention kernel
-(``_scaled_dot_product_flash_attention_for_cpu``: QK^T and AV, as for the GPU kernels) and the fused
-recurrent layers (``mkldnn_rnn_layer``, ``lstm``, ``_cudnn_rnn``: every weight matrix once per time step).
+The counter is ``torch.utils.flop_counter`` run on meta tensors (``functional_call`` with every weight
+swapped for a meta tensor; fake tensors where the forward makes CPU tensors of its own): shapes propagate but
+nothing is allocated, so a 200-GFLOP transformer counts in about a second. It counts matrix multiplies and
+convolutions (``mm``, ``addmm``, ``bmm``, ``baddbmm``, ``convolution``, attention kernels, recurrent layers);
+einsum and ``matmul`` reach it as ``bmm``/``mm``. It skips norms, pooling and element-wise ops, which is the
+convention of torchvision's ``_ops`` and of paper tables. Two kinds of ops have no formula in torch and are
+added here: the CPU attention kernel (``_scaled_dot_product_flash_attention_for_cpu``: QK^T and AV, as for
+the GPU kernels) and the fused recurrent layers (``mkldnn_rnn_layer``, ``lstm``, ``_cudnn_rnn``: every weight
+matrix once per time step).
 
 fvcore (the counter the field knows) is the cross-check: it traces with ``torch.jit`` on real tensors (it
 fails on meta/fake tensors) and, besides conv/matmul, counts norms, upsampling and adaptive pooling. Its
@@ -24,6 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.func import functional_call
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
 from .inputs import Inputs, as_inputs, call, describe_shape, map_inputs
@@ -69,7 +71,7 @@ EXTRA_FORMULAS = {
     aten._cudnn_rnn: _rnn_flop,
     aten.mkldnn_rnn_layer: _mkldnn_rnn_layer_flop,
 }
-COUNTER = "torch.utils.flop_counter (conv + matmul + attention)"
+COUNTER = "torch.utils.flop_counter (conv + matmul + attention + recurrent)"
 # fvcore operators beyond conv/matmul (norms, resampling, pooling), reported apart in the cross-check.
 FVCORE_NON_MATMUL = ("norm", "upsample", "pool", "grid_sampler")
 
@@ -130,8 +132,13 @@ def _is_leaf(module: nn.Module) -> bool:
     return next(module.children(), None) is None
 
 
-def _run_counted(model: nn.Module, inputs: Inputs, fake: bool) -> tuple[FlopCounterMode, dict, dict]:
-    """One forward under the flop counter; hooks record each module's last output shape and call count."""
+def _run_counted(model: nn.Module, inputs: Inputs, how: str) -> tuple[FlopCounterMode, dict, dict]:
+    """One forward under the flop counter; hooks record each module's last output shape and call count.
+
+    ``how``: "meta" runs with every parameter, buffer and input swapped for a meta tensor
+    (``functional_call``: the caller's model is not touched, nothing is allocated); "fake" keeps the real
+    parameters and fakes the activations (for code that makes CPU tensors of its own); "real" runs for real.
+    """
     shapes: dict[str, list[int]] = {}
     calls: dict[str, int] = {}
 
@@ -151,10 +158,12 @@ def _run_counted(model: nn.Module, inputs: Inputs, fake: bool) -> tuple[FlopCoun
     torch.backends.mha.set_fastpath_enabled(False)
     try:
         with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=EXTRA_FORMULAS) as counter:
-            if fake and _on_meta(model):  # built on the meta device: no weights at all, shapes only
-                call(model, map_inputs(inputs, lambda t: t.to("meta")))
-            elif fake:
-                # Parameters stay real (the caller's model is not touched); activations are fake (no memory).
+            if how == "meta":
+                tensors = {**dict(model.named_parameters()), **dict(model.named_buffers())}
+                state = {k: torch.empty_like(v, device="meta") for k, v in tensors.items()}
+                meta = map_inputs(inputs, lambda t: torch.empty_like(t, device="meta"))
+                functional_call(model, state, tuple(meta) if isinstance(meta, tuple) else (meta,))
+            elif how == "fake":
                 with FakeTensorMode(allow_non_fake_inputs=True) as mode:
                     call(model, map_inputs(inputs, mode.from_tensor))
             else:
@@ -182,18 +191,16 @@ def count_flops(model: nn.Module, input_shape_or_inputs: Any, *, receptive_field
     was_training = model.training
     model.eval()  # inference cost; also keeps BatchNorm from updating its statistics with fake data
     try:
-        try:
-            counter, shapes, calls = _run_counted(model, inputs, fake=True)
-            how = "fake tensors"
-        except Exception as err:  # data-dependent control flow cannot run on fake tensors
-            if _on_meta(model):
-                cls = type(model).__name__
-                raise ValueError(f"{cls} cannot run on the meta device ({err}); build it on a "
-                                 "real device to count it on real tensors") from err
-            log.warning("counting %s on fake tensors failed (%s); counting on real tensors",
-                        type(model).__name__, err)
-            counter, shapes, calls = _run_counted(model, inputs, fake=False)
-            how = "real tensors"
+        # Cheapest first; data-dependent control flow (``.item()``) runs on real tensors only.
+        for how in ("meta", "fake", "real"):
+            try:
+                counter, shapes, calls = _run_counted(model, inputs, how)
+                break
+            except Exception as err:
+                if how == "real" or _on_meta(model):
+                    raise ValueError(f"{type(model).__name__} cannot be counted on {how} tensors: {err}"
+                                     + (" (build it on a real device)" if how == "meta" else "")) from err
+                log.info("counting %s on %s tensors failed (%s)", type(model).__name__, how, err)
         rfs = receptive_fields(model, inputs) if receptive_field else {}
         check = fvcore_count(model, inputs) if cross_check else None
     finally:
@@ -225,7 +232,7 @@ def count_flops(model: nn.Module, input_shape_or_inputs: Any, *, receptive_field
         params=sum(p.numel() for p in model.parameters()),
         trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
         activations=activations,
-        counter=f"{COUNTER} on {how}",
+        counter=f"{COUNTER} on {how} tensors",
         input_shape=describe_shape(inputs),
         layers=layers,
         by_operator=by_op,
