@@ -12,8 +12,9 @@ from lit_video.sweep.results import append_row, make_row, write_leaderboards
 
 def row(model: str, video_top1: float, seed: int = 0, clips_per_s: float = 100.0, **extra) -> dict:
     return make_row(model=model, family=model, dataset="synthetic", frames=8, fps=5.0, size=32, eval_views=2,
-                    seed=seed, params=1_000_000, gmacs_per_clip=0.5, gmacs_per_video=1.0, clip_top1=video_top1,
-                    video_top1=video_top1, mean_class_acc=video_top1, infer_clips_per_s=clips_per_s,
+                    seed=seed, params=1_000_000, gmacs_per_clip=0.5, gmacs_per_video=1.0,
+                    clip_top1=video_top1, video_top1=video_top1, mean_class_acc=video_top1,
+                    infer_clips_per_s=clips_per_s,
                     latency_ms_p50=10.0, peak_mem_mb=100.0, device="cpu: test, 2 threads",
                     config_hash=f"{model}-{seed}", status="ok", **extra)
 
@@ -24,8 +25,8 @@ def boards(tmp_path):
     write_leaderboards(a, [row("c3d", 0.80), row("single_frame", 0.60), row("lrcn", 0.5)], "A")
     # B: c3d loses 10 points (the planted regression), single_frame within noise, lrcn failed.
     write_leaderboards(b, [row("c3d", 0.70), row("single_frame", 0.595),
-                           make_row(model="lrcn", family="lrcn", dataset="synthetic", frames=8, fps=5.0, size=32,
-                                    eval_views=2, seed=0, config_hash="lrcn-0", status="failed",
+                           make_row(model="lrcn", family="lrcn", dataset="synthetic", frames=8, fps=5.0,
+                                    size=32, eval_views=2, seed=0, config_hash="lrcn-0", status="failed",
                                     error="FloatingPointError: training loss is nan")], "B")
     return a, b
 
@@ -44,7 +45,8 @@ def test_compare_flags_planted_regression(boards, capsys):
 
 def test_compare_threshold_and_identical_boards(boards, capsys):
     a, _ = boards
-    assert compare.main([str(a), str(a / "leaderboard.csv"), "--fail-on-regression"]) == 0  # json vs csv: same
+    # The same board as JSON and as CSV: nothing to flag.
+    assert compare.main([str(a), str(a / "leaderboard.csv"), "--fail-on-regression"]) == 0
     assert "no regressions" in capsys.readouterr().out
 
 

@@ -22,9 +22,9 @@ from lit_video.sweep.results import (
 
 
 def row(model, seed, top1, status="ok", **extra):
-    base = dict(model=model, family=model, dataset="synthetic", frames=8, fps=5.0, size=32, eval_views=2, seed=seed,
-                params=2_000_000, gmacs_per_clip=0.25, gmacs_per_video=0.5, video_top1=top1, clip_top1=top1,
-                infer_clips_per_s=50.0, config_hash=f"{model}-{seed}", status=status,
+    base = dict(model=model, family=model, dataset="synthetic", frames=8, fps=5.0, size=32, eval_views=2,
+                seed=seed, params=2_000_000, gmacs_per_clip=0.25, gmacs_per_video=0.5, video_top1=top1,
+                clip_top1=top1, infer_clips_per_s=50.0, config_hash=f"{model}-{seed}", status=status,
                 group_acc=None if top1 is None else {"motion": top1, "appearance": 1 - top1})
     return make_row(**{**base, **extra})
 
@@ -70,7 +70,8 @@ def test_leaderboard_averages_seeds_ranks_and_keeps_failures(tmp_path):
     assert [line["model"] for line in board] == ["c3d", "single_frame", "lrcn"]
     c3d = board[0]
     assert c3d["rank"] == 1 and c3d["seeds"] == 2
-    assert c3d["video_top1"] == pytest.approx(0.7) and c3d["video_top1_std"] == pytest.approx(0.1414, abs=1e-3)
+    assert c3d["video_top1"] == pytest.approx(0.7)
+    assert c3d["video_top1_std"] == pytest.approx(0.1414, abs=1e-3)
     assert c3d["gflops_per_video"] == pytest.approx(2 * c3d["gmacs_per_video"])
     assert c3d["group_acc"]["motion"] == pytest.approx(0.7)
     assert board[2]["status"] == "failed" and board[2]["error"] == "RuntimeError: boom"
@@ -86,7 +87,8 @@ def test_leaderboard_averages_seeds_ranks_and_keeps_failures(tmp_path):
     assert json.loads((tmp_path / "leaderboard.json").read_text())[0]["model"] == "c3d"
 
     plots = write_plots(tmp_path, board)
-    assert {p.name for p in plots} == {"accuracy_vs_gmacs.png", "throughput_vs_gmacs.png", "group_accuracy.png"}
+    assert {p.name for p in plots} == {"accuracy_vs_gmacs.png", "throughput_vs_gmacs.png",
+                                       "group_accuracy.png"}
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in plots)
 
 

@@ -1,9 +1,10 @@
 """``lit-video compare A B``: two leaderboards side by side per model, with deltas and regressions flagged.
 
-A and B are sweep folders, ``leaderboard.json`` / ``leaderboard.csv`` files, or ``results.jsonl`` files. A line of B
-regresses when an accuracy drops by more than ``--threshold`` points, when a speed figure gets worse by more than
-``--speed-threshold`` (only when both ran on the same device: speeds of different machines do not compare), or when
-a model that passed in A failed or is missing in B. ``--fail-on-regression`` makes that exit 1, to guard CI.
+A and B are sweep folders, ``leaderboard.json`` / ``.csv`` files, or ``results.jsonl`` files. A line of B
+regresses when an accuracy drops by more than ``--threshold`` points, when a speed figure gets worse by
+more than ``--speed-threshold`` (only when both ran on the same device: speeds of different machines do
+not compare), or when a model that passed in A failed or is missing in B. ``--fail-on-regression`` makes
+that exit 1, to guard CI.
 """
 
 from __future__ import annotations
@@ -171,8 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = compare_boards(board_a, board_b, args.threshold, args.speed_threshold)
     regressed = [r for r in rows if r.regressions]
     if args.json:
-        print(json.dumps([{**dict(zip(GROUP_KEY, r.key, strict=True)), "a": r.a, "b": r.b,
-                           "regressions": r.regressions, "notes": r.notes} for r in rows], indent=2, default=str))
+        lines = [{**dict(zip(GROUP_KEY, r.key, strict=True)), "a": r.a, "b": r.b,
+                  "regressions": r.regressions, "notes": r.notes} for r in rows]
+        print(json.dumps(lines, indent=2, default=str))
     else:
         console = Console()
         print_comparison(rows, args.a, args.b, console)

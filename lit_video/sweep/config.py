@@ -12,7 +12,8 @@ models:
   - single_frame
   - {name: c3d, model_args: {width: 16}, data: {frames: 16}, trainer: {max_epochs: 5}, optimizer: {lr: 3e-4}}
 ```
-A key left out falls back to the model's own defaults (``model_info``: frames, size, fps), then to the library's.
+A key left out falls back to the model's own defaults (``model_info``: frames, size, fps), then to the
+library's.
 """
 
 from __future__ import annotations
@@ -122,7 +123,8 @@ def _section(where: str, value: Any, accepted: set[str]) -> dict[str, Any]:
         raise SweepConfigError(f"{where} must be a mapping, got {type(value).__name__} {value!r}")
     unknown = sorted(set(value) - accepted)
     if unknown:
-        raise SweepConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; accepted: {', '.join(sorted(accepted))}")
+        raise SweepConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; accepted: {', '.join(sorted(accepted))}")
     return dict(value)
 
 
@@ -132,7 +134,7 @@ def _dataset_label(data: dict[str, Any]) -> str:
 
 
 def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
-    """Validate a loaded sweep config and expand it into entries; raises SweepConfigError naming what is wrong."""
+    """Validate a loaded sweep config and expand it into entries; SweepConfigError names any problem."""
     if not isinstance(raw, dict):
         raise SweepConfigError(f"{source}: a sweep config is a mapping with keys {', '.join(SWEEP_KEYS)}")
     top = _section(source, raw, set(SWEEP_KEYS))
@@ -140,17 +142,20 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
 
     name = top.get("name")
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        raise SweepConfigError(f"{source}: `name` must be a folder-safe string (letters, digits, _ . -), got {name!r}")
+        raise SweepConfigError(
+            f"{source}: `name` must be a folder-safe string (letters, digits, _ . -), got {name!r}")
 
     seeds = top.get("seeds", [0])
     seeds = [seeds] if isinstance(seeds, int) else seeds
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool)
                                                             for s in seeds):
-        raise SweepConfigError(f"{source}: `seeds` must be an integer or a non-empty list of integers, got {seeds!r}")
+        raise SweepConfigError(
+            f"{source}: `seeds` must be an integer or a non-empty list of integers, got {seeds!r}")
 
     timeout_s = top.get("timeout_s", DEFAULT_TIMEOUT_S)
     if not isinstance(timeout_s, int | float) or timeout_s <= 0:
-        raise SweepConfigError(f"{source}: `timeout_s` must be a positive number of seconds, got {timeout_s!r}")
+        raise SweepConfigError(
+            f"{source}: `timeout_s` must be a positive number of seconds, got {timeout_s!r}")
 
     datasets = top.get("data") or {}
     datasets = datasets if isinstance(datasets, list) else [datasets]
@@ -161,7 +166,8 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
 
     models = top.get("models")
     if not isinstance(models, list) or not models:
-        raise SweepConfigError(f"{source}: `models` must be a non-empty list of model names or {{name: ...}} mappings")
+        raise SweepConfigError(
+            f"{source}: `models` must be a non-empty list of model names or {{name: ...}} mappings")
     entries: list[Entry] = []
     for i, item in enumerate(models):
         where = f"{source}: models[{i}]"
@@ -178,7 +184,8 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
             raise SweepConfigError(f"{where}: {err.args[0]}") from err
         own_data = _section(f"{where} ({model_name}): data", spec.get("data"), keys["data"])
         own_trainer = _section(f"{where} ({model_name}): trainer", spec.get("trainer"), keys["trainer"])
-        own_optimizer = _section(f"{where} ({model_name}): optimizer", spec.get("optimizer"), keys["optimizer"])
+        own_optimizer = _section(f"{where} ({model_name}): optimizer", spec.get("optimizer"),
+                                 keys["optimizer"])
         for dataset in datasets:
             # The model's own clip shape unless the sweep or the entry says otherwise.
             data = {"frames": info.frames, "size": info.size, "fps": info.fps, **dataset, **own_data}
@@ -192,11 +199,12 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
 
     seen: set[tuple[Any, ...]] = set()
     for entry in entries:
-        key = (entry.name, entry.dataset, entry.seed, entry.data["frames"], entry.data["size"], entry.data["fps"])
+        key = (entry.name, entry.dataset, entry.seed, *(entry.data[k] for k in ("frames", "size", "fps")))
         if key in seen:
             raise SweepConfigError(
-                f"{source}: model {entry.name!r} appears twice on dataset {entry.dataset!r} with seed {entry.seed} "
-                f"at the same frames/size/fps; the leaderboard could not tell them apart (use another sweep file)")
+                f"{source}: model {entry.name!r} appears twice on dataset {entry.dataset!r} with seed "
+                f"{entry.seed} at the same frames/size/fps; the leaderboard could not tell them apart "
+                "(use another sweep file)")
         seen.add(key)
     return Sweep(name, entries, source)
 

@@ -1,7 +1,7 @@
 """One sweep entry in its own process: fit, test (multi-clip, video level), profile, and report a results row.
 
-``python -m lit_video.sweep.entry SPEC.json`` reads the entry spec the sweep wrote and writes ``result.json`` beside
-it: ``{"status": "ok", "row": {...}}`` or ``{"status": "failed", "error": ..., "oom": bool, "traceback": ...}``.
+``python -m lit_video.sweep.entry SPEC.json`` reads the entry spec the sweep wrote and writes ``result.json``
+beside it: ``{"status": "ok", "row": {...}}`` or ``{"status": "failed", "error", "oom", "traceback"}``.
 The parent alone appends rows to ``results.jsonl``; a crash here costs this entry only.
 """
 
@@ -34,8 +34,9 @@ def base_row(entry: Entry, **fields: Any) -> dict[str, Any]:
     from ..models import model_info
 
     return make_row(
-        model=entry.name, family=model_info(entry.name).family, dataset=entry.dataset, frames=entry.data["frames"],
-        fps=entry.data["fps"], size=entry.data["size"], eval_views=eval_views(entry), seed=entry.seed,
+        model=entry.name, family=model_info(entry.name).family, dataset=entry.dataset,
+        frames=entry.data["frames"], fps=entry.data["fps"], size=entry.data["size"],
+        eval_views=eval_views(entry), seed=entry.seed,
         device=device_name(entry.trainer.get("accelerator", "auto")),
         dtype=precision_dtype(entry.trainer.get("precision")), versions=versions(), git_sha=git_sha(),
         config_hash=entry.config_hash, **fields,
@@ -54,8 +55,8 @@ def profile_options(entry: Entry) -> dict[str, Any]:
     accelerator = entry.trainer.get("accelerator", "auto")
     on_gpu = accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
     dtype = precision_dtype(entry.trainer.get("precision")).removesuffix("-mixed")
-    return {"device": "cuda" if on_gpu else "cpu", "dtype": dtype if dtype in ("bfloat16", "float16") else "float32",
-            **entry.profile}
+    return {"device": "cuda" if on_gpu else "cpu",
+            "dtype": dtype if dtype in ("bfloat16", "float16") else "float32", **entry.profile}
 
 
 def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str, Any]:
@@ -74,7 +75,7 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str
     net = VideoClassifier(**entry.model, num_classes=data.num_classes, multi_label=data.multi_label,
                           frames=frames, size=size).model
     clip = model_input_shape(entry.name, 1, frames, size)
-    report = count_flops(net, clip)
+    report = count_flops(net, clip, receptive_field=False)  # receptive fields: `lit-video profile --layers`
     speed = measure_throughput(net, clip, gmacs=report.gmacs, **profile_options(entry))
     views = eval_views(entry)
 
@@ -108,7 +109,7 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str
 
 
 def _die_with_parent() -> None:
-    """Ask Linux to kill this process when the sweep dies (a SIGKILLed sweep must not leave entries running)."""
+    """Ask Linux to kill this process when the sweep dies (a killed sweep must not leave entries running)."""
     if sys.platform.startswith("linux"):
         import ctypes
 

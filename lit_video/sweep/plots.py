@@ -1,4 +1,4 @@
-"""Leaderboard plots (PNG, matplotlib's Agg backend): accuracy and speed against compute, per-group accuracy."""
+"""Leaderboard plots (PNG, matplotlib's Agg backend): accuracy and speed vs compute, per-group accuracy."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def _scatter(board: list[dict[str, Any]], x: str, y: str, xlabel: str, ylabel: s
         mine = [p for p in points if p["dataset"] == dataset]
         ax.scatter([p[x] for p in mine], [p[y] * scale_y for p in mine], label=str(dataset), s=40)
         for p in mine:
-            ax.annotate(p["model"], (p[x], p[y] * scale_y), fontsize=7, xytext=(4, 3), textcoords="offset points")
+            ax.annotate(p["model"], (p[x], p[y] * scale_y), fontsize=7, xytext=(4, 3),
+                        textcoords="offset points")
     ax.set_xscale("log")
     if log_y:
         ax.set_yscale("log")
@@ -41,7 +42,7 @@ def _scatter(board: list[dict[str, Any]], x: str, y: str, xlabel: str, ylabel: s
 
 
 def _group_bars(board: list[dict[str, Any]], path: Path) -> Path | None:
-    """Per-group video accuracy, one bar per model in each group (e.g. the synthetic data's motion classes)."""
+    """Per-group video accuracy, one bar per model in each group (e.g. the synthetic motion classes)."""
     lines = [line for line in board if line.get("group_acc")]
     groups = sorted({g for line in lines for g in line["group_acc"]})
     if not groups:

@@ -1,7 +1,7 @@
 """Sweep results: the row schema, the machine stamp, the append-only ``results.jsonl`` and the leaderboards.
 
-Every file is written atomically (a temporary file in the same folder, then ``os.replace``), so a sweep killed at
-any moment leaves each file either as it was or complete, never truncated.
+Every file is written atomically (a temporary file in the same folder, then ``os.replace``), so a sweep killed
+at any moment leaves each file either as it was or complete, never truncated.
 """
 
 from __future__ import annotations
@@ -21,19 +21,21 @@ from typing import Any
 
 # The fields of one results row, in this order (DESIGN.md, "Results").
 ROW_FIELDS = (
-    "model", "family", "dataset", "dataset_fingerprint", "frames", "fps", "size", "eval_views", "seed", "params",
-    "gmacs_per_clip", "gmacs_per_video", "clip_top1", "clip_top5", "video_top1", "video_top5", "mean_class_acc",
-    "group_acc", "train_time_s", "infer_clips_per_s", "latency_ms_p50", "latency_ms_p95", "train_clips_per_s",
-    "peak_mem_mb", "mfu", "device", "dtype", "versions", "git_sha", "config_hash", "status", "error",
+    "model", "family", "dataset", "dataset_fingerprint", "frames", "fps", "size", "eval_views", "seed",
+    "params", "gmacs_per_clip", "gmacs_per_video", "clip_top1", "clip_top5", "video_top1", "video_top5",
+    "mean_class_acc", "group_acc", "train_time_s", "infer_clips_per_s", "latency_ms_p50", "latency_ms_p95",
+    "train_clips_per_s", "peak_mem_mb", "mfu", "device", "dtype", "versions", "git_sha", "config_hash",
+    "status", "error",
 )
 # Leaderboard figures averaged over seeds; the accuracies also get a standard deviation.
 ACCURACY = ("video_top1", "video_top5", "clip_top1", "clip_top5", "mean_class_acc")
-COST = ("params", "gmacs_per_clip", "gmacs_per_video", "infer_clips_per_s", "latency_ms_p50", "latency_ms_p95",
-        "train_clips_per_s", "peak_mem_mb", "mfu", "train_time_s")
+COST = ("params", "gmacs_per_clip", "gmacs_per_video", "infer_clips_per_s", "latency_ms_p50",
+        "latency_ms_p95", "train_clips_per_s", "peak_mem_mb", "mfu", "train_time_s")
 # One leaderboard line per (dataset, model, clip shape, eval views): the seeds of an entry are averaged.
 GROUP_KEY = ("dataset", "model", "frames", "size", "fps", "eval_views")
 RESULTS_FILE = "results.jsonl"
-TEMP_PREFIX = ".tmp-"  # temporary files of atomic writes; a killed sweep may leave some, the next one removes them
+# Temporary files of atomic writes; a killed sweep may leave some, the next one removes them.
+TEMP_PREFIX = ".tmp-"
 
 
 def make_row(**fields: Any) -> dict[str, Any]:
@@ -84,14 +86,16 @@ def versions() -> dict[str, Any]:
 
     import lit_video
 
-    return {"lit_video": lit_video.__version__, "torch": torch.__version__, "torchvision": torchvision.__version__,
-            "lightning": lightning.__version__, "cuda": torch.version.cuda, "python": platform.python_version()}
+    return {"lit_video": lit_video.__version__, "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "lightning": lightning.__version__,
+            "cuda": torch.version.cuda, "python": platform.python_version()}
 
 
 def precision_dtype(precision: Any) -> str:
     """The compute dtype a Trainer ``precision`` setting means (``"bf16-mixed"`` -> ``bfloat16-mixed``)."""
     text = str(precision if precision is not None else "32-true")
-    names = {"64": "float64", "32": "float32", "16": "float16", "bf16": "bfloat16", "transformer-engine": "fp8"}
+    names = {"64": "float64", "32": "float32", "16": "float16", "bf16": "bfloat16",
+             "transformer-engine": "fp8"}
     base, _, mode = text.partition("-")
     dtype = names.get(base, base)
     return f"{dtype}-mixed" if mode == "mixed" else dtype
@@ -203,7 +207,8 @@ def leaderboard(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         line["failed_seeds"] = [r.get("seed") for r in failed]
         line["error"] = failed[-1].get("error") if failed else None
         board.append(line)
-    board.sort(key=lambda r: (str(r["dataset"]), r["video_top1"] is None, -(r["video_top1"] or 0.0), r["model"]))
+    board.sort(key=lambda r: (str(r["dataset"]), r["video_top1"] is None, -(r["video_top1"] or 0.0),
+                              r["model"]))
     ranks: dict[str, int] = {}
     for line in board:  # ranked within each dataset
         ranks[line["dataset"]] = line["rank"] = ranks.get(line["dataset"], 0) + 1
@@ -266,7 +271,8 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
     lines = [f"# {title}", ""]
     devices = sorted({str(line["device"]) for line in board if line.get("device")})
     shas = sorted({str(line["git_sha"]) for line in board if line.get("git_sha")})
-    lines += [f"Machine: {', '.join(devices) or 'unknown'}. lit-video commit: {', '.join(shas) or 'unknown'}.",
+    lines += [f"Machine: {', '.join(devices) or 'unknown'}. "
+              f"lit-video commit: {', '.join(shas) or 'unknown'}.",
               "Accuracies are video-level (softmax averaged over the eval views) unless marked clip; "
               f"GMACs = 10^9 multiply-accumulates counted by {COUNTER}, GFLOPs = 2 x GMACs; "
               "± is the standard deviation over seeds.", ""]
@@ -282,7 +288,8 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
         lines += ["", "## Failed entries", ""]
         for line in failed:
             seeds = ", ".join(str(s) for s in line["failed_seeds"])
-            lines.append(f"- `{line['model']}` on {line['dataset']} (seed {seeds}): {_md_cell(str(line['error']))}")
+            error = _md_cell(str(line["error"]))
+            lines.append(f"- `{line['model']}` on {line['dataset']} (seed {seeds}): {error}")
     return "\n".join(lines) + "\n"
 
 

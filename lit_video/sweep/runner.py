@@ -1,9 +1,9 @@
 """The sweep runner: every entry in its own process, one row per entry, tables and plots after each.
 
-An entry that crashes, runs out of memory (on a GPU it is retried once at half the batch size), hits a NaN loss
-or times out gets a ``failed`` row with its error, and the sweep goes on. Rows are appended by this process only,
-atomically, so a sweep killed at any moment loses at most the entry in flight; ``--resume`` skips the entries
-whose config hash already has an ``ok`` row.
+An entry that crashes, runs out of memory (on a GPU it is retried once at half the batch size), hits a NaN
+loss or times out gets a ``failed`` row with its error, and the sweep goes on. Rows are appended by this
+process only, atomically, so a sweep killed at any moment loses at most the entry in flight; ``--resume``
+skips the entries whose config hash already has an ``ok`` row.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.progress_bar import ProgressBar
-from rich.table import Table
 from rich.text import Text
 
 from . import tracking
@@ -55,7 +54,7 @@ def _tail(path: Path) -> str:
 
 
 def run_child(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> Outcome:
-    """Run one entry in a fresh Python process with the entry's timeout; never raises for the entry's failure."""
+    """Run one entry in a fresh Python process within its timeout; never raises for the entry's failure."""
     entry_dir.mkdir(parents=True, exist_ok=True)
     (entry_dir / RESULT_FILE).unlink(missing_ok=True)
     spec = {"entry": entry.to_dict(), "wandb": wandb_mode, "parent_pid": os.getpid()}
@@ -70,15 +69,17 @@ def run_child(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> Outcome:
         except subprocess.TimeoutExpired:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
-            return Outcome("failed", error=f"timed out after {entry.timeout_s:.0f} s (timeout_s in the sweep config)")
+            return Outcome("failed",
+                           error=f"timed out after {entry.timeout_s:.0f} s (timeout_s in the sweep config)")
         except BaseException:  # Ctrl-C: take the entry down with the sweep
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
             raise
     result_path = entry_dir / RESULT_FILE
     if not result_path.exists():
-        how = f"killed by signal {-child.returncode}" if child.returncode < 0 else f"exit code {child.returncode}"
-        hint = " (SIGKILL: out of memory?)" if child.returncode == -signal.SIGKILL else ""
+        code = child.returncode
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        hint = " (SIGKILL: out of memory?)" if code == -signal.SIGKILL else ""
         return Outcome("failed", error=f"entry process died ({how}){hint}; stderr: {_tail(stderr_path)}")
     result = json.loads(result_path.read_text())
     if result["status"] == "ok":
@@ -87,7 +88,7 @@ def run_child(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> Outcome:
 
 
 def _halved_batch(entry: Entry) -> Entry | None:
-    """The entry at half its batch size, for one retry after a GPU out-of-memory; None when it cannot shrink."""
+    """The entry at half its batch size, for one retry after a GPU out-of-memory; None if it cannot shrink."""
     batch = entry.data.get("batch_size", data_default("batch_size"))
     if batch <= 1:
         return None
@@ -118,14 +119,14 @@ class SweepDisplay:
 
     def show(self, entry: Entry, index: int) -> None:
         total = len(self.sweep.entries)
-        remaining = total - index
-        grid = Table.grid(padding=(0, 2))
-        grid.add_row(ProgressBar(total=total, completed=index, width=40),
-                     Text(f"{index}/{total} entries  ok {self.done}  failed {self.failed}  skipped {self.skipped}"))
-        grid.add_row(Text("now:", style="bold"), Text(f"{entry.name} on {entry.dataset}, seed {entry.seed}"))
-        grid.add_row(Text("time:", style="bold"), Text(f"elapsed {_duration(time.monotonic() - self.start)}, "
-                                                       f"ETA {_duration(self.eta(remaining))}"))
-        self.console.print(Panel(Group(grid), title=f"sweep {self.sweep.name}", expand=False))
+        lines = [
+            ProgressBar(total=total, completed=index, width=50),
+            Text(f"{index}/{total} entries   ok {self.done}   failed {self.failed}   skipped {self.skipped}"),
+            Text(f"now: {entry.name} on {entry.dataset}, seed {entry.seed}"),
+            Text(f"elapsed {_duration(time.monotonic() - self.start)}   "
+                 f"ETA {_duration(self.eta(total - index))}"),
+        ]
+        self.console.print(Panel(Group(*lines), title=f"sweep {self.sweep.name}", expand=False))
 
 
 def refresh_outputs(out_dir: Path, sweep: Sweep) -> tuple[list[dict[str, Any]], list[Path]]:
@@ -145,7 +146,8 @@ def run_sweep(sweep: Sweep, out_root: str | Path, resume: bool = True, wandb_mod
     write_atomic(out_dir / ".gitignore", "runs/\nwandb/\n")
     remove_temporaries(out_dir)
     results_path = out_dir / RESULTS_FILE
-    done_hashes = {r["config_hash"] for r in read_rows(results_path) if r.get("status") == "ok"} if resume else set()
+    rows = read_rows(results_path) if resume else []
+    done_hashes = {r["config_hash"] for r in rows if r.get("status") == "ok"}
     display = SweepDisplay(sweep, console)
     failures: list[tuple[Entry, str]] = []
     for index, entry in enumerate(sweep.entries):
@@ -163,7 +165,8 @@ def run_sweep(sweep: Sweep, out_root: str | Path, resume: bool = True, wandb_mod
             outcome = run_child(smaller, entry_dir, wandb_mode)
         display.durations.append(time.monotonic() - started)
         if outcome.status == "ok":
-            row = {**outcome.row, "config_hash": entry.config_hash}  # the entry as configured, even after a retry
+            # The entry as configured, even after a retry at a smaller batch.
+            row = {**outcome.row, "config_hash": entry.config_hash}
             display.done += 1
         else:
             row = base_row(entry, status="failed", error=outcome.error)
@@ -171,15 +174,18 @@ def run_sweep(sweep: Sweep, out_root: str | Path, resume: bool = True, wandb_mod
             failures.append((entry, str(outcome.error)))
             console.print(f"[red]{entry.entry_id} failed:[/] {outcome.error}")
         append_row(results_path, row)
-        refresh_outputs(out_dir, sweep)
-    board, plots = refresh_outputs(out_dir, sweep)
+        board, plots = refresh_outputs(out_dir, sweep)
+    if not display.durations:  # nothing ran: the config may still have changed which rows count
+        board, plots = refresh_outputs(out_dir, sweep)
     if wandb_mode and display.durations:
         tracking.log_leaderboard(sweep.name, board, plots, wandb_mode, out_dir)
-    console.print(f"sweep {sweep.name}: {display.done} done, {display.skipped} skipped, {display.failed} failed "
-                  f"in {_duration(time.monotonic() - display.start)}; results in {out_dir}")
+    console.print(f"sweep {sweep.name}: {display.done} done, {display.skipped} skipped, "
+                  f"{display.failed} failed in {_duration(time.monotonic() - display.start)}; "
+                  f"results in {out_dir}")
     ranked = [line for line in board if line["status"] == "ok"]
     for line in ranked[:10]:
-        console.print(f"  {line['rank']:>2}. {line['model']:<28} video top-1 {100 * line['video_top1']:5.1f}%  "
+        console.print(f"  {line['rank']:>2}. {line['model']:<28} "
+                      f"video top-1 {100 * line['video_top1']:5.1f}%  "
                       f"{line['gmacs_per_video']:.3f} GMACs/video  ({line['dataset']})")
     if failures:
         console.print(f"[red]{len(failures)} entr{'y' if len(failures) == 1 else 'ies'} failed:[/]")
