@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ import yaml
 from lit_video.sweep import cli
 from lit_video.sweep.config import SweepConfigError, load_sweep, parse_sweep
 from lit_video.sweep.results import ROW_FIELDS, read_rows
+from lit_video.sweep.runner import run_child
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -99,6 +101,14 @@ def test_cli_exits_2_on_a_bad_config(tmp_path, capsys):
 def test_shipped_sweep_configs_are_valid():
     for path in sorted((REPO / "configs" / "sweeps").glob("*.yaml")):
         assert load_sweep(path).entries, path
+
+
+def test_an_entry_past_its_timeout_is_killed_and_recorded_as_failed(tmp_path):
+    entry = replace(parse_sweep(sweep_config(tmp_path)).entries[0], timeout_s=0.5)
+    started = time.monotonic()
+    outcome = run_child(entry, tmp_path / "run", wandb_mode=None)
+    assert outcome.status == "failed" and outcome.error.startswith("timed out after 0.5 s")
+    assert time.monotonic() - started < 10 and not (tmp_path / "run" / "result.json").exists()
 
 
 # --------------------------------------------------------------------------------------------- end to end

@@ -7,6 +7,7 @@ The parent alone appends rows to ``results.jsonl``; a crash here costs this entr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -24,9 +25,9 @@ SPEC_FILE, RESULT_FILE = "spec.json", "result.json"
 
 def eval_views(entry: Entry) -> int:
     """Views averaged per test video: clips x crops."""
-    data = entry.data
-    return int(data.get("test_clips", data_default("test_clips"))) * int(data.get("test_crops",
-                                                                                  data_default("test_crops")))
+    clips = entry.data.get("test_clips", data_default("test_clips"))
+    crops = entry.data.get("test_crops", data_default("test_crops"))
+    return int(clips) * int(crops)
 
 
 def base_row(entry: Entry, **fields: Any) -> dict[str, Any]:
@@ -113,7 +114,7 @@ def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         import ctypes
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,14 +135,12 @@ def main(argv: list[str] | None = None) -> int:
         outcome = {"status": "failed", "error": f"{type(err).__name__}: {err}".strip(), "oom": oom,
                    "traceback": traceback.format_exc()}
         traceback.print_exc()
-        try:
+        with contextlib.suppress(Exception):  # wandb trouble must not hide the real error
             import wandb
 
             if wandb.run is not None:
                 wandb.run.summary.update({"status": "failed", "error": outcome["error"]})
                 wandb.finish(exit_code=1)
-        except Exception:  # wandb trouble must not hide the real error
-            pass
     write_atomic(entry_dir / RESULT_FILE, json.dumps(outcome, indent=2, default=str))
     return 0 if outcome["status"] == "ok" else 1
 

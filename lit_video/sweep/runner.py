@@ -70,7 +70,7 @@ def run_child(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> Outcome:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
             return Outcome("failed",
-                           error=f"timed out after {entry.timeout_s:.0f} s (timeout_s in the sweep config)")
+                           error=f"timed out after {entry.timeout_s:g} s (timeout_s in the sweep config)")
         except BaseException:  # Ctrl-C: take the entry down with the sweep
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
