@@ -72,7 +72,8 @@ def _inflate_layer(name: str, m: nn.Module, rule: TimeKernel, time_padding: str)
         # skip_init: the weights are overwritten just below, so random initialisation would be wasted time.
         conv = nn.utils.skip_init(nn.Conv3d, m.in_channels, m.out_channels, (kt, *m.kernel_size),
                                   stride=(1, *m.stride), padding=(pt, *m.padding), dilation=(1, *m.dilation),
-                                  groups=m.groups, bias=m.bias is not None, padding_mode=m.padding_mode)
+                                  groups=m.groups, bias=m.bias is not None, padding_mode=m.padding_mode,
+                                  device=m.weight.device, dtype=m.weight.dtype)  # stays on meta when built there
         with torch.no_grad():
             # (O, I, Kh, Kw) -> (O, I, Kt, Kh, Kw), each time slice W / Kt: a constant clip sums back to W.
             conv.weight.copy_(m.weight.unsqueeze(2).repeat(1, 1, kt, 1, 1) / kt)
