@@ -96,3 +96,10 @@ def test_two_stream_inputs_take_the_widest_extent():
     inputs = {"rgb": torch.zeros(1, 3, 4, 8, 8), "flow": torch.zeros(1, 2, 4, 8, 8)}
     fields = receptive_fields(TwoStream(), inputs)
     assert fields["rgb"] == [1, 3, 3] and fields["flow"] == [3, 3, 3] and fields[""] == [3, 3, 3]
+
+
+def test_a_flattened_map_reaches_what_all_its_positions_reach():
+    net = nn.Sequential(nn.Conv3d(1, 2, 3, padding=1), nn.AdaptiveAvgPool3d((1, 2, 2)), nn.Flatten(), nn.Linear(8, 3))
+    fields = receptive_fields(net, torch.rand(1, 1, 4, 8, 8))
+    assert fields["1"] == [4, 5, 5]  # one of the 2x2 pooled cells: a quadrant, plus the conv's 1-pixel rim
+    assert fields["2"] == fields["3"] == [4, 8, 8]  # the flattened vector and the classifier see everything

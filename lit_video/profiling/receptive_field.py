@@ -9,7 +9,7 @@ pooling runs as average pooling with the same window. The input is positive, so 
 
 The central unit is the middle element of every output dimension. That works without knowing the layout:
 ``(B, C, T, H, W)`` for 3D layers, ``(B*T, C, H, W)`` for frame-based layers (the middle frame), ``(B, N, D)``
-for tokens, ``(B, classes)`` for a classifier (which reaches everything the network sees).
+for tokens; a feature vector ``(B, F)`` (flattened maps, FC layers, a classifier) counts as one unit.
 The receptive field is the extent ``[t, h, w]`` of the positions reached, clipped to the input it was measured
 on (a 3x3 conv at a 64-pixel input is 3 pixels wide; global pooling is the whole input).
 """
@@ -119,7 +119,9 @@ def receptive_fields(model: nn.Module, inputs: Inputs,
         def record(_module, _args, output):
             out = first_tensor(output)
             if out is not None and out.is_floating_point() and out.numel():
-                units[name] = out[tuple(s // 2 for s in out.shape)]  # the central unit, last call wins
+                # The central unit, last call wins. A feature vector (N, F) counts as one unit: its middle
+                # element alone would be one channel at one place of a flattened map, not the layer's reach.
+                units[name] = out[out.shape[0] // 2].sum() if out.dim() == 2 else out[tuple(s // 2 for s in out.shape)]
 
         return record
 
