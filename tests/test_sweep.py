@@ -53,7 +53,7 @@ def test_config_expands_models_datasets_seeds_with_overrides(tmp_path):
     frame = {(e.name, e.dataset, e.seed): e for e in sweep.entries}
     single = frame[("single_frame", "other", 1)]
     assert single.data["frames"] == 2 and single.model["lr"] == 0.1 and single.trainer["max_epochs"] == 2
-    assert "name" not in single.data
+    assert "name" not in single.data and single.data["seed"] == 1  # the seed drives the data sampling too
     c3d = frame[("c3d", tmp_path.name, 0)]
     assert c3d.data["frames"] == 4 and c3d.model == {"name": "c3d", "lr": 0.01}
     assert len({e.config_hash for e in sweep.entries}) == len(sweep.entries)

@@ -194,7 +194,9 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
             for seed in seeds:
                 model = {"name": model_name, **({"model_args": model_args} if model_args else {}),
                          **optimizer, **own_optimizer}
-                entries.append(Entry(name, label, model, data, {**trainer, **own_trainer}, seed, profile,
+                # The seed also drives the data's shuffle and clip sampling, unless the config fixes them.
+                seeded = {**data, "seed": data.get("seed", seed)}
+                entries.append(Entry(name, label, model, seeded, {**trainer, **own_trainer}, seed, profile,
                                      float(timeout_s)))
 
     seen: set[tuple[Any, ...]] = set()
