@@ -182,11 +182,9 @@ def run_sweep(sweep: Sweep, out_root: str | Path, resume: bool = True, wandb_mod
     console.print(f"sweep {sweep.name}: {display.done} done, {display.skipped} skipped, "
                   f"{display.failed} failed in {_duration(time.monotonic() - display.start)}; "
                   f"results in {out_dir}")
-    ranked = [line for line in board if line["status"] == "ok"]
-    for line in ranked[:10]:
-        console.print(f"  {line['rank']:>2}. {line['model']:<28} "
-                      f"video top-1 {100 * line['video_top1']:5.1f}%  "
-                      f"{line['gmacs_per_video']:.3f} GMACs/video  ({line['dataset']})")
+    for line in [line for line in board if line["status"] == "ok"][:10]:
+        console.print(f"  {line['rank']:>2}. {line['model']:<22} {100 * line['video_top1']:5.1f}% "
+                      f"video top-1  {line['gmacs_per_video']:.3f} GMACs/video  {line['dataset']}")
     if failures:
         console.print(f"[red]{len(failures)} entr{'y' if len(failures) == 1 else 'ies'} failed:[/]")
         for entry, error in failures:
