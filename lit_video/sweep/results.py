@@ -252,10 +252,11 @@ def to_csv(board: list[dict[str, Any]]) -> str:
     groups = _group_names(board)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([field for field, _, _ in COLUMNS] + [f"group_acc/{g}" for g in groups] + ["error"])
+    stamp = ["device", "git_sha", "error"]  # compare needs the device: speeds compare on one device only
+    writer.writerow([field for field, _, _ in COLUMNS] + [f"group_acc/{g}" for g in groups] + stamp)
     for line in board:
         cells = [line.get(field) for field, _, _ in COLUMNS] + [line["group_acc"].get(g) for g in groups]
-        writer.writerow(["" if v is None else v for v in cells] + [line.get("error") or ""])
+        writer.writerow(["" if v is None else v for v in cells + [line.get(k) for k in stamp]])
     return out.getvalue()
 
 
