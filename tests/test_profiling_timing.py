@@ -71,3 +71,12 @@ def test_compiled_model_runs():
     result = measure_throughput(tiny_net(), (1, 3, 4, 16, 16), batch_sizes=(1,), train=False, repeats=2,
                                 compile=True)
     assert result["options"]["compile"] and result["infer_clips_per_s"] > 0
+
+
+def test_training_is_measured_at_batch_two_and_up():
+    """Batch norm cannot train on one clip whose last map is 1x1: training speed starts at batch 2."""
+    net = nn.Sequential(nn.Conv3d(3, 4, 3, stride=4), nn.BatchNorm3d(4), nn.Flatten(), nn.Linear(4, 2))
+    result = measure_throughput(net, (1, 3, 3, 4, 4), batch_sizes=(1, 2), repeats=2, warmup=1)
+    per_batch = {r["batch_size"]: r for r in result["per_batch"]}
+    assert per_batch[1]["train_clips_per_s"] is None and per_batch[2]["train_clips_per_s"] > 0
+    assert result["train_clips_per_s"] == per_batch[2]["train_clips_per_s"] and result["train_batch_size"] == 2

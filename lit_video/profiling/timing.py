@@ -179,7 +179,8 @@ def measure_throughput(model: nn.Module, inputs_or_shape: Any, batch_sizes: tupl
     ``dtype`` other than float32 runs under autocast; ``channels_last`` uses ``channels_last_3d`` (5D inputs)
     or ``channels_last``; ``compile`` wraps the model in ``torch.compile``; ``threads`` sets torch's thread
     count for the measurement. ``gmacs`` per clip is counted when not given. The top-level figures are those
-    of the batch size with the best inference throughput; ``per_batch`` has every batch size.
+    of the batch size with the best inference throughput, the training figures those of the best training
+    batch size (>= 2; none when only batch 1 is asked for); ``per_batch`` has every batch size.
     MFU = achieved FLOP/s (2 x gmacs x clips/s; training counts 3 x the forward) / the measured matmul peak.
     """
     device, dt = torch.device(device), _dtype(dtype)
@@ -209,21 +210,29 @@ def measure_throughput(model: nn.Module, inputs_or_shape: Any, batch_sizes: tupl
                 return x
             return map_inputs(x, lambda t: t.contiguous(memory_format=fmt) if t.dim() in (4, 5) else t)
 
-        per_batch = [_measure_batch(net, runner, batch(b), b, train, autocast, warmup, repeats, device)
+        # Training is measured at batch sizes >= 2 only: batch norm cannot train on one clip whose last map is
+        # 1x1 (one value per channel), and nobody trains at batch 1.
+        per_batch = [_measure_batch(net, runner, batch(b), b, train and b > 1, autocast, warmup, repeats, device)
                      for b in sorted(set(batch_sizes) | {1})]
         max_batch = (_largest_batch(net, runner, batch, max(batch_sizes), autocast, device, batch_limit)
                      if find_max_batch else None)
     finally:
         torch.set_num_threads(old_threads)
     best = max(per_batch, key=lambda r: r["infer_clips_per_s"])
+    trained = [r for r in per_batch if r["train_clips_per_s"] is not None]
+    best_train = max(trained, key=lambda r: r["train_clips_per_s"]) if trained else None
+    train_clips_per_s = best_train["train_clips_per_s"] if best_train else None
     one = next(r for r in per_batch if r["batch_size"] == 1)
     result = {
         **best,
+        "train_clips_per_s": train_clips_per_s,
+        "train_batch_size": best_train["batch_size"] if best_train else None,
+        "train_peak_mem_mb": best_train["train_peak_mem_mb"] if best_train else None,
         "latency_ms_p50": one["latency_ms_p50"],
         "latency_ms_p95": one["latency_ms_p95"],
         "gmacs_per_clip": gmacs,
         "mfu": 2 * gmacs * best["infer_clips_per_s"] / peak,
-        "train_mfu": 3 * 2 * gmacs * best["train_clips_per_s"] / peak if train else None,
+        "train_mfu": 3 * 2 * gmacs * train_clips_per_s / peak if train_clips_per_s else None,
         "peak_gflops_per_s": peak,
         "achieved_gflops_per_s": 2 * gmacs * best["infer_clips_per_s"],
         "max_batch_size": max_batch,
