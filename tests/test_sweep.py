@@ -123,7 +123,8 @@ def _wait_for_rows(path: Path, n: int, proc: subprocess.Popen, timeout: float) -
     pytest.fail(f"no row in {path} after {timeout} s")
 
 
-@pytest.mark.slow  # about a minute on 2 idle cores: four entry processes, each importing torch and Lightning
+# About a minute on 2 idle cores (four entry processes, each importing torch and Lightning), yet in the default
+# suite: it is the one test of the main job's whole path (kill, resume, failure, tables, plots, wandb).
 def test_sweep_end_to_end_kill_resume_failure_tables_plots_wandb(tiny_dataset, tmp_path, capfd):
     config = sweep_config(tiny_dataset)
     # Third entry fails for real: this learning rate blows the weights up and the loss turns NaN.
