@@ -9,7 +9,7 @@ def test_synth_writes_a_dataset_that_checks_clean(tmp_path, capsys):
     out = tmp_path / "syn"
     assert main(["synth", "--out", str(out), "--classes", "2", "--videos-per-class", "2", "--frames", "8",
                  "--size", "16", "--fps", "10", "20", "--seed", "1"]) == 0
-    assert "wrote 4 videos" not in capsys.readouterr().out  # 2 train + 1 val + 1 test per class = 8
+    assert f"wrote 8 videos to {out}" in capsys.readouterr().out  # 2 train + 1 val + 1 test per class
     assert len(list(out.rglob("*.mp4"))) == 8
     assert main(["check", str(out)]) == 0
     assert "8 videos checked, 2 classes, 0 problems" in capsys.readouterr().out

@@ -1,6 +1,7 @@
-"""VideoDataModule: properties at construction, batches and views, seeded determinism, bad options, bad videos
-(skipped, warned once, listed; strict mode), failures inside workers, and a real Trainer run."""
+"""VideoDataModule: properties at construction, clip defaults, batches and views, seeded determinism, bad
+options, bad videos (skipped, warned once, listed; strict mode), failures inside workers, a real Trainer run."""
 
+import os
 import shutil
 import warnings
 
@@ -9,8 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from lit_video.data import VideoDataModule
-from lit_video.data.datamodule import SKIPPED_FILE
+from lit_video.data import VideoDataModule, dataset_label, eval_views
+from lit_video.data.dataset import ClipDataset
+from lit_video.data.skipped import SKIPPED_FILE
 
 
 def test_properties_are_known_at_construction(tiny_dataset):
@@ -22,6 +24,47 @@ def test_properties_are_known_at_construction(tiny_dataset):
     assert dm.fingerprint == VideoDataModule(root=str(tiny_dataset), frames=8).fingerprint
     # The synthetic data has left / right motion classes: its classes.json forbids mirroring, unless overridden.
     assert dm.flip is False and VideoDataModule(root=str(tiny_dataset), flip=True).flip is True
+
+
+def test_dataset_label_and_name():
+    assert dataset_label(None, None) == "synthetic"
+    assert dataset_label(None, "/data/ucf101/") == "ucf101"
+    assert dataset_label(None, ".") == os.path.basename(os.getcwd())
+    assert dataset_label("kinetics-mini", "/data/k400") == "kinetics-mini"
+
+
+def test_name_labels_the_dataset_and_stays_out_of_the_hyperparameters(tiny_dataset):
+    dm = VideoDataModule(root=str(tiny_dataset), name="tiny", num_workers=0)
+    # VideoClassifier's hyperparameter `name` is the model's: Lightning refuses two values under one key.
+    assert dm.dataset_name == "tiny" and "name" not in dm.hparams and "name" not in dm.hparams_initial
+
+
+def test_clip_defaults_are_filled_in_and_saved(tiny_dataset):
+    dm = VideoDataModule(root=str(tiny_dataset), num_workers=0)
+    assert (dm.frames, dm.fps, dm.size) == (8, 5.0, 64)
+    for hparams in (dm.hparams, dm.hparams_initial):  # what loggers record: the numbers used, not None
+        assert (hparams["frames"], hparams["fps"], hparams["size"]) == (8, 5.0, 64)
+    given = VideoDataModule(root=str(tiny_dataset), frames=4, fps=10.0, size=32, num_workers=0)
+    assert (given.frames, given.fps, given.size) == (4, 10.0, 32)
+    assert (given.hparams["frames"], given.hparams["fps"], given.hparams["size"]) == (4, 10.0, 32)
+    assert next(iter(given.val_dataloader()))["video"].shape[1:] == (3, 4, 32, 32)
+
+
+def test_eval_views_are_what_the_test_loader_takes_per_video(tiny_dataset):
+    assert eval_views(10, 3) == 30
+    with pytest.raises(ValueError, match="test_clips and test_crops"):
+        eval_views(0, 1)
+    dm = VideoDataModule(root=str(tiny_dataset), frames=2, size=16, num_workers=0, test_clips=2, test_crops=3)
+    assert dm.eval_views == 6 == len(dm.dataset("test")) // len(dm.info.splits["test"])
+
+
+def test_dataset_sets_up_only_what_it_needs(tiny_dataset):
+    dm = VideoDataModule(root=str(tiny_dataset), frames=2, size=16, num_workers=0)
+    val = dm.dataset("val")
+    assert isinstance(val, ClipDataset) and len(val) == 12 and set(dm.datasets) == {"val"}
+    assert dm.dataset("val") is val
+    with pytest.raises(ValueError, match="unknown split 'validation'"):
+        dm.dataset("validation")
 
 
 def test_train_and_test_batches(tiny_dataset):
@@ -137,12 +180,30 @@ def test_video_that_fails_after_probing_is_dropped_from_its_batch(tiny_dataset, 
     assert 3 not in batches[0]["video_index"].tolist()
     listed = (tmp_path / "logs" / SKIPPED_FILE).read_text()
     assert str(victim) in listed
-    if workers == 0:
-        assert dm.skipped and dm.skipped[-1][0] == str(victim)
+    assert dm.skipped and dm.skipped[-1][0] == str(victim)
     dm.strict = True
     dm.datasets.clear()
     with pytest.raises(Exception, match="cannot read video"):
         list(dm.val_dataloader())
+
+
+def test_skips_in_loader_workers_reach_the_datamodule_and_the_file_once(tiny_dataset, tmp_path):
+    """Two worker processes fail on one video (its 6 views span 3 batches, dealt to both workers): the
+    DataModule reports exactly that video, and the file lists it once."""
+    root = shutil.copytree(tiny_dataset, tmp_path / "data")
+    dm = VideoDataModule(root=str(root), frames=4, size=24, batch_size=2, num_workers=2, test_clips=2,
+                         test_crops=3, log_dir=str(tmp_path / "logs"))
+    dm.setup("test")  # every video probes fine
+    assert dm.skipped == []
+    victim = dm.datasets["test"].videos[5][0].path
+    victim.write_bytes(b"\x00" * 1000)  # fails at decode time, in a worker
+    with warnings.catch_warnings(record=True):
+        clips = sum(len(b["label"]) for b in dm.test_dataloader())
+    assert clips == 11 * 6
+    assert [path for path, _ in dm.skipped] == [str(victim)]
+    assert len(dm.skipped) == 1
+    listed = (tmp_path / "logs" / SKIPPED_FILE).read_text().splitlines()
+    assert [line.split("\t")[0] for line in listed] == [str(victim)]
 
 
 def test_all_failed_batch_is_empty_not_an_error(tiny_dataset, tmp_path):

@@ -42,7 +42,9 @@ def synth(args: argparse.Namespace, console: Console) -> int:
     out = write_synthetic_dataset(args.out, args.classes, args.videos_per_class, args.eval_videos_per_class,
                                   args.frames, args.size, args.fps, args.seed)
     videos = sum(1 for _ in out.rglob("*.mp4"))
-    console.print(f"wrote {videos} videos to {out} in {time.perf_counter() - start:.1f} s")
+    # Unwrapped and as written: the path stays whole for copying.
+    console.print(f"wrote {videos} videos to {out} in {time.perf_counter() - start:.1f} s", soft_wrap=True,
+                  markup=False, highlight=False)
     return 0
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import warnings
+import os
 from pathlib import Path
 
 import lightning as L
@@ -11,41 +11,77 @@ import torch
 from lightning.fabric.utilities.seed import pl_worker_init_function
 from torch.utils.data import DataLoader
 
+from lit_video.files import cache_dir
+
 from .annotations import FORMATS, SPLITS, read_annotations
 from .dataset import ClipDataset
 from .decode import BACKENDS, VideoProbe, VideoReadError, probe_videos
-from .synthetic import builtin_dataset, cache_dir
+from .skipped import SKIPPED_FILE, SkippedVideos
+from .synthetic import builtin_dataset
 from .transforms import ClipTransform
 
-SKIPPED_FILE = "skipped_videos.txt"
+# The clip a DataModule built directly takes where frames / fps / size are None. lit-video's CLI and sweeps
+# never rely on these: they fill in the model's own (``model_info(name)``) before building the DataModule.
+DEFAULT_FRAMES, DEFAULT_FPS, DEFAULT_SIZE = 8, 5.0, 64
+# The splits each Lightning stage needs (``None``: every split).
+STAGE_SPLITS: dict[str | None, tuple[str, ...]] = {
+    "fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": (), None: SPLITS}
+
+
+def dataset_label(name: str | None, root: str | None) -> str:
+    """The dataset's label in results tables: ``name`` if given, else the root folder's name, or ``synthetic``
+    for the built-in data (``root=None``)."""
+    if name:
+        return name
+    return "synthetic" if root is None else Path(os.path.abspath(root)).name
+
+
+def eval_views(test_clips: int, test_crops: int) -> int:
+    """Views (clips x crops) the test loader takes of each video; per-video figures are per clip x this."""
+    if test_clips < 1 or test_crops < 1:
+        raise ValueError(f"test_clips and test_crops must be >= 1 (got {test_clips} and {test_crops})")
+    return test_clips * test_crops
 
 
 class VideoDataModule(L.LightningDataModule):
     """Clips of ``frames`` frames at ``fps`` frames per second, cropped to ``size`` px, from ``root``.
 
-    ``root=None`` is the built-in synthetic dataset (written on first use to ``$LIT_VIDEO_CACHE``). The
-    annotations are read here, so ``num_classes``, ``multi_label``, ``class_names`` and ``groups`` are known
-    right away; videos are probed in ``setup`` (once: the probes are cached). Training draws one random clip
-    per video (random crop; horizontal flip unless ``flip=False`` or the dataset's ``classes.json`` forbids it),
-    validation takes the centre clip, test takes ``test_clips`` clips x ``test_crops`` crops.
+    ``frames``, ``fps`` and ``size`` left at None mean the model's defaults (``model_info(name)``), which
+    lit-video's CLI and sweeps fill in before building the DataModule; one built directly with None takes
+    ``DEFAULT_FRAMES`` (8) frames at ``DEFAULT_FPS`` (5.0) fps and ``DEFAULT_SIZE`` (64) px. After
+    construction ``frames``, ``fps`` and ``size`` (and the saved hyperparameters) are the numbers used.
+    ``root=None`` is the built-in synthetic dataset (written on first use to ``$LIT_VIDEO_CACHE``); ``name``
+    labels the dataset in results tables (default: the root folder's name, or ``synthetic`` for the built-in
+    data). The annotations are read here, so ``num_classes``, ``multi_label``, ``class_names`` and ``groups``
+    are known right away; videos are probed in ``setup`` (once: the probes are cached). Training draws one
+    random clip per video (random crop; horizontal flip unless ``flip=False`` or the dataset's
+    ``classes.json`` forbids it), validation takes the centre clip, test takes ``test_clips`` clips x
+    ``test_crops`` crops.
     Videos that cannot be read are skipped with one warning each and listed in ``skipped`` and in
-    ``skipped_videos.txt`` in the log folder (``log_dir``, else the trainer's, else the working directory);
-    ``strict=True`` raises on the first one instead.
+    ``skipped_videos.txt`` in the log folder (``log_dir``, else the trainer's, else the working directory),
+    including those that fail later in DataLoader workers; ``strict=True`` raises on the first one instead.
     """
 
     def __init__(self, root: str | None = None, format: str = "auto", annotations: str | None = None,
-                 frames: int = 8, fps: float = 5.0, size: int = 64, resize: int | None = None,
-                 batch_size: int = 8, num_workers: int = 2, test_clips: int = 4, test_crops: int = 1,
-                 backend: str = "decord", strict: bool = False, seed: int = 0, log_dir: str | None = None,
-                 flip: bool | None = None):
+                 frames: int | None = None, fps: float | None = None, size: int | None = None,
+                 resize: int | None = None, batch_size: int = 8, num_workers: int = 2, test_clips: int = 4,
+                 test_crops: int = 1, backend: str = "decord", strict: bool = False, seed: int = 0,
+                 log_dir: str | None = None, flip: bool | None = None, name: str | None = None):
         super().__init__()
-        self.save_hyperparameters()
+        frames = DEFAULT_FRAMES if frames is None else frames
+        fps = DEFAULT_FPS if fps is None else fps
+        size = DEFAULT_SIZE if size is None else size
+        # Saved after the defaults are filled in, so the hyperparameters say what was used. `name` stays out:
+        # VideoClassifier's `name` is the model's, and Lightning refuses two values under one key.
+        self.save_hyperparameters(ignore=["name"])
         _check_options(format, frames, fps, size, resize, batch_size, num_workers, test_clips, test_crops, backend)
         self.root = Path(root) if root is not None else builtin_dataset()
+        self.name = name
         self.frames, self.fps, self.size, self.resize = frames, fps, size, resize
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
         self.test_clips, self.test_crops = test_clips, test_crops
-        self.backend, self.strict, self.log_dir = backend, strict, log_dir
+        self.backend, self.log_dir = backend, log_dir
+        self._skipped = SkippedVideos(strict)
         self.info = read_annotations(self.root, format, annotations)
         # Mirror training clips unless the dataset says a mirrored video is another class (classes.json).
         self.flip = self.info.horizontal_flip if flip is None else flip
@@ -54,9 +90,8 @@ class VideoDataModule(L.LightningDataModule):
             raise ValueError(f"no videos found in {str(self.root)!r} (format {self.info.format!r})"
                              + (f"; e.g. {reasons}" if reasons else "")
                              + ": check data.root, data.format and data.annotations")
-        self.skipped: list[tuple[str, str]] = []
         for what, why in self.info.skipped:
-            self._skip(what, why)
+            self._skipped.add(what, why)
         self._probes: dict[Path, VideoProbe | VideoReadError] | None = None
         self.datasets: dict[str, ClipDataset] = {}
 
@@ -79,7 +114,11 @@ class VideoDataModule(L.LightningDataModule):
 
     @property
     def dataset_name(self) -> str:
-        return "synthetic" if self.hparams.root is None else self.root.name
+        return dataset_label(self.name, self.hparams.root)
+
+    @property
+    def eval_views(self) -> int:
+        return eval_views(self.test_clips, self.test_crops)
 
     @property
     def fingerprint(self) -> str:
@@ -92,7 +131,22 @@ class VideoDataModule(L.LightningDataModule):
 
     # -- bad videos ----------------------------------------------------------------------------------------
     @property
+    def strict(self) -> bool:
+        return self._skipped.strict
+
+    @strict.setter
+    def strict(self, value: bool) -> None:
+        self._skipped.strict = value
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        """(path, reason) of every input skipped so far, here or in a DataLoader worker; one per path."""
+        return self._skipped.items()
+
+    @property
     def skipped_file(self) -> Path:
+        if self._skipped.file is not None:
+            return self._skipped.file
         if self.log_dir is not None:
             folder = Path(self.log_dir)
         elif self.trainer is not None and self.trainer.log_dir is not None:
@@ -101,41 +155,47 @@ class VideoDataModule(L.LightningDataModule):
             folder = Path.cwd()
         return folder / SKIPPED_FILE
 
-    def _skip(self, what: str, why: str) -> None:
-        if self.strict:
-            raise ValueError(f"bad input {what!r}: {why} (strict mode; set data.strict=false to skip it)")
-        self.skipped.append((what, why))
-        warnings.warn(f"skipping {what!r}: {why}", stacklevel=3)
-
-    # -- Lightning hooks -------------------------------------------------------------------------------------
-    def setup(self, stage: str | None = None) -> None:
+    # -- datasets ------------------------------------------------------------------------------------------
+    def _probe(self) -> dict[Path, VideoProbe | VideoReadError]:
+        """Probe every video once (cached across runs); the unreadable ones are skipped and the skipped-videos
+        file is started in the log folder."""
         if self._probes is None:
-            cache = cache_dir() / "probes" / f"{hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()[:16]}.json"
+            key = hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()[:16]
+            cache = cache_dir() / "probes" / f"{key}.json"
             self._probes = probe_videos(self.info.videos(), self.backend, cache)
             for err in self._probes.values():
                 if isinstance(err, VideoReadError):
-                    self._skip(err.path, err.reason)
-            if self.skipped:
-                self.skipped_file.parent.mkdir(parents=True, exist_ok=True)
-                self.skipped_file.write_text("".join(f"{what}\t{why}\n" for what, why in self.skipped))
-        wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), None: SPLITS}.get(stage, ())
-        for split in wanted:
-            videos = [(r, self._probes[r.path]) for r in self.info.splits[split]
-                      if isinstance(self._probes[r.path], VideoProbe)]
+                    self._skipped.add(err.path, err.reason)
+            self._skipped.write_to(self.skipped_file)
+        return self._probes
+
+    def dataset(self, split: str) -> ClipDataset:
+        """The ClipDataset of ``split`` (``train``, ``val`` or ``test``), probing the videos if not yet."""
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)}")
+        if split not in self.datasets:
+            probes = self._probe()
+            videos = [(r, probes[r.path]) for r in self.info.splits[split]
+                      if isinstance(probes[r.path], VideoProbe)]
             if not videos:
                 raise ValueError(f"the {split} split of {str(self.root)!r} has no readable videos "
                                  f"({len(self.skipped)} skipped; see {self.skipped_file})")
-            train = split == "train"
+            test = split == "test"
             self.datasets[split] = ClipDataset(
                 videos, self.num_classes, self.multi_label, self.frames, self.fps,
-                ClipTransform(self.size, self.resize, train=train, flip=self.flip),
-                clips=self.test_clips if split == "test" else 1, crops=self.test_crops if split == "test" else 1,
-                backend=self.backend, strict=self.strict, skip_file=self.skipped_file, skipped=self.skipped)
+                ClipTransform(self.size, self.resize, train=split == "train", flip=self.flip),
+                clips=self.test_clips if test else 1, crops=self.test_crops if test else 1,
+                backend=self.backend, skipped=self._skipped)
+        return self.datasets[split]
+
+    # -- Lightning hooks -------------------------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        self._probe()
+        for split in STAGE_SPLITS.get(stage, ()):
+            self.dataset(split)
 
     def _loader(self, split: str) -> DataLoader:
-        if split not in self.datasets:
-            self.setup({"train": "fit", "val": "validate", "test": "test"}[split])
-        dataset = self.datasets[split]
+        dataset = self.dataset(split)
         return DataLoader(
             dataset, batch_size=self.batch_size, shuffle=split == "train", num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0, collate_fn=dataset.collate,

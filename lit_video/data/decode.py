@@ -1,6 +1,6 @@
 """Video decoding: decord (batched ``get_batch`` reads) first, PyAV as the second backend and the fallback.
 
-Every video is probed once (frame count, frame rate, size) and the probe is cached in a JSON index keyed by
+Every video is probed once (frame count, frame rate) and the probe is cached in a JSON index keyed by
 path + size + mtime, so a large dataset is not re-probed on every run.
 """
 
@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import av
 import numpy as np
 import torch
+
+from lit_video.files import write_atomic
 
 BACKENDS = ("decord", "pyav")
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v")
@@ -33,10 +34,10 @@ class VideoReadError(RuntimeError):
 
 @dataclass(frozen=True)
 class VideoProbe:
+    """What clip sampling needs to know of a video: its frame count and native frame rate."""
+
     num_frames: int
     fps: float
-    height: int
-    width: int
 
 
 def _reason(err: Exception) -> str:
@@ -61,8 +62,8 @@ def _decord_reader(path: Path):
 
 def _probe_decord(path: Path) -> VideoProbe:
     vr = _decord_reader(path)
-    first = vr[0].asnumpy()  # (H, W, C): decoding one frame proves the stream decodes, not just that it opens
-    return VideoProbe(len(vr), float(vr.get_avg_fps()), first.shape[0], first.shape[1])
+    vr[0].asnumpy()  # (H, W, C): decoding one frame proves the stream decodes, not just that it opens
+    return VideoProbe(len(vr), float(vr.get_avg_fps()))
 
 
 def _probe_pyav(path: Path) -> VideoProbe:
@@ -75,10 +76,9 @@ def _probe_pyav(path: Path) -> VideoProbe:
         if num_frames == 0:  # Matroska / WebM headers carry no frame count: count the packets instead
             num_frames = sum(1 for packet in container.demux(stream) if packet.size > 0)
             container.seek(0)
-        first = next(container.decode(stream), None)
-        if first is None:
+        if next(container.decode(stream), None) is None:
             raise VideoReadError(path, "no decodable frame")
-        return VideoProbe(num_frames, fps, first.height, first.width)
+        return VideoProbe(num_frames, fps)
 
 
 def _read_decord(path: Path, indices: Sequence[int]) -> np.ndarray:
@@ -158,6 +158,17 @@ def check_video(path: str | Path, backend: str = "decord") -> VideoProbe:
     return probe
 
 
+def _from_cache(path: Path, hit: dict) -> VideoProbe | VideoReadError | None:
+    """A cached probe or error; None for an entry this version cannot use (then the video is probed again).
+    Keys that are not ``VideoProbe`` fields (``height``, ``width`` of older versions) are ignored."""
+    if "error" in hit:
+        return VideoReadError(path, hit["error"])
+    try:
+        return VideoProbe(**{f.name: hit[f.name] for f in fields(VideoProbe)})
+    except (KeyError, TypeError):
+        return None
+
+
 def _cache_key(path: Path) -> str:
     stat = path.stat()
     return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
@@ -181,9 +192,9 @@ def probe_videos(paths: Iterable[Path], backend: str = "decord", cache_file: Pat
         except OSError:
             results[path] = VideoReadError(path, "file not found")
             continue
-        if key in cache:
-            hit = cache[key]
-            results[path] = VideoReadError(path, hit["error"]) if "error" in hit else VideoProbe(**hit)
+        hit = _from_cache(path, cache[key]) if isinstance(cache.get(key), dict) else None
+        if hit is not None:
+            results[path] = hit
         else:
             todo[path] = key
 
@@ -199,14 +210,5 @@ def probe_videos(paths: Iterable[Path], backend: str = "decord", cache_file: Pat
             results[path] = result
             cache[todo[path]] = {"error": result.reason} if isinstance(result, VideoReadError) else asdict(result)
     if cache_file is not None and todo:
-        _write_json_atomic(cache_file, cache)
+        write_atomic(cache_file, json.dumps(cache))  # a concurrent reader never sees half a file
     return {path: results[path] for path in paths}
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    """Write via a temporary file and rename, so a concurrent reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f)
-    os.replace(tmp, path)

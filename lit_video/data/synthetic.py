@@ -24,6 +24,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from lit_video.files import cache_dir
+
 # Appearance classes: disc colour (RGB). Motion classes: bar velocity (x, y in frame sizes per second, turns/s).
 APPEARANCE = {"red_disc": (220, 40, 40), "green_disc": (40, 200, 60), "blue_disc": (50, 80, 230),
               "yellow_disc": (230, 210, 40), "magenta_disc": (210, 50, 200), "cyan_disc": (40, 210, 210)}
@@ -127,11 +129,6 @@ def write_synthetic_dataset(out: str | Path, classes: int = 8, videos_per_class:
                                 render_video(label, num_frames, video_fps, size, rng), video_fps)
                     writer.writerow([label, video_id, 0, end, split])
     return out
-
-
-def cache_dir() -> Path:
-    """``$LIT_VIDEO_CACHE``, else ``~/.cache/lit_video``."""
-    return Path(os.environ.get("LIT_VIDEO_CACHE") or Path.home() / ".cache" / "lit_video")
 
 
 def builtin_dataset(folder: Path | None = None) -> Path:

@@ -23,9 +23,7 @@ Plan = list[tuple[Path, list[int]]]
 
 def clip_plan(datamodule: VideoDataModule, split: str = "test") -> Plan:
     """(video path, frame indices) of every item the ``split`` loader yields, in order."""
-    if split not in datamodule.datasets:
-        datamodule.setup({"train": "fit", "val": "validate", "test": "test"}[split])
-    dataset = datamodule.datasets[split]
+    dataset = datamodule.dataset(split)
     plan = []
     for record, probe in dataset.videos:
         clips = eval_clip_indices(probe.num_frames, probe.fps, dataset.frames, dataset.fps, dataset.clips,
