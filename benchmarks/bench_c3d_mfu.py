@@ -13,7 +13,13 @@ import torch
 from common import write_result
 
 from lit_video.models import create_model
-from lit_video.profiling import count_flops, machine_peak_gflops, measure_throughput
+from lit_video.profiling import (
+    ThroughputOptions,
+    count_flops,
+    gflops,
+    machine_peak_gflops,
+    measure_throughput,
+)
 
 SHAPE = (1, 3, 16, 112, 112)
 
@@ -46,15 +52,15 @@ def main() -> None:
         del options["bf16 autocast"]
     rows = {}
     for label, opts in options.items():
-        opts = {"batch_sizes": (1,), "threads": cores, **opts}
-        result = measure_throughput(model, SHAPE, **opts, train=False, gmacs=gmacs, repeats=args.repeats,
-                                    warmup=1)
+        run = ThroughputOptions(**{"batch_sizes": (1,), "threads": cores, **opts}, train=False,
+                                repeats=args.repeats, warmup=1)
+        result = measure_throughput(model, SHAPE, run, gmacs=gmacs)
         rows[label] = {k: result[k] for k in ("batch_size", "infer_clips_per_s", "latency_ms_p50", "mfu",
                                               "peak_gflops_per_s", "achieved_gflops_per_s", "peak_mem_mb",
                                               "options")}
         print(label, rows[label], flush=True)
     base = rows["baseline (fp32, batch 1)"]["infer_clips_per_s"]
-    table = [f"C3D {'x'.join(map(str, SHAPE[1:]))}: {gmacs:.2f} GMACs ({2 * gmacs:.2f} GFLOPs) per clip, "
+    table = [f"C3D {'x'.join(map(str, SHAPE[1:]))}: {gmacs:.2f} GMACs ({gflops(gmacs):.2f} GFLOPs) per clip, "
              "counter torch.utils.flop_counter; inference, median of "
              f"{args.repeats} runs.", "",
              "| options | batch | clips/s | x baseline | achieved GFLOP/s | peak GFLOP/s (matmul, same "

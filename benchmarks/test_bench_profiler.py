@@ -7,7 +7,7 @@ import torchvision
 from torch import nn
 
 from lit_video.models import create_model
-from lit_video.profiling import count_flops, measure_throughput
+from lit_video.profiling import ThroughputOptions, count_flops, measure_throughput
 
 
 def test_count_c3d_on_meta(benchmark):
@@ -34,6 +34,7 @@ def test_lecture_receptive_fields(benchmark):
 
 def test_tiny_throughput(benchmark):
     net = nn.Sequential(nn.Conv3d(3, 8, 3, padding=1), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(8, 4))
-    result = benchmark.pedantic(measure_throughput, args=(net, (1, 3, 4, 32, 32)),
-                                kwargs={"batch_sizes": (4,), "repeats": 5}, rounds=1)
+    result = benchmark.pedantic(measure_throughput,
+                                args=(net, (1, 3, 4, 32, 32), ThroughputOptions(batch_sizes=(4,), repeats=5)),
+                                rounds=1)
     assert result["infer_clips_per_s"] > 0

@@ -9,7 +9,7 @@ import torchvision
 from torch import nn
 
 from lit_video.models import create_model
-from lit_video.profiling import count_flops, per_video
+from lit_video.profiling import count_flops, gflops
 
 # The lecture's C3D table at 3x16x112x112 (slide credit Justin Johnson): output size and GMACs of every layer.
 LECTURE_C3D = [
@@ -160,7 +160,7 @@ def test_data_dependent_models_fall_back_to_real_tensors():
     assert report.gmacs * 1e9 == 32 and "real tensors" in report.counter
 
 
-def test_two_stream_dict_inputs_and_per_video():
+def test_two_stream_dict_inputs_and_gflops():
     class TwoStream(nn.Module):
         def __init__(self):
             super().__init__()
@@ -171,11 +171,9 @@ def test_two_stream_dict_inputs_and_per_video():
 
     report = count_flops(TwoStream(), {"rgb": (1, 3, 2, 8, 8), "flow": (1, 2, 2, 8, 8)})
     assert report.gmacs * 1e9 == 4 * 3 * 128 + 4 * 2 * 128
+    assert report.gflops * 1e9 == pytest.approx(5120)  # a multiply and an add per multiply-accumulate
     assert report.input_shape == {"rgb": [1, 3, 2, 8, 8], "flow": [1, 2, 2, 8, 8]}
-    assert per_video(report, clips=4, crops=3) == pytest.approx(12 * report.gmacs)
-    assert per_video(2.5, clips=10) == 25.0
-    with pytest.raises(ValueError, match="clips and crops"):
-        per_video(report, clips=0)
+    assert gflops(2.5) == 5.0 and gflops(None) is None
 
 
 def test_bad_inputs_say_what_is_wrong():

@@ -1,4 +1,5 @@
-"""measure_throughput and the machine peak on a tiny network (real timings, few repetitions)."""
+"""measure_throughput, its options and the machine peak on tiny networks (real timings, few repetitions; no
+timing targets); the machine stamp."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ import pytest
 import torch
 from torch import nn
 
-from lit_video.profiling import count_flops, machine_peak_gflops, measure_throughput
+from lit_video.profiling import (
+    ThroughputOptions,
+    accelerator_device,
+    device_name,
+    git_sha,
+    machine_info,
+    machine_peak_gflops,
+    measure_throughput,
+    versions,
+)
 
 
 def tiny_net() -> nn.Module:
@@ -28,30 +38,41 @@ def test_machine_peak_is_measured_once_and_cached():
         machine_peak_gflops("cpu", "int8")
 
 
-def test_throughput_figures_and_mfu():
-    net = tiny_net()
-    result = measure_throughput(net, (1, 3, 4, 16, 16), batch_sizes=(2,), repeats=3, warmup=1)
+def test_throughput_figures():
+    options = ThroughputOptions(batch_sizes=(2,), repeats=3, warmup=1)
+    result = measure_throughput(tiny_net(), (1, 3, 4, 16, 16), options)
     assert [r["batch_size"] for r in result["per_batch"]] == [1, 2]
     for key in ("infer_clips_per_s", "train_clips_per_s", "latency_ms_p50", "peak_gflops_per_s"):
         assert result[key] > 0, key
     assert result["latency_ms_p50"] <= result["latency_ms_p95"]
     assert result["peak_mem_mb"] >= 0
-    gmacs = count_flops(net, (1, 3, 4, 16, 16), receptive_field=False).gmacs
-    assert result["gmacs_per_clip"] == gmacs
-    achieved = 2 * gmacs * result["infer_clips_per_s"]
-    assert result["mfu"] == pytest.approx(achieved / result["peak_gflops_per_s"])
     assert result["options"] == {"device": "cpu", "dtype": "float32", "channels_last": False,
                                  "compile": False, "threads": torch.get_num_threads(), "warmup": 1,
                                  "repeats": 3}
     assert result["machine"]["cores"] == os.cpu_count()
 
 
+def test_mfu_of_a_matrix_vector_product():
+    """A bias-free Linear(n, n) does n * n multiply-accumulates per sample (counted here by hand), so MFU is
+    2 * n^2 / 1e9 GFLOP per clip x clips/s over the peak; a matrix-vector product cannot beat the matmul
+    peak."""
+    n = 512
+    result = measure_throughput(nn.Linear(n, n, bias=False), (1, n),
+                                ThroughputOptions(batch_sizes=(1,), train=False, repeats=5, warmup=1))
+    gmacs = n * n / 1e9
+    assert result["gmacs_per_clip"] == pytest.approx(gmacs)
+    achieved = 2 * gmacs * result["infer_clips_per_s"]
+    assert result["achieved_gflops_per_s"] == pytest.approx(achieved)
+    assert result["mfu"] == pytest.approx(achieved / result["peak_gflops_per_s"])
+    assert 0 < result["mfu"] <= 1
+
+
 def test_speed_options_are_applied_and_recorded():
     threads = torch.get_num_threads()
     net = tiny_net()
-    result = measure_throughput(net, torch.zeros(1, 3, 4, 16, 16), batch_sizes=(1,), train=False, repeats=2,
-                                warmup=1, channels_last=True, dtype="bfloat16", threads=1,
-                                find_max_batch=True, batch_limit=8)
+    options = ThroughputOptions(batch_sizes=(1,), train=False, repeats=2, warmup=1, channels_last=True,
+                                dtype="bfloat16", threads=1, find_max_batch=True, batch_limit=8)
+    result = measure_throughput(net, torch.zeros(1, 3, 4, 16, 16), options)
     assert result["options"]["channels_last"] and result["options"]["dtype"] == "bfloat16"
     assert result["options"]["threads"] == 1 and torch.get_num_threads() == threads  # restored
     assert result["train_clips_per_s"] is None and result["train_mfu"] is None
@@ -59,24 +80,49 @@ def test_speed_options_are_applied_and_recorded():
     assert net[0].weight.is_contiguous()  # the caller's model keeps its memory format
 
 
-def test_bad_options_say_what_is_wrong():
-    with pytest.raises(ValueError, match="batch_sizes"):
-        measure_throughput(tiny_net(), (1, 3, 4, 16, 16), batch_sizes=(0,))
-    with pytest.raises(ValueError, match="threads"):
-        measure_throughput(tiny_net(), (1, 3, 4, 16, 16), threads=0)
+@pytest.mark.parametrize("option,value,message", [
+    ("batch_sizes", (0,), "batch_sizes must be positive"), ("batch_sizes", (), "batch_sizes must be"),
+    ("threads", 0, "threads must be >= 1"), ("dtype", "int8", "dtype 'int8'"), ("repeats", 0, "repeats"),
+    ("device", "gpu0", "device 'gpu0'"),
+])
+def test_bad_options_say_what_is_wrong(option, value, message):
+    with pytest.raises(ValueError, match=message):
+        ThroughputOptions(**{option: value})
+
+
+def test_options_from_a_config():
+    assert ThroughputOptions(batch_sizes=[1, 4]).batch_sizes == (1, 4)  # YAML gives lists
 
 
 @pytest.mark.slow
 def test_compiled_model_runs():
-    result = measure_throughput(tiny_net(), (1, 3, 4, 16, 16), batch_sizes=(1,), train=False, repeats=2,
-                                compile=True)
+    options = ThroughputOptions(batch_sizes=(1,), train=False, repeats=2, compile=True)
+    result = measure_throughput(tiny_net(), (1, 3, 4, 16, 16), options)
     assert result["options"]["compile"] and result["infer_clips_per_s"] > 0
 
 
 def test_training_is_measured_at_batch_two_and_up():
     """Batch norm cannot train on one clip whose last map is 1x1: training speed starts at batch 2."""
     net = nn.Sequential(nn.Conv3d(3, 4, 3, stride=4), nn.BatchNorm3d(4), nn.Flatten(), nn.Linear(4, 2))
-    result = measure_throughput(net, (1, 3, 3, 4, 4), batch_sizes=(1, 2), repeats=2, warmup=1)
+    options = ThroughputOptions(batch_sizes=(1, 2), repeats=2, warmup=1)
+    result = measure_throughput(net, (1, 3, 3, 4, 4), options)
     per_batch = {r["batch_size"]: r for r in result["per_batch"]}
     assert per_batch[1]["train_clips_per_s"] is None and per_batch[2]["train_clips_per_s"] > 0
     assert result["train_clips_per_s"] == per_batch[2]["train_clips_per_s"] and result["train_batch_size"] == 2
+
+
+def test_machine_stamp():
+    assert accelerator_device("cpu") == torch.device("cpu")
+    gpu = torch.cuda.is_available()
+    for accelerator in ("auto", "gpu", "cuda"):
+        assert accelerator_device(accelerator).type == ("cuda" if gpu else "cpu")
+    threads = torch.get_num_threads()
+    assert device_name("cpu") == f"cpu: {machine_info('cpu')['cpu']}, {threads} threads"
+    assert device_name(torch.device("cpu")) == device_name("cpu")
+    assert versions()["torch"] == torch.__version__
+
+
+def test_git_sha(tmp_path):
+    sha = git_sha(Path(__file__).parent)
+    assert sha is None or len(sha.removesuffix("-dirty")) == 40  # None: a copy outside git
+    assert git_sha(tmp_path) is None

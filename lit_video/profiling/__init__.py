@@ -1,15 +1,18 @@
 """Profiling: multiply-accumulates, parameters, activations and receptive fields per layer; throughput,
-latency, memory and MFU against the machine's measured peak; data-loader speed against raw decoding.
+latency, memory and MFU against the machine's measured peak; data-loader speed against raw decoding; the
+machine stamp of every measured figure.
 
 Units: ``gmacs`` = 10^9 multiply-accumulates (the field's "GFLOPs"), ``gflops`` = 2 x gmacs.
 """
 
-from .counting import FlopReport, LayerStats, count_flops, fvcore_count, per_video
+from .counting import FlopReport, LayerStats, count_flops, fvcore_count, gflops
 from .inputs import model_input_shape
+from .machine import accelerator_device, cpu_name, device_name, git_sha, machine_info, versions
 from .receptive_field import receptive_fields
-from .timing import machine_info, machine_peak_gflops, measure_throughput
+from .timing import ThroughputOptions, machine_peak_gflops, measure_throughput
 
 __all__ = [
-    "FlopReport", "LayerStats", "count_flops", "fvcore_count", "machine_info", "machine_peak_gflops",
-    "measure_throughput", "model_input_shape", "per_video", "receptive_fields",
+    "FlopReport", "LayerStats", "ThroughputOptions", "accelerator_device", "count_flops", "cpu_name",
+    "device_name", "fvcore_count", "gflops", "git_sha", "machine_info", "machine_peak_gflops",
+    "measure_throughput", "model_input_shape", "receptive_fields", "versions",
 ]

@@ -19,12 +19,12 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from lit_video.data import VideoDataModule
+from lit_video.data import VideoDataModule, eval_views
 from lit_video.models import builder_arguments, create_model, list_models, model_info
 
-from .counting import count_flops, per_video
+from .counting import count_flops, gflops
 from .inputs import as_inputs, model_input_shape
-from .timing import DTYPES, measure_throughput
+from .timing import DTYPES, ThroughputOptions, measure_throughput
 
 # Eval views of a video when no option says otherwise: the DataModule's own defaults.
 _DATA_DEFAULTS = inspect.signature(VideoDataModule).parameters
@@ -83,6 +83,7 @@ def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
     shape = model_input_shape(name, 1, args.frames, args.size)
     start = time.perf_counter()
     report = count_flops(model, shape, receptive_field=args.layers, cross_check=args.cross_check)
+    views = eval_views(args.clips, args.crops)
     out = {
         "model": name,
         "family": info.family,
@@ -92,9 +93,9 @@ def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
         "params": report.params,
         "trainable_params": report.trainable_params,
         "activations": report.activations,
-        "eval_views": args.clips * args.crops,
-        "gmacs_per_video": per_video(report, args.clips, args.crops),
-        "gflops_per_video": 2 * per_video(report, args.clips, args.crops),
+        "eval_views": views,
+        "gmacs_per_video": report.gmacs * views,
+        "gflops_per_video": gflops(report.gmacs * views),
         "counter": report.counter,
         "count_time_s": time.perf_counter() - start,
         "published_gmacs": info.published.get("gmacs"),
@@ -104,10 +105,11 @@ def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
     if report.cross_check:
         out["cross_check"] = report.cross_check
     if args.throughput:
-        out["throughput"] = measure_throughput(
-            model, as_inputs(shape), batch_sizes=(args.batch_size,), device=args.device, dtype=args.dtype,
+        options = ThroughputOptions(
+            batch_sizes=(args.batch_size,), device=args.device, dtype=args.dtype,
             channels_last=args.channels_last, compile=args.compile, threads=args.threads,
-            repeats=args.repeats, gmacs=report.gmacs, find_max_batch=args.max_batch)
+            repeats=args.repeats, find_max_batch=args.max_batch)
+        out["throughput"] = measure_throughput(model, as_inputs(shape), options, gmacs=report.gmacs)
     return out
 
 

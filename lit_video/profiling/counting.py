@@ -105,10 +105,7 @@ class FlopReport:
 
     @property
     def gflops(self) -> float:
-        return 2 * self.gmacs
-
-    def per_video(self, clips: int, crops: int = 1) -> float:
-        return per_video(self, clips, crops)
+        return gflops(self.gmacs)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -116,12 +113,9 @@ class FlopReport:
         return out
 
 
-def per_video(report_or_gmacs: FlopReport | float, clips: int, crops: int = 1) -> float:
-    """GMACs of classifying one video: one clip's figure times the eval views (clips x crops)."""
-    if clips < 1 or crops < 1:
-        raise ValueError(f"clips and crops must be >= 1 (got clips={clips}, crops={crops})")
-    gmacs = report_or_gmacs.gmacs if isinstance(report_or_gmacs, FlopReport) else float(report_or_gmacs)
-    return gmacs * clips * crops
+def gflops(gmacs: float | None) -> float | None:
+    """GFLOPs of ``gmacs`` multiply-accumulates: each is two floating-point operations (None stays None)."""
+    return None if gmacs is None else 2 * gmacs
 
 
 def _on_meta(model: nn.Module) -> bool:

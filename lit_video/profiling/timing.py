@@ -11,10 +11,10 @@ import contextlib
 import copy
 import json
 import os
-import platform
 import statistics
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,28 +22,52 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .counting import count_flops
+from lit_video.files import cache_dir, write_atomic
+
+from .counting import count_flops, gflops
 from .inputs import Inputs, as_inputs, call, input_tensors, map_inputs, resize_batch
+from .machine import machine_info
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
+@dataclass
+class ThroughputOptions:
+    """How ``measure_throughput`` runs a model; a bad option raises ValueError naming it.
 
+    ``batch_sizes`` to measure (batch 1 is always added, for latency); ``train`` also times training steps (at
+    batch sizes >= 2); ``device``; ``dtype`` other than float32 runs under autocast; ``channels_last`` uses
+    ``channels_last_3d`` (5D inputs) or ``channels_last``; ``compile`` wraps the model in ``torch.compile``;
+    ``threads`` sets torch's thread count for the measurement (None: as it is); ``warmup`` untimed and
+    ``repeats`` timed iterations per figure; ``find_max_batch`` also finds the largest batch that fits in
+    memory, up to ``batch_limit``.
+    """
 
-def machine_info(device: str | torch.device = "cpu") -> dict[str, Any]:
-    """What a measured figure was measured on (stamped into every result file)."""
-    device = torch.device(device)
-    info = {"cpu": cpu_model(), "cores": os.cpu_count(), "threads": torch.get_num_threads(),
-            "torch": torch.__version__, "device": "cpu"}
-    if device.type == "cuda":
-        info["device"] = torch.cuda.get_device_name(device)
-    return info
+    batch_sizes: tuple[int, ...] = (1, 8)
+    train: bool = True
+    device: str | torch.device = "cpu"
+    dtype: str | torch.dtype = "float32"
+    channels_last: bool = False
+    compile: bool = False
+    threads: int | None = None
+    warmup: int = 2
+    repeats: int = 10
+    find_max_batch: bool = False
+    batch_limit: int = 1024
+
+    def __post_init__(self) -> None:
+        self.batch_sizes = tuple(self.batch_sizes)  # a config gives a list
+        if not self.batch_sizes or any(not isinstance(b, int) or b < 1 for b in self.batch_sizes):
+            raise ValueError(f"batch_sizes must be positive integers, got {self.batch_sizes!r}")
+        _dtype(self.dtype)
+        try:
+            torch.device(self.device)
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(f"device {self.device!r} is not a device (cpu, cuda, cuda:1): {err}") from None
+        for name, low in (("threads", 1), ("warmup", 0), ("repeats", 1), ("batch_limit", 1)):
+            value = getattr(self, name)
+            if value is not None and value < low:
+                raise ValueError(f"{name} must be >= {low}, got {value}")
 
 
 def _dtype(dtype: str | torch.dtype) -> torch.dtype:
@@ -60,8 +84,7 @@ def _sync(device: torch.device) -> None:
 
 
 def _cache_file() -> Path:
-    root = os.environ.get("LIT_VIDEO_CACHE") or Path.home() / ".cache" / "lit_video"
-    return Path(root) / "machine_peak.json"
+    return cache_dir() / "machine_peak.json"
 
 
 def machine_peak_gflops(device: str | torch.device = "cpu", dtype: str | torch.dtype = "float32", *,
@@ -96,9 +119,8 @@ def machine_peak_gflops(device: str | torch.device = "cpu", dtype: str | torch.d
         best = min(best, *_times(lambda a=a, b=b: a @ b, repeats=1, warmup=0, device=device))
     peak = 2 * n**3 / best / 1e9
     cache[key] = peak
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(cache, indent=1))
+    with contextlib.suppress(OSError):  # an unwritable cache only means measuring again next time
+        write_atomic(path, json.dumps(cache, indent=1))
     return peak
 
 
@@ -167,30 +189,23 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def measure_throughput(model: nn.Module, inputs_or_shape: Any, batch_sizes: tuple[int, ...] = (1, 8),
-                       train: bool = True, device: str | torch.device = "cpu",
-                       dtype: str | torch.dtype = "float32", channels_last: bool = False,
-                       compile: bool = False, threads: int | None = None,
-                       warmup: int = 2, repeats: int = 10, gmacs: float | None = None,
-                       find_max_batch: bool = False, batch_limit: int = 1024) -> dict[str, Any]:
+def measure_throughput(model: nn.Module, inputs_or_shape: Any, options: ThroughputOptions | None = None,
+                       gmacs: float | None = None) -> dict[str, Any]:
     """Inference and training speed of ``model`` at each batch size, with latency, memory and MFU.
 
-    ``inputs_or_shape`` is one clip's input (a shape, tensor or dict; its batch size is replaced).
-    ``dtype`` other than float32 runs under autocast; ``channels_last`` uses ``channels_last_3d`` (5D inputs)
-    or ``channels_last``; ``compile`` wraps the model in ``torch.compile``; ``threads`` sets torch's thread
-    count for the measurement. ``gmacs`` per clip is counted when not given. The top-level figures are those
-    of the batch size with the best inference throughput, the training figures those of the best training
-    batch size (>= 2; none when only batch 1 is asked for); ``per_batch`` has every batch size.
-    MFU = achieved FLOP/s (2 x gmacs x clips/s; training counts 3 x the forward) / the measured matmul peak.
+    ``inputs_or_shape`` is one clip's input (a shape, tensor or dict; its batch size is replaced); ``options``
+    say how to run it (``ThroughputOptions()`` when None). ``gmacs`` per clip is counted when not given. The
+    top-level figures are those of the batch size with the best inference throughput, the training figures
+    those of the best training batch size (>= 2; none when only batch 1 is asked for); ``per_batch`` has every
+    batch size. MFU = achieved FLOP/s (2 x gmacs x clips/s; training counts 3 x the forward) / the measured
+    matmul peak.
     """
-    device, dt = torch.device(device), _dtype(dtype)
-    if not batch_sizes or any(b < 1 for b in batch_sizes):
-        raise ValueError(f"batch_sizes must be positive integers, got {batch_sizes!r}")
-    if threads is not None and threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
+    opts = options or ThroughputOptions()
+    device, dt = torch.device(opts.device), _dtype(opts.dtype)
+    channels_last, warmup, repeats = opts.channels_last, opts.warmup, opts.repeats
     old_threads = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
+    if opts.threads is not None:
+        torch.set_num_threads(opts.threads)
     try:
         clip = as_inputs(inputs_or_shape)
         if gmacs is None:
@@ -201,7 +216,7 @@ def measure_throughput(model: nn.Module, inputs_or_shape: Any, batch_sizes: tupl
         fmt = torch.channels_last_3d if clips else torch.channels_last
         if channels_last:
             net = net.to(memory_format=fmt)
-        runner = torch.compile(net) if compile else net
+        runner = torch.compile(net) if opts.compile else net
         autocast = torch.autocast(device.type, dtype=dt, enabled=dt != torch.float32)
 
         def batch(b: int) -> Inputs:
@@ -212,10 +227,10 @@ def measure_throughput(model: nn.Module, inputs_or_shape: Any, batch_sizes: tupl
 
         # Training is measured at batch sizes >= 2 only: batch norm cannot train on one clip whose last map is
         # 1x1 (one value per channel), and nobody trains at batch 1.
-        per_batch = [_measure_batch(net, runner, batch(b), b, train and b > 1, autocast, warmup, repeats, device)
-                     for b in sorted(set(batch_sizes) | {1})]
-        max_batch = (_largest_batch(net, runner, batch, max(batch_sizes), autocast, device, batch_limit)
-                     if find_max_batch else None)
+        per_batch = [_measure_batch(net, runner, batch(b), b, opts.train and b > 1, autocast, warmup, repeats,
+                                    device) for b in sorted(set(opts.batch_sizes) | {1})]
+        max_batch = (_largest_batch(net, runner, batch, max(opts.batch_sizes), autocast, device,
+                                    opts.batch_limit) if opts.find_max_batch else None)
     finally:
         torch.set_num_threads(old_threads)
     best = max(per_batch, key=lambda r: r["infer_clips_per_s"])
@@ -231,15 +246,15 @@ def measure_throughput(model: nn.Module, inputs_or_shape: Any, batch_sizes: tupl
         "latency_ms_p50": one["latency_ms_p50"],
         "latency_ms_p95": one["latency_ms_p95"],
         "gmacs_per_clip": gmacs,
-        "mfu": 2 * gmacs * best["infer_clips_per_s"] / peak,
-        "train_mfu": 3 * 2 * gmacs * train_clips_per_s / peak if train_clips_per_s else None,
+        "mfu": gflops(gmacs) * best["infer_clips_per_s"] / peak,
+        "train_mfu": 3 * gflops(gmacs) * train_clips_per_s / peak if train_clips_per_s else None,
         "peak_gflops_per_s": peak,
-        "achieved_gflops_per_s": 2 * gmacs * best["infer_clips_per_s"],
+        "achieved_gflops_per_s": gflops(gmacs) * best["infer_clips_per_s"],
         "max_batch_size": max_batch,
         "per_batch": per_batch,
         "options": {"device": str(device), "dtype": str(dt).removeprefix("torch."),
-                    "channels_last": channels_last, "compile": compile, "threads": threads or old_threads,
-                    "warmup": warmup, "repeats": repeats},
+                    "channels_last": channels_last, "compile": opts.compile,
+                    "threads": opts.threads or old_threads, "warmup": warmup, "repeats": repeats},
         "machine": machine_info(device),
     }
     return result

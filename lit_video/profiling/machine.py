@@ -1,0 +1,77 @@
+"""What a measured figure was measured on: the CPU, the device, the software versions and the commit.
+
+Every speed figure is stamped with these, made in one place: benchmarks, ``lit-video profile`` and the sweep's
+results rows all name the same machine the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def accelerator_device(accelerator: str = "auto") -> torch.device:
+    """The device a Trainer ``accelerator`` setting runs on: CUDA for ``auto``, ``gpu`` or ``cuda`` where a
+    GPU is available, else the CPU."""
+    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def device_name(device: str | torch.device) -> str:
+    """``cuda: <GPU name>``, or ``cpu: <CPU name>, N threads`` (a CPU's speed depends on torch's threads)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return f"cpu: {cpu_name()}, {torch.get_num_threads()} threads"
+
+
+def machine_info(device: str | torch.device = "cpu") -> dict[str, Any]:
+    """The CPU, its cores, torch's threads and version, and the device (``cpu`` or the GPU's name)."""
+    device = torch.device(device)
+    info = {"cpu": cpu_name(), "cores": os.cpu_count(), "threads": torch.get_num_threads(),
+            "torch": torch.__version__, "device": "cpu"}
+    if device.type == "cuda":
+        info["device"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def versions() -> dict[str, Any]:
+    """The versions of lit-video and of what its figures depend on."""
+    import lightning
+    import torchvision
+
+    import lit_video
+
+    return {"lit_video": lit_video.__version__, "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "lightning": lightning.__version__,
+            "cuda": torch.version.cuda, "python": platform.python_version()}
+
+
+def git_sha(repo: str | Path | None = None) -> str | None:
+    """The commit of the lit-video checkout (``-dirty`` when tracked files differ), or None outside git."""
+    repo = Path(repo) if repo else Path(__file__).resolve().parents[2]
+    try:
+        sha = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{sha}-dirty" if dirty else sha
