@@ -59,10 +59,6 @@ def call(model: torch.nn.Module, inputs: Inputs) -> Any:
     return model(*inputs) if isinstance(inputs, tuple) else model(inputs)
 
 
-def batch_of(inputs: Inputs) -> int:
-    return input_tensors(inputs)[0].shape[0]
-
-
 def describe_shape(inputs: Inputs) -> list[int] | dict[str, list[int]]:
     """The input shape as JSON-friendly lists (a dict for multi-modal inputs)."""
     if isinstance(inputs, dict):
