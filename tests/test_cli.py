@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lit_video.cli import fit_and_test, main
+from lit_video.cli import main
+from lit_video.train import build_run, fit_and_test
 
 TINY_MODEL = ["--model.name", "single_frame", "--model.model_args", '{"backbone": "shufflenet_v2_x0_5"}']
 
@@ -63,12 +64,42 @@ def test_bad_options_fail_before_training_with_a_message(tiny_dataset, tmp_path,
     assert not Path("logs").exists(), "nothing may start before the configuration is valid"
 
 
+def test_default_root_dir_holds_the_logs_checkpoints_and_wandb_runs(tiny_dataset, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    fit = ["fit", *TINY_MODEL, *tiny_data(tiny_dataset), "--trainer.max_epochs", "1",
+           "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1",
+           "--trainer.default_root_dir", "elsewhere"]
+    assert main(fit) == 0
+    assert len(list(Path("elsewhere/lit_video/version_0/checkpoints").glob("*.ckpt"))) == 1
+    assert (Path("elsewhere/lit_video/version_0/metrics.csv")).is_file()
+    assert list(Path("elsewhere/wandb").glob("offline-run-*"))
+    assert not Path("logs").exists()
+
+
+def test_the_models_clip_defaults_reach_the_data(tiny_dataset, tmp_path, monkeypatch):
+    """C3D's default clip is 16 frames: left out of the data config, that is what the data delivers."""
+    monkeypatch.chdir(tmp_path)
+    data = {"root": str(tiny_dataset), "size": 32, "batch_size": 2, "num_workers": 0, "test_clips": 1}
+    run = build_run({"model": {"name": "c3d"}, "data": data, "trainer": {"logger": False}})
+    assert run.datamodule.frames == run.model.hparams.frames == 16
+    assert run.datamodule.fps == 25.0 and run.datamodule.size == 32  # given settings win
+    run = build_run({"model": {"name": "c3d"}, "data": {**data, "frames": 20}, "trainer": {"logger": False}})
+    assert run.datamodule.frames == run.model.hparams.frames == 20
+    fit = ["fit", "--model.name", "c3d", "--data.root", str(tiny_dataset), "--data.size", "32",
+           "--data.batch_size", "2", "--data.num_workers", "0", "--trainer.fast_dev_run", "true"]
+    assert main(fit) == 0
+
+
 def test_fit_and_test_is_deterministic_for_a_seed(tiny_dataset, tmp_path):
-    model = {"name": "lecture_late_fusion"}
-    data = {"root": str(tiny_dataset), "frames": 4, "size": 32, "batch_size": 4, "num_workers": 0, "test_clips": 2}
-    trainer = {"max_epochs": 1, "limit_train_batches": 3, "limit_val_batches": 0, "enable_progress_bar": False}
-    first = fit_and_test(model, data, trainer, seed=3, log_dir=tmp_path / "a", loggers=[])
-    second = fit_and_test(model, data, trainer, seed=3, log_dir=tmp_path / "b", loggers=[])
+    config = {
+        "seed_everything": 3, "model": {"name": "lecture_late_fusion"},
+        "data": {"root": str(tiny_dataset), "frames": 4, "size": 32, "batch_size": 4, "num_workers": 0,
+                 "test_clips": 2},
+        "trainer": {"max_epochs": 1, "limit_train_batches": 3, "limit_val_batches": 0,
+                    "enable_progress_bar": False, "logger": False},
+    }
+    first, second = (fit_and_test(build_run({**config, "trainer": {**config["trainer"], "default_root_dir": str(d)}}))
+                     for d in (tmp_path / "a", tmp_path / "b"))
     assert first["metrics"] == second["metrics"]
     assert first["config"]["model"]["num_classes"] == 4
     assert first["train_time_s"] > 0 and first["skipped"] == 0
@@ -83,8 +114,8 @@ def test_multi_label_data_reports_hit_at_k(tiny_dataset, tmp_path):
         (tmp_path / f"{split}_partition.txt").write_text("\n".join(lines) + "\n")
     data = {"root": str(tmp_path), "format": "sports1m", "frames": 2, "size": 32, "batch_size": 4,
             "num_workers": 0, "test_clips": 1}
-    trainer = {"max_epochs": 1, "limit_train_batches": 1, "limit_val_batches": 0, "enable_progress_bar": False}
-    result = fit_and_test({"name": "lecture_late_fusion"}, data, trainer, seed=0, log_dir=tmp_path / "logs",
-                          loggers=[])
+    trainer = {"max_epochs": 1, "limit_train_batches": 1, "limit_val_batches": 0, "enable_progress_bar": False,
+               "logger": False, "default_root_dir": str(tmp_path / "logs")}
+    result = fit_and_test(build_run({"model": {"name": "lecture_late_fusion"}, "data": data, "trainer": trainer}))
     assert 0.0 <= result["metrics"]["test/video_hit1"] <= result["metrics"]["test/video_hit5"] <= 1.0
     assert "test/video_top1" not in result["metrics"]

@@ -8,6 +8,7 @@ real (a learning rate that turns the loss into NaN).
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import yaml
 
 from lit_video.sweep import cli
 from lit_video.sweep.config import SweepConfigError, load_sweep, parse_sweep
-from lit_video.sweep.results import ROW_FIELDS, read_rows
+from lit_video.sweep.rows import ROW_FIELDS, read_rows
 from lit_video.sweep.runner import run_child
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,19 +44,20 @@ def sweep_config(root: Path | None, **overrides) -> dict:
 
 # --------------------------------------------------------------------------------------------- validation
 def test_config_expands_models_datasets_seeds_with_overrides(tmp_path):
-    raw = sweep_config(tmp_path, seeds=[0, 1], optimizer={"lr": 0.01},
-                       models=["c3d", {"name": "single_frame", "data": {"frames": 2},
-                                       "optimizer": {"lr": 0.1},
+    raw = sweep_config(tmp_path, seeds=[0, 1], model={"lr": 0.01},
+                       models=["c3d", {"name": "single_frame", "data": {"frames": 2}, "lr": 0.1,
                                        "trainer": {"max_epochs": 2}}])
     raw["data"] = [raw["data"], {**raw["data"], "name": "other"}]
     sweep = parse_sweep(raw, "test.yaml")
     assert len(sweep.entries) == 2 * 2 * 2  # models x datasets x seeds
     frame = {(e.name, e.dataset, e.seed): e for e in sweep.entries}
     single = frame[("single_frame", "other", 1)]
-    assert single.data["frames"] == 2 and single.model["lr"] == 0.1 and single.trainer["max_epochs"] == 2
-    assert "name" not in single.data and single.data["seed"] == 1  # the seed drives the data sampling too
+    assert single.config["data"]["frames"] == 2 and single.config["model"]["lr"] == 0.1
+    assert single.config["trainer"]["max_epochs"] == 2
+    assert single.config["seed_everything"] == 1 and single.config["data"]["seed"] == 1  # seeds the data too
     c3d = frame[("c3d", tmp_path.name, 0)]
-    assert c3d.data["frames"] == 4 and c3d.model == {"name": "c3d", "lr": 0.01}
+    assert c3d.config["data"]["frames"] == 4 and c3d.config["model"] == {"name": "c3d", "lr": 0.01}
+    assert c3d.variant == "c3d" and c3d.eval_views == 2
     assert len({e.config_hash for e in sweep.entries}) == len(sweep.entries)
     assert parse_sweep(raw, "again").entries[0].config_hash == sweep.entries[0].config_hash  # stable
 
@@ -66,25 +68,63 @@ def test_model_defaults_fill_what_the_sweep_leaves_out():
     raw = sweep_config(None, data={}, models=["c3d"])
     (entry,) = parse_sweep(raw).entries
     info = model_info("c3d")
-    assert (entry.data["frames"], entry.data["size"], entry.data["fps"]) == (info.frames, info.size, info.fps)
+    data = entry.config["data"]
+    assert (data["frames"], data["size"], data["fps"]) == (info.frames, info.size, info.fps)
     assert entry.dataset == "synthetic"
+
+
+def test_variants_of_one_model_get_labels():
+    """An ablation: one model several times, told apart by a label given or derived from its settings."""
+    raw = sweep_config(None, models=[
+        {"name": "single_frame", "model_args": {"backbone": "shufflenet_v2_x0_5"}},
+        {"name": "single_frame", "model_args": {"backbone": "resnet18"}, "lr": 0.01},
+        {"name": "single_frame", "label": "frames2", "data": {"frames": 2}},
+        "c3d"])
+    variants = [e.variant for e in parse_sweep(raw).entries]
+    assert variants == ["single_frame[backbone=shufflenet_v2_x0_5]", "single_frame[backbone=resnet18, lr=0.01]",
+                        "frames2", "c3d"]
+    same_label = sweep_config(None, models=[{"name": "c3d", "label": "x"}, {"name": "single_frame", "label": "x"}])
+    with pytest.raises(SweepConfigError, match=r"models\[0\] and models\[1\] are both labelled 'x'"):
+        parse_sweep(same_label)
+    same_config = sweep_config(None, models=[{"name": "c3d", "label": "a"}, {"name": "c3d", "label": "b"}])
+    with pytest.raises(SweepConfigError, match="'b' and 'a' .* are the same entry"):
+        parse_sweep(same_config)
 
 
 @pytest.mark.parametrize(("change", "message"), [
     ({"models": ["c3dd"]}, "unknown model 'c3dd'.*c3d"),
     ({"models": [{"name": "c3d", "model_args": {"widht": 2}}]},
-     r"models\[0\] \(c3d\): model_args: unknown key"),
-    ({"data": {"frame": 8}}, r"data\[0\]: unknown key\(s\) frame"),
-    ({"trainer": {"max_epoch": 1}}, "trainer: unknown key"),
-    ({"optimizer": {"name": "c3d"}}, "optimizer: unknown key"),
+     r"models\[0\] \(c3d\): model 'c3d' does not take widht"),
+    ({"models": [{"name": "c3d", "lrr": 2}]}, r"models\[0\] \(c3d\): .*does not accept option 'lrr'"),
+    ({"data": {"frame": 8}}, "does not accept option 'frame'"),
+    ({"data": {"frames": "four"}}, "data.frames"),
+    ({"trainer": {"max_epoch": 1}}, "does not accept option 'max_epoch'"),
+    ({"trainer": {"default_root_dir": "x"}}, "cannot be set in a sweep"),
+    ({"model": {"nme": "c3d"}}, "does not accept option 'nme'"),
+    ({"profile": {"repeat": 3}}, "profile: .*repeat"),
     ({"seeds": ["a"]}, "seeds"),
     ({"name": "a/b"}, "folder-safe"),
-    ({"models": ["c3d", "c3d"]}, "appears twice"),
+    ({"models": ["c3d", "c3d"]}, "both labelled 'c3d'"),
     ({"epochs": 3}, "unknown key"),
 ])
 def test_bad_configs_are_rejected_before_anything_runs(tmp_path, change, message):
     with pytest.raises(SweepConfigError, match=message):
         parse_sweep(sweep_config(tmp_path, **change), "bad.yaml")
+
+
+def test_a_typo_fails_the_same_way_in_the_cli_and_in_a_sweep(tiny_dataset, tmp_path, capsys):
+    """The sweep's model, data and trainer sections are the CLI's, read by the same parser."""
+    from lit_video.cli import main
+
+    config = tmp_path / "typo.yaml"
+    config.write_text(yaml.safe_dump({"model": {"lrr": 0.1}}))
+    message = r"does not accept option '(model\.)?lrr'"  # jsonargparse's words, from the same parser
+    with pytest.raises(SystemExit) as exit_status:  # jsonargparse exits 2 after printing the usage and error
+        main(["fit", "--config", str(config), "--data.root", str(tiny_dataset)])
+    assert exit_status.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+    with pytest.raises(SweepConfigError, match=message):
+        parse_sweep(sweep_config(tiny_dataset, model={"lrr": 0.1}))
 
 
 def test_cli_exits_2_on_a_bad_config(tmp_path, capsys):
@@ -111,6 +151,34 @@ def test_an_entry_past_its_timeout_is_killed_and_recorded_as_failed(tmp_path):
     assert time.monotonic() - started < 10 and not (tmp_path / "run" / "result.json").exists()
 
 
+def test_an_entry_builds_its_data_and_model_once_and_profiles_the_model_it_trains(tiny_dataset, tmp_path,
+                                                                                    monkeypatch):
+    import lit_video.data.datamodule
+    import lit_video.module
+    import lit_video.profiling
+    from lit_video.sweep.entry import run_entry
+
+    built: dict[str, list] = {"annotations": [], "models": [], "profiled": []}
+
+    def counting(name, fn, record=lambda args, result: result):
+        def wrapper(*args, **kwargs):
+            result = fn(*args, **kwargs)
+            built[name].append(record(args, result))
+            return result
+        return wrapper
+
+    monkeypatch.setattr(lit_video.data.datamodule, "read_annotations",
+                        counting("annotations", lit_video.data.datamodule.read_annotations))
+    monkeypatch.setattr(lit_video.module, "create_model", counting("models", lit_video.module.create_model))
+    monkeypatch.setattr(lit_video.profiling, "count_flops",
+                        counting("profiled", lit_video.profiling.count_flops, lambda args, _: args[0]))
+    entry = parse_sweep(sweep_config(tiny_dataset, models=["lecture_late_fusion"])).entries[0]
+    row = run_entry(entry, tmp_path / "runs" / entry.entry_id, wandb_mode=None)
+    assert len(built["annotations"]) == 1 and len(built["models"]) == 1
+    assert built["profiled"] == built["models"]  # the very model that trained
+    assert row["status"] == "ok" and row["variant"] == "lecture_late_fusion"
+
+
 # --------------------------------------------------------------------------------------------- end to end
 def _wait_for_rows(path: Path, n: int, proc: subprocess.Popen, timeout: float) -> None:
     deadline = time.monotonic() + timeout
@@ -129,7 +197,7 @@ def test_sweep_end_to_end_kill_resume_failure_tables_plots_wandb(tiny_dataset, t
     config = sweep_config(tiny_dataset)
     # Third entry fails for real: this learning rate blows the weights up and the loss turns NaN.
     config["models"].append({"name": "lecture_early_fusion",
-                             "optimizer": {"lr": 1.0e30, "warmup_ratio": 0.0}})
+                             "lr": 1.0e30, "warmup_ratio": 0.0})
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(config))
     out = tmp_path / "results"
@@ -155,6 +223,7 @@ def test_sweep_end_to_end_kill_resume_failure_tables_plots_wandb(tiny_dataset, t
 
     rows = read_rows(results)
     assert [r["model"] for r in rows] == ["lecture_late_fusion", "single_frame", "lecture_early_fusion"]
+    assert [r["variant"] for r in rows] == [r["model"] for r in rows]  # one variant of each model
     assert rows[0] == first[0]  # not rerun
     for row in rows:
         assert list(row) == list(ROW_FIELDS)

@@ -7,18 +7,10 @@ import json
 
 import pytest
 
+from lit_video.files import write_atomic
+from lit_video.sweep.leaderboard import leaderboard, write_leaderboards
 from lit_video.sweep.plots import write_plots
-from lit_video.sweep.results import (
-    ROW_FIELDS,
-    append_row,
-    latest_rows,
-    leaderboard,
-    make_row,
-    precision_dtype,
-    read_rows,
-    write_atomic,
-    write_leaderboards,
-)
+from lit_video.sweep.rows import ROW_FIELDS, append_row, latest_rows, make_row, precision_dtype, read_rows
 
 
 def row(model, seed, top1, status="ok", **extra):
@@ -102,3 +94,18 @@ def test_latest_row_per_config_hash_wins():
                                                   ("bf16-mixed", "bfloat16-mixed"), ("16-true", "float16")])
 def test_precision_dtype(precision, dtype):
     assert precision_dtype(precision) == dtype
+
+
+def test_variants_of_one_model_are_lines_of_their_own(tmp_path):
+    """An ablation over a backbone: one model, two variants, each its own line, named by its label."""
+    rows = [row("single_frame", 0, 0.6, variant="single_frame[backbone=resnet18]", config_hash="a"),
+            row("single_frame", 0, 0.5, variant="single_frame[backbone=resnet34]", config_hash="b"),
+            row("c3d", 0, 0.4)]  # written before variants existed: its variant is the model's name
+    board = write_leaderboards(tmp_path, rows, "ablation")
+    assert [line["variant"] for line in board] == ["single_frame[backbone=resnet18]",
+                                                   "single_frame[backbone=resnet34]", "c3d"]
+    assert [line["model"] for line in board] == ["single_frame", "single_frame", "c3d"]
+    md = (tmp_path / "leaderboard.md").read_text()
+    assert "| 1 | single_frame[backbone=resnet18] |" in md and "| 2 | single_frame[backbone=resnet34] |" in md
+    with (tmp_path / "leaderboard.csv").open() as f:
+        assert [t["variant"] for t in csv.DictReader(f)] == [line["variant"] for line in board]

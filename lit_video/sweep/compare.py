@@ -20,13 +20,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from .results import GROUP_KEY, RESULTS_FILE, leaderboard, read_rows
+from .leaderboard import GROUP_KEY, HEADERS, leaderboard, line_key
+from .rows import RESULTS_FILE, read_rows
 
-# (field, header[, higher is better]): accuracies compare in points, speeds relatively.
-ACCURACY_METRICS = [("video_top1", "video top-1 %"), ("clip_top1", "clip top-1 %"),
-                    ("mean_class_acc", "mean class acc %")]
-SPEED_METRICS = [("infer_clips_per_s", "infer clips/s", True), ("latency_ms_p50", "latency p50 ms", False),
-                 ("train_clips_per_s", "train clips/s", True), ("peak_mem_mb", "peak mem MB", False)]
+# Accuracies compare in points; speeds relatively, each with the direction that is better.
+ACCURACY_METRICS = ("video_top1", "clip_top1", "mean_class_acc")
+SPEED_METRICS = {"infer_clips_per_s": True, "latency_ms_p50": False, "train_clips_per_s": True,
+                 "peak_mem_mb": False}  # field: higher is better
 
 
 def load_board(path: str | Path) -> list[dict[str, Any]]:
@@ -76,13 +76,14 @@ class Comparison:
     notes: list[str]
 
 
-def _key(line: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(str(line.get(k)) for k in GROUP_KEY)
+def _key(line: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(k) for k in line_key(line))
 
 
 def compare_boards(a: list[dict[str, Any]], b: list[dict[str, Any]], threshold: float = 1.0,
                    speed_threshold: float = 0.10) -> list[Comparison]:
-    """Match lines by (dataset, model, clip shape, eval views); ``threshold`` is in accuracy points (%)."""
+    """Match lines by (dataset, model variant, clip shape, eval views); ``threshold`` is in accuracy points
+    (%)."""
     lines_a, lines_b = {_key(x): x for x in a}, {_key(x): x for x in b}
     result = []
     for key in [*lines_a, *[k for k in lines_b if k not in lines_a]]:
@@ -96,18 +97,18 @@ def compare_boards(a: list[dict[str, Any]], b: list[dict[str, Any]], threshold: 
         elif la is None:
             notes.append("new in B")
         if a_ok and b_ok:
-            for field, header in ACCURACY_METRICS:
+            for field in ACCURACY_METRICS:
                 va, vb = la.get(field), lb.get(field)
                 if va is not None and vb is not None and 100 * (va - vb) > threshold:
-                    regressions.append(f"{header} {100 * va:.1f} -> {100 * vb:.1f}")
+                    regressions.append(f"{HEADERS[field]} {100 * va:.1f} -> {100 * vb:.1f}")
             if la.get("device") == lb.get("device"):
-                for field, header, higher_better in SPEED_METRICS:
+                for field, higher_better in SPEED_METRICS.items():
                     va, vb = la.get(field), lb.get(field)
                     if not va or vb is None:
                         continue
                     change = (vb - va) / va if higher_better else (va - vb) / va  # < 0 means worse
                     if change < -speed_threshold:
-                        regressions.append(f"{header} {va:.1f} -> {vb:.1f} ({100 * change:+.0f}%)")
+                        regressions.append(f"{HEADERS[field]} {va:.1f} -> {vb:.1f} ({100 * change:+.0f}%)")
             else:
                 notes.append("different devices: speeds not compared")
             if la.get("gmacs_per_video") != lb.get("gmacs_per_video"):
@@ -132,18 +133,17 @@ def _cell(la: dict[str, Any] | None, lb: dict[str, Any] | None, field: str, perc
 def print_comparison(rows: list[Comparison], name_a: str, name_b: str, console: Console) -> None:
     """The table (A → B (delta) per figure), then one line per regression, readable in a narrow CI log."""
     table = Table(title=f"A = {name_a}\nB = {name_b}")
-    for header in ("dataset", "model", *[h for _, h in ACCURACY_METRICS], "GMACs/video",
-                   *[h for _, h, _ in SPEED_METRICS], "verdict"):
-        table.add_column(header, overflow="fold")
+    fields = ("dataset", "variant", *ACCURACY_METRICS, "gmacs_per_video", *SPEED_METRICS)
+    for field in fields:
+        table.add_column(HEADERS[field], overflow="fold")
+    table.add_column("verdict")
     for row in rows:
         verdict = "[red]REGRESSION[/]" if row.regressions else "ok"
-        table.add_row(row.key[GROUP_KEY.index("dataset")], row.key[GROUP_KEY.index("model")],
-                      *[_cell(row.a, row.b, f, True) for f, _ in ACCURACY_METRICS],
-                      _cell(row.a, row.b, "gmacs_per_video", False),
-                      *[_cell(row.a, row.b, f, False) for f, _, _ in SPEED_METRICS], verdict)
+        table.add_row(row.key[GROUP_KEY.index("dataset")], row.key[GROUP_KEY.index("variant")],
+                      *[_cell(row.a, row.b, f, f in ACCURACY_METRICS) for f in fields[2:]], verdict)
     console.print(table)
     for row in rows:
-        what = f"{row.key[GROUP_KEY.index('model')]} on {row.key[GROUP_KEY.index('dataset')]}"
+        what = f"{row.key[GROUP_KEY.index('variant')]} on {row.key[GROUP_KEY.index('dataset')]}"
         for regression in row.regressions:
             console.print(f"[red]REGRESSION[/] {what}: {regression}", soft_wrap=True)
         for note in row.notes:
@@ -172,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = compare_boards(board_a, board_b, args.threshold, args.speed_threshold)
     regressed = [r for r in rows if r.regressions]
     if args.json:
-        lines = [{**dict(zip(GROUP_KEY, r.key, strict=True)), "a": r.a, "b": r.b,
-                  "regressions": r.regressions, "notes": r.notes} for r in rows]
+        lines = [{"model": (r.a or r.b).get("model"), **dict(zip(GROUP_KEY, r.key, strict=True)), "a": r.a,
+                  "b": r.b, "regressions": r.regressions, "notes": r.notes} for r in rows]
         print(json.dumps(lines, indent=2, default=str))
     else:
         console = Console()

@@ -1,39 +1,45 @@
-"""Sweep configs: a YAML file expands into entries (model x dataset x seed), validated before anything runs.
+"""Sweep configs: a YAML file expands into entries (model variant x dataset x seed), each one configuration of the
+CLI, validated by the CLI's own parser before anything runs.
 
 ```yaml
-name: lecture                 # results go to <out>/lecture/
-seeds: [0, 1]
-data: {frames: 8, size: 64}   # VideoDataModule arguments; a list of such dicts sweeps several datasets
-trainer: {max_epochs: 3}      # Trainer arguments
-optimizer: {lr: 1e-3}         # VideoClassifier's optimiser / loss arguments
-profile: {batch_sizes: [1, 8]} # measure_throughput options
-timeout_s: 900                # per entry
+name: lecture                   # results go to <out>/lecture/
+seeds: [0, 1, 2]
+timeout_s: 900                  # per entry
+profile: {batch_sizes: [1, 8]}  # ThroughputOptions of the cost measurement
+model: {lr: 1.0e-3}             # the CLI's sections, for every entry: model (VideoClassifier),
+data: {size: 64}                #   data (VideoDataModule; a list of them sweeps several datasets)
+trainer: {max_epochs: 3}        #   and trainer (Trainer)
 models:
-  - single_frame
-  - {name: c3d, model_args: {width: 16}, data: {frames: 16}, trainer: {max_epochs: 5}, optimizer: {lr: 3e-4}}
+  - c3d
+  - {name: single_frame, model_args: {backbone: resnet18}}
+  - {name: single_frame, model_args: {backbone: resnet34}, lr: 3.0e-4, data: {frames: 4}, trainer: {max_epochs: 5}}
 ```
-A key left out falls back to the model's own defaults (``model_info``: frames, size, fps), then to the
-library's.
+An item of ``models`` is a model name, or a mapping of the CLI's model keys (``name``, ``model_args``, ``lr``...)
+with its own ``data``, ``trainer`` and ``label`` if it likes. Several items of one model are variants of it: each
+gets a label, given or derived from what the item sets (``single_frame[backbone=resnet34]``), which the rows,
+tables, plots and wandb runs carry. A data clip setting left out (frames, size, fps) is the model's default.
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import re
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ..models import builder_arguments, model_info
+from ..data import dataset_label, eval_views
+from ..profiling import ThroughputOptions
+from ..train import ConfigError, resolve_config
 
-SWEEP_KEYS = ("name", "models", "data", "trainer", "optimizer", "profile", "seeds", "timeout_s")
-MODEL_KEYS = ("name", "model_args", "data", "trainer", "optimizer")
-# VideoClassifier arguments the data decides (linked by the CLI), so a sweep never sets them.
-LINKED_MODEL_ARGS = ("name", "num_classes", "multi_label", "model_args", "frames", "size", "groups")
+SWEEP_KEYS = ("name", "models", "model", "data", "trainer", "profile", "seeds", "timeout_s")
+ITEM_KEYS = ("label", "data", "trainer")  # besides the CLI's model keys
+# Trainer settings each entry gets from the sweep: its own folder and loggers.
+SWEEP_TRAINER_KEYS = ("default_root_dir", "logger")
 DEFAULT_TIMEOUT_S = 3600.0
 
 
@@ -41,174 +47,172 @@ class SweepConfigError(ValueError):
     """A sweep config that cannot run; the message names the file, the key and the reason."""
 
 
-def _accepted(fn: Any, skip: tuple[str, ...] = ()) -> set[str]:
-    params = inspect.signature(fn).parameters
-    return {k for k, p in params.items() if k not in ("self", *skip) and p.kind is not p.VAR_KEYWORD}
-
-
-def accepted_keys() -> dict[str, set[str]]:
-    """Keys each config section accepts, read from the signatures of the classes they configure."""
-    import lightning as L
-
-    from ..data import VideoDataModule
-    from ..module import VideoClassifier
-    from ..profiling import measure_throughput
-
-    return {
-        "data": _accepted(VideoDataModule.__init__) | {"name"},  # `name` labels the dataset in the results
-        "trainer": _accepted(L.Trainer.__init__, skip=("default_root_dir", "logger")),
-        "optimizer": _accepted(VideoClassifier.__init__, skip=LINKED_MODEL_ARGS),
-        "profile": _accepted(measure_throughput, skip=("model", "inputs_or_shape", "gmacs")),
-    }
-
-
-def data_default(key: str) -> Any:
-    """VideoDataModule's default for ``key`` (what an entry gets when its config leaves the key out)."""
-    from ..data import VideoDataModule
-
-    return inspect.signature(VideoDataModule.__init__).parameters[key].default
-
-
 @dataclass(frozen=True)
 class Entry:
-    """One unit of work: fit, test and profile one model on one dataset with one seed."""
+    """One unit of work: fit, test and profile one model variant on one dataset with one seed."""
 
     sweep: str
+    variant: str  # the label of this model variant (the model's name where the sweep has one variant of it)
     dataset: str
-    model: dict[str, Any]  # VideoClassifier arguments: name, model_args, lr, ...
-    data: dict[str, Any]  # VideoDataModule arguments
-    trainer: dict[str, Any]
     seed: int
-    profile: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any]  # the CLI config: seed_everything, model, data (the model's clip filled in), trainer
+    eval_views: int  # test views per video: clips x crops
+    accelerator: str  # the Trainer's, resolved (a failed entry's row still names its device)
+    precision: str | int | None
+    profile: dict[str, Any]
     timeout_s: float = DEFAULT_TIMEOUT_S
 
     @property
     def name(self) -> str:
-        return self.model["name"]
-
-    def config(self) -> dict[str, Any]:
-        """Everything that decides the result; its hash identifies the entry for --resume."""
-        return {"dataset": self.dataset, "model": self.model, "data": self.data, "trainer": self.trainer,
-                "seed": self.seed, "profile": self.profile}
+        return self.config["model"]["name"]
 
     @property
     def config_hash(self) -> str:
-        text = json.dumps(self.config(), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        """Identifies what decides the result (resume skips entries whose hash has an ``ok`` row)."""
+        decides = {"dataset": self.dataset, "config": self.config, "profile": self.profile}
+        return hashlib.sha256(json.dumps(decides, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     @property
     def entry_id(self) -> str:
-        return f"{self.name}-{self.dataset}-seed{self.seed}-{self.config_hash[:8]}"
+        """A folder name: the variant, dataset, seed and hash."""
+        variant = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.variant).strip("_")
+        return f"{variant}-{self.dataset}-seed{self.seed}-{self.config_hash[:8]}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sweep": self.sweep, **self.config(), "timeout_s": self.timeout_s}
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any]) -> Entry:
-        return cls(**{k: spec[k] for k in ("sweep", "dataset", "model", "data", "trainer", "seed", "profile",
-                                           "timeout_s")})
+        return cls(**{f.name: spec[f.name] for f in fields(cls)})
 
 
 @dataclass(frozen=True)
 class Sweep:
     name: str
     entries: list[Entry]
-    source: str
 
 
-def _section(where: str, value: Any, accepted: set[str]) -> dict[str, Any]:
+def _mapping(where: str, value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise SweepConfigError(f"{where} must be a mapping, got {type(value).__name__} {value!r}")
-    unknown = sorted(set(value) - accepted)
-    if unknown:
-        raise SweepConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; accepted: {', '.join(sorted(accepted))}")
     return dict(value)
 
 
-def _dataset_label(data: dict[str, Any]) -> str:
-    root = data.get("root")
-    return str(data.get("name") or (Path(root).name if root else "synthetic"))
+def _unknown(where: str, section: dict[str, Any], accepted: tuple[str, ...]) -> None:
+    unknown = sorted(set(section) - set(accepted))
+    if unknown:
+        raise SweepConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; accepted: {', '.join(accepted)}")
+
+
+def _trainer(where: str, value: Any) -> dict[str, Any]:
+    trainer = _mapping(where, value)
+    own = sorted(set(trainer) & set(SWEEP_TRAINER_KEYS))
+    if own:
+        raise SweepConfigError(f"{where}: {', '.join(own)} cannot be set in a sweep: every entry writes its "
+                               "logs, checkpoints and wandb run under <out>/<name>/runs/")
+    return trainer
+
+
+def _derived_label(name: str, item: dict[str, Any]) -> str:
+    """``name[key=value, ...]`` from what an item sets besides its name: model_args first, then the rest."""
+    settings = {**item.get("model_args", {}),
+                **{k: v for k, v in item.items() if k not in ("name", "model_args", "label")}}
+    text = ", ".join(f"{k}={json.dumps(v, separators=(',', ':')) if isinstance(v, dict | list) else v}"
+                     for k, v in settings.items())
+    return f"{name}[{text}]" if text else name
+
+
+def _variants(source: str, items: list[dict[str, Any]]) -> list[str]:
+    """The label of each item: given, or the model's name where the sweep has one item of that model, or
+    derived from the item's settings. Two items with one label are an error."""
+    counts = Counter(item["name"] for item in items)
+    labels = [str(item["label"]) if item.get("label") is not None
+              else item["name"] if counts[item["name"]] == 1 else _derived_label(item["name"], item)
+              for item in items]
+    for i, label in enumerate(labels):
+        if labels.index(label) != i:
+            raise SweepConfigError(f"{source}: models[{labels.index(label)}] and models[{i}] are both labelled "
+                                   f"{label!r}; give each a distinct `label`")
+    return labels
 
 
 def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
     """Validate a loaded sweep config and expand it into entries; SweepConfigError names any problem."""
     if not isinstance(raw, dict):
         raise SweepConfigError(f"{source}: a sweep config is a mapping with keys {', '.join(SWEEP_KEYS)}")
-    top = _section(source, raw, set(SWEEP_KEYS))
-    keys = accepted_keys()
+    _unknown(source, raw, SWEEP_KEYS)
 
-    name = top.get("name")
+    name = raw.get("name")
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise SweepConfigError(
             f"{source}: `name` must be a folder-safe string (letters, digits, _ . -), got {name!r}")
-
-    seeds = top.get("seeds", [0])
+    seeds = raw.get("seeds", [0])
     seeds = [seeds] if isinstance(seeds, int) else seeds
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool)
                                                             for s in seeds):
         raise SweepConfigError(
             f"{source}: `seeds` must be an integer or a non-empty list of integers, got {seeds!r}")
-
-    timeout_s = top.get("timeout_s", DEFAULT_TIMEOUT_S)
+    timeout_s = raw.get("timeout_s", DEFAULT_TIMEOUT_S)
     if not isinstance(timeout_s, int | float) or timeout_s <= 0:
-        raise SweepConfigError(
-            f"{source}: `timeout_s` must be a positive number of seconds, got {timeout_s!r}")
+        raise SweepConfigError(f"{source}: `timeout_s` must be a positive number of seconds, got {timeout_s!r}")
+    profile = _mapping(f"{source}: profile", raw.get("profile"))
+    try:
+        ThroughputOptions(**profile)
+    except (TypeError, ValueError) as err:
+        raise SweepConfigError(f"{source}: profile: {err}") from err
 
-    datasets = top.get("data") or {}
-    datasets = datasets if isinstance(datasets, list) else [datasets]
-    datasets = [_section(f"{source}: data[{i}]", d, keys["data"]) for i, d in enumerate(datasets)]
-    trainer = _section(f"{source}: trainer", top.get("trainer"), keys["trainer"])
-    optimizer = _section(f"{source}: optimizer", top.get("optimizer"), keys["optimizer"])
-    profile = _section(f"{source}: profile", top.get("profile"), keys["profile"])
+    model = _mapping(f"{source}: model", raw.get("model"))
+    trainer = _trainer(f"{source}: trainer", raw.get("trainer"))
+    datasets = raw.get("data") or {}
+    datasets = [_mapping(f"{source}: data[{i}]", d)
+                for i, d in enumerate(datasets if isinstance(datasets, list) else [datasets])]
+    items = raw.get("models")
+    if not isinstance(items, list) or not items:
+        raise SweepConfigError(f"{source}: `models` must be a non-empty list of model names or {{name: ...}} "
+                               "mappings")
+    items = [{"name": item} if isinstance(item, str) else _mapping(f"{source}: models[{i}]", item)
+             for i, item in enumerate(items)]
+    for i, item in enumerate(items):
+        if not isinstance(item.get("name"), str):
+            raise SweepConfigError(f"{source}: models[{i}] needs a `name` (a registry model name), got {item!r}")
 
-    models = top.get("models")
-    if not isinstance(models, list) or not models:
-        raise SweepConfigError(
-            f"{source}: `models` must be a non-empty list of model names or {{name: ...}} mappings")
     entries: list[Entry] = []
-    for i, item in enumerate(models):
-        where = f"{source}: models[{i}]"
-        item = {"name": item} if isinstance(item, str) else item
-        spec = _section(where, item, set(MODEL_KEYS))
-        model_name = spec.get("name")
-        if not isinstance(model_name, str):
-            raise SweepConfigError(f"{where}: needs a `name` (a registry model name), got {item!r}")
-        try:
-            info = model_info(model_name)
-            model_args = _section(f"{where} ({model_name}): model_args", spec.get("model_args"),
-                                  set(builder_arguments(model_name)))
-        except KeyError as err:
-            raise SweepConfigError(f"{where}: {err.args[0]}") from err
-        own_data = _section(f"{where} ({model_name}): data", spec.get("data"), keys["data"])
-        own_trainer = _section(f"{where} ({model_name}): trainer", spec.get("trainer"), keys["trainer"])
-        own_optimizer = _section(f"{where} ({model_name}): optimizer", spec.get("optimizer"),
-                                 keys["optimizer"])
+    for i, (item, variant) in enumerate(zip(items, _variants(source, items), strict=True)):
+        where = f"{source}: models[{i}] ({variant})"
+        own_data = _mapping(f"{where}: data", item.get("data"))
+        own_trainer = _trainer(f"{where}: trainer", item.get("trainer"))
+        own_model = {k: v for k, v in item.items() if k not in ITEM_KEYS}
         for dataset in datasets:
-            # The model's own clip shape unless the sweep or the entry says otherwise.
-            data = {"frames": info.frames, "size": info.size, "fps": info.fps, **dataset, **own_data}
-            label = _dataset_label(data)
-            data.pop("name", None)
+            config = {"seed_everything": seeds[0], "model": {**model, **own_model},
+                      "data": {**dataset, **own_data}, "trainer": {**trainer, **own_trainer}}
+            try:  # the CLI's own parser: a typo or a wrong type fails here as it does in `lit-video fit`
+                resolved = resolve_config(config)
+            except ConfigError as err:
+                raise SweepConfigError(f"{where}: {err}") from err
+            data = resolved["data"]
+            # The model's clip where the config leaves it out, written down so that the hash and the rows carry
+            # it, and the batch size, which an out-of-memory retry halves.
+            config["data"].update({k: data[k] for k in ("frames", "size", "fps", "batch_size")})
+            label = dataset_label(data["name"], data["root"])
             for seed in seeds:
-                model = {"name": model_name, **({"model_args": model_args} if model_args else {}),
-                         **optimizer, **own_optimizer}
                 # The seed also drives the data's shuffle and clip sampling, unless the config fixes them.
-                seeded = {**data, "seed": data.get("seed", seed)}
-                entries.append(Entry(name, label, model, seeded, {**trainer, **own_trainer}, seed, profile,
-                                     float(timeout_s)))
+                seeded = {**config, "seed_everything": seed,
+                          "data": {**config["data"], "seed": config["data"].get("seed", seed)}}
+                entries.append(Entry(name, variant, label, seed, seeded, eval_views(data["test_clips"],
+                                     data["test_crops"]), resolved["trainer"]["accelerator"],
+                                     resolved["trainer"]["precision"], profile, float(timeout_s)))
 
-    seen: set[tuple[Any, ...]] = set()
+    seen: dict[Any, Entry] = {}
     for entry in entries:
-        key = (entry.name, entry.dataset, entry.seed, *(entry.data[k] for k in ("frames", "size", "fps")))
-        if key in seen:
-            raise SweepConfigError(
-                f"{source}: model {entry.name!r} appears twice on dataset {entry.dataset!r} with seed "
-                f"{entry.seed} at the same frames/size/fps; the leaderboard could not tell them apart "
-                "(use another sweep file)")
-        seen.add(key)
-    return Sweep(name, entries, source)
+        for key in ((entry.variant, entry.dataset, entry.seed), entry.config_hash):
+            if key in seen:
+                raise SweepConfigError(
+                    f"{source}: {entry.variant!r} and {seen[key].variant!r} on dataset {entry.dataset!r} with "
+                    f"seed {entry.seed} are the same entry; the leaderboard could not tell them apart")
+            seen[key] = entry
+    return Sweep(name, entries)
 
 
 def load_sweep(path: str | Path) -> Sweep:

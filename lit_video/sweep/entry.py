@@ -1,4 +1,4 @@
-"""One sweep entry in its own process: fit, test (multi-clip, video level), profile, and report a results row.
+"""One sweep entry in its own process: build the run, profile its model, fit, test, and report a results row.
 
 ``python -m lit_video.sweep.entry SPEC.json`` reads the entry spec the sweep wrote and writes ``result.json``
 beside it: ``{"status": "ok", "row": {...}}`` or ``{"status": "failed", "error", "oom", "traceback"}``.
@@ -16,80 +16,75 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from ..files import write_atomic
+from ..models import model_info
+from ..profiling.machine import accelerator_device, device_name, git_sha, versions
 from . import tracking
-from .config import Entry, data_default
-from .results import device_name, git_sha, make_row, precision_dtype, versions, write_atomic
+from .config import Entry
+from .rows import make_row, precision_dtype
 
 SPEC_FILE, RESULT_FILE = "spec.json", "result.json"
 
 
-def eval_views(entry: Entry) -> int:
-    """Views averaged per test video: clips x crops."""
-    clips = entry.data.get("test_clips", data_default("test_clips"))
-    crops = entry.data.get("test_crops", data_default("test_crops"))
-    return int(clips) * int(crops)
-
-
-def base_row(entry: Entry, **fields: Any) -> dict[str, Any]:
-    """A row with what is known before running: the entry, the machine and software stamp."""
-    from ..models import model_info
-
+def base_row(entry: Entry, device: Any = None, **fields: Any) -> dict[str, Any]:
+    """A row with what is known before running: the entry, the machine and software stamp. ``device``: what the
+    entry ran on (default: what its Trainer's accelerator picks on this machine)."""
+    data = entry.config["data"]
     return make_row(
-        model=entry.name, family=model_info(entry.name).family, dataset=entry.dataset,
-        frames=entry.data["frames"], fps=entry.data["fps"], size=entry.data["size"],
-        eval_views=eval_views(entry), seed=entry.seed,
-        device=device_name(entry.trainer.get("accelerator", "auto")),
-        dtype=precision_dtype(entry.trainer.get("precision")), versions=versions(), git_sha=git_sha(),
+        model=entry.name, variant=entry.variant, family=model_info(entry.name).family, dataset=entry.dataset,
+        frames=data["frames"], fps=data["fps"], size=data["size"], eval_views=entry.eval_views, seed=entry.seed,
+        device=device_name(device or accelerator_device(entry.accelerator)),
+        dtype=precision_dtype(entry.precision), versions=versions(), git_sha=git_sha(),
         config_hash=entry.config_hash, **fields,
     )
 
 
-def dataset_fingerprint(datamodule: Any) -> dict[str, Any]:
-    """The video count and the DataModule's hash of the classes and every split's file list and labels."""
-    return {"videos": len(datamodule.info.videos()), "hash": datamodule.fingerprint}
+def entry_config(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str, Any]:
+    """The entry's CLI config, with its folder and loggers: a CSV log in ``entry_dir`` and, unless wandb is off,
+    a wandb run in the sweep's ``wandb/`` folder."""
+    loggers = [{"class_path": "lightning.pytorch.loggers.CSVLogger",
+                "init_args": {"save_dir": str(entry_dir), "name": "logs"}}]
+    if wandb_mode:
+        loggers.append(tracking.entry_logger(entry, wandb_mode, entry_dir.parents[1]))
+    trainer = {**entry.config["trainer"], "default_root_dir": str(entry_dir), "logger": loggers}
+    return {**entry.config, "trainer": trainer}
 
 
-def profile_options(entry: Entry) -> dict[str, Any]:
-    """measure_throughput options: the sweep's, else the device and dtype the entry trained with."""
-    import torch
+def profile_options(entry: Entry, device: Any) -> Any:
+    """ThroughputOptions: the sweep's ``profile`` section, on the device and in the dtype the entry trains with."""
+    from ..profiling import ThroughputOptions
 
-    accelerator = entry.trainer.get("accelerator", "auto")
-    on_gpu = accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
-    dtype = precision_dtype(entry.trainer.get("precision")).removesuffix("-mixed")
-    return {"device": "cuda" if on_gpu else "cpu",
-            "dtype": dtype if dtype in ("bfloat16", "float16") else "float32", **entry.profile}
+    dtype = precision_dtype(entry.precision).removesuffix("-mixed")
+    return ThroughputOptions(**{"device": str(device),
+                                "dtype": dtype if dtype in ("bfloat16", "float16") else "float32",
+                                **entry.profile})
 
 
 def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str, Any]:
-    """Profile, fit and test ``entry``; returns its results row. Raises whatever training raises."""
-    from lightning.pytorch.loggers import CSVLogger
+    """Build, profile, fit and test ``entry``; returns its results row. Raises whatever training raises."""
+    import torch
+    from lightning.pytorch.loggers import WandbLogger
 
-    from ..cli import fit_and_test
-    from ..data import VideoDataModule
-    from ..module import VideoClassifier
     from ..profiling import count_flops, measure_throughput, model_input_shape
+    from ..train import build_run, fit_and_test
 
-    # Cost first (weights do not change it, and a model that cannot run fails before training): one clip of
-    # the tested architecture, as VideoClassifier builds it for this data.
-    data = VideoDataModule(**entry.data)
-    frames, size = entry.data["frames"], entry.data["size"]
-    net = VideoClassifier(**entry.model, num_classes=data.num_classes, multi_label=data.multi_label,
-                          frames=frames, size=size).model
-    clip = model_input_shape(entry.name, 1, frames, size)
-    report = count_flops(net, clip, receptive_field=False)  # receptive fields: `lit-video profile --layers`
-    speed = measure_throughput(net, clip, gmacs=report.gmacs, **profile_options(entry))
-    views = eval_views(entry)
+    run = build_run(entry_config(entry, entry_dir, wandb_mode))
+    data, device = run.datamodule, run.trainer.strategy.root_device
+    # Cost first (weights do not change it): one clip of the very model that then trains. Profiling draws random
+    # inputs; the fork keeps the training after it what the same config trains in `lit-video fit`.
+    clip = model_input_shape(entry.name, 1, data.frames, data.size)
+    with torch.random.fork_rng(devices=[]):
+        report = count_flops(run.model.model, clip, receptive_field=False)  # receptive fields: `profile --layers`
+        speed = measure_throughput(run.model.model, clip, profile_options(entry, device), gmacs=report.gmacs)
+    for logger in run.trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            tracking.log_cost(logger.experiment, report, speed, data.eval_views)
 
-    loggers: list[Any] = [CSVLogger(str(entry_dir), name="logs")]
-    if wandb_mode:
-        logger = tracking.entry_logger(entry, wandb_mode, entry_dir.parents[1])
-        tracking.log_cost(logger.experiment, report, speed, views)
-        loggers.append(logger)
-    result = fit_and_test(entry.model, entry.data, entry.trainer, entry.seed, entry_dir, loggers=loggers)
+    result = fit_and_test(run)
     metrics = result["metrics"]
     row = base_row(
-        entry, dataset_fingerprint=dataset_fingerprint(data), params=report.params,
-        gmacs_per_clip=report.gmacs, gmacs_per_video=report.gmacs * views,
+        entry, device, dataset_fingerprint={"videos": len(data.info.videos()), "hash": data.fingerprint},
+        params=report.params, gmacs_per_clip=report.gmacs, gmacs_per_video=report.gmacs * data.eval_views,
         clip_top1=metrics.get("test/clip_top1"), clip_top5=metrics.get("test/clip_top5"),
         # Multi-label data reports hit@k, its top-k.
         video_top1=metrics.get("test/video_top1", metrics.get("test/video_hit1")),

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display, and safe in a child process or CI
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .results import write_atomic  # noqa: E402
+from ..files import write_atomic  # noqa: E402
 
 
 def _save(fig: Any, path: Path) -> None:
@@ -29,7 +29,7 @@ def _scatter(board: list[dict[str, Any]], x: str, y: str, xlabel: str, ylabel: s
         mine = [p for p in points if p["dataset"] == dataset]
         ax.scatter([p[x] for p in mine], [p[y] * scale_y for p in mine], label=str(dataset), s=40)
         for p in mine:
-            ax.annotate(p["model"], (p[x], p[y] * scale_y), fontsize=7, xytext=(4, 3),
+            ax.annotate(p["variant"], (p[x], p[y] * scale_y), fontsize=7, xytext=(4, 3),
                         textcoords="offset points")
     ax.set_xscale("log")
     if log_y:
@@ -48,7 +48,7 @@ def _group_bars(board: list[dict[str, Any]], path: Path) -> Path | None:
     if not groups:
         return None
     several = len({line["dataset"] for line in lines}) > 1
-    labels = [f"{line['model']} ({line['dataset']})" if several else line["model"] for line in lines]
+    labels = [f"{line['variant']} ({line['dataset']})" if several else line["variant"] for line in lines]
     width = 0.8 / len(lines)
     fig, ax = plt.subplots(figsize=(max(6.0, 0.4 * len(groups) * len(lines)), 5))
     for i, (line, label) in enumerate(zip(lines, labels, strict=True)):

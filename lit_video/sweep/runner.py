@@ -23,19 +23,13 @@ from rich.panel import Panel
 from rich.progress_bar import ProgressBar
 from rich.text import Text
 
+from ..files import remove_temporaries, write_atomic
 from . import tracking
-from .config import Entry, Sweep, data_default
+from .config import Entry, Sweep
 from .entry import RESULT_FILE, SPEC_FILE, base_row
+from .leaderboard import write_leaderboards
 from .plots import write_plots
-from .results import (
-    RESULTS_FILE,
-    append_row,
-    latest_rows,
-    read_rows,
-    remove_temporaries,
-    write_atomic,
-    write_leaderboards,
-)
+from .rows import RESULTS_FILE, append_row, latest_rows, read_rows
 
 STDERR_TAIL = 2000  # characters of a dead entry's stderr kept as its error
 
@@ -89,13 +83,14 @@ def run_child(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> Outcome:
 
 def _halved_batch(entry: Entry) -> Entry | None:
     """The entry at half its batch size, for one retry after a GPU out-of-memory; None if it cannot shrink."""
-    batch = entry.data.get("batch_size", data_default("batch_size"))
+    batch = entry.config["data"]["batch_size"]
     if batch <= 1:
         return None
     profile = dict(entry.profile)
     if "batch_sizes" in profile:
         profile["batch_sizes"] = sorted({max(1, b // 2) for b in profile["batch_sizes"]})
-    return replace(entry, data={**entry.data, "batch_size": batch // 2}, profile=profile)
+    config = {**entry.config, "data": {**entry.config["data"], "batch_size": batch // 2}}
+    return replace(entry, config=config, profile=profile)
 
 
 def _duration(seconds: float | None) -> str:
@@ -122,7 +117,7 @@ class SweepDisplay:
         lines = [
             ProgressBar(total=total, completed=index, width=50),
             Text(f"{index}/{total} entries   ok {self.done}   failed {self.failed}   skipped {self.skipped}"),
-            Text(f"now: {entry.name} on {entry.dataset}, seed {entry.seed}"),
+            Text(f"now: {entry.variant} on {entry.dataset}, seed {entry.seed}"),
             Text(f"elapsed {_duration(time.monotonic() - self.start)}   "
                  f"ETA {_duration(self.eta(total - index))}"),
         ]
@@ -161,7 +156,7 @@ def run_sweep(sweep: Sweep, out_root: str | Path, resume: bool = True, wandb_mod
         outcome = run_child(entry, entry_dir, wandb_mode)
         if outcome.oom and (smaller := _halved_batch(entry)) is not None:
             console.print(f"[yellow]{entry.entry_id}: out of memory; retrying once at batch size "
-                          f"{smaller.data['batch_size']}[/]")
+                          f"{smaller.config['data']['batch_size']}[/]")
             outcome = run_child(smaller, entry_dir, wandb_mode)
         display.durations.append(time.monotonic() - started)
         if outcome.status == "ok":
@@ -183,7 +178,7 @@ def run_sweep(sweep: Sweep, out_root: str | Path, resume: bool = True, wandb_mod
                   f"{display.failed} failed in {_duration(time.monotonic() - display.start)}; "
                   f"results in {out_dir}")
     for line in [line for line in board if line["status"] == "ok"][:10]:
-        console.print(f"  {line['rank']:>2}. {line['model']:<22} {100 * line['video_top1']:5.1f}% "
+        console.print(f"  {line['rank']:>2}. {line['variant']:<22} {100 * line['video_top1']:5.1f}% "
                       f"video top-1  {line['gmacs_per_video']:.3f} GMACs/video  {line['dataset']}")
     if failures:
         console.print(f"[red]{len(failures)} entr{'y' if len(failures) == 1 else 'ies'} failed:[/]")

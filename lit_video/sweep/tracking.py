@@ -1,4 +1,4 @@
-"""wandb for sweeps: one run per entry (group = sweep, name = model) and one leaderboard run per sweep.
+"""wandb for sweeps: one run per entry (group = sweep, name = model variant) and one leaderboard run per sweep.
 
 Offline by default: runs are written under ``<out>/<sweep>/wandb/`` and uploaded later with ``wandb sync``.
 The results files never depend on wandb.
@@ -10,24 +10,22 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..profiling import gflops
 from .config import Entry
+from .leaderboard import COLUMNS
 
 PROJECT = "lit-video"
 LAYER_COLUMNS = ["name", "type", "output_shape", "receptive_field", "gmacs", "params", "calls"]
-BOARD_COLUMNS = ["rank", "model", "family", "dataset", "frames", "size", "seeds", "video_top1", "video_top5",
-                 "clip_top1", "mean_class_acc", "params", "gmacs_per_clip", "gmacs_per_video",
-                 "gflops_per_video", "infer_clips_per_s", "latency_ms_p50", "latency_ms_p95",
-                 "train_clips_per_s", "peak_mem_mb", "mfu", "status", "error"]
+BOARD_COLUMNS = [field for field, _, _ in COLUMNS] + ["error"]
 
 
-def entry_logger(entry: Entry, mode: str, save_dir: Path) -> Any:
-    """The Lightning logger of one entry's run; its config is the entry's (Lightning adds the resolved init
-    arguments of the model and the data when training starts)."""
-    from lightning.pytorch.loggers import WandbLogger
-
-    return WandbLogger(project=PROJECT, group=entry.sweep, name=entry.name, job_type="entry",
-                       tags=[entry.dataset], config=entry.to_dict(), save_dir=str(save_dir),
-                       offline=mode == "offline")
+def entry_logger(entry: Entry, mode: str, save_dir: Path) -> dict[str, Any]:
+    """The Trainer's wandb logger of one entry, as a config section; its config is the entry's (Lightning adds the
+    resolved init arguments of the model and the data when training starts)."""
+    return {"class_path": "lightning.pytorch.loggers.WandbLogger",
+            "init_args": {"project": PROJECT, "group": entry.sweep, "name": entry.variant, "job_type": "entry",
+                          "tags": [entry.dataset, entry.name], "config": json.loads(json.dumps(entry.to_dict())),
+                          "save_dir": str(save_dir), "offline": mode == "offline"}}
 
 
 def log_cost(run: Any, report: Any, speed: dict[str, Any], views: int) -> None:
@@ -36,8 +34,8 @@ def log_cost(run: Any, report: Any, speed: dict[str, Any], views: int) -> None:
     import wandb
 
     run.summary.update({
-        "params": report.params, "gmacs_per_clip": report.gmacs, "gflops_per_clip": report.gflops,
-        "gmacs_per_video": report.gmacs * views, "gflops_per_video": report.gflops * views,
+        "params": report.params, "gmacs_per_clip": report.gmacs, "gflops_per_clip": gflops(report.gmacs),
+        "gmacs_per_video": report.gmacs * views, "gflops_per_video": gflops(report.gmacs * views),
         "eval_views": views, "flop_counter": report.counter,
         **{k: speed[k] for k in ("batch_size", "infer_clips_per_s", "latency_ms_p50", "latency_ms_p95",
                                  "train_clips_per_s", "peak_mem_mb", "mfu", "peak_gflops_per_s")},

@@ -1,0 +1,170 @@
+"""Leaderboards: results rows averaged over seeds into one line per model variant, written as CSV, Markdown and
+JSON (each file replaced atomically). ``COLUMNS`` is the one list of a leaderboard's columns: the tables, the
+wandb table and ``lit-video compare`` all read it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from ..files import write_atomic
+from ..profiling import gflops
+from ..profiling.counting import COUNTER
+from .rows import variant_of
+
+# Figures averaged over seeds; the accuracies also get a standard deviation.
+ACCURACY = ("video_top1", "video_top5", "clip_top1", "clip_top5", "mean_class_acc")
+COST = ("params", "gmacs_per_clip", "gmacs_per_video", "infer_clips_per_s", "latency_ms_p50",
+        "latency_ms_p95", "train_clips_per_s", "peak_mem_mb", "mfu", "train_time_s")
+# One leaderboard line per (dataset, model variant, clip shape, eval views): the seeds of an entry are averaged.
+GROUP_KEY = ("dataset", "variant", "frames", "size", "fps", "eval_views")
+
+
+def _mean(values: list[float]) -> float | None:
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return statistics.fmean(values) if values else None
+
+
+def _std(values: list[float]) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.stdev(values) if len(values) > 1 else None
+
+
+def line_key(line: dict[str, Any]) -> tuple[Any, ...]:
+    """What identifies a leaderboard line (a row or a line of any leaderboard file)."""
+    return tuple(variant_of(line) if k == "variant" else line.get(k) for k in GROUP_KEY)
+
+
+def leaderboard(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One line per (dataset, model variant, clip shape, eval views): ok seeds averaged, best video top-1 first.
+
+    A line whose every seed failed stays on the board (ranked last) with its error, so a failure is seen.
+    """
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(line_key(row), []).append(row)
+    board = []
+    for key, members in groups.items():
+        ok = [r for r in members if r.get("status") == "ok"]
+        use = ok or members
+        line: dict[str, Any] = dict(zip(GROUP_KEY, key, strict=True))
+        line["model"] = use[-1].get("model")
+        line["family"] = use[-1].get("family")
+        line["seeds"] = len(ok)
+        for name in ACCURACY:
+            line[name] = _mean([r.get(name) for r in ok])
+            line[f"{name}_std"] = _std([r.get(name) for r in ok])
+        for name in COST:
+            line[name] = _mean([r.get(name) for r in ok])
+        for unit in ("clip", "video"):
+            line[f"gflops_per_{unit}"] = gflops(line[f"gmacs_per_{unit}"])
+        group_names = sorted({g for r in ok for g in (r.get("group_acc") or {})})
+        line["group_acc"] = {g: _mean([(r.get("group_acc") or {}).get(g) for r in ok]) for g in group_names}
+        for stamp in ("device", "git_sha", "dataset_fingerprint"):
+            line[stamp] = use[-1].get(stamp)
+        failed = [r for r in members if r.get("status") != "ok"]
+        line["status"] = "ok" if ok else "failed"
+        line["failed_seeds"] = [r.get("seed") for r in failed]
+        line["error"] = failed[-1].get("error") if failed else None
+        board.append(line)
+    board.sort(key=lambda r: (str(r["dataset"]), r["video_top1"] is None, -(r["video_top1"] or 0.0),
+                              r["variant"]))
+    ranks: dict[str, int] = {}
+    for line in board:  # ranked within each dataset
+        ranks[line["dataset"]] = line["rank"] = ranks.get(line["dataset"], 0) + 1
+    return board
+
+
+def _pct(v: Any) -> str:
+    return "" if v is None else f"{100 * v:.1f}"
+
+
+def _num(digits: int) -> Callable[[Any], str]:
+    return lambda v: "" if v is None else f"{v:,.{digits}f}"
+
+
+def _millions(v: Any) -> str:
+    return "" if v is None else f"{v / 1e6:.2f}"
+
+
+# A leaderboard's columns: (field, header, formatter for the Markdown table).
+COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
+    ("rank", "#", str), ("model", "model", str), ("variant", "variant", str), ("family", "family", str),
+    ("dataset", "dataset", str), ("frames", "frames", str), ("size", "size", str), ("fps", "fps", str),
+    ("eval_views", "views", str), ("seeds", "seeds", str),
+    ("video_top1", "video top-1 %", _pct), ("video_top1_std", "± (seeds)", _pct),
+    ("video_top5", "video top-5 %", _pct), ("clip_top1", "clip top-1 %", _pct),
+    ("mean_class_acc", "mean class acc %", _pct), ("params", "params (M)", _millions),
+    ("gmacs_per_clip", "GMACs/clip", _num(3)), ("gflops_per_clip", "GFLOPs/clip", _num(3)),
+    ("gmacs_per_video", "GMACs/video", _num(3)), ("gflops_per_video", "GFLOPs/video", _num(3)),
+    ("infer_clips_per_s", "infer clips/s", _num(1)), ("latency_ms_p50", "latency p50 ms", _num(1)),
+    ("latency_ms_p95", "latency p95 ms", _num(1)), ("train_clips_per_s", "train clips/s", _num(1)),
+    ("peak_mem_mb", "peak mem MB", _num(0)), ("mfu", "MFU %", _pct), ("train_time_s", "train s", _num(0)),
+    ("status", "status", str),
+]
+HEADERS = {field: header for field, header, _ in COLUMNS}
+# The Markdown table lists ok lines only (failures get a section) and names each line by its variant label,
+# which starts with the model's name.
+MARKDOWN_COLUMNS = [c for c in COLUMNS if c[0] not in ("model", "status")]
+STAMP = ("device", "git_sha", "error")  # compare needs the device: speeds compare on one device only
+
+
+def _group_names(board: list[dict[str, Any]]) -> list[str]:
+    return sorted({g for line in board for g in line.get("group_acc") or {}})
+
+
+def to_csv(board: list[dict[str, Any]]) -> str:
+    groups = _group_names(board)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([field for field, _, _ in COLUMNS] + [f"group_acc/{g}" for g in groups] + list(STAMP))
+    for line in board:
+        cells = [line.get(field) for field, _, _ in COLUMNS] + [line["group_acc"].get(g) for g in groups]
+        writer.writerow(["" if v is None else v for v in cells + [line.get(k) for k in STAMP]])
+    return out.getvalue()
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(board: list[dict[str, Any]], title: str) -> str:
+    groups = _group_names(board)
+    headers = [header for _, header, _ in MARKDOWN_COLUMNS] + [f"{g} %" for g in groups]
+    devices = sorted({str(line["device"]) for line in board if line.get("device")})
+    shas = sorted({str(line["git_sha"]) for line in board if line.get("git_sha")})
+    lines = [f"# {title}", "",
+             f"Machine: {', '.join(devices) or 'unknown'}. lit-video commit: {', '.join(shas) or 'unknown'}.",
+             "Accuracies are video-level (softmax averaged over the eval views) unless marked clip; "
+             f"GMACs = 10^9 multiply-accumulates counted by {COUNTER}, GFLOPs = 2 x GMACs; "
+             "± is the standard deviation over seeds.", ""]
+    lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for line in board:
+        if line["status"] != "ok":
+            continue
+        cells = [fmt(line.get(field)) for field, _, fmt in MARKDOWN_COLUMNS]
+        cells += [_pct(line["group_acc"].get(g)) for g in groups]
+        lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+    failed = [line for line in board if line["failed_seeds"]]
+    if failed:
+        lines += ["", "## Failed entries", ""]
+        for line in failed:
+            seeds = ", ".join(str(s) for s in line["failed_seeds"])
+            lines.append(f"- `{line['variant']}` on {line['dataset']} (seed {seeds}): {_md_cell(str(line['error']))}")
+    return "\n".join(lines) + "\n"
+
+
+def write_leaderboards(out_dir: str | Path, rows: list[dict[str, Any]], title: str) -> list[dict[str, Any]]:
+    """Regenerate leaderboard.csv/.md/.json from rows (each file replaced atomically); returns the board."""
+    out_dir = Path(out_dir)
+    board = leaderboard(rows)
+    write_atomic(out_dir / "leaderboard.json", json.dumps(board, indent=2, default=str) + "\n")
+    write_atomic(out_dir / "leaderboard.csv", to_csv(board))
+    write_atomic(out_dir / "leaderboard.md", to_markdown(board, title))
+    return board

@@ -1,0 +1,198 @@
+"""One configured training run, shared by ``lit-video fit|validate|test`` and by every sweep entry.
+
+A config is the CLI's: sections ``model`` (VideoClassifier), ``data`` (VideoDataModule), ``trainer`` (Trainer)
+and ``seed_everything``, as in a YAML file given with ``--config``. ``VideoCLI`` is the LightningCLI behind the
+command line; ``resolve_config`` validates a config with the same parser, without building anything;
+``build_run`` builds the DataModule, the model and the Trainer once (LightningCLI with ``run=False``) and
+``fit_and_test`` trains and tests what it built.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+import warnings
+from typing import Any
+
+from jsonargparse import Namespace
+from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar, RichProgressBar
+from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.loggers import CSVLogger, WandbLogger
+
+from .data import VideoDataModule
+from .models import builder_arguments, model_info
+from .module import VideoClassifier
+
+LOG_DIR = "logs"
+TRAINER_DEFAULTS: dict[str, Any] = {
+    "trainer.max_epochs": 5,
+    "trainer.default_root_dir": LOG_DIR,
+    # Lightning's summary prints a bare, here always zero, "Total FLOPs"; VideoClassifier prints parameters instead
+    # and `lit-video profile` measures GMACs.
+    "trainer.enable_model_summary": False,
+}
+# The data's clip settings a model's own defaults fill in when a config leaves them out (``model_info``).
+MODEL_CLIP_DEFAULTS = ("frames", "size", "fps")
+
+
+class ConfigError(Exception):
+    """A configuration that cannot train; raised before training starts, printed without a traceback."""
+
+
+def default_loggers(save_dir: str) -> list[Any]:
+    """A CSV log (first, so it names the run folder and holds the checkpoints) and wandb, offline: no account or
+    network needed (``wandb sync`` uploads later). Both under ``save_dir`` (the Trainer's default_root_dir)."""
+    return [CSVLogger(save_dir, name="lit_video"), WandbLogger(save_dir=save_dir, project="lit-video", offline=True)]
+
+
+def complete_config(section: Namespace) -> None:
+    """Fill in what the model decides (in place) and check the model's own arguments, before anything is built.
+
+    A data clip setting left out (``frames``, ``size``, ``fps``: None) takes the model's default, so
+    ``--model.name c3d`` trains on C3D's 16 x 112 x 112 clips unless the data says otherwise.
+    """
+    name = section.model.name
+    try:
+        info = model_info(name)
+        accepted = builder_arguments(name)
+    except KeyError as err:
+        raise ConfigError(err.args[0]) from err
+    for key in MODEL_CLIP_DEFAULTS:
+        if section.data[key] is None:
+            section.data[key] = getattr(info, key)
+    unknown = sorted(set(section.model.model_args or {}) - set(accepted))
+    if unknown:
+        raise ConfigError(f"model {name!r} does not take {', '.join(unknown)} (model.model_args); it accepts: "
+                          f"{', '.join(sorted(accepted)) or 'none'}")
+
+
+class VideoCLI(LightningCLI):
+    """LightningCLI for VideoClassifier and VideoDataModule; ``instantiate=False`` stops after the config is
+    parsed and completed (``resolve_config``)."""
+
+    def __init__(self, *args: Any, instantiate: bool = True, **kwargs: Any) -> None:
+        self.instantiate = instantiate
+        kwargs.setdefault("parser_kwargs", {"prog": "lit-video"})
+        super().__init__(VideoClassifier, VideoDataModule, *args, **kwargs)
+
+    def add_arguments_to_parser(self, parser: Any) -> None:
+        # Defaults set on the parser (not `trainer_defaults`), so configs and --print_config show and override them.
+        parser.set_defaults(TRAINER_DEFAULTS)
+        # The data decides the clip shape and the label space; the model follows, so they cannot disagree. Linked
+        # at instantiation: the DataModule's clip may come from the model's defaults (complete_config).
+        for key in ("frames", "size", "num_classes", "multi_label", "groups"):
+            parser.link_arguments(f"data.{key}", f"model.{key}", apply_on="instantiate")
+
+    def before_instantiate_classes(self) -> None:
+        complete_config(self.config[self.subcommand] if self.subcommand else self.config)
+
+    def instantiate_classes(self) -> None:
+        if not self.instantiate:
+            return
+        try:
+            super().instantiate_classes()
+        except (KeyError, ValueError, TypeError, FileNotFoundError) as err:
+            message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+            raise ConfigError(message) from err
+
+    def instantiate_trainer(self, **kwargs: Any) -> Any:
+        # Added here rather than as config defaults, because each depends on a setting a config may choose:
+        # lit-video's loggers under default_root_dir where the config leaves the logger at Lightning's default,
+        # Lightning's rich progress bar (unless progress bars are off or the config brings its own) and a
+        # learning-rate monitor (only where there is a logger to write to).
+        config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
+        if config.get("logger") in (None, True):
+            kwargs["logger"] = config["logger"] = default_loggers(config.get("default_root_dir") or LOG_DIR)
+        callbacks = list(config.get("callbacks") or [])
+        if config.get("enable_progress_bar", True) is not False and not any(
+            isinstance(c, ProgressBar) for c in callbacks
+        ):
+            callbacks.append(RichProgressBar())
+        if config.get("logger") not in (False, []) and not any(
+            isinstance(c, LearningRateMonitor) for c in callbacks
+        ):
+            callbacks.append(LearningRateMonitor(logging_interval="step"))
+        return super().instantiate_trainer(**{**kwargs, "callbacks": callbacks})
+
+    def after_fit(self) -> None:
+        ckpt = self.trainer.checkpoint_callback
+        path = ckpt and (ckpt.best_model_path or ckpt.last_model_path)
+        if path:
+            print(f"\ncheckpoint: {path}\ntest it:    lit-video test --ckpt_path {path} [the same --config ...]")
+        finish_wandb(self.trainer)
+
+    def after_validate(self) -> None:
+        finish_wandb(self.trainer)
+
+    def after_test(self) -> None:
+        finish_wandb(self.trainer)
+
+
+def finish_wandb(trainer: Any) -> None:
+    """Close this run's wandb runs, so the next Trainer in the same process starts its own instead of reusing it."""
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger) and logger._experiment is not None:
+            logger.experiment.finish()
+
+
+def _from_python(**kwargs: Any) -> VideoCLI:
+    """A VideoCLI given its config in Python (LightningCLI warns about that whenever sys.argv holds anything)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+        return VideoCLI(**kwargs)
+
+
+@functools.cache
+def _config_parser() -> Any:
+    """The CLI's parser (built once: about a second), raising instead of exiting on a bad config."""
+    return _from_python(args={}, run=False, instantiate=False, seed_everything_default=False,
+                        parser_kwargs={"prog": "lit-video", "exit_on_error": False}).parser
+
+
+def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` validated by the CLI's parser and completed (its defaults, the model's clip): the whole
+    configuration a run of it would use, as plain data. Raises ConfigError naming the bad key and why."""
+    try:
+        section = _config_parser().parse_object(config)
+    except Exception as err:  # jsonargparse's ArgumentError and its kin: unknown keys, wrong types
+        raise ConfigError(str(err).strip()) from err
+    complete_config(section)
+    return section.as_dict()
+
+
+def build_run(config: dict[str, Any]) -> VideoCLI:
+    """Build the DataModule, the model and the Trainer of one configuration (the same parsing, checks and links as
+    ``lit-video fit``); ``run.model``, ``run.datamodule``, ``run.trainer``. Raises ConfigError."""
+    return _from_python(args=config, run=False)
+
+
+def fit_and_test(run: VideoCLI) -> dict[str, Any]:
+    """Fit ``run``, then test it with the multi-clip video-level protocol, in this process.
+
+    Returns ``{"metrics": {"test/video_top1": ...}, "train_time_s", "config" (the resolved config), "log_dir",
+    "checkpoint", "skipped" (number of unreadable videos)}``.
+    """
+    start = time.perf_counter()
+    run.trainer.fit(run.model, datamodule=run.datamodule)
+    train_time_s = time.perf_counter() - start
+    results = run.trainer.test(run.model, datamodule=run.datamodule, verbose=False)
+    finish_wandb(run.trainer)
+    ckpt = run.trainer.checkpoint_callback
+    return {
+        "metrics": {k: float(v) for k, v in results[0].items()},
+        "train_time_s": train_time_s,
+        "config": resolved_config(run),
+        "log_dir": run.trainer.log_dir,
+        "checkpoint": (ckpt.last_model_path or ckpt.best_model_path) if ckpt else None,
+        "skipped": len(run.datamodule.skipped),
+    }
+
+
+def resolved_config(run: VideoCLI) -> dict[str, Any]:
+    """The whole configuration as run: the parsed config, with the init arguments the model and data actually
+    received (linked values such as ``num_classes`` included)."""
+    config = json.loads(run.parser.dump(run.config, format="json", skip_none=False))
+    config["model"] = json.loads(json.dumps(dict(run.model.hparams), default=str))
+    config["data"] = json.loads(json.dumps(dict(run.datamodule.hparams), default=str))
+    return config
