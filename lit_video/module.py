@@ -17,7 +17,7 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.retrieval import RetrievalHitRate
 
-from .models import builder_arguments, create_model, model_info
+from .models import ModelInfo, create_model, model_info
 
 
 class VideoScores(torchmetrics.Metric):
@@ -93,13 +93,11 @@ class VideoClassifier(L.LightningModule):
         self.save_hyperparameters()
         info = model_info(name)  # raises with the closest names for an unknown model
         args = dict(model_args or {})
-        accepted = builder_arguments(name)
-        for key, value in (("frames", frames), ("size", size)):
-            if key in accepted:
-                args.setdefault(key, value)
-        self.model = create_model(name, num_classes, **args)
+        # The data's clip, unless model_args pin the one the model is built for.
+        clip = {"frames": args.pop("frames", frames), "size": args.pop("size", size)}
+        self.model = create_model(name, num_classes, **clip, **args)
         self.modalities = info.modalities
-        check_clip_shape(self.model, name, self.modalities, frames, size)
+        check_clip_shape(self.model, info, frames, size)
 
         self.groups = dict(groups or {})
         top5 = min(5, num_classes)  # "top-5" on data with fewer classes is top-all
@@ -220,22 +218,23 @@ def warmup_cosine(step: int, total: int, warmup: int, floor: float) -> float:
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def check_clip_shape(model: nn.Module, name: str, modalities: tuple[str, ...], frames: int, size: int) -> None:
-    """Fail before training when the model cannot take the clip shape the data delivers.
+def check_clip_shape(model: nn.Module, info: ModelInfo, frames: int, size: int) -> None:
+    """Fail before training when model ``info.name`` cannot take the clip shape the data delivers.
 
     Runs one forward pass on the meta device, so it costs no compute and no memory.
     """
     if frames < 1 or size < 1:
         raise ValueError(f"data.frames ({frames}) and data.size ({size}) must be >= 1")
-    if tuple(modalities) != ("rgb",):
+    if tuple(info.modalities) != ("rgb",):
         return  # multi-modal inputs are checked by their own models
     try:
         meta_model = copy.deepcopy(model).to("meta").eval()  # eval: batch norm on one clip needs no batch stats
         with torch.no_grad():
             meta_model(torch.empty(1, 3, frames, size, size, device="meta"))
     except (RuntimeError, ValueError, AssertionError, IndexError) as err:
-        info = model_info(name)
+        default = f"{info.frames} frames at {info.size} px"
+        takes = f"it takes only {default}" if info.fixed_shape else f"its default is {default}"
         raise ValueError(
-            f"model {name!r} cannot take clips of {frames} frames at {size}x{size} px ({str(err).splitlines()[0]}). "
-            f"Change data.frames / data.size; its default is {info.frames} frames at {info.size} px."
+            f"model {info.name!r} cannot take clips of {frames} frames at {size}x{size} px "
+            f"({str(err).splitlines()[0]}). Change data.frames / data.size; {takes}."
         ) from err

@@ -7,51 +7,45 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
-from lit_video.models import builder_arguments, create_model, list_models, model_info
+from lit_video.models import ModelInfo, builder_arguments, create_model, list_models, model_info
 
 NUM_CLASSES = 5
 TINY_FRAMES, TINY_SIZE = 4, 32
 TINY_BACKBONE = "shufflenet_v2_x0_5"  # frame-based models take any torchvision 2D net; this one is cheap
-# Models whose architecture fixes the clip (position embeddings, fixed pooling windows): seconds on a CPU.
-FIXED_SHAPE_SLOW = {"mvit_v1_b", "mvit_v2_s", "s3d"}
-# Heavy on a 2-core CPU even on a tiny clip; their shared code is covered by a cheaper sibling (r3d_18 for the
-# torchvision wrappers, i3d_inception for inflation) and by the constant-video and non-local tests.
-SLOW = FIXED_SHAPE_SLOW | {"mc3_18", "r2plus1d_18", "swin3d_t", "i3d_r50", "i3d_r50_nl"}
 
 
 def tiny_case(name: str) -> tuple[dict, dict[str, tuple[int, ...]]]:
-    """Builder overrides and per-modality clip shapes for a cheap forward pass the model accepts."""
-    info, args = model_info(name), builder_arguments(name)
-    if name in FIXED_SHAPE_SLOW:
-        frames, size, overrides = info.frames, info.size, {}
-    else:
-        # A model that needs a minimum clip says so through its defaults (C3D: 16 frames); space is kept tiny.
-        frames = TINY_FRAMES if "frames" in args else info.frames
-        size = TINY_SIZE if "size" in args else min(info.size, 64)
-        overrides = {k: v for k, v in (("frames", frames), ("size", size)) if k in args}
-        if name == "c3d":
-            frames, overrides["frames"] = 16, 16
-    if "backbone" in args:
-        overrides["backbone"] = TINY_BACKBONE
-    channels = {"rgb": 3, "flow": 2}
-    return overrides, {m: (2, channels.get(m, 3), frames, size, size) for m in info.modalities}
+    """Builder arguments and per-modality clip shapes for a cheap forward pass the model accepts."""
+    info = model_info(name)
+    frames, size = info.fit_clip(TINY_FRAMES, TINY_SIZE)  # at least its minimum; its own if its shape is fixed
+    args = {"frames": frames, "size": size}  # create_model passes them to the builders built for one clip
+    if "backbone" in builder_arguments(name):
+        args["backbone"] = TINY_BACKBONE
+    return args, clip_shapes(info, 2, frames, size)
 
 
-def make_input(shapes: dict[str, tuple[int, ...]]) -> torch.Tensor | dict[str, torch.Tensor]:
-    clips = {m: torch.randn(shape) for m, shape in shapes.items()}
+def clip_shapes(info: ModelInfo, batch: int, frames: int, size: int) -> dict[str, tuple[int, ...]]:
+    return {m: (batch, 2 if m == "flow" else 3, frames, size, size) for m in info.modalities}
+
+
+def make_input(shapes: dict[str, tuple[int, ...]], device: str = "cpu") -> torch.Tensor | dict[str, torch.Tensor]:
+    clips = {m: torch.randn(shape, device=device) for m, shape in shapes.items()}
     return clips["rgb"] if list(clips) == ["rgb"] else clips
 
 
 def _registry_params():
-    return [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in list_models()]
+    """Every model; those slow to build or run on a 2-core CPU (``ModelInfo.heavy``) marked slow. Their shared
+    code is covered by cheaper siblings (r3d_18 for the torchvision wrappers, i3d_inception for inflation)."""
+    return [pytest.param(n, marks=pytest.mark.slow) if model_info(n).heavy else n for n in list_models()]
 
 
 @pytest.mark.parametrize("name", _registry_params())
 def test_forward_backward_on_tiny_clip(name):
     torch.manual_seed(0)
-    overrides, shapes = tiny_case(name)
-    model = create_model(name, NUM_CLASSES, **overrides).train()
+    args, shapes = tiny_case(name)
+    model = create_model(name, NUM_CLASSES, **args).train()
     logits = model(make_input(shapes))
     assert logits.shape == (2, NUM_CLASSES)
     assert torch.isfinite(logits).all()
@@ -63,12 +57,56 @@ def test_forward_backward_on_tiny_clip(name):
 
 
 @pytest.mark.parametrize("name", list_models())
-def test_model_info_is_complete(name):
+def test_every_model_takes_its_registered_default_and_minimum_clips(name):
+    """The builder's own defaults fit the clip its registration declares (``frames`` x ``size``); built for
+    its smallest declared clip, it takes that one too. On the meta device: shapes only, no compute."""
     info = model_info(name)
-    assert info.family and info.frames > 0 and info.size > 0 and info.fps > 0
-    assert info.modalities
-    if info.published:
-        assert info.published.get("source"), f"{name}: published figures must name their source"
+    t, s = info.fit_clip(1, 1)  # its smallest declared clip
+    for clip_args, (frames, size) in (({}, (info.frames, info.size)), ({"frames": t, "size": s}, (t, s))):
+        with torch.device("meta"), torch.no_grad():
+            model = create_model(name, NUM_CLASSES, **clip_args).eval()
+            logits = model(make_input(clip_shapes(info, 1, frames, size), device="meta"))
+        assert logits.shape == (1, NUM_CLASSES), (frames, size)
+
+
+@pytest.mark.parametrize(("name", "frames", "size"), [("c3d", 15, 112), ("c3d", 16, 31),
+                                                      ("lecture_3d_cnn", 3, 64), ("lecture_3d_cnn", 20, 3)])
+def test_a_clip_below_the_declared_minimum_fails(name, frames, size):
+    info = model_info(name)
+    assert frames < info.min_frames or size < info.min_size
+    with pytest.raises((ValueError, RuntimeError)), torch.device("meta"):
+        create_model(name, NUM_CLASSES, frames=frames, size=size).eval()(torch.empty(1, 3, frames, size, size))
+
+
+@pytest.mark.parametrize("name", _registry_params())
+def test_every_model_has_the_timm_surface(name):
+    """Features, then a head whose classifier is known and replaceable (what fine-tuning and probes rely on)."""
+    torch.manual_seed(0)
+    args, shapes = tiny_case(name)
+    model = create_model(name, NUM_CLASSES, **args).eval()
+    x = make_input(shapes)
+    assert model.num_classes == NUM_CLASSES
+    classifier = model.get_classifier()
+    assert isinstance(classifier, nn.Linear) and classifier.out_features == NUM_CLASSES
+    assert model.num_features == classifier.in_features
+    with torch.no_grad():
+        features = model.forward_features(x)
+        assert features.shape[0] == 2 and features.shape[-1] == model.num_features
+        torch.testing.assert_close(model.forward_head(features), model(x), rtol=0, atol=0)
+        model.reset_classifier(7)
+        assert model.num_classes == 7 and model.get_classifier() is not classifier
+        assert model(x).shape == (2, 7)
+        torch.testing.assert_close(model.forward_features(x), features)  # the features are kept
+
+
+def test_create_model_passes_the_clip_only_to_builders_built_for_one():
+    c3d = create_model("c3d", NUM_CLASSES, frames=32, size=64)
+    assert c3d.fc6.in_features == 512 * 2 * 2 * 2  # pool5 of a 32 x 64 x 64 clip: 512 x 2 x 2 x 2
+    slow = create_model("slow_fusion", NUM_CLASSES, frames=32, size=64, width=4).eval()  # takes any clip
+    with torch.no_grad():
+        assert slow(torch.randn(1, 3, 3, 40, 40)).shape == (1, NUM_CLASSES)
+    with pytest.raises(TypeError, match="does not take depth"):
+        create_model("slow_fusion", NUM_CLASSES, frames=8, depth=2)
 
 
 @pytest.mark.parametrize("name", list_models("lecture_"))
@@ -105,8 +143,6 @@ def test_early_fusion_lecture_net_rejects_other_frame_counts():
 
 
 def test_registry_errors():
-    from torch import nn
-
     from lit_video.models import register_model
 
     with pytest.raises(ValueError, match="already registered"):

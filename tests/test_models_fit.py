@@ -10,21 +10,19 @@ from lit_video.data.datamodule import VideoDataModule
 from lit_video.models import builder_arguments, list_models, model_info
 from lit_video.module import VideoClassifier
 
-# Families whose every member costs seconds per step on a CPU (torchvision's video nets at their sizes).
-SLOW_FAMILIES = {"r3d", "mc3", "r2plus1d", "s3d", "mvit", "swin3d"}
-
 
 def family_representatives() -> dict[str, str]:
-    """One model per family: the lecture's small example where the family has one, else the first by name."""
+    """One model per family: the lecture's small example where the family has one, else the first light one by
+    name (``ModelInfo.heavy``: slow on a 2-core CPU), else the first by name."""
     families: dict[str, list[str]] = {}
     for name in list_models():
         families.setdefault(model_info(name).family, []).append(name)
-    return {family: min(names, key=lambda n: (not n.startswith("lecture_"), n))
+    return {family: min(names, key=lambda n: (not n.startswith("lecture_"), model_info(n).heavy, n))
             for family, names in families.items()}
 
 
 def _cases():
-    return [pytest.param(name, id=family, marks=[pytest.mark.slow] if family in SLOW_FAMILIES else [])
+    return [pytest.param(name, id=family, marks=[pytest.mark.slow] if model_info(name).heavy else [])
             for family, name in sorted(family_representatives().items())]
 
 
@@ -34,9 +32,8 @@ def test_short_fit_updates_the_model(name, tiny_dataset, tmp_path):
     if info.modalities != ("rgb",):
         pytest.skip(f"{name} needs {info.modalities}; its family's own tests fit it")
     L.seed_everything(0)
-    # The clip each model needs: its own where the architecture fixes it (C3D: 16 frames; MViT, S3D: 224 px).
-    frames = info.frames if name in ("c3d", "s3d", "mvit_v1_b", "mvit_v2_s") else 4
-    size = info.size if name in ("s3d", "mvit_v1_b", "mvit_v2_s") else 32
+    # A tiny clip, or the smallest the model takes (C3D: 16 frames; S3D: 14 x 224), or its own if fixed (MViT).
+    frames, size = info.fit_clip(4, 32)
     data = VideoDataModule(root=str(tiny_dataset), frames=frames, size=size, batch_size=2, num_workers=0,
                            test_clips=1)
     # Frame-based models take a cheap torchvision 2D net.

@@ -9,6 +9,7 @@ from torch import nn
 from lit_video.models import create_model, inflate
 from lit_video.models.i3d import insert_nonlocal
 from lit_video.models.layers.backbone import torchvision_2d
+from lit_video.models.layers.classifier import as_linear
 from lit_video.models.layers.nonlocal_block import NonLocalBlock
 
 
@@ -86,3 +87,14 @@ def test_nonlocal_blocks_go_after_the_chosen_residual_blocks():
         insert_nonlocal(net, {"layer9": [0]})
     with pytest.raises(ValueError, match="blocks 0..1"):
         insert_nonlocal(net, {"layer2": [7]})
+
+
+def test_a_1x1x1_conv_classifier_becomes_the_same_linear_layer():
+    """S3D classifies every position with a 1x1x1 conv and averages; the lifted head pools, then classifies."""
+    torch.manual_seed(0)
+    conv = nn.Conv3d(16, 5, kernel_size=1)
+    features = torch.randn(2, 16, 2, 3, 3)
+    expected = conv(features).mean(dim=(2, 3, 4))  # torchvision's S3D: classify, then average
+    torch.testing.assert_close(as_linear(conv)(features.mean(dim=(2, 3, 4))), expected)
+    with pytest.raises(TypeError, match="not a linear classifier"):
+        as_linear(nn.Conv3d(16, 5, kernel_size=3))

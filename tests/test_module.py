@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from lit_video.models import model_info
 from lit_video.module import VideoClassifier, VideoScores, check_clip_shape, hit_at_k, warmup_cosine
 
 
@@ -61,7 +62,7 @@ def test_nan_loss_fails_loudly():
     module = VideoClassifier("single_frame", num_classes=2, frames=2, size=32)
     module.log = lambda *a, **k: None
     with torch.no_grad():
-        module.model.head[1].bias.fill_(float("nan"))
+        module.model.get_classifier().bias.fill_(float("nan"))
     batch = {"video": torch.randn(2, 3, 2, 32, 32), "label": torch.tensor([0, 1]), "video_index": torch.arange(2)}
     with pytest.raises(FloatingPointError, match="training loss is nan"):
         module.training_step(batch, 0)
@@ -73,10 +74,15 @@ def test_unknown_model_lists_close_names():
 
 
 def test_clip_shape_checked_before_training():
-    module = VideoClassifier("single_frame", num_classes=2, frames=2, size=32)
-    check_clip_shape(module.model, "single_frame", ("rgb",), 4, 48)  # fine
-    with pytest.raises(ValueError, match="data.frames"):
-        check_clip_shape(module.model, "single_frame", ("rgb",), 0, 48)
+    """A model that cannot take the data's clip fails when the module is built, naming the data options."""
+    VideoClassifier("lecture_3d_cnn", num_classes=2, frames=4, size=32)  # pool1 (4x4x4) keeps one cell: fine
+    with pytest.raises(ValueError, match=r"lecture_3d_cnn.*2 frames.*data\.frames / data\.size"):
+        VideoClassifier("lecture_3d_cnn", num_classes=2, frames=2, size=32)  # pool1 has nothing to pool
+    module = VideoClassifier("late_fusion_fc", num_classes=2, frames=2, size=32,
+                             model_args={"backbone": "shufflenet_v2_x0_5"})
+    check_clip_shape(module.model, model_info("late_fusion_fc"), 2, 32)  # the clip it was built for
+    with pytest.raises(ValueError, match=r"3 frames at 32x32 px.*data\.frames"):
+        check_clip_shape(module.model, model_info("late_fusion_fc"), 3, 32)
 
 
 def test_empty_batch_is_skipped():

@@ -11,12 +11,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layers.common import pooled_head
+from .layers.classifier import ClassifierMixin
 from .layers.conv_gru_cell import ConvGRUCell
 from .registry import register_model
 
 
-class ConvGRUNet(nn.Module):
+class ConvGRUNet(ClassifierMixin, nn.Module):
     def __init__(self, num_classes: int, channels: tuple[int, ...] = (16, 32, 64), kernel_size: int = 3,
                  dropout: float = 0.0):
         super().__init__()
@@ -24,7 +24,9 @@ class ConvGRUNet(nn.Module):
         pairs = zip(inputs, channels, strict=True)
         self.cells = nn.ModuleList(ConvGRUCell(i, o, kernel_size) for i, o in pairs)
         self.pool = nn.MaxPool2d(2)
-        self.head = nn.Sequential(pooled_head(channels[-1], num_classes, dims=2, dropout=dropout))
+        self.head_drop = nn.Dropout(dropout)
+        self.fc = nn.Linear(channels[-1], num_classes)
+        self.classifier_name, self.num_features, self.num_classes = "fc", channels[-1], num_classes
 
     def states(self, clip: torch.Tensor) -> list[torch.Tensor]:
         """Every layer's state at every step: one ``(B, T, C_l, H_l, W_l)`` tensor per layer."""
@@ -39,12 +41,17 @@ class ConvGRUNet(nn.Module):
                 steps[layer].append(x)
         return [torch.stack(s, dim=1) for s in steps]  # T x (B, C, H, W) -> (B, T, C, H, W)
 
-    def forward(self, clip: torch.Tensor) -> torch.Tensor:
-        return self.head(self.states(clip)[-1][:, -1])  # last layer after the last frame: (B, C, H', W')
+    def forward_features(self, clip: torch.Tensor) -> torch.Tensor:
+        last = self.states(clip)[-1][:, -1]  # the last layer after the last frame: (B, C, H', W')
+        return last.mean(dim=(2, 3))  # (B, C): pooled over space
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.head_drop(features))
 
 
-@register_model(family="recurrent_cnn", frames=8, size=112)
+# Layers 2 and 3 (of the default 3) see their input max-pooled 2x, so a frame needs 4 pixels.
+@register_model(family="recurrent_cnn", frames=8, size=112, min_size=4)
 def conv_gru(num_classes: int, channels: tuple[int, ...] = (16, 32, 64), kernel_size: int = 3,
-             dropout: float = 0.0) -> nn.Module:
+             dropout: float = 0.0) -> ConvGRUNet:
     """Stack of convolutional GRUs over the frames (Ballas et al. 2016), classified from the last state."""
     return ConvGRUNet(num_classes, tuple(channels), kernel_size, dropout)

@@ -8,35 +8,30 @@ from torch import nn
 
 from .layers.backbone import FrameBackbone
 from .layers.common import StackFrames
+from .layers.frame_classifier import FrameClassifier
 from .registry import register_model
 
 
-class EarlyFusion(nn.Module):
-    def __init__(self, num_classes: int, backbone: str = "resnet18", pretrained: str | None = None,
-                 frames: int = 8, dropout: float = 0.0):
-        super().__init__()
-        self.stack = StackFrames(frames)
-        self.backbone = FrameBackbone(backbone, pretrained)
-        name, conv = next((n, m) for n, m in self.backbone.trunk.named_modules() if isinstance(m, nn.Conv2d))
-        fused = nn.Conv2d(conv.in_channels * frames, conv.out_channels, conv.kernel_size, conv.stride,
-                          conv.padding, conv.dilation, conv.groups, conv.bias is not None)
-        if pretrained is not None:
-            with torch.no_grad():
-                # (O, C, k, k) -> (O, C, T, k, k) / T -> (O, C*T, k, k), matching StackFrames' channel
-                # c*T + t: on a clip of identical frames the fused conv gives the 2D conv's output.
-                per_frame = conv.weight.unsqueeze(2).repeat(1, 1, frames, 1, 1) / frames  # (O, C, T, k, k)
-                fused.weight.copy_(per_frame.flatten(1, 2))  # (O, C*T, k, k)
-                if conv.bias is not None:
-                    fused.bias.copy_(conv.bias)
-        self.backbone.trunk.set_submodule(name, fused)
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.backbone.out_channels, num_classes))
-
-    def forward(self, clip: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(self.stack(clip)))  # (B, C*T, H, W) -> (B, D) -> (B, classes)
+def fuse_first_conv(net: FrameBackbone, frames: int, from_weights: bool) -> FrameBackbone:
+    """Give ``net``'s first conv ``C*T`` input channels. ``from_weights``: start from its (pretrained) 2D
+    weights, so that on a clip of identical frames the fused conv gives the 2D conv's output."""
+    name, conv = next((n, m) for n, m in net.trunk.named_modules() if isinstance(m, nn.Conv2d))
+    fused = nn.Conv2d(conv.in_channels * frames, conv.out_channels, conv.kernel_size, conv.stride,
+                      conv.padding, conv.dilation, conv.groups, conv.bias is not None)
+    if from_weights:
+        with torch.no_grad():
+            # (O, C, k, k) -> (O, C, T, k, k) / T -> (O, C*T, k, k), matching StackFrames' channel c*T + t.
+            per_frame = conv.weight.unsqueeze(2).repeat(1, 1, frames, 1, 1) / frames  # (O, C, T, k, k)
+            fused.weight.copy_(per_frame.flatten(1, 2))  # (O, C*T, k, k)
+            if conv.bias is not None:
+                fused.bias.copy_(conv.bias)
+    net.trunk.set_submodule(name, fused)
+    return net
 
 
 @register_model(family="early_fusion", frames=8, size=112)
 def early_fusion(num_classes: int, backbone: str = "resnet18", pretrained: str | None = None, frames: int = 8,
-                 dropout: float = 0.0) -> nn.Module:
+                 dropout: float = 0.0) -> FrameClassifier:
     """Clip reshaped to 3T x H x W; the backbone's first conv takes 3T channels and collapses time."""
-    return EarlyFusion(num_classes, backbone, pretrained, frames, dropout)
+    net = fuse_first_conv(FrameBackbone(backbone, pretrained), frames, from_weights=pretrained is not None)
+    return FrameClassifier(net, num_classes, dropout=dropout, stack=StackFrames(frames))

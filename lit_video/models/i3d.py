@@ -1,9 +1,9 @@
 """I3D: 2D image networks inflated to 3D (Carreira & Zisserman, CVPR 2017), optionally with non-local blocks.
 
 ``pretrained`` is a local torchvision 2D checkpoint; it is loaded into the 2D network, which is then inflated,
-so a video model starts from ImageNet weights exactly as the lecture describes. The 2D classifier is kept when
-the class counts agree, otherwise replaced. See ``layers/inflate.py`` for the time-padding and global-pooling
-choices.
+so a video model starts from ImageNet weights exactly as the lecture describes. The 2D classifier (``fc`` in
+both networks) is lifted out of the inflated network, kept when the class counts agree, otherwise replaced.
+See ``layers/inflate.py`` for the time-padding and global-pooling choices.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections import OrderedDict
 from torch import nn
 
 from .layers.backbone import torchvision_2d
-from .layers.common import replace_classifier
+from .layers.classifier import TorchvisionClassifier
 from .layers.inflate import TimeKernel, inflate
 from .layers.nonlocal_block import NonLocalBlock
 from .registry import register_model
@@ -48,30 +48,34 @@ def insert_nonlocal(net: nn.Module, blocks: dict[str, list[int]]) -> nn.Module:
 
 
 def i3d(backbone: str, num_classes: int, pretrained: str | None, time_kernel: TimeKernel, time_padding: str,
-        dropout: float) -> nn.Module:
-    """Torchvision 2D network ``backbone`` (from ``pretrained`` if given), inflated, with a new classifier."""
+        dropout: float) -> TorchvisionClassifier:
+    """Torchvision 2D network ``backbone`` (from ``pretrained`` if given), inflated; its classifier ``fc``
+    behind ``dropout``, sized for ``num_classes``."""
     net = inflate(torchvision_2d(backbone, pretrained), time_kernel, time_padding)
-    return replace_classifier(net, num_classes, dropout)
+    return TorchvisionClassifier(net, "fc", num_classes, dropout=dropout)
 
 
-@register_model(family="i3d", frames=8, size=112, fps=10.0)
+@register_model(family="i3d", frames=8, size=112, fps=10.0, heavy=True)
 def i3d_r50(num_classes: int, pretrained: str | None = None, time_kernel: int = 3,
-            time_padding: str = "replicate", dropout: float = 0.5) -> nn.Module:
+            time_padding: str = "replicate", dropout: float = 0.5) -> TorchvisionClassifier:
     """ResNet-50 inflated: 7x7 / 3x3 convs and the max-pool get ``time_kernel`` frames; 1x1 stay 1x1x1."""
     return i3d("resnet50", num_classes, pretrained, time_kernel, time_padding, dropout)
 
 
-@register_model(family="i3d", frames=8, size=112, fps=10.0)
+# GoogLeNet's unpadded 3x3 max pools (ceil mode) leave nothing below frames of 15 pixels (measured on meta).
+@register_model(family="i3d", frames=8, size=112, fps=10.0, min_size=15)
 def i3d_inception(num_classes: int, pretrained: str | None = None, time_padding: str = "replicate",
-                  dropout: float = 0.5) -> nn.Module:
+                  dropout: float = 0.5) -> TorchvisionClassifier:
     """Inception-v1 (torchvision GoogLeNet) inflated as in the I3D paper: cubic kernels, pools 1/2 1x3x3."""
     return i3d("googlenet", num_classes, pretrained, inception_time_kernel, time_padding, dropout)
 
 
-@register_model(family="i3d", frames=8, size=112, fps=10.0)
+# The non-local blocks pool keys and values 2x in space, so res4 needs 2x2 maps: frames of 17 pixels.
+@register_model(family="i3d", frames=8, size=112, fps=10.0, heavy=True, min_size=17)
 def i3d_r50_nl(num_classes: int, pretrained: str | None = None, time_kernel: int = 3,
                time_padding: str = "replicate", dropout: float = 0.5,
-               nonlocal_blocks: dict[str, list[int]] | None = None) -> nn.Module:
+               nonlocal_blocks: dict[str, list[int]] | None = None) -> TorchvisionClassifier:
     """I3D ResNet-50 with non-local blocks (default: 5, after every other block of res3 and res4)."""
-    net = i3d("resnet50", num_classes, pretrained, time_kernel, time_padding, dropout)
-    return insert_nonlocal(net, NONLOCAL_RES3_RES4 if nonlocal_blocks is None else nonlocal_blocks)
+    model = i3d("resnet50", num_classes, pretrained, time_kernel, time_padding, dropout)
+    insert_nonlocal(model.net, NONLOCAL_RES3_RES4 if nonlocal_blocks is None else nonlocal_blocks)
+    return model

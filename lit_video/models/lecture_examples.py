@@ -1,7 +1,7 @@
 """The lecture's three small example networks ("Early Fusion vs Late Fusion vs 3D CNN"), layer for layer.
 
-Input 3 x 20 x 64 x 64. Each is a flat ``nn.Sequential`` named ``conv1, pool1, conv2, pool, fc`` (plus
-``relu*``), so a per-layer profile reads like the lecture's table:
+Input 3 x 20 x 64 x 64. Each is a flat ``nn.Sequential`` (a ``SequentialClassifier``) named ``conv1, pool1,
+conv2, pool, fc`` (plus ``relu*`` and ``flatten``), so a per-layer profile reads like the lecture's table:
 
 =============  ==================  ==================  ==================
 layer          late fusion         early fusion        3D CNN
@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from torch import nn
-
-from .layers.common import StackFrames, conv_stages, pooled_head
+from .layers.classifier import SequentialClassifier
+from .layers.common import StackFrames, conv_stages, global_pool, linear_head
 from .registry import register_model
 
 
@@ -35,30 +34,32 @@ def _table(*rows: tuple[str, tuple[int, ...], tuple[int, int, int]]) -> dict:
     }
 
 
-@register_model(family="late_fusion", frames=20, size=64, published=_table(
+@register_model(family="late_fusion", frames=20, size=64, min_size=4, published=_table(
     ("conv1", (12, 20, 64, 64), (1, 3, 3)), ("pool1", (12, 20, 16, 16), (1, 6, 6)),
     ("conv2", (24, 20, 16, 16), (1, 14, 14)), ("pool", (24, 1, 1, 1), (20, 64, 64))))
-def lecture_late_fusion(num_classes: int) -> nn.Module:
+def lecture_late_fusion(num_classes: int) -> SequentialClassifier:
     """Lecture example: 2D convs per frame (3->12, pool 4x4, 12->24), pooled over space and time last."""
     # A (1, 3, 3) 3D conv is exactly a 2D 3x3 conv applied to every frame with shared weights; writing it so
     # keeps the table's C x T x H x W shapes and lets receptive fields be read in frames.
     stages = conv_stages(3, [(12, 1, (1, 4, 4)), (24, 1, None)], kernel=(1, 3, 3))
-    return nn.Sequential(stages | pooled_head(24, num_classes))
+    return SequentialClassifier(stages | global_pool(), linear_head(24, num_classes))
 
 
-@register_model(family="early_fusion", frames=20, size=64, published=_table(
+@register_model(family="early_fusion", frames=20, size=64, min_size=4, published=_table(
     ("conv1", (12, 64, 64), (20, 3, 3)), ("pool1", (12, 16, 16), (20, 6, 6)),
     ("conv2", (24, 16, 16), (20, 14, 14)), ("pool", (24, 1, 1), (20, 64, 64))))
-def lecture_early_fusion(num_classes: int, frames: int = 20) -> nn.Module:
+def lecture_early_fusion(num_classes: int, frames: int = 20) -> SequentialClassifier:
     """Lecture example: clip stacked to 3T x H x W, 2D conv 3T->12 collapses time, pool 4x4, conv 12->24."""
     stages = conv_stages(3 * frames, [(12, 1, 4), (24, 1, None)], dims=2)
-    head = pooled_head(24, num_classes, dims=2)
-    return nn.Sequential(OrderedDict(fuse=StackFrames(frames)) | stages | head)
+    features = OrderedDict(fuse=StackFrames(frames)) | stages | global_pool(dims=2)
+    return SequentialClassifier(features, linear_head(24, num_classes))
 
 
-@register_model(family="slow_fusion", frames=20, size=64, published=_table(
+@register_model(family="slow_fusion", frames=20, size=64, min_frames=4, min_size=4, published=_table(
     ("conv1", (12, 20, 64, 64), (3, 3, 3)), ("pool1", (12, 5, 16, 16), (6, 6, 6)),
     ("conv2", (24, 5, 16, 16), (14, 14, 14)), ("pool", (24, 1, 1), (20, 64, 64))))
-def lecture_3d_cnn(num_classes: int) -> nn.Module:
+def lecture_3d_cnn(num_classes: int) -> SequentialClassifier:
     """Lecture example: 3x3x3 convs 3->12, pool 4x4x4, 3x3x3 conv 12->24: builds slowly in space and time."""
-    return nn.Sequential(conv_stages(3, [(12, 1, 4), (24, 1, None)]) | pooled_head(24, num_classes))
+    # pool1 takes 4 x 4 x 4 to one cell (no padding): smaller clips leave nothing to pool (min_frames=4).
+    features = conv_stages(3, [(12, 1, 4), (24, 1, None)]) | global_pool()
+    return SequentialClassifier(features, linear_head(24, num_classes))

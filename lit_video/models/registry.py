@@ -1,7 +1,9 @@
 """Model registry: every architecture is a builder function registered under a stable name.
 
 A builder takes ``num_classes`` plus keyword overrides and returns a plain ``nn.Module`` whose forward maps a
-clip ``(B, C, T, H, W)`` (or a dict of modalities) to logits ``(B, num_classes)``.
+clip ``(B, C, T, H, W)`` (or a dict of modalities) to logits ``(B, num_classes)``, with timm's surface:
+``num_classes``, ``num_features``, ``forward_features``, ``forward_head``, ``get_classifier``,
+``reset_classifier`` (``layers/classifier.py``).
 """
 
 from __future__ import annotations
@@ -26,12 +28,24 @@ class ModelInfo:
     size: int = 112
     fps: float = 5.0
     description: str = ""
+    # Capabilities that callers (tests, sweeps) branch on, declared by the builder's registration:
+    fixed_shape: bool = False  # takes only its default clip, whatever its arguments (fixed position tables)
+    heavy: bool = False  # seconds to build or run on a 2-core CPU even on a tiny clip
+    min_frames: int = 1  # the shortest clip the architecture takes (C3D: 16; its pools must keep a cell)
+    min_size: int = 1  # the smallest frame side it takes
     # Figures from a paper or a weights card, never measured here: e.g. {"gmacs": 40.7, "params": 33.4e6,
     # "kinetics400_top1": 63.2, "input": "3x16x112x112", "source": "torchvision R3D_18_Weights.KINETICS400_V1"}.
     published: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def fit_clip(self, frames: int, size: int) -> tuple[int, int]:
+        """The clip nearest to ``frames`` x ``size`` that this model takes: its default one if its shape is
+        fixed, else one at least ``min_frames`` x ``min_size``."""
+        if self.fixed_shape:
+            return self.frames, self.size
+        return max(frames, self.min_frames), max(size, self.min_size)
 
 
 _BUILDERS: dict[str, Callable[..., nn.Module]] = {}
@@ -46,9 +60,17 @@ def register_model(
     frames: int = 8,
     size: int = 112,
     fps: float = 5.0,
+    fixed_shape: bool = False,
+    heavy: bool = False,
+    min_frames: int = 1,
+    min_size: int = 1,
     published: dict[str, Any] | None = None,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Register a builder ``fn(num_classes, **overrides) -> nn.Module`` under ``name`` (default: its name)."""
+    """Register a builder ``fn(num_classes, **overrides) -> nn.Module`` under ``name`` (default: its name).
+
+    A builder whose architecture depends on the clip takes ``frames`` and / or ``size`` arguments, defaulting
+    to the registered ``frames`` / ``size``; ``create_model`` passes it the clip the model will see.
+    """
 
     def decorator(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         key = name or fn.__name__
@@ -64,6 +86,10 @@ def register_model(
             size=size,
             fps=fps,
             description=doc.splitlines()[0] if doc else "",
+            fixed_shape=fixed_shape,
+            heavy=heavy,
+            min_frames=min_frames,
+            min_size=min_size,
             published=dict(published or {}),
         )
         return fn
@@ -95,8 +121,14 @@ def builder_arguments(name: str) -> dict[str, inspect.Parameter]:
     return {k: p for k, p in params.items() if k != "num_classes" and p.kind is not p.VAR_KEYWORD}
 
 
-def create_model(name: str, num_classes: int, **overrides: Any) -> nn.Module:
-    """Build model ``name`` with ``num_classes`` outputs. Unknown overrides raise with the accepted ones."""
+def create_model(name: str, num_classes: int, *, frames: int | None = None, size: int | None = None,
+                 **overrides: Any) -> nn.Module:
+    """Build model ``name`` with ``num_classes`` outputs. Unknown overrides raise with the accepted ones.
+
+    ``frames`` / ``size`` are the clip the model will see (``(B, C, frames, size, size)``): the one place that
+    passes them on, to the builders that take them (architectures built for one clip shape, e.g. C3D's FC6).
+    Other models take any clip and ignore them; ``None`` keeps the builder's default.
+    """
     _check_name(name)
     fn = _BUILDERS[name]
     params = inspect.signature(fn).parameters
@@ -105,4 +137,5 @@ def create_model(name: str, num_classes: int, **overrides: Any) -> nn.Module:
         if unknown:
             accepted = ", ".join(sorted(builder_arguments(name))) or "none"
             raise TypeError(f"model {name!r} does not take {', '.join(unknown)}; it accepts: {accepted}")
-    return fn(num_classes=num_classes, **overrides)
+    clip = {k: v for k, v in (("frames", frames), ("size", size)) if v is not None and k in params}
+    return fn(num_classes=num_classes, **clip, **overrides)

@@ -5,15 +5,14 @@ works."""
 
 from __future__ import annotations
 
-from torch import nn
-
-from .layers.common import conv_stages, pooled_head
+from .layers.classifier import SequentialClassifier
+from .layers.common import conv_stages, global_pool, linear_head
 from .registry import register_model
 
 
 @register_model(family="slow_fusion", frames=8, size=112)
-def slow_fusion(num_classes: int, width: int = 32, dropout: float = 0.0) -> nn.Module:
+def slow_fusion(num_classes: int, width: int = 32, dropout: float = 0.0) -> SequentialClassifier:
     """3D CNN fusing time slowly: 3x3x3 conv + BN + ReLU stages, 3D pools (pool1 1x2x2), global pool."""
     stages = [(width, 1, (1, 2, 2)), (2 * width, 1, 2), (4 * width, 1, 2), (8 * width, 1, None)]
-    return nn.Sequential(conv_stages(3, stages, batch_norm=True, ceil_mode=True)
-                         | pooled_head(8 * width, num_classes, dropout=dropout))
+    features = conv_stages(3, stages, batch_norm=True, ceil_mode=True) | global_pool()
+    return SequentialClassifier(features, linear_head(8 * width, num_classes, dropout))

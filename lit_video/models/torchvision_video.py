@@ -9,81 +9,90 @@ of torchvision itself: reading it downloads nothing. ``_ops`` is torchvision's G
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-import torch
 import torchvision
 from torch import nn
 
 from .layers.backbone import load_local_checkpoint
-from .layers.common import replace_classifier
+from .layers.classifier import TorchvisionClassifier
+from .layers.common import CheckShape
 from .registry import register_model
 
-# name: (family, frames, size, fps, whether the architecture accepts only that clip shape).
-# Frame rates are those of the weights' evaluation (their meta "_docs").
-ARCHITECTURES: dict[str, tuple[str, int, int, float, bool]] = {
-    "r3d_18": ("r3d", 16, 112, 15.0, False),
-    "mc3_18": ("mc3", 16, 112, 15.0, False),
-    "r2plus1d_18": ("r2plus1d", 16, 112, 15.0, False),
-    "s3d": ("s3d", 16, 224, 15.0, False),
-    "mvit_v1_b": ("mvit", 16, 224, 7.5, True),  # fixed positional embeddings: exactly 16 x 224 x 224
-    "mvit_v2_s": ("mvit", 16, 224, 7.5, True),  # fixed relative-position tables: exactly 16 x 224 x 224
-    "swin3d_t": ("swin3d", 16, 224, 15.0, False),
+
+@dataclass(frozen=True)
+class Architecture:
+    family: str
+    frames: int  # the clip of the published figures
+    size: int
+    fps: float  # the frame rate of the weights' evaluation (their meta "_docs")
+    head: str  # torchvision's classifier attribute, lifted out by name (S3D's is a 1x1 conv)
+    fixed_shape: bool = False  # fixed position embeddings / tables: takes exactly frames x size x size
+    heavy: bool = False  # seconds per tiny clip on a 2-core CPU
+
+
+ARCHITECTURES = {
+    "r3d_18": Architecture("r3d", 16, 112, 15.0, head="fc"),
+    "mc3_18": Architecture("mc3", 16, 112, 15.0, head="fc", heavy=True),
+    "r2plus1d_18": Architecture("r2plus1d", 16, 112, 15.0, head="fc", heavy=True),
+    "s3d": Architecture("s3d", 16, 224, 15.0, head="classifier", heavy=True),
+    "mvit_v1_b": Architecture("mvit", 16, 224, 7.5, head="head", fixed_shape=True, heavy=True),
+    "mvit_v2_s": Architecture("mvit", 16, 224, 7.5, head="head", fixed_shape=True, heavy=True),
+    "swin3d_t": Architecture("swin3d", 16, 224, 15.0, head="head", heavy=True),
 }
-KINETICS_CLASSES = 400
+
+
+def kinetics_weights(name: str) -> torchvision.models.WeightsEnum:
+    return torchvision.models.get_model_weights(name).KINETICS400_V1
 
 
 def published_figures(name: str) -> dict[str, Any]:
     """Kinetics-400 figures of torchvision's weights for ``name``, with their source."""
-    weights = torchvision.models.get_model_weights(name).KINETICS400_V1
-    meta, (_, frames, size, _, _) = weights.meta, ARCHITECTURES[name]
+    weights = kinetics_weights(name)
+    meta, arch = weights.meta, ARCHITECTURES[name]
     return {
         "gmacs": meta["_ops"],
-        "gflops": round(2 * meta["_ops"], 3),
         "params": meta["num_params"],
         "kinetics400_top1": meta["_metrics"]["Kinetics-400"]["acc@1"],
         "kinetics400_top5": meta["_metrics"]["Kinetics-400"]["acc@5"],
-        "input": f"3x{frames}x{size}x{size}",
-        "min_size": list(meta["min_size"]),
-        "min_temporal_size": meta.get("min_temporal_size", 1),
+        "input": f"3x{arch.frames}x{arch.size}x{arch.size}",
         "evaluation": meta["_docs"],
         "recipe": meta["recipe"],
         "source": f"torchvision {type(weights).__name__}.KINETICS400_V1.meta",
     }
 
 
-class TorchvisionVideo(nn.Module):
-    """A torchvision video network; checks the clip shape where the architecture fixes it."""
-
-    def __init__(self, name: str, num_classes: int, pretrained: str | None = None):
-        super().__init__()
-        _, frames, size, _, fixed = ARCHITECTURES[name]
-        self.name, self.fixed_shape = name, (frames, size, size) if fixed else None
-        if pretrained is None:
-            self.net = torchvision.models.get_model(name, weights=None, num_classes=num_classes)
-        else:  # a Kinetics-400 checkpoint: load it whole, then size the head to the data
-            net = load_local_checkpoint(torchvision.models.get_model(name, weights=None), pretrained)
-            self.net = replace_classifier(net, num_classes)
-
-    def forward(self, clip: torch.Tensor) -> torch.Tensor:
-        if self.fixed_shape and tuple(clip.shape[2:]) != self.fixed_shape:
-            t, h, w = self.fixed_shape
-            raise ValueError(f"{self.name} takes clips of exactly {t} frames of {h}x{w} (its position "
-                             f"embeddings are fixed), got a clip of shape {tuple(clip.shape)}")
-        return self.net(clip)
+def torchvision_video(name: str, num_classes: int, pretrained: str | None = None) -> TorchvisionClassifier:
+    """torchvision's ``name`` for ``num_classes``: random, or a local Kinetics-400 checkpoint (torchvision key
+    names) loaded whole, its classifier kept when the class counts agree."""
+    arch = ARCHITECTURES[name]
+    if pretrained is None:
+        net = torchvision.models.get_model(name, weights=None, num_classes=num_classes)
+    else:
+        net = load_local_checkpoint(torchvision.models.get_model(name, weights=None), pretrained)
+    check = None
+    if arch.fixed_shape:
+        t, s = arch.frames, arch.size
+        hint = f"{name} takes clips of exactly {t} frames of {s}x{s} (its position embeddings are fixed)"
+        check = CheckShape((t, s, s), "clip (frames, height, width)", hint)
+    return TorchvisionClassifier(net, arch.head, num_classes, check=check)
 
 
 def _builder(name: str) -> Callable[..., nn.Module]:
-    def build(num_classes: int, pretrained: str | None = None) -> nn.Module:
-        return TorchvisionVideo(name, num_classes, pretrained)
+    def build(num_classes: int, pretrained: str | None = None) -> TorchvisionClassifier:
+        return torchvision_video(name, num_classes, pretrained)
 
-    _, frames, size, _, fixed = ARCHITECTURES[name]
-    shape = f"; takes exactly {frames}x{size}x{size} clips" if fixed else ""
+    arch = ARCHITECTURES[name]
+    shape = f"; takes exactly {arch.frames}x{arch.size}x{arch.size} clips" if arch.fixed_shape else ""
     build.__name__ = name
     build.__doc__ = f"torchvision's {name} (random init or a local Kinetics-400 checkpoint){shape}."
     return build
 
 
-for _name, (_family, _frames, _size, _fps, _) in ARCHITECTURES.items():
-    register_model(_name, family=_family, frames=_frames, size=_size, fps=_fps,
+for _name, _arch in ARCHITECTURES.items():
+    _meta = kinetics_weights(_name).meta  # the smallest clip the weights card states
+    register_model(_name, family=_arch.family, frames=_arch.frames, size=_arch.size, fps=_arch.fps,
+                   fixed_shape=_arch.fixed_shape, heavy=_arch.heavy,
+                   min_frames=_meta.get("min_temporal_size", 1), min_size=max(_meta["min_size"]),
                    published=published_figures(_name))(_builder(_name))

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lit_video.data import VideoDataModule, eval_views
-from lit_video.models import builder_arguments, create_model, list_models, model_info
+from lit_video.models import create_model, list_models, model_info
 
 from .counting import count_flops, gflops
 from .inputs import as_inputs, model_input_shape
@@ -69,17 +69,15 @@ def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
 def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
     """Everything ``lit-video profile NAME`` reports, as the JSON object of DESIGN.md."""
     info = model_info(name)
-    accepted = builder_arguments(name)
-    given = {"frames": args.frames, "size": args.size}
-    overrides = {k: v for k, v in given.items() if v is not None and k in accepted}
+    clip = {"frames": args.frames, "size": args.size}  # None: the model's default
     # Counting alone needs no weights: build on the meta device (no memory, no initialisation time).
     runs_for_real = args.layers or args.throughput or args.cross_check
     model = None
     if not runs_for_real:
         with contextlib.suppress(NotImplementedError, RuntimeError), torch.device("meta"):
-            model = create_model(name, args.num_classes, **overrides)  # fails where a builder copies weights
+            model = create_model(name, args.num_classes, **clip)  # fails where a builder copies weights
     if model is None:
-        model = create_model(name, args.num_classes, **overrides)
+        model = create_model(name, args.num_classes, **clip)
     shape = model_input_shape(name, 1, args.frames, args.size)
     start = time.perf_counter()
     report = count_flops(model, shape, receptive_field=args.layers, cross_check=args.cross_check)

@@ -34,7 +34,8 @@ def load_local_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
 
 
 def torchvision_2d(name: str, pretrained: str | Path | None = None) -> nn.Module:
-    """A torchvision image classifier by name (``resnet18``, ``mobilenet_v3_small``...), random or from a local file."""
+    """A torchvision image classifier by name (``resnet18``, ``mobilenet_v3_small``...), random or from a
+    local file."""
     try:
         builder = torchvision.models.get_model_builder(name)
     except ValueError as err:
@@ -59,7 +60,8 @@ def _last_node_before_pool(net: nn.Module) -> str:
 class FrameBackbone(nn.Module):
     """A 2D CNN applied to images ``(N, 3, H, W)``.
 
-    ``spatial=False`` returns pooled features ``(N, D)``; ``spatial=True`` the last feature map ``(N, D, h, w)``.
+    ``spatial=False`` returns pooled features ``(N, D)``; ``spatial=True`` the last feature map
+    ``(N, D, h, w)``.
     """
 
     def __init__(self, name: str = "resnet18", pretrained: str | Path | None = None, spatial: bool = False):
@@ -67,12 +69,17 @@ class FrameBackbone(nn.Module):
         net = torchvision_2d(name, pretrained)
         self.trunk = create_feature_extractor(net, {_last_node_before_pool(net): "features"})
         self.spatial = spatial
+        self.out_channels = self.feature_map_shape(64)[0]
+
+    def feature_map_shape(self, size: int) -> tuple[int, ...]:
+        """The shape ``(D, h, w)`` of the feature map of one ``size x size`` frame (one probe pass)."""
+        was_training = self.trunk.training
+        device = next(self.trunk.parameters()).device
         with torch.no_grad():
-            was_training = self.trunk.training
             self.trunk.eval()
-            probe = self.trunk(torch.zeros(1, 3, 64, 64))["features"]
-            self.trunk.train(was_training)
-        self.out_channels = probe.shape[1]
+            shape = self.trunk(torch.zeros(1, 3, size, size, device=device))["features"].shape[1:]
+        self.trunk.train(was_training)
+        return tuple(shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feats = self.trunk(x)["features"]  # (N, D, h, w)

@@ -1,4 +1,4 @@
-"""Small shared pieces: plain conv stacks named like the lecture's tables, shape checks, head surgery."""
+"""Small shared pieces: plain conv stacks named like the lecture's tables, heads, reshapes, shape checks."""
 
 from __future__ import annotations
 
@@ -41,16 +41,20 @@ def conv_stages(in_channels: int, stages: Sequence[Stage], kernel: int | tuple[i
     return layers
 
 
-def pooled_head(in_channels: int, num_classes: int, dims: int = 3,
-                dropout: float = 0.0) -> OrderedDict[str, nn.Module]:
-    """Global average pool over every remaining axis, then a linear classifier (``pool, flatten, fc``)."""
-    layers: OrderedDict[str, nn.Module] = OrderedDict(
+def global_pool(dims: int = 3) -> OrderedDict[str, nn.Module]:
+    """Global average pool over every remaining axis, to a feature vector (``pool, flatten``)."""
+    return OrderedDict(
         pool=nn.AdaptiveAvgPool3d(1) if dims == 3 else nn.AdaptiveAvgPool2d(1),
         flatten=nn.Flatten(1),  # (B, C, 1, 1[, 1]) -> (B, C)
     )
+
+
+def linear_head(in_features: int, num_classes: int, dropout: float = 0.0) -> OrderedDict[str, nn.Module]:
+    """A linear classifier ``fc``, after ``dropout`` where there is any."""
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
     if dropout > 0:
         layers["dropout"] = nn.Dropout(dropout)
-    layers["fc"] = nn.Linear(in_channels, num_classes)
+    layers["fc"] = nn.Linear(in_features, num_classes)
     return layers
 
 
@@ -97,23 +101,6 @@ class StackFrames(nn.Module):
 
     def extra_repr(self) -> str:
         return f"frames={self.frames}"
-
-
-def replace_classifier(net: nn.Module, num_classes: int, dropout: float = 0.0) -> nn.Module:
-    """Give ``net`` a new last layer (its last ``Linear``, or S3D's 1x1 conv classifier) for ``num_classes``.
-
-    The new layer keeps the old one's weights when the class counts agree, so a checkpoint's head survives.
-    """
-    layers = [(n, m) for n, m in net.named_modules() if isinstance(m, nn.Linear | nn.Conv3d | nn.Conv2d)]
-    name, old = layers[-1]
-    if isinstance(old, nn.Linear):
-        new = nn.Linear(old.in_features, num_classes)
-    else:
-        new = type(old)(old.in_channels, num_classes, old.kernel_size, bias=old.bias is not None)
-    if new.weight.shape == old.weight.shape:
-        new.load_state_dict(old.state_dict())
-    net.set_submodule(name, nn.Sequential(nn.Dropout(dropout), new) if dropout > 0 else new)
-    return net
 
 
 def average_predictions(logits: torch.Tensor, dim: int = 1) -> torch.Tensor:
