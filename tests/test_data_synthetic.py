@@ -93,3 +93,16 @@ def test_builtin_dataset_is_generated_once_into_the_cache(tmp_path, monkeypatch)
     mtime = (tmp_path / f"synthetic-v{VERSION}" / "annotations" / "train.csv").stat().st_mtime_ns
     VideoDataModule(num_workers=0)
     assert (tmp_path / f"synthetic-v{VERSION}" / "annotations" / "train.csv").stat().st_mtime_ns == mtime
+
+
+def test_encoding_gives_the_same_bytes_every_time(tmp_path):
+    """The built-in videos' size and length, encoded three times each: x264's macroblock-tree rate control made
+    a few of every 64 differ from run to run (decoded pixels included), so two caches trained differently."""
+    from lit_video.data.synthetic import write_video
+
+    names, _ = synthetic_classes(8)
+    for c, label in enumerate(names):
+        for v in range(8):
+            frames = render_video(label, 40, 25.0, 64, np.random.default_rng([0, 0, c, v]))
+            encoded = {write_video(tmp_path / f"{label}{v}-{i}.mp4", frames, 25.0).read_bytes() for i in range(3)}
+            assert len(encoded) == 1, f"{label} video {v} encodes differently from run to run"
