@@ -70,6 +70,7 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str
 
     run = build_run(entry_config(entry, entry_dir, wandb_mode))
     data, device = run.datamodule, run.trainer.strategy.root_device
+    fingerprint = {"videos": len(data.info.videos()), "hash": data.fingerprint}  # before training: cheap, may fail
     # Cost first (weights do not change it): one clip of the very model that then trains. Profiling draws random
     # inputs; the fork keeps the training after it what the same config trains in `lit-video fit`.
     clip = model_input_shape(entry.name, 1, data.frames, data.size)
@@ -83,7 +84,7 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str
     result = fit_and_test(run)
     metrics = result["metrics"]
     row = base_row(
-        entry, device, dataset_fingerprint={"videos": len(data.info.videos()), "hash": data.fingerprint},
+        entry, device, dataset_fingerprint=fingerprint,
         params=report.params, gmacs_per_clip=report.gmacs, gmacs_per_video=report.gmacs * data.eval_views,
         clip_top1=metrics.get("test/clip_top1"), clip_top5=metrics.get("test/clip_top5"),
         # Multi-label data reports hit@k, its top-k.
