@@ -91,6 +91,7 @@ class VideoClassifier(L.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        check_training_options(lr, weight_decay, warmup_ratio, min_lr_ratio, label_smoothing)
         info = model_info(name)  # raises with the closest names for an unknown model
         args = dict(model_args or {})
         # The data's clip, unless model_args pin the one the model is built for.
@@ -208,6 +209,20 @@ class VideoClassifier(L.LightningModule):
             optimizer, functools.partial(warmup_cosine, total=total, warmup=warmup, floor=self.hparams.min_lr_ratio)
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def check_training_options(lr: float, weight_decay: float, warmup_ratio: float, min_lr_ratio: float,
+                           label_smoothing: float) -> None:
+    """Optimiser and loss settings that cannot train fail here, before anything is built, naming the option."""
+    problems = [f"model.{name} must be {rule} (got {value})" for name, value, ok, rule in (
+        ("lr", lr, lr > 0, "> 0"),
+        ("weight_decay", weight_decay, weight_decay >= 0, ">= 0"),
+        ("warmup_ratio", warmup_ratio, 0 <= warmup_ratio < 1, "in [0, 1)"),
+        ("min_lr_ratio", min_lr_ratio, 0 <= min_lr_ratio <= 1, "in [0, 1]"),
+        ("label_smoothing", label_smoothing, 0 <= label_smoothing < 1, "in [0, 1)"),
+    ) if not (ok and math.isfinite(value))]
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 def warmup_cosine(step: int, total: int, warmup: int, floor: float) -> float:

@@ -74,6 +74,9 @@ class VideoCLI(LightningCLI):
     def __init__(self, *args: Any, instantiate: bool = True, **kwargs: Any) -> None:
         self.instantiate = instantiate
         kwargs.setdefault("parser_kwargs", {"prog": "lit-video"})
+        # The config is saved beside the logs: in a fresh version folder per run with a logger, and in
+        # default_root_dir itself without one, where the next run in the same folder replaces it.
+        kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         super().__init__(VideoClassifier, VideoDataModule, *args, **kwargs)
 
     def add_arguments_to_parser(self, parser: Any) -> None:
@@ -159,6 +162,35 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(str(err).strip()) from err
     complete_config(section)
     return section.as_dict()
+
+
+def preflight(config: dict[str, Any], datamodules: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Check everything a run of ``config`` can check without training, and fail with ConfigError if it cannot
+    train: the config (``resolve_config``), the data (annotations read, every split present, the fingerprint
+    computed) and the model with its training options (built on the meta device: no weights, no memory, and a
+    forward pass that checks the clip). ``datamodules`` caches DataModules across calls (a sweep's entries share
+    their data). Returns the resolved config."""
+    import torch
+
+    resolved = resolve_config(config)
+    data_args = resolved["data"]
+    key = json.dumps(data_args, sort_keys=True, default=str)
+    cache = {} if datamodules is None else datamodules
+    try:
+        if key not in cache:
+            datamodule = VideoDataModule(**data_args)
+            datamodule.fingerprint  # noqa: B018 (computed here: the rows need it, so it must be computable)
+            cache[key] = datamodule
+        data = cache[key]
+    except Exception as err:  # whatever stops the data from loading: named, before any training
+        raise ConfigError(f"data: {err}") from err
+    try:
+        with torch.device("meta"):
+            VideoClassifier(**resolved["model"], num_classes=data.num_classes, multi_label=data.multi_label,
+                            frames=data.frames, size=data.size, groups=data.groups)
+    except Exception as err:
+        raise ConfigError(f"model: {err}") from err
+    return resolved
 
 
 def build_run(config: dict[str, Any]) -> VideoCLI:

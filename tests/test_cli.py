@@ -54,6 +54,8 @@ def test_fast_dev_run(tiny_dataset, tmp_path, monkeypatch):
     (["--model.name", "lecture_3d_cnn", "--model.model_args", "{}", "--data.frames", "2"],
      "cannot take clips of 2 frames at 32x32 px"),
     (["--model.model_args", '{"no_such_option": 1}'], "does not take no_such_option"),
+    (["--model.lr", "-0.1"], "model.lr must be > 0 (got -0.1)"),
+    (["--model.label_smoothing", "1.5"], "model.label_smoothing must be in [0, 1)"),
 ])
 def test_bad_options_fail_before_training_with_a_message(tiny_dataset, tmp_path, monkeypatch, capsys, option,
                                                          message):
@@ -74,6 +76,16 @@ def test_default_root_dir_holds_the_logs_checkpoints_and_wandb_runs(tiny_dataset
     assert (Path("elsewhere/lit_video/version_0/metrics.csv")).is_file()
     assert list(Path("elsewhere/wandb").glob("offline-run-*"))
     assert not Path("logs").exists()
+
+
+def test_runs_without_a_logger_follow_each_other_in_one_folder(tiny_dataset, tmp_path, monkeypatch):
+    """Without a logger the config is saved in default_root_dir itself; the next run there replaces it."""
+    monkeypatch.chdir(tmp_path)
+    fit = ["fit", *TINY_MODEL, *tiny_data(tiny_dataset), "--trainer.logger", "false", "--trainer.max_epochs", "1",
+           "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "0"]
+    assert main(fit) == 0
+    assert main([*fit, "--model.lr", "0.01"]) == 0
+    assert "lr: 0.01" in Path("logs/config.yaml").read_text()
 
 
 def test_the_models_clip_defaults_reach_the_data(tiny_dataset, tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ real (a learning rate that turns the loss into NaN).
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -43,9 +44,9 @@ def sweep_config(root: Path | None, **overrides) -> dict:
 
 
 # --------------------------------------------------------------------------------------------- validation
-def test_config_expands_models_datasets_seeds_with_overrides(tmp_path):
-    raw = sweep_config(tmp_path, seeds=[0, 1], model={"lr": 0.01},
-                       models=["c3d", {"name": "single_frame", "data": {"frames": 2}, "lr": 0.1,
+def test_config_expands_models_datasets_seeds_with_overrides(tiny_dataset):
+    raw = sweep_config(tiny_dataset, seeds=[0, 1], model={"lr": 0.01},
+                       models=["slow_fusion", {"name": "single_frame", "data": {"frames": 2}, "lr": 0.1,
                                        "trainer": {"max_epochs": 2}}])
     raw["data"] = [raw["data"], {**raw["data"], "name": "other"}]
     sweep = parse_sweep(raw, "test.yaml")
@@ -55,17 +56,17 @@ def test_config_expands_models_datasets_seeds_with_overrides(tmp_path):
     assert single.config["data"]["frames"] == 2 and single.config["model"]["lr"] == 0.1
     assert single.config["trainer"]["max_epochs"] == 2
     assert single.config["seed_everything"] == 1 and single.config["data"]["seed"] == 1  # seeds the data too
-    c3d = frame[("c3d", tmp_path.name, 0)]
-    assert c3d.config["data"]["frames"] == 4 and c3d.config["model"] == {"name": "c3d", "lr": 0.01}
-    assert c3d.variant == "c3d" and c3d.eval_views == 2
+    slow = frame[("slow_fusion", tiny_dataset.name, 0)]
+    assert slow.config["data"]["frames"] == 4 and slow.config["model"] == {"name": "slow_fusion", "lr": 0.01}
+    assert slow.variant == "slow_fusion" and slow.eval_views == 2
     assert len({e.config_hash for e in sweep.entries}) == len(sweep.entries)
     assert parse_sweep(raw, "again").entries[0].config_hash == sweep.entries[0].config_hash  # stable
 
 
-def test_model_defaults_fill_what_the_sweep_leaves_out():
+def test_model_defaults_fill_what_the_sweep_leaves_out(tiny_dataset):
     from lit_video.models import model_info
 
-    raw = sweep_config(None, data={}, models=["c3d"])
+    raw = sweep_config(None, data={"root": str(tiny_dataset), "name": "synthetic"}, models=["c3d"])
     (entry,) = parse_sweep(raw).entries
     info = model_info("c3d")
     data = entry.config["data"]
@@ -73,20 +74,22 @@ def test_model_defaults_fill_what_the_sweep_leaves_out():
     assert entry.dataset == "synthetic"
 
 
-def test_variants_of_one_model_get_labels():
+def test_variants_of_one_model_get_labels(tiny_dataset):
     """An ablation: one model several times, told apart by a label given or derived from its settings."""
-    raw = sweep_config(None, models=[
+    raw = sweep_config(tiny_dataset, models=[
         {"name": "single_frame", "model_args": {"backbone": "shufflenet_v2_x0_5"}},
         {"name": "single_frame", "model_args": {"backbone": "resnet18"}, "lr": 0.01},
         {"name": "single_frame", "label": "frames2", "data": {"frames": 2}},
-        "c3d"])
+        "slow_fusion"])
     variants = [e.variant for e in parse_sweep(raw).entries]
     assert variants == ["single_frame[backbone=shufflenet_v2_x0_5]", "single_frame[backbone=resnet18, lr=0.01]",
-                        "frames2", "c3d"]
-    same_label = sweep_config(None, models=[{"name": "c3d", "label": "x"}, {"name": "single_frame", "label": "x"}])
+                        "frames2", "slow_fusion"]
+    same_label = sweep_config(tiny_dataset, models=[{"name": "slow_fusion", "label": "x"},
+                                                    {"name": "single_frame", "label": "x"}])
     with pytest.raises(SweepConfigError, match=r"models\[0\] and models\[1\] are both labelled 'x'"):
         parse_sweep(same_label)
-    same_config = sweep_config(None, models=[{"name": "c3d", "label": "a"}, {"name": "c3d", "label": "b"}])
+    same_config = sweep_config(tiny_dataset, models=[{"name": "slow_fusion", "label": "a"},
+                                                       {"name": "slow_fusion", "label": "b"}])
     with pytest.raises(SweepConfigError, match="'b' and 'a' .* are the same entry"):
         parse_sweep(same_config)
 
@@ -106,10 +109,17 @@ def test_variants_of_one_model_get_labels():
     ({"name": "a/b"}, "folder-safe"),
     ({"models": ["c3d", "c3d"]}, "both labelled 'c3d'"),
     ({"epochs": 3}, "unknown key"),
+    # Found before training, by building the data and the model (on the meta device) of every entry:
+    ({"data": {"root": "/no/such/dataset"}}, r"models\[0\] \(lecture_late_fusion\): data: .*/no/such/dataset"),
+    ({"models": [{"name": "c3d", "data": {"size": 16}}]}, r"model: c3d needs frames >= 16 and size >= 32"),
+    ({"models": [{"name": "lecture_3d_cnn", "data": {"frames": 2}}]}, "cannot take clips of 2 frames"),
+    ({"model": {"lr": -0.1}}, r"model\.lr must be > 0 \(got -0\.1\)"),
+    ({"data": {"name": "x/../../../../escaped"}}, "data.name 'x/../../../../escaped' must be folder-safe"),
+    ({"data": {"name": ".."}}, "must be folder-safe"),
 ])
-def test_bad_configs_are_rejected_before_anything_runs(tmp_path, change, message):
+def test_bad_configs_are_rejected_before_anything_runs(tiny_dataset, change, message):
     with pytest.raises(SweepConfigError, match=message):
-        parse_sweep(sweep_config(tmp_path, **change), "bad.yaml")
+        parse_sweep(sweep_config(tiny_dataset, **change), "bad.yaml")
 
 
 def test_a_typo_fails_the_same_way_in_the_cli_and_in_a_sweep(tiny_dataset, tmp_path, capsys):
@@ -138,13 +148,19 @@ def test_cli_exits_2_on_a_bad_config(tmp_path, capsys):
         load_sweep(tmp_path / "missing.yaml")
 
 
-def test_shipped_sweep_configs_are_valid():
+def test_shipped_sweep_configs_are_valid(tiny_dataset):
+    """Valid but for their data, which each names by its root: here the tiny dataset stands in."""
     for path in sorted((REPO / "configs" / "sweeps").glob("*.yaml")):
-        assert load_sweep(path).entries, path
+        raw = yaml.safe_load(path.read_text())
+        raw["data"] = {**raw["data"], "root": str(tiny_dataset), "format": "auto"}
+        assert parse_sweep(raw, str(path)).entries, path
+    # As shipped, the Kinetics sweep names a root to replace, and says so before anything runs.
+    with pytest.raises(SweepConfigError, match="/path/to/kinetics400"):
+        load_sweep(REPO / "configs" / "sweeps" / "kinetics400.yaml")
 
 
-def test_an_entry_past_its_timeout_is_killed_and_recorded_as_failed(tmp_path):
-    entry = replace(parse_sweep(sweep_config(tmp_path)).entries[0], timeout_s=0.5)
+def test_an_entry_past_its_timeout_is_killed_and_recorded_as_failed(tiny_dataset, tmp_path):
+    entry = replace(parse_sweep(sweep_config(tiny_dataset)).entries[0], timeout_s=0.5)
     started = time.monotonic()
     outcome = run_child(entry, tmp_path / "run", wandb_mode=None)
     assert outcome.status == "failed" and outcome.error.startswith("timed out after 0.5 s")
@@ -158,6 +174,7 @@ def test_an_entry_builds_its_data_and_model_once_and_profiles_the_model_it_train
     import lit_video.profiling
     from lit_video.sweep.entry import run_entry
 
+    entry = parse_sweep(sweep_config(tiny_dataset, models=["lecture_late_fusion"])).entries[0]  # (checks it)
     built: dict[str, list] = {"annotations": [], "models": [], "profiled": []}
 
     def counting(name, fn, record=lambda args, result: result):
@@ -172,11 +189,50 @@ def test_an_entry_builds_its_data_and_model_once_and_profiles_the_model_it_train
     monkeypatch.setattr(lit_video.module, "create_model", counting("models", lit_video.module.create_model))
     monkeypatch.setattr(lit_video.profiling, "count_flops",
                         counting("profiled", lit_video.profiling.count_flops, lambda args, _: args[0]))
-    entry = parse_sweep(sweep_config(tiny_dataset, models=["lecture_late_fusion"])).entries[0]
     row = run_entry(entry, tmp_path / "runs" / entry.entry_id, wandb_mode=None)
     assert len(built["annotations"]) == 1 and len(built["models"]) == 1
     assert built["profiled"] == built["models"]  # the very model that trained
     assert row["status"] == "ok" and row["variant"] == "lecture_late_fusion"
+
+
+def test_one_writer_per_results_folder(tiny_dataset, tmp_path, capsys):
+    """A second sweep on a folder a running sweep holds exits 2 naming the holder; SIGKILL frees the folder."""
+    from lit_video.sweep.runner import LOCK_FILE, results_lock
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(sweep_config(tiny_dataset, models=["lecture_late_fusion"])))
+    out = tmp_path / "results"
+    lock = out / "tiny" / LOCK_FILE
+    command = [sys.executable, "-m", "lit_video.sweep.cli", str(path), "--out", str(out), "--no-wandb"]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (lock.is_file() and f"pid {first.pid}" in lock.read_text()):
+            assert first.poll() is None and time.monotonic() < deadline, "the first sweep never took the folder"
+            time.sleep(0.1)
+        assert cli.main([str(path), "--out", str(out), "--no-wandb"]) == 2
+        err = capsys.readouterr().err
+        assert "is in use by lit-video sweep" in err and f"pid {first.pid}" in err
+        assert not (out / "tiny" / "results.jsonl").exists() or len(read_rows(out / "tiny" / "results.jsonl")) <= 1
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    with results_lock(out / "tiny"):  # the kernel dropped the dead sweep's lock
+        assert f"pid {os.getpid()}" in lock.read_text()
+
+
+def test_a_resumed_sweep_logs_the_leaderboard_run_a_kill_left_unlogged(tiny_dataset, tmp_path):
+    """Rows all there but no leaderboard run (killed after the last row): the resumed sweep logs it, once."""
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(sweep_config(tiny_dataset, models=["lecture_late_fusion"])))
+    out = tmp_path / "results"
+    assert cli.main([str(path), "--out", str(out), "--no-wandb"]) == 0  # every row, no wandb run at all
+    runs = lambda: sorted((out / "tiny" / "wandb").glob("offline-run-*"))  # noqa: E731
+    assert not runs()
+    assert cli.main([str(path), "--out", str(out)]) == 0  # nothing left to run: only the leaderboard run
+    assert len(runs()) == 1
+    assert cli.main([str(path), "--out", str(out)]) == 0  # the same board: not logged again
+    assert len(runs()) == 1
 
 
 # --------------------------------------------------------------------------------------------- end to end

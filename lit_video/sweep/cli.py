@@ -33,11 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     except SweepConfigError as err:
         print(f"lit-video sweep: configuration error: {err}", file=sys.stderr)
         return 2
-    from .runner import run_sweep
+    from .runner import ResultsFolderBusy, run_sweep
 
     if not args.no_wandb:
         os.environ.setdefault("WANDB_SILENT", "true")
-    return run_sweep(sweep, args.out, resume=args.resume, wandb_mode=None if args.no_wandb else args.wandb)
+    try:
+        return run_sweep(sweep, args.out, resume=args.resume, wandb_mode=None if args.no_wandb else args.wandb)
+    except ResultsFolderBusy as err:
+        print(f"lit-video sweep: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

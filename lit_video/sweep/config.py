@@ -34,13 +34,15 @@ import yaml
 
 from ..data import dataset_label, eval_views
 from ..profiling import ThroughputOptions
-from ..train import ConfigError, resolve_config
+from ..train import ConfigError, preflight
 
 SWEEP_KEYS = ("name", "models", "model", "data", "trainer", "profile", "seeds", "timeout_s")
 ITEM_KEYS = ("label", "data", "trainer")  # besides the CLI's model keys
 # Trainer settings each entry gets from the sweep: its own folder and loggers.
 SWEEP_TRAINER_KEYS = ("default_root_dir", "logger")
 DEFAULT_TIMEOUT_S = 3600.0
+# What may name a folder: no separators, no "..", nothing hidden.
+FOLDER_SAFE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 
 class SweepConfigError(ValueError):
@@ -75,8 +77,8 @@ class Entry:
     @property
     def entry_id(self) -> str:
         """A folder name: the variant, dataset, seed and hash."""
-        variant = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.variant).strip("_")
-        return f"{variant}-{self.dataset}-seed{self.seed}-{self.config_hash[:8]}"
+        variant, dataset = (re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.") for text in (self.variant, self.dataset))
+        return f"{variant}-{dataset}-seed{self.seed}-{self.config_hash[:8]}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,9 +147,10 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
     _unknown(source, raw, SWEEP_KEYS)
 
     name = raw.get("name")
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+    if not isinstance(name, str) or not FOLDER_SAFE.fullmatch(name):
         raise SweepConfigError(
-            f"{source}: `name` must be a folder-safe string (letters, digits, _ . -), got {name!r}")
+            f"{source}: `name` must be a folder-safe string (letters, digits, _ . -, not starting with a dot), "
+            f"got {name!r}")
     seeds = raw.get("seeds", [0])
     seeds = [seeds] if isinstance(seeds, int) else seeds
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool)
@@ -179,6 +182,7 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
             raise SweepConfigError(f"{source}: models[{i}] needs a `name` (a registry model name), got {item!r}")
 
     entries: list[Entry] = []
+    datamodules: dict[str, Any] = {}  # the entries' data, read once per distinct data section
     for i, (item, variant) in enumerate(zip(items, _variants(source, items), strict=True)):
         where = f"{source}: models[{i}] ({variant})"
         own_data = _mapping(f"{where}: data", item.get("data"))
@@ -187,8 +191,10 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
         for dataset in datasets:
             config = {"seed_everything": seeds[0], "model": {**model, **own_model},
                       "data": {**dataset, **own_data}, "trainer": {**trainer, **own_trainer}}
-            try:  # the CLI's own parser: a typo or a wrong type fails here as it does in `lit-video fit`
-                resolved = resolve_config(config)
+            # The CLI's own parser (a typo or a wrong type fails here as it does in `lit-video fit`), then all
+            # that can fail without training: the data's annotations and fingerprint, the model on its clip.
+            try:
+                resolved = preflight(config, datamodules)
             except ConfigError as err:
                 raise SweepConfigError(f"{where}: {err}") from err
             data = resolved["data"]
@@ -196,6 +202,9 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
             # it, and the batch size, which an out-of-memory retry halves.
             config["data"].update({k: data[k] for k in ("frames", "size", "fps", "batch_size")})
             label = dataset_label(data["name"], data["root"])
+            if data["name"] is not None and not FOLDER_SAFE.fullmatch(data["name"]):
+                raise SweepConfigError(f"{where}: data.name {data['name']!r} must be folder-safe (letters, digits, "
+                                       "_ . -, not starting with a dot): it names the entries' folders")
             for seed in seeds:
                 # The seed also drives the data's shuffle and clip sampling, unless the config fixes them.
                 seeded = {**config, "seed_everything": seed,

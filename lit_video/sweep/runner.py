@@ -8,12 +8,16 @@ skips the entries whose config hash already has an ``ok`` row.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,7 @@ from .plots import write_plots
 from .rows import RESULTS_FILE, append_row, latest_rows, read_rows
 
 STDERR_TAIL = 2000  # characters of a dead entry's stderr kept as its error
+LOCK_FILE = ".lock"
 
 
 @dataclass
@@ -131,14 +136,48 @@ def refresh_outputs(out_dir: Path, sweep: Sweep) -> tuple[list[dict[str, Any]], 
     return board, write_plots(out_dir, board)
 
 
+class ResultsFolderBusy(Exception):
+    """Another sweep is writing to the same results folder."""
+
+
+@contextlib.contextmanager
+def results_lock(out_dir: Path) -> Iterator[None]:
+    """One writer per results folder: an OS lock on ``<out_dir>/.lock``, held while the sweep runs. The kernel
+    drops it when the holder exits in any way, SIGKILL included, so a dead sweep never leaves the folder locked.
+    The file says who holds it. (``flock``: a folder shared over NFS may not honour it.)"""
+    handle = open(out_dir / LOCK_FILE, "a+")  # held open as long as the lock
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise ResultsFolderBusy(f"results folder {out_dir} is in use by {holder}; wait for it to finish or give "
+                                "another --out") from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"lit-video sweep (pid {os.getpid()} on {socket.gethostname()}, "
+                     f"since {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
 def run_sweep(sweep: Sweep, out_root: str | Path, resume: bool = True, wandb_mode: str | None = "offline",
               console: Console | None = None) -> int:
-    """Run every entry of ``sweep`` into ``out_root/<name>/``; returns 0, or 1 if any entry failed."""
-    console = console or Console()
+    """Run every entry of ``sweep`` into ``out_root/<name>/``; returns 0, or 1 if any entry failed. Raises
+    ResultsFolderBusy, before touching anything, when another sweep writes to that folder."""
     out_dir = Path(out_root) / sweep.name
     out_dir.mkdir(parents=True, exist_ok=True)
+    with results_lock(out_dir):
+        return _run_sweep(sweep, out_dir, resume, wandb_mode, console or Console())
+
+
+def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None, console: Console) -> int:
     # Per-entry logs, checkpoints and wandb files stay out of git; the tables and plots are the record.
-    write_atomic(out_dir / ".gitignore", "runs/\nwandb/\n")
+    write_atomic(out_dir / ".gitignore", "runs/\nwandb/\n.lock\n.wandb-leaderboard\n")
     remove_temporaries(out_dir)
     results_path = out_dir / RESULTS_FILE
     rows = read_rows(results_path) if resume else []
@@ -172,7 +211,7 @@ def run_sweep(sweep: Sweep, out_root: str | Path, resume: bool = True, wandb_mod
         board, plots = refresh_outputs(out_dir, sweep)
     if not display.durations:  # nothing ran: the config may still have changed which rows count
         board, plots = refresh_outputs(out_dir, sweep)
-    if wandb_mode and display.durations:
+    if wandb_mode:  # unless this board is logged already (a sweep killed after its last row never logged it)
         tracking.log_leaderboard(sweep.name, board, plots, wandb_mode, out_dir)
     console.print(f"sweep {sweep.name}: {display.done} done, {display.skipped} skipped, "
                   f"{display.failed} failed in {_duration(time.monotonic() - display.start)}; "

@@ -6,10 +6,12 @@ The results files never depend on wandb.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
+from ..files import write_atomic
 from ..profiling import gflops
 from .config import Entry
 from .leaderboard import COLUMNS
@@ -17,6 +19,7 @@ from .leaderboard import COLUMNS
 PROJECT = "lit-video"
 LAYER_COLUMNS = ["name", "type", "output_shape", "receptive_field", "gmacs", "params", "calls"]
 BOARD_COLUMNS = [field for field, _, _ in COLUMNS] + ["error"]
+LOGGED_FILE = ".wandb-leaderboard"  # the digest of the last leaderboard logged
 
 
 def entry_logger(entry: Entry, mode: str, save_dir: Path) -> dict[str, Any]:
@@ -47,9 +50,14 @@ def log_cost(run: Any, report: Any, speed: dict[str, Any], views: int) -> None:
 
 def log_leaderboard(sweep: str, board: list[dict[str, Any]], plots: list[Path], mode: str,
                     save_dir: Path) -> None:
-    """One run for the whole sweep (same group): the leaderboard as a wandb Table and the plots as images."""
+    """One run for the whole sweep (same group): the leaderboard as a wandb Table and the plots as images;
+    nothing when this very board was logged last time (``.wandb-leaderboard`` keeps its digest)."""
     import wandb
 
+    digest = hashlib.sha256(json.dumps(board, sort_keys=True, default=str).encode()).hexdigest()
+    marker = save_dir / LOGGED_FILE
+    if marker.is_file() and marker.read_text().strip() == digest:
+        return
     table = wandb.Table(columns=BOARD_COLUMNS, data=[[line.get(c) for c in BOARD_COLUMNS] for line in board])
     run = wandb.init(project=PROJECT, group=sweep, name=f"{sweep}-leaderboard", job_type="leaderboard",
                      dir=str(save_dir), mode=mode, config={"sweep": sweep})
@@ -57,3 +65,4 @@ def log_leaderboard(sweep: str, board: list[dict[str, Any]], plots: list[Path], 
         run.log({"leaderboard": table, **{f"plots/{p.stem}": wandb.Image(str(p)) for p in plots}})
     finally:
         run.finish()
+    write_atomic(marker, digest + "\n")
