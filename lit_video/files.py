@@ -1,12 +1,16 @@
-"""Files every part of lit-video shares: the cache folder and atomic writes.
+"""Files every part of lit-video shares: the cache folder, atomic writes of files and folders.
 
 A file written with ``write_atomic`` is either as it was or complete, never truncated, whatever kills the writer:
-the data goes to a temporary file beside it, which is fsynced and renamed over it.
+the data goes to a temporary file beside it, which is fsynced and renamed over it. ``write_folder_atomic`` does
+the same for a whole folder. Both get the permissions any new file or folder gets (``0o666`` / ``0o777`` less
+the process's umask), not the owner-only ones of Python's temporary files, so shared results stay readable.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +25,26 @@ def cache_dir() -> Path:
     return Path(os.environ.get("LIT_VIDEO_CACHE") or Path.home() / ".cache" / "lit_video")
 
 
+def umask() -> int:
+    """The process's umask. Read from ``/proc/self/status`` where there is one (no race with other threads);
+    elsewhere set and restored once, with the tightest mask in between, so no thread's file is ever laxer."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return _umask_once()
+
+
+@functools.cache
+def _umask_once() -> int:
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | Path, data: str | bytes | Callable[[Path], None]) -> None:
     """Replace ``path`` in one step with ``data``: text, bytes, or a function that writes a given path."""
     path = Path(path)
@@ -28,6 +52,7 @@ def write_atomic(path: str | Path, data: str | bytes | Callable[[Path], None]) -
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}.", suffix=path.suffix)
     os.close(fd)
     try:
+        os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes it 0600
         if callable(data):
             data(Path(tmp))
         else:
@@ -40,7 +65,29 @@ def write_atomic(path: str | Path, data: str | bytes | Callable[[Path], None]) -
             os.unlink(tmp)
 
 
+def write_folder_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Create the folder ``path`` in one step: ``write`` fills a temporary folder beside it, which is renamed
+    into place. Where another process got there first (the rename finds ``path`` there), its folder stays and
+    this one's is removed; either way ``path`` is complete. Returns ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}."))
+    try:
+        os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes it 0700
+        write(tmp)
+        os.rename(tmp, path)
+    except OSError:
+        if not path.is_dir():
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
 def remove_temporaries(folder: str | Path) -> None:
     """Delete what a killed writer left behind in ``folder``: its temporary files (the real files are intact)."""
     for path in Path(folder).glob(f"{TEMP_PREFIX}*"):
-        path.unlink(missing_ok=True)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)  # a folder of write_folder_atomic
+        else:
+            path.unlink(missing_ok=True)

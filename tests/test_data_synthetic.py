@@ -2,6 +2,8 @@
 
 import hashlib
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -85,7 +87,13 @@ def test_builtin_dataset_is_generated_once_into_the_cache(tmp_path, monkeypatch)
     from lit_video.data import VideoDataModule
 
     monkeypatch.setenv("LIT_VIDEO_CACHE", str(tmp_path))
-    dm = VideoDataModule(num_workers=0)
+    old_mask = os.umask(0o022)
+    try:
+        dm = VideoDataModule(num_workers=0)
+    finally:
+        os.umask(old_mask)
+    # As readable as any folder the umask makes (it once came out 0700, like the temporary folder it was).
+    assert stat.S_IMODE((tmp_path / f"synthetic-v{VERSION}").stat().st_mode) == 0o755
     assert dm.num_classes == 8 and dm.dataset_name == "synthetic"
     assert [len(dm.info.splits[s]) for s in ("train", "val", "test")] == [320, 80, 80]
     folders = [p.name for p in tmp_path.iterdir()]

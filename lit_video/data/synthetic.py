@@ -14,9 +14,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -24,7 +21,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from lit_video.files import cache_dir
+from lit_video.files import cache_dir, write_folder_atomic
 
 # Appearance classes: disc colour (RGB). Motion classes: bar velocity (x, y in frame sizes per second, turns/s).
 APPEARANCE = {"red_disc": (220, 40, 40), "green_disc": (40, 200, 60), "blue_disc": (50, 80, 230),
@@ -136,21 +133,11 @@ def write_synthetic_dataset(out: str | Path, classes: int = 8, videos_per_class:
 def builtin_dataset(folder: Path | None = None) -> Path:
     """The default synthetic dataset, written on first use under the cache folder and reused afterwards.
 
-    It is written to a temporary folder and renamed into place, so two processes starting together never see
-    (or leave) half a dataset: the second rename fails and that process uses the first one's copy.
+    It is written to a temporary folder and renamed into place (``write_folder_atomic``), so two processes
+    starting together never see (or leave) half a dataset: the second rename fails and that process uses the
+    first one's copy.
     """
-    parent = folder or cache_dir()
-    final = parent / f"synthetic-v{VERSION}"
+    final = (folder or cache_dir()) / f"synthetic-v{VERSION}"
     if (final / "annotations" / "classes.json").is_file():
         return final
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=".synthetic-"))
-    try:
-        write_synthetic_dataset(tmp)
-        os.rename(tmp, final)
-    except OSError:
-        if not final.is_dir():
-            raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final
+    return write_folder_atomic(final, write_synthetic_dataset)
