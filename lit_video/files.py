@@ -56,7 +56,8 @@ def write_atomic(path: str | Path, data: str | bytes | Callable[[Path], None]) -
         if callable(data):
             data(Path(tmp))
         else:
-            Path(tmp).write_bytes(data.encode() if isinstance(data, str) else data)
+            # Text is UTF-8; file names that are not (os.fsdecode surrogates) are written back as their bytes.
+            Path(tmp).write_bytes(data.encode(errors="surrogateescape") if isinstance(data, str) else data)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -2,6 +2,8 @@
 
 import shutil
 
+import pytest
+
 from lit_video.data.cli import main
 
 
@@ -30,3 +32,67 @@ def test_check_lists_unreadable_videos_with_reasons(tiny_dataset, tmp_path, caps
 def test_bad_arguments_give_a_message(tmp_path, capsys):
     assert main(["check", str(tmp_path / "missing")]) == 2
     assert "is not a folder" in capsys.readouterr().out
+
+
+def test_check_fails_on_an_empty_or_missing_split_and_on_no_videos(tiny_dataset, tmp_path, capsys):
+    root = shutil.copytree(tiny_dataset, tmp_path / "data")
+    test_csv = root / "annotations" / "test.csv"
+    test_csv.write_text("label,youtube_id,time_start,time_end,split\n")  # header only
+    assert main(["check", str(root), "--backend", "pyav"]) == 1
+    out = capsys.readouterr().out
+    assert f"split {test_csv}: the test split is empty: it lists no videos" in out and "1 problems" in out
+    test_csv.unlink()
+    assert main(["check", str(root), "--backend", "pyav"]) == 1
+    assert f"split {test_csv}: no test split: the file is missing" in capsys.readouterr().out
+    # Asked for explicitly, testing on the validation videos is no problem.
+    assert main(["check", str(root), "--backend", "pyav", "--test-split", "val"]) == 0
+    assert "24 videos checked, 4 classes, 0 problems" in capsys.readouterr().out
+
+    empty = tmp_path / "empty"
+    (empty / "annotations").mkdir(parents=True)
+    for split in ("train", "val", "test"):
+        (empty / "annotations" / f"{split}.csv").write_text("label,youtube_id,time_start,time_end,split\n")
+    assert main(["check", str(empty)]) == 1
+    out = capsys.readouterr().out
+    assert f"empty {empty}: no videos found" in out and "0 videos checked" in out and "0 problems" not in out
+
+
+def test_check_lists_videos_listed_twice(tiny_dataset, tmp_path, capsys):
+    root = shutil.copytree(tiny_dataset, tmp_path / "data")
+    train_row = (root / "annotations" / "train.csv").read_text().splitlines()[1]
+    with open(root / "annotations" / "test.csv", "a") as f:
+        f.write(train_row.rsplit(",", 1)[0] + ",test\n")
+    assert main(["check", str(root), "--backend", "pyav"]) == 1
+    out = capsys.readouterr().out
+    assert "duplicate " in out and "the same video is listed in train and test" in out and "1 problems" in out
+
+
+@pytest.mark.parametrize("case", ["not_utf8", "class_index", "classes_json", "classes_json_shape"])
+def test_unreadable_annotation_files_give_one_line_with_file_and_line(tiny_dataset, indexed_videos, tmp_path,
+                                                                      capsys, case):
+    root = shutil.copytree(tiny_dataset, tmp_path / "data")
+    ann = root / "annotations"
+    if case == "not_utf8":
+        file, line = ann / "train.csv", 3
+        rows = (ann / "train.csv").read_bytes().splitlines(keepends=True)
+        file.write_bytes(b"".join(rows[:2]) + b"caf\xe9,abc,0,1,train\r\n" + b"".join(rows[2:]))
+        expected = "not UTF-8 text (byte 0xe9)"
+    elif case == "class_index":
+        root = tmp_path / "ucf"
+        for cls in ("Archery", "Bowling"):
+            shutil.copytree(tiny_dataset / "train" / "red_disc", root / cls)
+        file, line = root / "classInd.txt", 2
+        file.write_text("1 Archery\n2\n")
+        (root / "trainlist01.txt").write_text("Archery/x.mp4 1\n")
+        expected = "expected '<index> <class name>', got '2'"
+    elif case == "classes_json":
+        file, line = ann / "classes.json", 3
+        file.write_text('{"classes": [\n  "red_disc",\n  ]\n}\n')
+        expected = "not valid JSON"
+    else:
+        file, line = ann / "classes.json", 1
+        file.write_text('{"classes": "red_disc"}\n')
+        expected = '"classes" must be a list of class names'
+    assert main(["check", str(root)]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith(f"error: {file}:{line}: {expected}") and len(out.splitlines()) == 1

@@ -251,12 +251,87 @@ def test_decord_and_pyav_give_the_same_clips(tiny_dataset):
 def test_multi_label_batches(tiny_dataset, tmp_path):
     videos = sorted((tiny_dataset / "train").rglob("*.mp4"))
     (tmp_path / "labels.txt").write_text("a\nb\nc\n")
-    lines = [f"{v.relative_to(tiny_dataset)} {i % 3},{(i + 1) % 3}" for i, v in enumerate(videos[:6])]
-    for name in ("train", "test"):
-        (tmp_path / f"{name}_partition.txt").write_text("\n".join(lines) + "\n")
+    lines = [f"{v.relative_to(tiny_dataset)} {i % 3},{(i + 1) % 3}" for i, v in enumerate(videos)]
+    for name, part in (("train", lines[:6]), ("test", lines[6:])):
+        (tmp_path / f"{name}_partition.txt").write_text("\n".join(part) + "\n")
     dm = VideoDataModule(root=str(tiny_dataset), annotations=str(tmp_path), format="sports1m", frames=2,
-                         size=16, batch_size=6, num_workers=0)
+                         size=16, batch_size=6, num_workers=0, val_split="test")
     assert dm.multi_label and dm.num_classes == 3 and dm.groups == {}
     batch = next(iter(dm.val_dataloader()))
     assert batch["label"].dtype == torch.float32 and batch["label"].shape == (6, 3)
     assert batch["label"].sum(dim=1).tolist() == [2.0] * 6
+
+
+# --------------------------------------------------------------------------------------------------- reliability
+def test_an_empty_or_missing_split_fails_at_construction_unless_asked_for(tiny_dataset, tmp_path):
+    """An empty test.csv once made the test split the validation videos without a word."""
+    root = shutil.copytree(tiny_dataset, tmp_path / "data")
+    test_csv = root / "annotations" / "test.csv"
+    test_csv.write_text("label,youtube_id,time_start,time_end,split\n")  # header only
+    with pytest.raises(ValueError, match=rf"^{test_csv}: the test split is empty: it lists no videos; "
+                                         "set data.test_split=val to test on the validation videos"):
+        VideoDataModule(root=str(root), num_workers=0)
+    test_csv.unlink()
+    with pytest.raises(ValueError, match=rf"^{test_csv}: no test split: the file is missing"):
+        VideoDataModule(root=str(root), num_workers=0)
+    dm = VideoDataModule(root=str(root), num_workers=0, test_split="val")
+    assert dm.info.splits["test"] == dm.info.splits["val"] and len(dm.info.splits["test"]) == 12
+    assert dm.hparams["test_split"] == "val"  # recorded with the run's configuration
+    # A split whose rows all point at missing videos is empty too, and says so.
+    val_csv = root / "annotations" / "val.csv"
+    val_csv.write_text(val_csv.read_text().replace(",val0", ",gone0"))  # video ids val0...
+    with pytest.warns(UserWarning, match="no video file"), pytest.raises(
+            ValueError, match=rf"^{val_csv}: the val split is empty: none of the 12 videos it lists is usable"):
+        VideoDataModule(root=str(root), num_workers=0, test_split="val")
+    with pytest.raises(ValueError, match="data.test_split 'dev' is not one of train, val, test"):
+        VideoDataModule(root=str(root), test_split="dev")
+
+
+def test_a_video_in_two_splits_is_warned_about(tiny_dataset, tmp_path):
+    root = shutil.copytree(tiny_dataset, tmp_path / "data")
+    train_row = (root / "annotations" / "train.csv").read_text().splitlines()[1]
+    with open(root / "annotations" / "test.csv", "a") as f:
+        f.write(train_row.rsplit(",", 1)[0] + ",test\n")
+    with pytest.warns(UserWarning, match="the same video is listed in train and test") as caught:
+        dm = VideoDataModule(root=str(root), num_workers=0)
+    assert len(caught) == 1 and len(dm.info.splits["test"]) == 13
+
+
+def test_fingerprint_and_skips_of_file_names_that_are_not_utf8(indexed_videos, tmp_path):
+    """UCF folders whose last video (by name: the test video) is named with a byte that is not UTF-8; one of
+    the two cannot be decoded and is skipped, listed under its name."""
+    root = tmp_path / "ucf"
+    odd = {}
+    for cls in ("Archery", "Bowling"):
+        for g in range(1, 5):
+            shutil.copyfile(indexed_videos["avi"], _mkdir(root / cls) / f"v_{cls}_g{g:02d}.avi")
+        odd[cls] = root / cls / os.fsdecode(b"v_\xff_" + cls.encode() + b".avi")
+        shutil.copyfile(indexed_videos["avi"], odd[cls])
+    odd["Bowling"].write_bytes(b"\x00" * 1000)
+    with warnings.catch_warnings(record=True):
+        dm = VideoDataModule(root=str(root), format="folder", frames=2, size=16, num_workers=0,
+                             log_dir=str(tmp_path / "logs"))
+        assert [r.path for r in dm.info.splits["test"]] == [odd["Archery"], odd["Bowling"]]
+        assert len(dm.fingerprint) == 12
+        assert dm.fingerprint == VideoDataModule(root=str(root), format="folder").fingerprint
+        batch = next(iter(dm.test_dataloader()))
+    assert batch["video_index"].unique().tolist() == [0]
+    assert [path for path, _ in dm.skipped] == [str(odd["Bowling"])]
+    assert os.fsencode(odd["Bowling"]) in (tmp_path / "logs" / SKIPPED_FILE).read_bytes()
+
+
+def _mkdir(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_a_backend_does_not_reuse_the_probe_failures_of_another(bad_dataset, tmp_path):
+    root, bad = bad_dataset
+    reasons = {}
+    for backend in ("decord", "pyav"):
+        with warnings.catch_warnings(record=True):
+            dm = VideoDataModule(root=str(root), backend=backend, num_workers=0, log_dir=str(tmp_path / backend))
+            dm.setup("fit")
+        reasons[backend] = dict(dm.skipped)[str(bad[1])]  # not a video: every backend fails, each its own way
+    assert reasons["decord"].startswith("decord: ") and "pyav: " in reasons["decord"]
+    assert reasons["pyav"].startswith("pyav: ") and "decord" not in reasons["pyav"]

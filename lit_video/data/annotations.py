@@ -1,15 +1,25 @@
 """Annotation readers: Kinetics CSVs, Sports-1M partition files, UCF101-style class folders.
 
-Each reader returns an ``Annotations``: class names, the videos of each split (``train``, ``val``, ``test``) and
-the rows it had to skip (missing file, unknown label) with the reason. Readers never warn or raise for a bad
-row: the caller decides (the DataModule warns once per row, ``lit-video data check`` lists them).
+Each reader returns an ``Annotations``: class names, the videos of each split the annotations define (``train``,
+``val``, ``test``; a split no file defines is absent), where each split is listed, the rows it had to skip (missing
+file, unknown label, a path outside the dataset root, a malformed row) with the file, line and reason, and the
+videos listed more than once. Readers never warn for a bad row: the caller decides (the DataModule warns once per
+row, ``lit-video data check`` lists them). A file that cannot be read as a whole (not UTF-8, a broken class list)
+is a ``ValueError`` that names the file and line.
+
+Paths in annotations are relative to the dataset root (or absolute inside it) and must stay inside it: a path
+elsewhere or with a ``..`` part is skipped. Symbolic links inside the root are followed wherever they point.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
+import io
 import json
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -21,6 +31,10 @@ FORMATS = ("kinetics", "sports1m", "folder", "auto")
 # Names under which the splits appear in the wild (Kinetics says "validate", Sports-1M has no val).
 _SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "validate": "val", "validation": "val",
                   "test": "test", "testing": "test"}
+# What to set where a split is missing or empty and another split may stand in, and what that means.
+_FALLBACK_HINTS = {"val": "set data.val_split=test to validate on the test videos",
+                   "test": "set data.test_split=val to test on the validation videos (the test figures are then "
+                           "validation figures)"}
 
 
 @dataclass(frozen=True)
@@ -28,32 +42,83 @@ class VideoRecord:
     """One video of a split: its file, its class indices, and a ``[start, end]`` segment in seconds.
 
     The segment is ``(None, None)`` for a trimmed clip; an untrimmed video carries its annotated segment.
+    ``source`` is the ``<annotation file>:<line>`` that lists it (empty where no file does).
     """
 
     path: Path
     labels: tuple[int, ...]
     segment: tuple[float | None, float | None] = (None, None)
+    source: str = field(default="", compare=False)
 
 
 @dataclass
 class Annotations:
     format: str
     class_names: list[str]
-    splits: dict[str, list[VideoRecord]]
+    splits: dict[str, list[VideoRecord]]  # the splits the annotations define; a split no file defines is absent
     groups: dict[str, list[int]] = field(default_factory=dict)
     multi_label: bool = False
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file or row, reason)
     horizontal_flip: bool = True  # False where a mirrored video means another class (left / right motion)
+    sources: dict[str, str] = field(default_factory=dict)  # split -> the file that lists it (or would)
+    listed: dict[str, int] = field(default_factory=dict)  # split -> entries its file lists, usable or not
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (video, where it is listed)
 
     def videos(self) -> list[Path]:
         """Every distinct video file of every split, in a stable order."""
         return list(dict.fromkeys(r.path for split in SPLITS for r in self.splits.get(split, [])))
 
+    def split_problems(self, val_split: str = "val", test_split: str = "test") -> list[tuple[str, str]]:
+        """(file, reason) of each split a run uses that is missing or has no videos: ``train``, the split it
+        validates on (``val_split``) and the one it tests on (``test_split``)."""
+        problems = []
+        for split in dict.fromkeys(("train", val_split, test_split)):
+            # The hint only where the split is used as itself (not where it already stands in for another).
+            own = (split, split) in (("val", val_split), ("test", test_split))
+            hint = f"; {_FALLBACK_HINTS[split]}" if own else ""
+            if split not in self.splits:
+                problems.append((self.sources.get(split, split), f"no {split} split: the file is missing{hint}"))
+            elif not self.splits[split]:
+                listed = self.listed.get(split, 0)
+                why = (f"none of the {listed} videos it lists is usable (see the skipped rows)" if listed
+                       else "it lists no videos")
+                problems.append((self.sources.get(split, split), f"the {split} split is empty: {why}{hint}"))
+        return problems
+
+    def select_splits(self, val_split: str = "val", test_split: str = "test") -> Annotations:
+        """These annotations with all three splits: validation on ``val_split``'s videos and test on
+        ``test_split``'s (by default their own). Raises ``ValueError`` naming the file of each split that is
+        missing or empty: no split silently stands in for another."""
+        for option, value in (("data.val_split", val_split), ("data.test_split", test_split)):
+            if value not in SPLITS:
+                raise ValueError(f"{option} {value!r} is not one of {', '.join(SPLITS)}")
+        problems = self.split_problems(val_split, test_split)
+        if problems:
+            raise ValueError("; ".join(f"{what}: {why}" for what, why in problems))
+        chosen = {"train": "train", "val": val_split, "test": test_split}
+        return dataclasses.replace(
+            self, splits={split: self.splits[source] for split, source in chosen.items()},
+            sources={split: self.sources.get(source, source) for split, source in chosen.items()},
+            listed={split: self.listed.get(source, 0) for split, source in chosen.items()})
+
 
 def index_videos(root: Path) -> dict[str, list[Path]]:
-    """Every video file under ``root`` by file stem (name without extension), found in one walk."""
+    """Every video file under ``root`` by file stem (name without extension), found in one walk.
+
+    Symbolic links are followed, and each folder is visited once (by device and inode), so links that loop back
+    into the tree neither hang the walk nor list a video twice."""
     found: dict[str, list[Path]] = {}
+    visited: set[tuple[int, int]] = set()
     for folder, dirs, files in os.walk(root, followlinks=True):
+        try:
+            stat = os.stat(folder)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (stat.st_dev, stat.st_ino) in visited:
+            dirs[:] = []
+            continue
+        visited.add((stat.st_dev, stat.st_ino))
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             path = Path(folder, name)
@@ -62,26 +127,96 @@ def index_videos(root: Path) -> dict[str, list[Path]]:
     return found
 
 
+def _read_text(file: Path) -> str:
+    """An annotation file's text: UTF-8, without a byte-order mark; anything else is an error naming the line."""
+    data = file.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise ValueError(f"{file}:{line}: not UTF-8 text (byte 0x{data[err.start]:02x}); "
+                         "save the file as UTF-8") from None
+
+
+def _lines(file: Path) -> list[tuple[int, str]]:
+    """(line number, stripped text) of the non-blank lines of a text file."""
+    return [(n, line.strip()) for n, line in enumerate(_read_text(file).splitlines(), start=1) if line.strip()]
+
+
+def _inside(root: Path, name: str) -> Path | None:
+    """The file an annotation names: ``root / name`` for a relative path, the same for an absolute path inside
+    ``root``; None for a path that leaves it (absolute elsewhere, or with a ``..`` part)."""
+    path = Path(name)
+    if not name or ".." in path.parts:
+        return None
+    if path.is_absolute():
+        base = Path(os.path.abspath(root))
+        if not path.is_relative_to(base):
+            return None
+        path = path.relative_to(base)
+    return root / path
+
+
+def _outside(name: str, root: Path) -> str:
+    return (f"path {name!r} is outside the dataset root {str(root)!r} (elsewhere, or with '..'); "
+            "annotation paths are relative to the root, or absolute inside it")
+
+
 def _dataset_meta(*folders: Path) -> dict:
     """The optional ``classes.json`` of a dataset, fixing class order and more: ``{"classes": [...],
     "groups": {name: [class, ...]}, "horizontal_flip": false}`` (the last where mirroring changes a label)."""
     for folder in folders:
         file = folder / "classes.json"
         if file.is_file():
-            return json.loads(file.read_text())
+            try:
+                meta = json.loads(_read_text(file))
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{file}:{err.lineno}: not valid JSON ({err.msg}, column {err.colno})") from None
+            _check_meta(file, meta)
+            return meta
     return {}
 
 
+def _check_meta(file: Path, meta: object) -> None:
+    def names(value: object) -> bool:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+    if not isinstance(meta, dict):
+        problem = "the file must hold one object {\"classes\": [...], \"groups\": {...}, \"horizontal_flip\": ...}"
+    elif "classes" in meta and not names(meta["classes"]):
+        problem = "\"classes\" must be a list of class names"
+    elif not isinstance(meta.get("groups", {}), dict) or not all(names(v) for v in meta.get("groups", {}).values()):
+        problem = "\"groups\" must map each group name to a list of class names"
+    elif not isinstance(meta.get("horizontal_flip", True), bool):
+        problem = "\"horizontal_flip\" must be true or false"
+    else:
+        return
+    raise ValueError(f"{file}:1: {problem}")
+
+
+def _duplicates(splits: dict[str, list[VideoRecord]]) -> list[tuple[str, str]]:
+    """(video, where) of each video listed in two splits, or twice with the same segment in one split."""
+    listings: dict[str, list[tuple[str, VideoRecord]]] = {}
+    for split in SPLITS:
+        for record in splits.get(split, []):
+            listings.setdefault(os.path.normpath(record.path), []).append((split, record))
+    found = []
+    for path, entries in listings.items():
+        in_splits = list(dict.fromkeys(split for split, _ in entries))
+        same = len({(split, r.segment) for split, r in entries}) < len(entries)
+        if len(in_splits) > 1 or same:
+            where = "; ".join(f"{split} {r.source}".strip() for split, r in entries)
+            what = f"in {' and '.join(in_splits)}" if len(in_splits) > 1 else f"{len(entries)} times in {in_splits[0]}"
+            found.append((path, f"the same video is listed {what} ({where})"))
+    return found
+
+
 def _finish(fmt: str, names: list[str], splits: dict[str, list[VideoRecord]], skipped: list[tuple[str, str]],
-            meta: dict, multi_label: bool = False) -> Annotations:
-    # Datasets without a val split (Sports-1M, UCF101) validate on test, and the other way round.
-    splits.setdefault("val", splits.get("test", []))
-    splits.setdefault("test", splits["val"])
-    splits.setdefault("train", [])
+            meta: dict, sources: dict[str, str], listed: dict[str, int], multi_label: bool = False) -> Annotations:
     index = {name: i for i, name in enumerate(names)}
     groups = {g: [index[c] for c in members if c in index] for g, members in meta.get("groups", {}).items()}
-    return Annotations(fmt, names, {s: splits[s] for s in SPLITS}, groups, multi_label, skipped,
-                       bool(meta.get("horizontal_flip", True)))
+    return Annotations(fmt, names, {s: splits[s] for s in SPLITS if s in splits}, groups, multi_label, skipped,
+                       bool(meta.get("horizontal_flip", True)), sources, listed, _duplicates(splits))
 
 
 def _split_name(text: str, where: str) -> str:
@@ -92,26 +227,80 @@ def _split_name(text: str, where: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------------- Kinetics
-def _kinetics_rows(ann: Path) -> dict[str, list[tuple[str, int, dict[str, str]]]]:
-    """Rows per split as ``(csv file, line number, row)``: one CSV per split, or one CSV with a split column."""
-    files = [ann] if ann.is_file() else sorted(ann.glob("*.csv"))
-    rows: dict[str, list[tuple[str, int, dict[str, str]]]] = {}
-    for file in files:
-        with open(file, newline="") as f:
-            reader = csv.DictReader(f)
-            missing = {"label", "youtube_id", "time_start", "time_end"} - set(reader.fieldnames or [])
-            if missing:
-                raise ValueError(f"annotations file {str(file)!r} lacks the column(s) {', '.join(sorted(missing))} "
-                                 "(expected label,youtube_id,time_start,time_end,split)")
-            for line, row in enumerate(reader, start=2):
-                if ann.is_file():
-                    split = _split_name(row.get("split") or "", f"{file}:{line}")
-                elif file.stem.lower() in _SPLIT_ALIASES:
-                    split = _SPLIT_ALIASES[file.stem.lower()]
-                else:
-                    continue  # another CSV in the folder (e.g. a class list)
-                rows.setdefault(split, []).append((str(file), line, row))
-    return rows
+_KINETICS_COLUMNS = ("label", "youtube_id", "time_start", "time_end")
+
+
+@dataclass(frozen=True)
+class _Row:
+    where: str  # "<csv file>:<line>"
+    label: str
+    youtube_id: str
+    start: float
+    end: float
+
+
+def _seconds(text: str) -> float | None:
+    """A time in seconds, or None for one that is not a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def _kinetics_row(row: dict, columns: int, where: str) -> _Row | str:
+    """The row, or the reason it cannot be used."""
+    given = sum(value is not None for key, value in row.items() if key is not None)
+    if given < columns:
+        return f"short row: {given} of the {columns} fields"
+    start, end = _seconds(row["time_start"]), _seconds(row["time_end"])
+    for name, value in (("time_start", start), ("time_end", end)):
+        if value is None:
+            return f"{name} {row[name]!r} is not a number of seconds (finite, >= 0)"
+    if end < start:
+        return f"time_end {end:g} is before time_start {start:g}"
+    return _Row(where, row["label"], row["youtube_id"], start, end)
+
+
+def _kinetics_rows(ann: Path) -> tuple[dict[str, list[_Row]], dict[str, str], dict[str, int], list[tuple[str, str]]]:
+    """The rows of each split, the file of each split, the rows each lists, and the rows that cannot be used:
+    one CSV per split (``train.csv``, ``val.csv``, ``test.csv``), or one CSV with a split column."""
+    one_file = ann.is_file()
+    rows: dict[str, list[_Row]] = {}
+    sources = {split: f"{ann} (rows with split {split})" if one_file else str(ann / f"{split}.csv")
+               for split in SPLITS}
+    listed: dict[str, int] = {}
+    skipped: list[tuple[str, str]] = []
+    for file in [ann] if one_file else sorted(ann.glob("*.csv")):
+        file_split = None if one_file else _SPLIT_ALIASES.get(file.stem.lower())
+        if not one_file:
+            if file_split is None:
+                continue  # another CSV in the folder (e.g. a class list)
+            rows.setdefault(file_split, [])  # a file without rows is an empty split, not a missing one
+            sources[file_split] = str(file)
+        text = _read_text(file)
+        if not text.strip():
+            continue
+        reader = csv.DictReader(io.StringIO(text))
+        missing = set(_KINETICS_COLUMNS) - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"{file}:1: annotations file lacks the column(s) {', '.join(sorted(missing))} "
+                             f"(header {','.join(reader.fieldnames or [])!r}; expected "
+                             "label,youtube_id,time_start,time_end,split)")
+        columns = len(reader.fieldnames or [])
+        for row in reader:
+            where = f"{file}:{reader.line_num}"
+            parsed = _kinetics_row(row, columns, where)
+            split = file_split
+            if split is None and isinstance(parsed, _Row):
+                split = _split_name(row.get("split") or "", where)
+            if split is not None:
+                listed[split] = listed.get(split, 0) + 1
+            if isinstance(parsed, str):
+                skipped.append((where, parsed))
+            else:
+                rows.setdefault(split, []).append(parsed)
+    return rows, sources, listed, skipped
 
 
 def read_kinetics(root: str | Path, annotations: str | Path | None = None) -> Annotations:
@@ -123,32 +312,30 @@ def read_kinetics(root: str | Path, annotations: str | Path | None = None) -> An
     """
     root = Path(root)
     ann = Path(annotations) if annotations else root / "annotations"
-    rows = _kinetics_rows(ann)
+    rows, sources, listed, skipped = _kinetics_rows(ann)
     meta = _dataset_meta(ann if ann.is_dir() else ann.parent, root)
     labelled = rows.get("train") or [r for split_rows in rows.values() for r in split_rows]
-    names = meta.get("classes") or sorted({row["label"] for _, _, row in labelled if row["label"]})
+    names = meta.get("classes") or sorted({r.label for r in labelled if r.label})
     index = {name: i for i, name in enumerate(names)}
     files = index_videos(root)
     splits: dict[str, list[VideoRecord]] = {}
-    skipped: list[tuple[str, str]] = []
     for split, split_rows in rows.items():
         records = splits.setdefault(split, [])
-        for file, line, row in split_rows:
-            start, end = float(row["time_start"]), float(row["time_end"])
-            stem = f"{row['youtube_id']}_{int(start):06d}_{int(end):06d}"
+        for row in split_rows:
+            stem = f"{row.youtube_id}_{int(row.start):06d}_{int(row.end):06d}"
             trimmed = files.get(stem, [])
             # Of several copies prefer the one in this split's folder.
             path = next((p for p in trimmed if split in p.parts), trimmed[0] if trimmed else None)
             segment: tuple[float | None, float | None] = (None, None)
-            if path is None and row["youtube_id"] in files:
-                path, segment = files[row["youtube_id"]][0], (start, end)
+            if path is None and row.youtube_id in files:
+                path, segment = files[row.youtube_id][0], (row.start, row.end)
             if path is None:
-                skipped.append((f"{file}:{line}", f"no video file {stem}.* or {row['youtube_id']}.* under {root}"))
-            elif row["label"] not in index:
-                skipped.append((str(path), f"unknown label {row['label']!r} ({file}:{line})"))
+                skipped.append((row.where, f"no video file {stem}.* or {row.youtube_id}.* under {root}"))
+            elif row.label not in index:
+                skipped.append((str(path), f"unknown label {row.label!r} ({row.where})"))
             else:
-                records.append(VideoRecord(path, (index[row["label"]],), segment))
-    return _finish("kinetics", names, splits, skipped, meta)
+                records.append(VideoRecord(path, (index[row.label],), segment, row.where))
+    return _finish("kinetics", names, splits, skipped, meta, sources, listed)
 
 
 # --------------------------------------------------------------------------------------------------- Sports-1M
@@ -164,8 +351,8 @@ def _youtube_id(url: str) -> str | None:
 def read_sports1m(root: str | Path, annotations: str | Path | None = None) -> Annotations:
     """Sports-1M: ``<split>_partition.txt`` lines ``<path-or-url> <label_id>[,<label_id>...]`` and ``labels.txt``.
 
-    A YouTube URL maps to the local file named by its video id; a path is relative to ``root``. Several labels
-    per video make the data multi-label (multi-hot targets).
+    A YouTube URL maps to the local file named by its video id; a path is relative to ``root`` (and may hold
+    spaces). Several labels per video make the data multi-label (multi-hot targets).
     """
     root = Path(root)
     ann = Path(annotations) if annotations else next(
@@ -173,25 +360,36 @@ def read_sports1m(root: str | Path, annotations: str | Path | None = None) -> An
     names_file = next((ann / n for n in ("labels.txt", "classes.txt", "class_names.txt") if (ann / n).is_file()), None)
     if names_file is None:
         raise ValueError(f"Sports-1M annotations in {str(ann)!r} need a class-names file (labels.txt, one name a line)")
-    names = [line.strip() for line in names_file.read_text().splitlines() if line.strip()]
+    names = [text for _, text in _lines(names_file)]
     meta = _dataset_meta(ann, root)
     files = index_videos(root)
     splits: dict[str, list[VideoRecord]] = {}
+    sources = {split: str(ann / f"{split}_partition.txt") for split in SPLITS}
+    listed: dict[str, int] = {}
     skipped: list[tuple[str, str]] = []
     for part in sorted(ann.glob("*_partition.txt")):
-        records = splits.setdefault(_split_name(part.stem.removesuffix("_partition"), str(part)), [])
-        for line_no, line in enumerate(part.read_text().splitlines(), start=1):
-            if not line.strip():
-                continue
+        split = _split_name(part.stem.removesuffix("_partition"), str(part))
+        records = splits.setdefault(split, [])
+        sources[split] = str(part)
+        for line_no, text in _lines(part):
+            listed[split] = listed.get(split, 0) + 1
             where = f"{part}:{line_no}"
-            source, _, label_text = line.strip().rpartition(" ")
+            fields = text.rsplit(maxsplit=1)
+            if len(fields) < 2:
+                skipped.append((where, f"expected '<path-or-url> <label_id>[,<label_id>...]', got {text!r}"))
+                continue
+            source, label_text = fields
             video_id = _youtube_id(source)
-            local = root / source if video_id is None else None
-            if local is not None and local.is_file():
-                path = local
-            else:
-                stem = video_id or Path(source).stem
-                path = files[stem][0] if stem in files else None
+            path = None
+            if video_id is None:
+                local = _inside(root, source)
+                if local is None:
+                    skipped.append((where, _outside(source, root)))
+                    continue
+                path = local if local.is_file() else None
+            stem = video_id or Path(source).stem
+            if path is None and stem in files:
+                path = files[stem][0]
             if path is None:
                 skipped.append((where, f"no local video for {source!r} under {root}"))
                 continue
@@ -201,9 +399,9 @@ def read_sports1m(root: str | Path, annotations: str | Path | None = None) -> An
                 skipped.append((str(path), f"unknown label id {','.join(bad) or '(none)'} ({where}; "
                                            f"{names_file.name} has {len(names)} classes)"))
                 continue
-            records.append(VideoRecord(path, tuple(sorted({int(t) for t in ids}))))
+            records.append(VideoRecord(path, tuple(sorted({int(t) for t in ids})), source=where))
     multi_label = any(len(r.labels) > 1 for records in splits.values() for r in records)
-    return _finish("sports1m", names, splits, skipped, meta, multi_label)
+    return _finish("sports1m", names, splits, skipped, meta, sources, listed, multi_label)
 
 
 # --------------------------------------------------------------------------------------------------- folders
@@ -217,12 +415,24 @@ def _split_lists(ann: Path) -> dict[str, Path]:
     return lists
 
 
+def _class_index(file: Path) -> list[str]:
+    """The class names of UCF101's ``classInd.txt``, lines ``<1-based index> <name>``."""
+    names = []
+    for line_no, text in _lines(file):
+        fields = text.split(maxsplit=1)
+        if len(fields) < 2:
+            raise ValueError(f"{file}:{line_no}: expected '<index> <class name>', got {text!r}")
+        names.append(fields[1])
+    return names
+
+
 def read_folder(root: str | Path, annotations: str | Path | None = None) -> Annotations:
     """UCF101 style: ``<class>/<video>`` under ``root``, with optional split lists.
 
-    Split lists (``trainlist01.txt``, ``testlist01.txt``; lines ``<class>/<video> [label]``) are looked for in
-    ``annotations``, ``root`` and ``root/ucfTrainTestlist``; class order from ``classInd.txt`` if present.
-    Without lists each class's videos, sorted by name, are split 3:1:1 into train / val / test.
+    Split lists (``trainlist01.txt``, ``testlist01.txt``; lines ``<class>/<video> [label]``, paths may hold
+    spaces) are looked for in ``annotations``, ``root`` and ``root/ucfTrainTestlist``; class order from
+    ``classInd.txt`` if present. Without lists each class's videos, sorted by name, are split 3:1:1 into
+    train / val / test.
     """
     root = Path(root)
     ann_dirs = [Path(annotations)] if annotations else [root, root / "ucfTrainTestlist"]
@@ -236,37 +446,49 @@ def read_folder(root: str | Path, annotations: str | Path | None = None) -> Anno
     class_ind = ann / "classInd.txt"
     if "classes" in meta:
         names = meta["classes"]
-    elif class_ind.is_file():  # lines "<1-based index> <name>"
-        names = [line.split()[1] for line in class_ind.read_text().splitlines() if line.strip()]
+    elif class_ind.is_file():
+        names = _class_index(class_ind)
     else:
         names = sorted(by_class)
     index = {name: i for i, name in enumerate(names)}
     splits: dict[str, list[VideoRecord]] = {}
     skipped: list[tuple[str, str]] = []
+    listed: dict[str, int] = {}
     lists = _split_lists(ann)
     if lists:
+        sources = {split: str(lists.get(split, ann / f"{split}list01.txt")) for split in SPLITS}
         for split, file in lists.items():
             records = splits.setdefault(split, [])
-            for line_no, line in enumerate(file.read_text().splitlines(), start=1):
-                if not line.strip():
+            for line_no, text in _lines(file):
+                listed[split] = listed.get(split, 0) + 1
+                where = f"{file}:{line_no}"
+                labelled = re.fullmatch(r"(.+?)\s+(\d+)", text)  # "<class>/<video> <label>": the label is optional
+                rel = labelled.group(1) if labelled else text
+                path = _inside(root, rel)
+                if path is None:
+                    skipped.append((where, _outside(rel, root)))
                     continue
-                rel = line.split()[0]
-                path, label = root / rel, Path(rel).parts[0]
                 if not path.is_file():
-                    skipped.append((str(path), f"file not found ({file}:{line_no})"))
-                elif label not in index:
-                    skipped.append((str(path), f"unknown label {label!r} ({file}:{line_no})"))
+                    skipped.append((str(path), f"file not found ({where})"))
+                    continue
+                label = path.relative_to(root).parts[0]  # "<class>/<video>"
+                if label not in index:
+                    skipped.append((str(path), f"unknown label {label!r} ({where})"))
                 else:
-                    records.append(VideoRecord(path, (index[label],)))
+                    records.append(VideoRecord(path, (index[label],), source=where))
     else:
+        sources = {split: f"{root} (each class folder's videos, split 3:1:1 into train, val, test)"
+                   for split in SPLITS}
+        splits = {split: [] for split in SPLITS}
         for label, videos in by_class.items():
             for i, path in enumerate(videos):
                 if label not in index:
                     skipped.append((str(path), f"unknown label {label!r} (not in the class list)"))
                     continue
                 split = ("train", "train", "train", "val", "test")[i % 5]
-                splits.setdefault(split, []).append(VideoRecord(path, (index[label],)))
-    return _finish("folder", names, splits, skipped, meta)
+                listed[split] = listed.get(split, 0) + 1
+                splits[split].append(VideoRecord(path, (index[label],)))
+    return _finish("folder", names, splits, skipped, meta, sources, listed)
 
 
 # --------------------------------------------------------------------------------------------------- auto

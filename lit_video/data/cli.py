@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from .annotations import FORMATS, read_annotations
+from .annotations import FORMATS, SPLITS, read_annotations
 from .decode import BACKENDS, VideoReadError, check_video
 from .synthetic import write_synthetic_dataset
 
@@ -29,11 +29,16 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("--size", type=int, default=64, help="frame height and width in pixels (even)")
     synth.add_argument("--fps", type=float, nargs="+", default=[12, 25, 30], help="native frame rates to mix")
     synth.add_argument("--seed", type=int, default=0)
-    check = commands.add_parser("check", help="list the videos that cannot be read, and why (exit code 1 if any)")
+    check = commands.add_parser("check", help="list the videos that cannot be read, missing or empty splits and "
+                                              "videos listed twice, and why (exit code 1 if any)")
     check.add_argument("root", type=Path, help="dataset root folder")
     check.add_argument("--format", default="auto", choices=FORMATS)
     check.add_argument("--annotations", default=None, help="annotation file or folder (default: found under root)")
     check.add_argument("--backend", default="decord", choices=BACKENDS)
+    check.add_argument("--val-split", default="val", choices=SPLITS,
+                       help="the split to validate on, as data.val_split (test: a dataset without a val split)")
+    check.add_argument("--test-split", default="test", choices=SPLITS,
+                       help="the split to test on, as data.test_split")
     return parser
 
 
@@ -50,8 +55,13 @@ def synth(args: argparse.Namespace, console: Console) -> int:
 
 def check(args: argparse.Namespace, console: Console) -> int:
     info = read_annotations(args.root, args.format, args.annotations)
-    bad = list(info.skipped)
     videos = info.videos()
+    # (kind, what, why): one line each
+    bad = [("split", what, why) for what, why in info.split_problems(args.val_split, args.test_split)]
+    if not videos:
+        bad.append(("empty", str(args.root), "no videos found: check the root, --format and --annotations"))
+    bad += [("duplicate", what, why) for what, why in info.duplicates]
+    bad += [("skipped", what, why) for what, why in info.skipped]
 
     def check_one(path: Path) -> VideoReadError | None:
         try:
@@ -61,9 +71,9 @@ def check(args: argparse.Namespace, console: Console) -> int:
         return None
 
     with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
-        bad += [(err.path, err.reason) for err in pool.map(check_one, videos) if err is not None]
-    for what, why in bad:  # one line each, unwrapped: paths stay whole for grep and copy
-        console.print(f"[red]unreadable[/red] {escape(what)}: {escape(why)}", soft_wrap=True, highlight=False)
+        bad += [("unreadable", err.path, err.reason) for err in pool.map(check_one, videos) if err is not None]
+    for kind, what, why in bad:  # one line each, unwrapped: paths stay whole for grep and copy
+        console.print(f"[red]{kind}[/red] {escape(what)}: {escape(why)}", soft_wrap=True, highlight=False)
     console.print(f"{info.format}: {len(videos)} videos checked, {len(info.class_names)} classes, "
                   f"{len(bad)} problems")
     return 1 if bad else 0

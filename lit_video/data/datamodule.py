@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -57,6 +58,10 @@ class VideoDataModule(L.LightningDataModule):
     random clip per video (random crop; horizontal flip unless ``flip=False`` or the dataset's
     ``classes.json`` forbids it), validation takes the centre clip, test takes ``test_clips`` clips x
     ``test_crops`` crops.
+    Every split must have videos: a missing or empty split is a ``ValueError`` naming its file, unless
+    ``val_split`` / ``test_split`` say which split to validate / test on instead (``test_split="val"`` tests on
+    the validation videos; ``val_split="test"`` validates on the test videos, for datasets such as UCF101 and
+    Sports-1M that define no validation split). A video listed in two splits, or twice in one, is warned about.
     Videos that cannot be read are skipped with one warning each and listed in ``skipped`` and in
     ``skipped_videos.txt`` in the log folder (``log_dir``, else the trainer's, else the working directory),
     including those that fail later in DataLoader workers; ``strict=True`` raises on the first one instead.
@@ -66,7 +71,8 @@ class VideoDataModule(L.LightningDataModule):
                  frames: int | None = None, fps: float | None = None, size: int | None = None,
                  resize: int | None = None, batch_size: int = 8, num_workers: int = 2, test_clips: int = 4,
                  test_crops: int = 1, backend: str = "decord", strict: bool = False, seed: int = 0,
-                 log_dir: str | None = None, flip: bool | None = None, name: str | None = None):
+                 log_dir: str | None = None, flip: bool | None = None, name: str | None = None,
+                 val_split: str = "val", test_split: str = "test"):
         super().__init__()
         frames = DEFAULT_FRAMES if frames is None else frames
         fps = DEFAULT_FPS if fps is None else fps
@@ -74,7 +80,8 @@ class VideoDataModule(L.LightningDataModule):
         # Saved after the defaults are filled in, so the hyperparameters say what was used. `name` stays out:
         # VideoClassifier's `name` is the model's, and Lightning refuses two values under one key.
         self.save_hyperparameters(ignore=["name"])
-        _check_options(format, frames, fps, size, resize, batch_size, num_workers, test_clips, test_crops, backend)
+        _check_options(format, frames, fps, size, resize, batch_size, num_workers, test_clips, test_crops, backend,
+                       val_split, test_split)
         self.root = Path(root) if root is not None else builtin_dataset()
         self.name = name
         self.frames, self.fps, self.size, self.resize = frames, fps, size, resize
@@ -82,16 +89,19 @@ class VideoDataModule(L.LightningDataModule):
         self.test_clips, self.test_crops = test_clips, test_crops
         self.backend, self.log_dir = backend, log_dir
         self._skipped = SkippedVideos(strict)
-        self.info = read_annotations(self.root, format, annotations)
-        # Mirror training clips unless the dataset says a mirrored video is another class (classes.json).
-        self.flip = self.info.horizontal_flip if flip is None else flip
-        if not any(self.info.splits.values()):
-            reasons = "; ".join(f"{what}: {why}" for what, why in self.info.skipped[:3])
-            raise ValueError(f"no videos found in {str(self.root)!r} (format {self.info.format!r})"
+        info = read_annotations(self.root, format, annotations)
+        if not info.videos():
+            reasons = "; ".join(f"{what}: {why}" for what, why in info.skipped[:3])
+            raise ValueError(f"no videos found in {str(self.root)!r} (format {info.format!r})"
                              + (f"; e.g. {reasons}" if reasons else "")
                              + ": check data.root, data.format and data.annotations")
-        for what, why in self.info.skipped:
+        for what, why in info.skipped:  # first: they may be why a split is empty
             self._skipped.add(what, why)
+        self.info = info.select_splits(val_split, test_split)
+        for what, why in self.info.duplicates:
+            warnings.warn(f"{what}: {why}", stacklevel=2)
+        # Mirror training clips unless the dataset says a mirrored video is another class (classes.json).
+        self.flip = self.info.horizontal_flip if flip is None else flip
         self._probes: dict[Path, VideoProbe | VideoReadError] | None = None
         self.datasets: dict[str, ClipDataset] = {}
 
@@ -122,11 +132,13 @@ class VideoDataModule(L.LightningDataModule):
 
     @property
     def fingerprint(self) -> str:
-        """A short hash of the classes and of every split's videos and labels: same data, same fingerprint."""
+        """A short hash of the classes and of every split's videos and labels: same data, same fingerprint.
+        File names go in as bytes (``os.fsencode``), so any name the file system holds can be hashed."""
         digest = hashlib.sha1(repr(self.info.class_names).encode())
         for split in SPLITS:
             for record in self.info.splits[split]:
-                digest.update(f"{split}|{record.path.relative_to(self.root)}|{record.labels}|{record.segment}".encode())
+                rel = os.fsencode(os.path.relpath(record.path, self.root))
+                digest.update(b"|".join([split.encode(), rel, f"{record.labels}|{record.segment}".encode()]))
         return digest.hexdigest()[:12]
 
     # -- bad videos ----------------------------------------------------------------------------------------
@@ -214,7 +226,8 @@ class VideoDataModule(L.LightningDataModule):
 
 
 def _check_options(format: str, frames: int, fps: float, size: int, resize: int | None, batch_size: int,
-                   num_workers: int, test_clips: int, test_crops: int, backend: str) -> None:
+                   num_workers: int, test_clips: int, test_crops: int, backend: str, val_split: str,
+                   test_split: str) -> None:
     """Bad options fail here, at construction, with the option to change."""
     problems = []
     if format not in FORMATS:
@@ -237,5 +250,8 @@ def _check_options(format: str, frames: int, fps: float, size: int, resize: int 
         problems.append(f"data.test_clips must be >= 1 (got {test_clips})")
     if test_crops not in (1, 3):
         problems.append(f"data.test_crops must be 1 or 3 (got {test_crops})")
+    for option, split in (("data.val_split", val_split), ("data.test_split", test_split)):
+        if split not in SPLITS:
+            problems.append(f"{option} {split!r} is not one of {', '.join(SPLITS)}")
     if problems:
         raise ValueError("; ".join(problems))

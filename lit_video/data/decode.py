@@ -1,7 +1,8 @@
 """Video decoding: decord (batched ``get_batch`` reads) first, PyAV as the second backend and the fallback.
 
 Every video is probed once (frame count, frame rate) and the probe is cached in a JSON index keyed by
-path + size + mtime, so a large dataset is not re-probed on every run.
+path + size + mtime + backend, so a large dataset is not re-probed on every run, and one backend never reuses
+what another found (a failure, or a frame count that differs by one).
 """
 
 from __future__ import annotations
@@ -169,9 +170,9 @@ def _from_cache(path: Path, hit: dict) -> VideoProbe | VideoReadError | None:
         return None
 
 
-def _cache_key(path: Path) -> str:
+def _cache_key(path: Path, backend: str) -> str:
     stat = path.stat()
-    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{backend}"
 
 
 def probe_videos(paths: Iterable[Path], backend: str = "decord", cache_file: Path | None = None,
@@ -188,7 +189,7 @@ def probe_videos(paths: Iterable[Path], backend: str = "decord", cache_file: Pat
     todo: dict[Path, str] = {}
     for path in paths:
         try:
-            key = _cache_key(path)
+            key = _cache_key(path, backend)
         except OSError:
             results[path] = VideoReadError(path, "file not found")
             continue

@@ -39,7 +39,7 @@ def _listed(text: str) -> dict[str, str]:
 def _append_once(file: Path, path: str, reason: str) -> None:
     """Append the line of ``path`` unless a process listed it already; the lock (released when the file
     closes) makes the check and the append one step."""
-    with open(file, "a+") as f:
+    with open(file, "a+", encoding="utf-8", errors="surrogateescape") as f:  # any file name the system holds
         if fcntl is not None:
             fcntl.flock(f, fcntl.LOCK_EX)
         f.seek(0)
@@ -83,6 +83,6 @@ class SkippedVideos:
         """(path, reason) of every input skipped so far, by this process or by any other writing the file."""
         found = dict(self._mine)
         if self.file is not None and self.file.is_file():
-            for path, reason in _listed(self.file.read_text()).items():
+            for path, reason in _listed(self.file.read_text("utf-8", errors="surrogateescape")).items():
                 found.setdefault(path, reason)
         return list(found.items())
