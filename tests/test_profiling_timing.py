@@ -28,14 +28,72 @@ def tiny_net() -> nn.Module:
                          nn.Linear(8, 4))
 
 
-def test_machine_peak_is_measured_once_and_cached():
-    peak = machine_peak_gflops("cpu", "float32")
-    assert peak > 0
+def test_machine_peak_is_measured_each_call_and_cached_as_a_fallback():
+    from lit_video.profiling import machine_peak
+
+    peak = machine_peak("cpu", "float32")
+    assert peak.gflops_per_s > 0 and not peak.cached and peak.source == "measured in this run"
     cache = json.loads((Path(os.environ["LIT_VIDEO_CACHE"]) / "machine_peak.json").read_text())
-    assert peak in cache.values()
-    assert machine_peak_gflops("cpu", "float32") == peak  # read back, not measured again
+    assert peak.gflops_per_s in [entry["gflops_per_s"] for entry in cache.values()]
+    again = machine_peak("cpu", "float32", cached=True)  # read back, not measured again, and says so
+    assert again.cached and (again.gflops_per_s, again.measured_at) == (peak.gflops_per_s, peak.measured_at)
+    assert again.source.startswith("cached: measured by an earlier run at ")
+    assert machine_peak_gflops("cpu", "float32", cached=True) == peak.gflops_per_s
     with pytest.raises(ValueError, match="dtype 'int8'"):
         machine_peak_gflops("cpu", "int8")
+
+
+def conv_net() -> nn.Module:
+    """~10 M multiply-accumulates per 3x8x32x32 clip: far above a 4x4 matmul's GFLOP/s, far below the peak."""
+    return nn.Sequential(nn.Conv3d(3, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool3d(1), nn.Flatten(),
+                         nn.Linear(16, 4))
+
+
+def test_mfu_divides_by_the_peak_of_the_same_run(monkeypatch, tmp_path):
+    """A peak cached while the machine was busy made every later MFU too high (C3D at 132%). Here the stale
+    peak is one measured on 4x4 matrices, a small fraction of a GFLOP/s: the next measurement measures its own
+    peak, and a run asked to reuse the cached one says where it came from and reports no MFU above 100%."""
+    monkeypatch.setenv("LIT_VIDEO_CACHE", str(tmp_path))
+    stale = machine_peak_gflops("cpu", "float32", size=4)
+    options = {"batch_sizes": (2,), "repeats": 2, "warmup": 1}
+    result = measure_throughput(conv_net(), (1, 3, 8, 32, 32), ThroughputOptions(**options))
+    assert 0 < result["mfu"] <= 1 and 0 < result["train_mfu"] <= 1
+    assert result["peak_gflops_per_s"] > 100 * stale and result["peak_source"] == "measured in this run"
+    assert result["mfu_error"] is None and result["train_mfu_error"] is None
+
+    stale = machine_peak_gflops("cpu", "float32", size=4)  # the cache holds a stale peak again
+    result = measure_throughput(conv_net(), (1, 3, 8, 32, 32), ThroughputOptions(**options, cached_peak=True))
+    assert result["peak_gflops_per_s"] == stale
+    assert result["peak_source"].startswith("cached") and result["options"]["cached_peak"]
+    assert result["mfu"] is None and result["train_mfu"] is None  # a measurement error, never a number
+    for key, what in (("mfu_error", "inference"), ("train_mfu_error", "training")):
+        assert f"no MFU: {what} reached" in result[key] and "measurement error" in result[key]
+        assert "cached: measured by an earlier run" in result[key]
+
+
+def test_a_batch_or_clip_that_cannot_fit_is_refused_before_it_runs():
+    """Estimated from the meta-tensor count (no memory) against what the machine has: a clear error naming
+    both, not an allocation that fails (or swaps) half-way."""
+    huge_batch = ThroughputOptions(batch_sizes=(10**8,), repeats=1, warmup=0)
+    with pytest.raises(ValueError, match=r"training at batch 100000000 needs at least [\d.]+ GiB of cpu memory "
+                                         r"\(.*activations [\d.]+ GiB.*\); [\d.]+ GiB is available") as caught:
+        measure_throughput(tiny_net(), (1, 3, 4, 16, 16), huge_batch)
+    from lit_video.profiling import NotEnoughMemory
+
+    assert isinstance(caught.value, NotEnoughMemory) and caught.value.need.total > caught.value.available
+    inference = ThroughputOptions(batch_sizes=(1,), train=False, repeats=1, warmup=0)
+    with pytest.raises(ValueError, match="inference at batch 1 needs at least"):  # one clip of 4 x 10^5 x 10^5
+        measure_throughput(tiny_net(), (1, 3, 4, 100_000, 100_000), inference)
+
+
+@pytest.mark.parametrize("device,message", [
+    ("cuda:99", "GPU"), ("meta", "speed is measured on cpu or cuda devices"),
+    *([] if torch.cuda.is_available() else [("cuda", "no CUDA GPU that torch can use")]),
+])
+def test_a_device_this_machine_lacks_is_a_clear_error(device, message):
+    options = ThroughputOptions(batch_sizes=(1,), train=False, repeats=1, warmup=0, device=device)
+    with pytest.raises(ValueError, match=message):
+        measure_throughput(tiny_net(), (1, 3, 4, 16, 16), options)
 
 
 def test_throughput_figures():
@@ -48,7 +106,7 @@ def test_throughput_figures():
     assert result["peak_mem_mb"] >= 0
     assert result["options"] == {"device": "cpu", "dtype": "float32", "channels_last": False,
                                  "compile": False, "threads": torch.get_num_threads(), "warmup": 1,
-                                 "repeats": 3}
+                                 "repeats": 3, "cached_peak": False}
     assert result["machine"]["cores"] == os.cpu_count()
 
 

@@ -1,6 +1,6 @@
 """Profiling: multiply-accumulates, parameters, activations and receptive fields per layer; throughput,
-latency, memory and MFU against the machine's measured peak; data-loader speed against raw decoding; the
-machine stamp of every measured figure.
+latency, memory and MFU against the machine's measured peak; the memory a run needs, known before it runs;
+data-loader speed against raw decoding; the machine stamp of every measured figure.
 
 Units: ``gmacs`` = 10^9 multiply-accumulates (the field's "GFLOPs"), ``gflops`` = 2 x gmacs.
 """
@@ -8,11 +8,21 @@ Units: ``gmacs`` = 10^9 multiply-accumulates (the field's "GFLOPs"), ``gflops`` 
 from .counting import FlopReport, LayerStats, count_flops, fvcore_count, gflops
 from .inputs import model_input_shape
 from .machine import accelerator_device, cpu_name, device_name, git_sha, machine_info, versions
+from .memory import MemoryNeed, NotEnoughMemory, available_bytes
 from .receptive_field import receptive_fields
-from .timing import ThroughputOptions, machine_peak_gflops, measure_throughput
+from .timing import (
+    MatmulPeak,
+    ThroughputOptions,
+    check_device,
+    machine_peak,
+    machine_peak_gflops,
+    measure_throughput,
+    throughput_need,
+)
 
 __all__ = [
-    "FlopReport", "LayerStats", "ThroughputOptions", "accelerator_device", "count_flops", "cpu_name",
-    "device_name", "fvcore_count", "gflops", "git_sha", "machine_info", "machine_peak_gflops",
-    "measure_throughput", "model_input_shape", "receptive_fields", "versions",
+    "FlopReport", "LayerStats", "MatmulPeak", "MemoryNeed", "NotEnoughMemory", "ThroughputOptions",
+    "accelerator_device", "available_bytes", "check_device", "count_flops", "cpu_name", "device_name",
+    "fvcore_count", "gflops", "git_sha", "machine_info", "machine_peak", "machine_peak_gflops",
+    "measure_throughput", "model_input_shape", "receptive_fields", "throughput_need", "versions",
 ]

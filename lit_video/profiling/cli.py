@@ -22,9 +22,10 @@ from rich.table import Table
 from lit_video.data import VideoDataModule, eval_views
 from lit_video.models import create_model, list_models, model_info
 
-from .counting import count_flops, gflops
-from .inputs import as_inputs, model_input_shape
-from .timing import DTYPES, ThroughputOptions, measure_throughput
+from .counting import FlopReport, count_flops, gflops
+from .inputs import model_input_shape
+from .memory import MemoryNeed, check_fits, forward_need
+from .timing import DTYPES, ThroughputOptions, check_device, measure_throughput, throughput_need
 
 # Eval views of a video when no option says otherwise: the DataModule's own defaults.
 _DATA_DEFAULTS = inspect.signature(VideoDataModule).parameters
@@ -53,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="torch threads for --throughput (default: torch's)")
     p.add_argument("--repeats", type=int, default=10, help="timed iterations per figure (median; default 10)")
     p.add_argument("--max-batch", action="store_true", help="also find the largest batch that fits in memory")
+    p.add_argument("--cached-peak", action="store_true",
+                   help="MFU against the matmul peak an earlier run cached, instead of measuring it now (~1 s)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     return p
 
@@ -67,20 +70,36 @@ def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
 
 
 def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Everything ``lit-video profile NAME`` reports, as the JSON object of DESIGN.md."""
+    """Everything ``lit-video profile NAME`` reports, as the JSON object of DESIGN.md.
+
+    Nothing real is allocated before it is known to fit: the clip and the device are checked first, the model is
+    built and counted on the meta device, and what the real runs (receptive fields, the fvcore cross-check,
+    speed) need is estimated from that count against the memory available (``NotEnoughMemory``).
+    """
     info = model_info(name)
+    shape = model_input_shape(name, 1, args.frames, args.size)  # a clip the model does not take: why
+    options = None
+    if args.throughput:
+        check_device(args.device)
+        options = ThroughputOptions(
+            batch_sizes=(args.batch_size,), device=args.device, dtype=args.dtype,
+            channels_last=args.channels_last, compile=args.compile, threads=args.threads,
+            repeats=args.repeats, find_max_batch=args.max_batch, cached_peak=args.cached_peak)
     clip = {"frames": args.frames, "size": args.size}  # None: the model's default
-    # Counting alone needs no weights: build on the meta device (no memory, no initialisation time).
-    runs_for_real = args.layers or args.throughput or args.cross_check
+    # Counting needs no weights: build on the meta device (no memory, no initialisation time).
     model = None
-    if not runs_for_real:
-        with contextlib.suppress(NotImplementedError, RuntimeError), torch.device("meta"):
-            model = create_model(name, args.num_classes, **clip)  # fails where a builder copies weights
+    with contextlib.suppress(NotImplementedError, RuntimeError), torch.device("meta"):
+        model = create_model(name, args.num_classes, **clip)  # fails where a builder copies weights
     if model is None:
         model = create_model(name, args.num_classes, **clip)
-    shape = model_input_shape(name, 1, args.frames, args.size)
     start = time.perf_counter()
-    report = count_flops(model, shape, receptive_field=args.layers, cross_check=args.cross_check)
+    report = count_flops(model, shape, receptive_field=False)
+    if args.layers or args.cross_check or args.throughput:
+        check_fits(*_real_needs(report, args, options))
+        if any(t.is_meta for t in model.parameters()):
+            model = create_model(name, args.num_classes, **clip)
+        if args.layers or args.cross_check:
+            report = count_flops(model, shape, receptive_field=args.layers, cross_check=args.cross_check)
     views = eval_views(args.clips, args.crops)
     out = {
         "model": name,
@@ -102,13 +121,26 @@ def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
     }
     if report.cross_check:
         out["cross_check"] = report.cross_check
-    if args.throughput:
-        options = ThroughputOptions(
-            batch_sizes=(args.batch_size,), device=args.device, dtype=args.dtype,
-            channels_last=args.channels_last, compile=args.compile, threads=args.threads,
-            repeats=args.repeats, find_max_batch=args.max_batch)
-        out["throughput"] = measure_throughput(model, as_inputs(shape), options, gmacs=report.gmacs)
+    if options is not None:
+        out["throughput"] = measure_throughput(model, shape, options, report=report)
     return out
+
+
+def _real_needs(report: FlopReport, args: argparse.Namespace,
+                options: ThroughputOptions | None) -> list[MemoryNeed]:
+    """What each real run of ``profile`` needs at least, the real model's weights (float32) included."""
+    build = MemoryNeed("building the model", "cpu", {"weights": 4 * report.params})
+    needs = []
+    if args.layers:  # a float64 copy, one forward keeping its activations, a backward per layer
+        needs.append(build + forward_need(report, "receptive fields (--layers, float64)", "cpu", 1, train=True,
+                                          weight_bytes=8 * report.params, act_bytes=8))
+    if args.cross_check:
+        needs.append(build + forward_need(report, "the fvcore cross-check", "cpu", 1, train=False,
+                                          weight_bytes=0))
+    if options is not None:
+        speed = throughput_need(report, options)
+        needs.append(build + speed if speed.device == "cpu" else speed)
+    return needs
 
 
 def _fmt_shape(shape: Any) -> str:
@@ -151,10 +183,15 @@ def _print_model(console: Console, row: dict[str, Any]) -> None:
                     "MFU", "peak GFLOP/s (matmul)"):
             speed.add_column(col, justify="right")
         train = f"{tp['train_clips_per_s']:.2f}" if tp["train_clips_per_s"] else "-"
+        mfu = "error (below)" if tp["mfu_error"] else f"{100 * tp['mfu']:.1f}%"
         speed.add_row(str(tp["batch_size"]), f"{tp['infer_clips_per_s']:.2f}", train,
                       f"{tp['latency_ms_p50']:.1f}", f"{tp['latency_ms_p95']:.1f}",
-                      f"{tp['peak_mem_mb']:.0f}", f"{100 * tp['mfu']:.1f}%", f"{tp['peak_gflops_per_s']:.1f}")
+                      f"{tp['peak_mem_mb']:.0f}", mfu, f"{tp['peak_gflops_per_s']:.1f}")
+        speed.caption = f"matmul peak {tp['peak_source']}"
         console.print(speed)
+        for error in (tp["mfu_error"], tp["train_mfu_error"]):
+            if error:
+                console.print(error, markup=False)
 
 
 def _print_all(console: Console, rows: list[dict[str, Any]]) -> None:

@@ -118,6 +118,18 @@ def gflops(gmacs: float | None) -> float | None:
     return None if gmacs is None else 2 * gmacs
 
 
+def _real(inputs: Inputs) -> Inputs:
+    """Meta inputs (a shape) as zero tensors on the CPU, for counting that runs on fake or real tensors."""
+    return map_inputs(inputs, lambda t: torch.zeros(t.shape, dtype=t.dtype) if t.is_meta else t)
+
+
+def _meta_only(err: Exception) -> bool:
+    """Whether a failure on meta tensors is one a real device would not have (an op without a meta kernel,
+    data-dependent control flow), rather than the model refusing its input (a shape it does not take)."""
+    text = str(err).lower()
+    return isinstance(err, NotImplementedError) or any(w in text for w in ("meta", "data-dependent", "item()"))
+
+
 def _on_meta(model: nn.Module) -> bool:
     return any(t.is_meta for t in (*model.parameters(), *model.buffers()))
 
@@ -174,11 +186,12 @@ def count_flops(model: nn.Module, input_shape_or_inputs: Any, *, receptive_field
     """Count one forward pass of ``model`` (in eval mode) on the given inputs (a shape, a tensor, or a dict).
 
     The figures are for the whole input: pass a batch of one for per-clip figures. A model built on the meta
-    device (``with torch.device("meta"): ...``: no weight memory, no initialisation) counts too.
+    device (``with torch.device("meta"): ...``: no weight memory, no initialisation) counts too, and a shape
+    stays on the meta device (no memory, whatever its size) unless the count has to run on real tensors.
     ``receptive_field`` adds the measured receptive field of every layer (a real float64 forward and one
     backward per layer, see ``receptive_field.py``); ``cross_check`` also runs fvcore on real tensors.
     """
-    inputs = as_inputs(input_shape_or_inputs)
+    inputs = as_inputs(input_shape_or_inputs, device="meta")  # a shape costs no memory until run for real
     if _on_meta(model) and (receptive_field or cross_check):
         raise ValueError("receptive fields and the fvcore cross-check run the model for real: build it on a "
                          "real device, not on meta (count_flops(..., receptive_field=False) works on meta)")
@@ -188,12 +201,13 @@ def count_flops(model: nn.Module, input_shape_or_inputs: Any, *, receptive_field
         # Cheapest first; data-dependent control flow (``.item()``) runs on real tensors only.
         for how in ("meta", "fake", "real"):
             try:
-                counter, shapes, calls = _run_counted(model, inputs, how)
+                counter, shapes, calls = _run_counted(model, inputs if how == "meta" else _real(inputs), how)
                 break
             except Exception as err:
                 if how == "real" or _on_meta(model):
-                    raise ValueError(f"{type(model).__name__} cannot be counted on {how} tensors: {err}"
-                                     + (" (build it on a real device)" if how == "meta" else "")) from err
+                    hint = " (build it on a real device)" if how == "meta" and _meta_only(err) else ""
+                    raise ValueError(f"{type(model).__name__} cannot be counted on {how} tensors: {err}{hint}"
+                                     ) from err
                 log.info("counting %s on %s tensors failed (%s)", type(model).__name__, how, err)
         rfs = receptive_fields(model, inputs) if receptive_field else {}
         check = fvcore_count(model, inputs) if cross_check else None

@@ -70,9 +70,19 @@ def describe_shape(inputs: Inputs) -> list[int] | dict[str, list[int]]:
 
 def model_input_shape(name: str, batch_size: int = 1, frames: int | None = None,
                       size: int | None = None) -> tuple[int, ...] | dict[str, tuple[int, ...]]:
-    """The input shape registry model ``name`` takes: ``(B, 3, T, S, S)``, or a dict per modality."""
+    """The input shape registry model ``name`` takes: ``(B, 3, T, S, S)``, or a dict per modality.
+
+    A clip the model does not take raises ValueError naming the reason: a fixed-shape model (fixed position
+    tables) takes only its default clip, others at least ``min_frames`` x ``min_size`` (``model_info``).
+    """
     info = model_info(name)
     t, s = frames or info.frames, size or info.size
+    if info.fixed_shape and (t, s) != (info.frames, info.size):
+        raise ValueError(f"{name} takes only {info.frames} x {info.size} x {info.size} clips (frames x height x "
+                         f"width: its shape is fixed), not {t} x {s} x {s}; leave the frames and size out")
+    if t < info.min_frames or s < info.min_size:
+        raise ValueError(f"{name} takes clips of at least {info.min_frames} frames of {info.min_size} x "
+                         f"{info.min_size} pixels, not {t} x {s} x {s}")
     unknown = [m for m in info.modalities if m not in MODALITY_CHANNELS]
     if unknown:
         known = ", ".join(MODALITY_CHANNELS)
@@ -81,7 +91,8 @@ def model_input_shape(name: str, batch_size: int = 1, frames: int | None = None,
     return shapes["rgb"] if tuple(shapes) == ("rgb",) else shapes
 
 
-def resize_batch(inputs: Inputs, batch_size: int) -> Inputs:
-    """The same inputs with a new batch size (new random tensors of the same dtype and device)."""
+def resize_batch(inputs: Inputs, batch_size: int, device: torch.device | str | None = None) -> Inputs:
+    """The same inputs with a new batch size: new random tensors of the same dtype, on ``device`` (default:
+    each tensor's own; meta stays meta, a shape without memory)."""
     return map_inputs(inputs, lambda t: torch.randn((batch_size, *t.shape[1:]), dtype=t.dtype,
-                                                    device=t.device))
+                                                    device=t.device if device is None else device))

@@ -2,7 +2,10 @@
 
 Every figure is a median over ``repeats`` timed iterations after ``warmup`` untimed ones, with
 ``torch.cuda.synchronize`` around each timed iteration on a GPU. Peak memory is CUDA's max allocated on a GPU
-and the growth of the process's resident set (sampled every 2 ms) on a CPU.
+and the growth of the process's resident set (sampled every 2 ms) on a CPU. Before anything real runs, the
+memory the largest batch needs is estimated from the meta-tensor count (``memory.py``) and a run that cannot
+fit is refused (``NotEnoughMemory``). MFU divides by the matmul peak measured in the same call, and an MFU above
+100 % is reported as the measurement error it is, never as a number.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import copy
 import json
 import os
 import statistics
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +26,10 @@ from torch import nn
 
 from lit_video.files import cache_dir, write_atomic
 
-from .counting import count_flops, gflops
+from .counting import FlopReport, count_flops, gflops
 from .inputs import Inputs, as_inputs, call, input_tensors, map_inputs, resize_batch
 from .machine import machine_info
+from .memory import MemoryNeed, PeakMemory, available_bytes, check_fits, forward_need
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -40,7 +43,8 @@ class ThroughputOptions:
     ``channels_last_3d`` (5D inputs) or ``channels_last``; ``compile`` wraps the model in ``torch.compile``;
     ``threads`` sets torch's thread count for the measurement (None: as it is); ``warmup`` untimed and
     ``repeats`` timed iterations per figure; ``find_max_batch`` also finds the largest batch that fits in
-    memory, up to ``batch_limit``.
+    memory, up to ``batch_limit``; ``cached_peak`` divides MFU by the matmul peak an earlier run cached instead
+    of measuring it in this call (about a second saved; the result's ``peak_source`` says it is cached).
     """
 
     batch_sizes: tuple[int, ...] = (1, 8)
@@ -54,16 +58,14 @@ class ThroughputOptions:
     repeats: int = 10
     find_max_batch: bool = False
     batch_limit: int = 1024
+    cached_peak: bool = False
 
     def __post_init__(self) -> None:
         self.batch_sizes = tuple(self.batch_sizes)  # a config gives a list
         if not self.batch_sizes or any(not isinstance(b, int) or b < 1 for b in self.batch_sizes):
             raise ValueError(f"batch_sizes must be positive integers, got {self.batch_sizes!r}")
         _dtype(self.dtype)
-        try:
-            torch.device(self.device)
-        except (RuntimeError, TypeError) as err:
-            raise ValueError(f"device {self.device!r} is not a device (cpu, cuda, cuda:1): {err}") from None
+        _parse_device(self.device)  # a name only: whether this machine has it is checked where it runs
         for name, low in (("threads", 1), ("warmup", 0), ("repeats", 1), ("batch_limit", 1)):
             value = getattr(self, name)
             if value is not None and value < low:
@@ -78,6 +80,30 @@ def _dtype(dtype: str | torch.dtype) -> torch.dtype:
     return DTYPES[dtype]
 
 
+def _parse_device(device: str | torch.device) -> torch.device:
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device {device!r} is not a device (cpu, cuda, cuda:1): {err}") from None
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a ``torch.device`` if this machine can measure on it, else a ValueError saying why: not a
+    device name, no GPU torch can use, a GPU index beyond the ones there are, or a kind other than cpu / cuda."""
+    dev = _parse_device(device)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {str(device)!r}: this machine has no CUDA GPU that torch can use "
+                             f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}); use cpu")
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(f"device {str(device)!r}: this machine has {count} GPU(s), cuda:0 to "
+                             f"cuda:{count - 1}")
+    elif dev.type != "cpu":
+        raise ValueError(f"device {str(device)!r}: speed is measured on cpu or cuda devices")
+    return dev
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -87,13 +113,33 @@ def _cache_file() -> Path:
     return cache_dir() / "machine_peak.json"
 
 
-def machine_peak_gflops(device: str | torch.device = "cpu", dtype: str | torch.dtype = "float32", *,
-                        refresh: bool = False, size: int | None = None) -> float:
+@dataclass
+class MatmulPeak:
+    """A measured matmul peak: GFLOP/s, when it was measured and the 1-minute load average then (None where
+    unknown), and whether it was read from the cache rather than measured in this call."""
+
+    gflops_per_s: float
+    measured_at: str | None
+    load_average: float | None
+    cached: bool
+
+    @property
+    def source(self) -> str:
+        if not self.cached:
+            return "measured in this run"
+        when = f" at {self.measured_at}" if self.measured_at else ""
+        load = f", load average {self.load_average:.2f}" if self.load_average is not None else ""
+        return f"cached: measured by an earlier run{when}{load}, when the machine may have been busier"
+
+
+def machine_peak(device: str | torch.device = "cpu", dtype: str | torch.dtype = "float32", *,
+                 cached: bool = False, size: int | None = None) -> MatmulPeak:
     """The machine's dense matmul peak in GFLOP/s (2 x multiply-accumulates per second) for ``dtype``.
 
-    Measured by timing square matrix multiplies (the best of about a second of runs), cached per machine,
-    dtype and thread count in ``$LIT_VIDEO_CACHE/machine_peak.json`` (default ``~/.cache/lit_video``);
-    ``refresh`` measures again.
+    Measured now by timing square matrix multiplies (the best of about a second of runs) and cached per
+    machine, dtype, thread count and torch version in ``$LIT_VIDEO_CACHE/machine_peak.json`` (default
+    ``~/.cache/lit_video``). ``cached`` returns the cached figure instead where there is one: it may come from
+    a busier moment (a peak measured low makes every MFU divided by it too high), and says so.
     """
     device, dt = torch.device(device), _dtype(dtype)
     info = machine_info(device)
@@ -102,8 +148,10 @@ def machine_peak_gflops(device: str | torch.device = "cpu", dtype: str | torch.d
     cache = {}
     with contextlib.suppress(OSError, ValueError):
         cache = json.loads(path.read_text())
-    if key in cache and not refresh:
-        return float(cache[key])
+    if cached and isinstance(cache.get(key), dict):
+        entry = cache[key]
+        return MatmulPeak(float(entry["gflops_per_s"]), entry.get("measured_at"), entry.get("load_average"),
+                          cached=True)
     # Grow the matrices until one multiply takes > 0.05 s (big enough to reach the peak, bounded in time even
     # where a dtype has no fast kernel, e.g. bf16 on a CPU without AVX-512 BF16), then take the best run of
     # about a second: on shared cores the best run is the one least slowed by other processes.
@@ -117,50 +165,38 @@ def machine_peak_gflops(device: str | torch.device = "cpu", dtype: str | torch.d
     start = time.perf_counter()
     while time.perf_counter() - start < 1.0:
         best = min(best, *_times(lambda a=a, b=b: a @ b, repeats=1, warmup=0, device=device))
-    peak = gflops(n**3 / 1e9) / best  # an n x n matmul is n^3 multiply-accumulates
-    cache[key] = peak
-    with contextlib.suppress(OSError):  # an unwritable cache only means measuring again next time
+    peak = MatmulPeak(gflops(n**3 / 1e9) / best,  # an n x n matmul is n^3 multiply-accumulates
+                      time.strftime("%Y-%m-%d %H:%M:%S"), os.getloadavg()[0], cached=False)
+    cache[key] = {"gflops_per_s": peak.gflops_per_s, "measured_at": peak.measured_at,
+                  "load_average": peak.load_average}
+    with contextlib.suppress(OSError):  # an unwritable cache only means no fallback next time
         write_atomic(path, json.dumps(cache, indent=1))
     return peak
 
 
-def _rss_bytes() -> int:
-    with contextlib.suppress(OSError):
-        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    import resource  # not Linux: the lifetime high-water mark is the best there is
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+def machine_peak_gflops(device: str | torch.device = "cpu", dtype: str | torch.dtype = "float32", *,
+                        cached: bool = False, size: int | None = None) -> float:
+    """``machine_peak(...).gflops_per_s``: the matmul peak in GFLOP/s, measured now unless ``cached``."""
+    return machine_peak(device, dtype, cached=cached, size=size).gflops_per_s
 
 
-class PeakMemory:
-    """Peak memory (MB) of the code run inside: CUDA max allocated, or resident-set growth on a CPU."""
+def model_bytes(model: nn.Module) -> int:
+    """Bytes of ``model``'s parameters and buffers (a copy of the model allocates as much again)."""
+    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
 
-    def __init__(self, device: torch.device):
-        self.device, self.peak_mb = device, 0.0
-        self._stop = threading.Event()
 
-    def _sample(self) -> None:
-        while not self._stop.wait(0.002):
-            self._max = max(self._max, _rss_bytes())
-
-    def __enter__(self) -> PeakMemory:
-        if self.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self._base = torch.cuda.memory_allocated(self.device)
-        else:
-            self._base = self._max = _rss_bytes()
-            self._thread = threading.Thread(target=self._sample, daemon=True)
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.device.type == "cuda":
-            top = torch.cuda.max_memory_allocated(self.device)
-        else:
-            self._stop.set()
-            self._thread.join()
-            top = max(self._max, _rss_bytes())
-        self.peak_mb = (top - self._base) / 2**20
+def throughput_need(report: FlopReport, options: ThroughputOptions, model: nn.Module | None = None) -> MemoryNeed:
+    """The least ``measure_throughput`` needs on ``options.device`` for a model counted in ``report`` (one
+    clip): its copy of the weights (``model``'s bytes; 4 per parameter without one), their gradients when it
+    trains, and the activations and inputs of the largest batch (see ``memory.py`` for the estimate)."""
+    b = max(options.batch_sizes)
+    train = options.train and b > 1  # training is measured at batch >= 2 only
+    weights = model_bytes(model) if model is not None else 4 * report.params
+    grads = (sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+             if model is not None else 4 * report.trainable_params)
+    return forward_need(report, f"{'training' if train else 'inference'} at batch {b}", options.device, b,
+                        train=train, weight_bytes=weights, grad_bytes=grads,
+                        act_bytes=_dtype(options.dtype).itemsize)
 
 
 def _times(step, repeats: int, warmup: int, device: torch.device) -> list[float]:
@@ -190,27 +226,36 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def measure_throughput(model: nn.Module, inputs_or_shape: Any, options: ThroughputOptions | None = None,
-                       gmacs: float | None = None) -> dict[str, Any]:
+                       gmacs: float | None = None, *, report: FlopReport | None = None) -> dict[str, Any]:
     """Inference and training speed of ``model`` at each batch size, with latency, memory and MFU.
 
     ``inputs_or_shape`` is one clip's input (a shape, tensor or dict; its batch size is replaced); ``options``
-    say how to run it (``ThroughputOptions()`` when None). ``gmacs`` per clip is counted when not given. The
-    top-level figures are those of the batch size with the best inference throughput, the training figures
-    those of the best training batch size (>= 2; none when only batch 1 is asked for); ``per_batch`` has every
-    batch size. MFU = achieved FLOP/s (2 x gmacs x clips/s; training counts 3 x the forward) / the measured
-    matmul peak.
+    say how to run it (``ThroughputOptions()`` when None). ``report`` is the count of one clip
+    (``count_flops``; counted here on meta tensors when not given), ``gmacs`` per clip overrides its figure.
+
+    Before anything real is allocated, the device is checked (a ValueError says why it cannot be used) and the
+    memory the largest batch needs is estimated from the count: ``NotEnoughMemory`` (a ValueError) names the
+    need and what is available when it cannot fit. The top-level figures are those of the batch size with the
+    best inference throughput, the training figures those of the best training batch size (>= 2; none when
+    only batch 1 is asked for); ``per_batch`` has every batch size. MFU = achieved FLOP/s (2 x gmacs x clips/s;
+    training counts 3 x the forward) / the matmul peak measured in this call (``peak_source`` says whether it
+    was); an MFU above 1 is a measurement error: ``mfu`` (``train_mfu``) is then None and ``mfu_error``
+    (``train_mfu_error``) says why.
     """
     opts = options or ThroughputOptions()
-    device, dt = torch.device(opts.device), _dtype(opts.dtype)
+    device, dt = check_device(opts.device), _dtype(opts.dtype)
     channels_last, warmup, repeats = opts.channels_last, opts.warmup, opts.repeats
+    # Shapes stay on the meta device until the estimate says they fit: nothing real is allocated before it.
+    clip = as_inputs(inputs_or_shape, device="meta")
+    if report is None:
+        report = count_flops(model, resize_batch(clip, 1), receptive_field=False)
+    gmacs = report.gmacs if gmacs is None else gmacs
+    check_fits(throughput_need(report, opts, model))
     old_threads = torch.get_num_threads()
     if opts.threads is not None:
         torch.set_num_threads(opts.threads)
     try:
-        clip = as_inputs(inputs_or_shape)
-        if gmacs is None:
-            gmacs = count_flops(model, resize_batch(clip, 1), receptive_field=False).gmacs
-        peak = machine_peak_gflops(device, dt)
+        peak = machine_peak(device, dt, cached=opts.cached_peak)  # the same moment as the figures it divides
         net = copy.deepcopy(model).to(device)  # training and memory formats must not touch the caller's model
         clips = any(t.dim() == 5 for t in input_tensors(clip))
         fmt = torch.channels_last_3d if clips else torch.channels_last
@@ -220,7 +265,7 @@ def measure_throughput(model: nn.Module, inputs_or_shape: Any, options: Throughp
         autocast = torch.autocast(device.type, dtype=dt, enabled=dt != torch.float32)
 
         def batch(b: int) -> Inputs:
-            x = map_inputs(resize_batch(clip, b), lambda t: t.to(device))
+            x = resize_batch(clip, b, device)
             if not channels_last:
                 return x
             return map_inputs(x, lambda t: t.contiguous(memory_format=fmt) if t.dim() in (4, 5) else t)
@@ -238,7 +283,11 @@ def measure_throughput(model: nn.Module, inputs_or_shape: Any, options: Throughp
     best_train = max(trained, key=lambda r: r["train_clips_per_s"]) if trained else None
     train_clips_per_s = best_train["train_clips_per_s"] if best_train else None
     one = next(r for r in per_batch if r["batch_size"] == 1)
-    result = {
+    achieved = gflops(gmacs) * best["infer_clips_per_s"]
+    mfu, mfu_error = _mfu("inference", achieved, peak)
+    train_achieved = 3 * gflops(gmacs) * train_clips_per_s if train_clips_per_s else None
+    train_mfu, train_mfu_error = _mfu("training", train_achieved, peak)
+    return {
         **best,
         "train_clips_per_s": train_clips_per_s,
         "train_batch_size": best_train["batch_size"] if best_train else None,
@@ -246,18 +295,36 @@ def measure_throughput(model: nn.Module, inputs_or_shape: Any, options: Throughp
         "latency_ms_p50": one["latency_ms_p50"],
         "latency_ms_p95": one["latency_ms_p95"],
         "gmacs_per_clip": gmacs,
-        "mfu": gflops(gmacs) * best["infer_clips_per_s"] / peak,
-        "train_mfu": 3 * gflops(gmacs) * train_clips_per_s / peak if train_clips_per_s else None,
-        "peak_gflops_per_s": peak,
-        "achieved_gflops_per_s": gflops(gmacs) * best["infer_clips_per_s"],
+        "mfu": mfu,
+        "mfu_error": mfu_error,
+        "train_mfu": train_mfu,
+        "train_mfu_error": train_mfu_error,
+        "peak_gflops_per_s": peak.gflops_per_s,
+        "peak_source": peak.source,
+        "achieved_gflops_per_s": achieved,
+        "train_achieved_gflops_per_s": train_achieved,
         "max_batch_size": max_batch,
         "per_batch": per_batch,
         "options": {"device": str(device), "dtype": str(dt).removeprefix("torch."),
                     "channels_last": channels_last, "compile": opts.compile,
-                    "threads": opts.threads or old_threads, "warmup": warmup, "repeats": repeats},
+                    "threads": opts.threads or old_threads, "warmup": warmup, "repeats": repeats,
+                    "cached_peak": opts.cached_peak},
         "machine": machine_info(device),
     }
-    return result
+
+
+def _mfu(what: str, achieved: float | None, peak: MatmulPeak) -> tuple[float | None, str | None]:
+    """MFU = ``achieved`` GFLOP/s over the peak, or None and why where it is above 100 % (no real run beats the
+    matmul peak: the peak was measured low, e.g. on a busy machine, or a cached peak is stale)."""
+    if achieved is None:
+        return None, None
+    mfu = achieved / peak.gflops_per_s
+    if mfu <= 1:
+        return mfu, None
+    return None, (f"no MFU: {what} reached {achieved:.3g} GFLOP/s, {100 * mfu:.0f}% of the matmul peak "
+                  f"{peak.gflops_per_s:.3g} GFLOP/s ({peak.source}). Above 100% is a measurement error, not a "
+                  "speed: the peak was measured low (a busy machine) or is stale; measure both again on a "
+                  "quiet machine")
 
 
 def _measure_batch(net: nn.Module, runner, x: Inputs, b: int, train: bool, autocast, warmup: int,
@@ -315,15 +382,7 @@ def _largest_batch(net: nn.Module, runner, batch, start: int, autocast, device: 
             if device.type == "cuda":
                 torch.cuda.empty_cache()
         fits = b
-        if device.type == "cpu" and 2 * mem.peak_mb > _available_mb():
+        if device.type == "cpu" and 2 * mem.peak_mb * 2**20 > available_bytes(device):
             break
         b *= 2
     return fits
-
-
-def _available_mb() -> float:
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable"):
-                return int(line.split()[1]) / 1024
-    return float("inf")
