@@ -124,8 +124,8 @@ def test_multi_label_data_reports_hit_at_k(tiny_dataset, tmp_path):
     lines = [f"{video} {i % 3},{(i + 1) % 3}" for i, video in enumerate(videos)]
     for split in ("train", "val", "test"):
         (tmp_path / f"{split}_partition.txt").write_text("\n".join(lines) + "\n")
-    data = {"root": str(tmp_path), "format": "sports1m", "frames": 2, "size": 32, "batch_size": 4,
-            "num_workers": 0, "test_clips": 1}
+    data = {"root": str(tiny_dataset), "annotations": str(tmp_path), "format": "sports1m", "frames": 2,
+            "size": 32, "batch_size": 4, "num_workers": 0, "test_clips": 1}
     trainer = {"max_epochs": 1, "limit_train_batches": 1, "limit_val_batches": 0, "enable_progress_bar": False,
                "logger": False, "default_root_dir": str(tmp_path / "logs")}
     result = fit_and_test(build_run({"model": {"name": "lecture_late_fusion"}, "data": data, "trainer": trainer}))

@@ -76,7 +76,8 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str
     clip = model_input_shape(entry.name, 1, data.frames, data.size)
     with torch.random.fork_rng(devices=[]):
         report = count_flops(run.model.model, clip, receptive_field=False)  # receptive fields: `profile --layers`
-        speed = measure_throughput(run.model.model, clip, profile_options(entry, device), gmacs=report.gmacs)
+        speed = measure_throughput(run.model.model, clip, profile_options(entry, device),
+                                   gmacs=report.gmacs, report=report)
     for logger in run.trainer.loggers:
         if isinstance(logger, WandbLogger):
             tracking.log_cost(logger.experiment, report, speed, data.eval_views)
