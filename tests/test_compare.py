@@ -69,3 +69,22 @@ def test_compare_bad_input(tmp_path, capsys):
     (tmp_path / "x.json").write_text("{not json")
     assert compare.main([str(tmp_path / "x.json"), str(tmp_path / "x.json")]) == 2
     assert "x.json" in capsys.readouterr().err
+
+
+def test_a_drop_within_the_noise_over_seeds_is_no_regression(tmp_path, capsys):
+    """Three seeds each: a 1.2-point drop inside the seeds' spread is noted, a 20-point drop is a regression;
+    one seed each: the threshold alone judges, and the output says so."""
+    a_tops, b_tops = (0.60, 0.64, 0.68), (0.59, 0.62, 0.675)  # means 64.0 and 62.8, std 4 and 4.3 points
+    for seed, (ta, tb) in enumerate(zip(a_tops, b_tops, strict=True)):
+        append_row(tmp_path / "a.jsonl", row("c3d", ta, seed=seed))
+        append_row(tmp_path / "b.jsonl", row("c3d", tb, seed=seed))
+        append_row(tmp_path / "c.jsonl", row("c3d", ta - 0.2, seed=seed))
+    a, b, c = (str(tmp_path / f"{n}.jsonl") for n in "abc")
+    assert compare.main([a, b, "--fail-on-regression"]) == 0
+    assert "within the noise over seeds" in capsys.readouterr().out
+    assert compare.main([a, c, "--fail-on-regression"]) == 1
+    assert "beyond the noise over seeds" in capsys.readouterr().out
+    append_row(tmp_path / "d.jsonl", row("c3d", 0.640))
+    append_row(tmp_path / "e.jsonl", row("c3d", 0.628))
+    assert compare.main([str(tmp_path / "d.jsonl"), str(tmp_path / "e.jsonl"), "--fail-on-regression"]) == 1
+    assert "one seed: judged against --threshold alone" in capsys.readouterr().out

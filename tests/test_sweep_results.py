@@ -109,3 +109,19 @@ def test_variants_of_one_model_are_lines_of_their_own(tmp_path):
     assert "| 1 | single_frame[backbone=resnet18] |" in md and "| 2 | single_frame[backbone=resnet34] |" in md
     with (tmp_path / "leaderboard.csv").open() as f:
         assert [t["variant"] for t in csv.DictReader(f)] == [line["variant"] for line in board]
+
+
+def test_lines_within_noise_over_seeds_are_marked_not_ranked_apart(tmp_path):
+    """Three seeds each: 62.0 +- 5 vs 60.0 +- 5 points overlap (≈), 30 +- 1 is below both beyond noise."""
+    rows = [row(m, s, top, config_hash=f"{m}-{s}") for m, tops in
+            (("c3d", (0.57, 0.62, 0.67)), ("lrcn", (0.55, 0.60, 0.65)), ("conv_gru", (0.29, 0.30, 0.31)))
+            for s, top in enumerate(tops)]
+    board = write_leaderboards(tmp_path, rows, "noise")
+    by_model = {line["model"]: line for line in board}
+    # t(0.975, 2 dof) = 4.303: the half-width of the 95 % interval is 4.303 x 5 / sqrt(3) = 12.4 points.
+    assert by_model["c3d"]["video_top1_ci95"] == pytest.approx(4.303 * 0.05 / 3 ** 0.5, rel=1e-3)
+    assert by_model["lrcn"]["within_noise_of"] == "c3d" and by_model["conv_gru"]["within_noise_of"] is None
+    md = (tmp_path / "leaderboard.md").read_text()
+    assert "| 2 (≈1) | lrcn |" in md and "| 3 | conv_gru |" in md and "| 1 | c3d |" in md
+    one_seed = write_leaderboards(tmp_path / "one", [row("c3d", 0, 0.6), row("lrcn", 0, 0.59)], "one seed")
+    assert one_seed[0]["video_top1_ci95"] is None and one_seed[1]["within_noise_of"] is None

@@ -1,10 +1,11 @@
 """``lit-video compare A B``: two leaderboards side by side per model, with deltas and regressions flagged.
 
 A and B are sweep folders, ``leaderboard.json`` / ``.csv`` files, or ``results.jsonl`` files. A line of B
-regresses when an accuracy drops by more than ``--threshold`` points, when a speed figure gets worse by
-more than ``--speed-threshold`` (only when both ran on the same device: speeds of different machines do
-not compare), or when a model that passed in A failed or is missing in B. ``--fail-on-regression`` makes
-that exit 1, to guard CI.
+regresses when an accuracy drops by more than ``--threshold`` points and, where both sides have several seeds,
+beyond the noise (their 95 % intervals over seeds do not overlap; with one seed the output says the threshold
+alone judged it); when a speed figure gets worse by more than ``--speed-threshold`` (only when both ran on the
+same device: speeds of different machines do not compare); or when a model that passed in A failed or is
+missing in B. ``--fail-on-regression`` makes that exit 1, to guard CI.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from .leaderboard import GROUP_KEY, HEADERS, leaderboard, line_key
+from .leaderboard import GROUP_KEY, HEADERS, leaderboard, line_key, within_noise
 from .rows import RESULTS_FILE, read_rows
 
 # Accuracies compare in points; speeds relatively, each with the direction that is better.
@@ -99,8 +100,15 @@ def compare_boards(a: list[dict[str, Any]], b: list[dict[str, Any]], threshold: 
         if a_ok and b_ok:
             for field in ACCURACY_METRICS:
                 va, vb = la.get(field), lb.get(field)
-                if va is not None and vb is not None and 100 * (va - vb) > threshold:
-                    regressions.append(f"{HEADERS[field]} {100 * va:.1f} -> {100 * vb:.1f}")
+                if va is None or vb is None or 100 * (va - vb) <= threshold:
+                    continue
+                drop = f"{HEADERS[field]} {100 * va:.1f} -> {100 * vb:.1f}"
+                noise = within_noise(la, lb, field)
+                if noise:  # a drop the seeds' own spread explains is no regression
+                    notes.append(f"{drop}: within the noise over seeds (95 % intervals overlap)")
+                else:
+                    regressions.append(drop + (" (one seed: judged against --threshold alone)"
+                                               if noise is None else " (beyond the noise over seeds)"))
             if la.get("device") == lb.get("device"):
                 for field, higher_better in SPEED_METRICS.items():
                     va, vb = la.get(field), lb.get(field)

@@ -36,6 +36,28 @@ def _std(values: list[float]) -> float | None:
     return statistics.stdev(values) if len(values) > 1 else None
 
 
+# Student's t at 97.5 % for 1..30 degrees of freedom (beyond: the normal's 1.96): a 95 % interval of a mean.
+T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+         2.045, 2.042)
+
+
+def ci95(std: float | None, n: int | None) -> float | None:
+    """Half-width of the 95 % confidence interval of a mean over ``n`` seeds with standard deviation ``std``;
+    None for fewer than two seeds (one run says nothing about the noise)."""
+    if std is None or not n or n < 2:
+        return None
+    return (T_975[n - 2] if n - 1 <= len(T_975) else 1.96) * std / math.sqrt(n)
+
+
+def within_noise(a: dict[str, Any], b: dict[str, Any], field: str = "video_top1") -> bool | None:
+    """Whether two leaderboard lines' 95 % intervals of ``field`` overlap: None when either has one seed."""
+    ca, cb = a.get(f"{field}_ci95"), b.get(f"{field}_ci95")
+    if ca is None or cb is None or a.get(field) is None or b.get(field) is None:
+        return None
+    return abs(a[field] - b[field]) <= ca + cb
+
+
 def line_key(line: dict[str, Any]) -> tuple[Any, ...]:
     """What identifies a leaderboard line (a row or a line of any leaderboard file)."""
     return tuple(variant_of(line) if k == "variant" else line.get(k) for k in GROUP_KEY)
@@ -60,6 +82,7 @@ def leaderboard(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         for name in ACCURACY:
             line[name] = _mean([r.get(name) for r in ok])
             line[f"{name}_std"] = _std([r.get(name) for r in ok])
+            line[f"{name}_ci95"] = ci95(line[f"{name}_std"], len([r for r in ok if r.get(name) is not None]))
         for name in COST:
             line[name] = _mean([r.get(name) for r in ok])
         for unit in ("clip", "video"):
@@ -76,8 +99,13 @@ def leaderboard(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     board.sort(key=lambda r: (str(r["dataset"]), r["video_top1"] is None, -(r["video_top1"] or 0.0),
                               r["variant"]))
     ranks: dict[str, int] = {}
-    for line in board:  # ranked within each dataset
+    above: dict[str, dict[str, Any]] = {}
+    for line in board:  # ranked within each dataset; a line within noise of the one above says so
         ranks[line["dataset"]] = line["rank"] = ranks.get(line["dataset"], 0) + 1
+        previous = above.get(line["dataset"])
+        line["within_noise_of"] = (previous["variant"] if previous is not None and line["status"] == "ok"
+                                   and within_noise(previous, line) else None)
+        above[line["dataset"]] = line
     return board
 
 
@@ -99,6 +127,7 @@ COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
     ("dataset", "dataset", str), ("frames", "frames", str), ("size", "size", str), ("fps", "fps", str),
     ("eval_views", "views", str), ("seeds", "seeds", str),
     ("video_top1", "video top-1 %", _pct), ("video_top1_std", "± (seeds)", _pct),
+    ("video_top1_ci95", "95% CI ±", _pct),
     ("video_top5", "video top-5 %", _pct), ("clip_top1", "clip top-1 %", _pct),
     ("mean_class_acc", "mean class acc %", _pct), ("params", "params (M)", _millions),
     ("gmacs_per_clip", "GMACs/clip", _num(3)), ("gflops_per_clip", "GFLOPs/clip", _num(3)),
@@ -143,12 +172,16 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
              f"Machine: {', '.join(devices) or 'unknown'}. lit-video commit: {', '.join(shas) or 'unknown'}.",
              "Accuracies are video-level (softmax averaged over the eval views) unless marked clip; "
              f"GMACs = 10^9 multiply-accumulates counted by {COUNTER}, GFLOPs = 2 x GMACs; "
-             "± is the standard deviation over seeds.", ""]
+             "± is the standard deviation over seeds and 95% CI ± the half-width of the 95 % confidence interval "
+             "of the mean (Student's t); a rank marked (≈N) is within noise of rank N (their intervals overlap), "
+             "so the two are not told apart. A line with one seed has no interval: its rank is not a claim.", ""]
     lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for line in board:
         if line["status"] != "ok":
             continue
         cells = [fmt(line.get(field)) for field, _, fmt in MARKDOWN_COLUMNS]
+        if line.get("within_noise_of"):  # the rank says so: no better than the line above beyond noise
+            cells[0] = f"{line['rank']} (≈{line['rank'] - 1})"
         cells += [_pct(line["group_acc"].get(g)) for g in groups]
         lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     failed = [line for line in board if line["failed_seeds"]]
