@@ -235,6 +235,23 @@ def test_a_resumed_sweep_logs_the_leaderboard_run_a_kill_left_unlogged(tiny_data
     assert len(runs()) == 1
 
 
+def test_a_profile_only_entry_measures_cost_and_claims_no_accuracy(tiny_dataset, tmp_path):
+    from lit_video.sweep.entry import run_entry
+
+    raw = sweep_config(tiny_dataset, models=[{"name": "lecture_3d_cnn", "profile_only": True}])
+    (entry,) = parse_sweep(raw).entries
+    assert not entry.train
+    trained = parse_sweep(sweep_config(tiny_dataset, models=["lecture_3d_cnn"])).entries[0]
+    assert trained.config == entry.config and trained.config_hash != entry.config_hash
+    row = run_entry(entry, tmp_path / "runs" / entry.entry_id, wandb_mode=None)
+    assert row["status"] == "profiled" and row["params"] > 0 and row["gmacs_per_clip"] > 0
+    assert row["infer_clips_per_s"] > 0 and row["dataset_fingerprint"]["videos"] > 0
+    assert row["video_top1"] is None and row["clip_top1"] is None and row["train_time_s"] is None
+    assert not list((tmp_path / "runs").rglob("metrics.csv"))  # nothing trained, nothing tested
+    with pytest.raises(SweepConfigError, match="profile_only must be true or false"):
+        parse_sweep(sweep_config(tiny_dataset, models=[{"name": "lecture_3d_cnn", "profile_only": "yes"}]))
+
+
 # --------------------------------------------------------------------------------------------- end to end
 def _wait_for_rows(path: Path, n: int, proc: subprocess.Popen, timeout: float) -> None:
     deadline = time.monotonic() + timeout

@@ -125,3 +125,15 @@ def test_lines_within_noise_over_seeds_are_marked_not_ranked_apart(tmp_path):
     assert "| 2 (≈1) | lrcn |" in md and "| 3 | conv_gru |" in md and "| 1 | c3d |" in md
     one_seed = write_leaderboards(tmp_path / "one", [row("c3d", 0, 0.6), row("lrcn", 0, 0.59)], "one seed")
     assert one_seed[0]["video_top1_ci95"] is None and one_seed[1]["within_noise_of"] is None
+
+
+def test_profile_only_lines_show_cost_unranked_and_apart(tmp_path):
+    rows = [row("c3d", 0, None, status="profiled", config_hash="c3d-p"), row("lrcn", 0, 0.5)]
+    board = write_leaderboards(tmp_path, rows, "profiled")
+    c3d = next(line for line in board if line["model"] == "c3d")
+    assert c3d["status"] == "profiled" and c3d["rank"] is None and c3d["video_top1"] is None
+    assert c3d["gmacs_per_clip"] == 0.25 and c3d["infer_clips_per_s"] == 50.0
+    md = (tmp_path / "leaderboard.md").read_text()
+    ranked, profiled = md.split("## Profiled only")
+    assert "| c3d |" not in ranked and "| 1 | lrcn |" in ranked and "| c3d |" in profiled
+    assert "Failed entries" not in md

@@ -90,7 +90,8 @@ def compare_boards(a: list[dict[str, Any]], b: list[dict[str, Any]], threshold: 
     for key in [*lines_a, *[k for k in lines_b if k not in lines_a]]:
         la, lb = lines_a.get(key), lines_b.get(key)
         regressions, notes = [], []
-        a_ok, b_ok = la is not None and la.get("status") == "ok", lb is not None and lb.get("status") == "ok"
+        # A profile-only line has cost figures to compare and no accuracy.
+        a_ok, b_ok = (x is not None and x.get("status") in ("ok", "profiled") for x in (la, lb))
         if a_ok and lb is None:
             regressions.append("missing in B")
         elif a_ok and not b_ok:

@@ -37,7 +37,7 @@ from ..profiling import ThroughputOptions
 from ..train import ConfigError, preflight
 
 SWEEP_KEYS = ("name", "models", "model", "data", "trainer", "profile", "seeds", "timeout_s")
-ITEM_KEYS = ("label", "data", "trainer")  # besides the CLI's model keys
+ITEM_KEYS = ("label", "data", "trainer", "profile_only")  # besides the CLI's model keys
 # Trainer settings each entry gets from the sweep: its own folder and loggers.
 SWEEP_TRAINER_KEYS = ("default_root_dir", "logger")
 DEFAULT_TIMEOUT_S = 3600.0
@@ -63,6 +63,7 @@ class Entry:
     precision: str | int | None
     profile: dict[str, Any]
     timeout_s: float = DEFAULT_TIMEOUT_S
+    train: bool = True  # False: a profile-only entry (cost measured, no training; its row says `profiled`)
 
     @property
     def name(self) -> str:
@@ -71,7 +72,8 @@ class Entry:
     @property
     def config_hash(self) -> str:
         """Identifies what decides the result (resume skips entries whose hash has an ``ok`` row)."""
-        decides = {"dataset": self.dataset, "config": self.config, "profile": self.profile}
+        decides = {"dataset": self.dataset, "config": self.config, "profile": self.profile,
+                   **({} if self.train else {"profile_only": True})}
         return hashlib.sha256(json.dumps(decides, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     @property
@@ -188,6 +190,9 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
         own_data = _mapping(f"{where}: data", item.get("data"))
         own_trainer = _trainer(f"{where}: trainer", item.get("trainer"))
         own_model = {k: v for k, v in item.items() if k not in ITEM_KEYS}
+        profile_only = item.get("profile_only", False)
+        if not isinstance(profile_only, bool):
+            raise SweepConfigError(f"{where}: profile_only must be true or false, got {profile_only!r}")
         for dataset in datasets:
             config = {"seed_everything": seeds[0], "model": {**model, **own_model},
                       "data": {**dataset, **own_data}, "trainer": {**trainer, **own_trainer}}
@@ -211,7 +216,8 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
                           "data": {**config["data"], "seed": config["data"].get("seed", seed)}}
                 entries.append(Entry(name, variant, label, seed, seeded, eval_views(data["test_clips"],
                                      data["test_crops"]), resolved["trainer"]["accelerator"],
-                                     resolved["trainer"]["precision"], profile, float(timeout_s)))
+                                     resolved["trainer"]["precision"], profile, float(timeout_s),
+                                     train=not profile_only))
 
     seen: dict[Any, Entry] = {}
     for entry in entries:

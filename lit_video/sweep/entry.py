@@ -81,12 +81,22 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str
     for logger in run.trainer.loggers:
         if isinstance(logger, WandbLogger):
             tracking.log_cost(logger.experiment, report, speed, data.eval_views)
+    cost = {"dataset_fingerprint": fingerprint, "params": report.params, "gmacs_per_clip": report.gmacs,
+            "gmacs_per_video": report.gmacs * data.eval_views,
+            **{k: speed[k] for k in ("infer_clips_per_s", "latency_ms_p50", "latency_ms_p95", "train_clips_per_s",
+                                     "peak_mem_mb", "mfu")}}
+    details = {"flops": report.to_dict(), "throughput": speed}
+    if not entry.train:  # profile-only: what the model costs, and no accuracy from a run too short to mean one
+        from ..train import finish_wandb
+
+        finish_wandb(run.trainer)
+        write_atomic(entry_dir / "details.json", json.dumps(details, indent=1, default=str))
+        return base_row(entry, device, **cost, status="profiled", error=None)
 
     result = fit_and_test(run)
     metrics = result["metrics"]
     row = base_row(
-        entry, device, dataset_fingerprint=fingerprint,
-        params=report.params, gmacs_per_clip=report.gmacs, gmacs_per_video=report.gmacs * data.eval_views,
+        entry, device, **cost,
         clip_top1=metrics.get("test/clip_top1"), clip_top5=metrics.get("test/clip_top5"),
         # Multi-label data reports hit@k, its top-k.
         video_top1=metrics.get("test/video_top1", metrics.get("test/video_hit1")),
@@ -94,14 +104,10 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str
         mean_class_acc=metrics.get("test/mean_class_acc"),
         group_acc={k.removeprefix("test/group_acc/"): v for k, v in metrics.items()
                    if k.startswith("test/group_acc/")} or None,
-        train_time_s=result["train_time_s"],
-        **{k: speed[k] for k in ("infer_clips_per_s", "latency_ms_p50", "latency_ms_p95", "train_clips_per_s",
-                                 "peak_mem_mb", "mfu")},
-        status="ok", error=None,
+        train_time_s=result["train_time_s"], status="ok", error=None,
     )
     # What the row summarises, in full, beside the entry's logs.
-    details = {"resolved_config": result["config"], "metrics": metrics, "flops": report.to_dict(),
-               "throughput": speed}
+    details = {"resolved_config": result["config"], "metrics": metrics, **details}
     write_atomic(entry_dir / "details.json", json.dumps(details, indent=1, default=str))
     return row
 

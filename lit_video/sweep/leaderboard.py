@@ -66,7 +66,8 @@ def line_key(line: dict[str, Any]) -> tuple[Any, ...]:
 def leaderboard(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """One line per (dataset, model variant, clip shape, eval views): ok seeds averaged, best video top-1 first.
 
-    A line whose every seed failed stays on the board (ranked last) with its error, so a failure is seen.
+    Only trained lines are ranked. A profile-only line (status ``profiled``) has cost figures and no accuracy; a
+    line whose every seed failed stays on the board, unranked and last, with its error, so a failure is seen.
     """
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for row in rows:
@@ -74,7 +75,9 @@ def leaderboard(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     board = []
     for key, members in groups.items():
         ok = [r for r in members if r.get("status") == "ok"]
-        use = ok or members
+        profiled = [r for r in members if r.get("status") == "profiled"]  # cost measured, never trained
+        costed = ok or profiled
+        use = costed or members
         line: dict[str, Any] = dict(zip(GROUP_KEY, key, strict=True))
         line["model"] = use[-1].get("model")
         line["family"] = use[-1].get("family")
@@ -84,15 +87,15 @@ def leaderboard(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             line[f"{name}_std"] = _std([r.get(name) for r in ok])
             line[f"{name}_ci95"] = ci95(line[f"{name}_std"], len([r for r in ok if r.get(name) is not None]))
         for name in COST:
-            line[name] = _mean([r.get(name) for r in ok])
+            line[name] = _mean([r.get(name) for r in costed])
         for unit in ("clip", "video"):
             line[f"gflops_per_{unit}"] = gflops(line[f"gmacs_per_{unit}"])
         group_names = sorted({g for r in ok for g in (r.get("group_acc") or {})})
         line["group_acc"] = {g: _mean([(r.get("group_acc") or {}).get(g) for r in ok]) for g in group_names}
         for stamp in ("device", "git_sha", "dataset_fingerprint"):
             line[stamp] = use[-1].get(stamp)
-        failed = [r for r in members if r.get("status") != "ok"]
-        line["status"] = "ok" if ok else "failed"
+        failed = [r for r in members if r.get("status") == "failed"]
+        line["status"] = "ok" if ok else "profiled" if profiled else "failed"
         line["failed_seeds"] = [r.get("seed") for r in failed]
         line["error"] = failed[-1].get("error") if failed else None
         board.append(line)
@@ -100,11 +103,13 @@ def leaderboard(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                               r["variant"]))
     ranks: dict[str, int] = {}
     above: dict[str, dict[str, Any]] = {}
-    for line in board:  # ranked within each dataset; a line within noise of the one above says so
+    for line in board:  # trained lines ranked within each dataset; a line within noise of the one above says so
+        if line["status"] != "ok":
+            line["rank"], line["within_noise_of"] = None, None
+            continue
         ranks[line["dataset"]] = line["rank"] = ranks.get(line["dataset"], 0) + 1
         previous = above.get(line["dataset"])
-        line["within_noise_of"] = (previous["variant"] if previous is not None and line["status"] == "ok"
-                                   and within_noise(previous, line) else None)
+        line["within_noise_of"] = previous["variant"] if previous and within_noise(previous, line) else None
         above[line["dataset"]] = line
     return board
 
@@ -141,6 +146,9 @@ HEADERS = {field: header for field, header, _ in COLUMNS}
 # The Markdown table lists ok lines only (failures get a section) and names each line by its variant label,
 # which starts with the model's name.
 MARKDOWN_COLUMNS = [c for c in COLUMNS if c[0] not in ("model", "status")]
+# Profile-only lines: what identifies them and what they cost.
+PROFILED_COLUMNS = [c for c in MARKDOWN_COLUMNS if c[0] not in ("rank", "seeds", "train_time_s", *ACCURACY)
+                    and not c[0].startswith("video_top1_")]
 STAMP = ("device", "git_sha", "error")  # compare needs the device: speeds compare on one device only
 
 
@@ -184,6 +192,14 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
             cells[0] = f"{line['rank']} (≈{line['rank'] - 1})"
         cells += [_pct(line["group_acc"].get(g)) for g in groups]
         lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+    profiled = [line for line in board if line["status"] == "profiled"]
+    if profiled:
+        lines += ["", "## Profiled only", "",
+                  "Not trained in this sweep (too large to train to convergence in its budget): cost figures only.",
+                  "", "| " + " | ".join(h for _, h, _ in PROFILED_COLUMNS) + " |",
+                  "|" + "---|" * len(PROFILED_COLUMNS)]
+        lines += ["| " + " | ".join(_md_cell(fmt(line.get(f))) for f, _, fmt in PROFILED_COLUMNS) + " |"
+                  for line in profiled]
     failed = [line for line in board if line["failed_seeds"]]
     if failed:
         lines += ["", "## Failed entries", ""]

@@ -41,7 +41,7 @@ LOCK_FILE = ".lock"
 
 @dataclass
 class Outcome:
-    status: str  # ok | failed
+    status: str  # ok (the row says ok or profiled) | failed
     row: dict[str, Any] | None = None
     error: str | None = None
     oom: bool = False
@@ -181,7 +181,7 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
     remove_temporaries(out_dir)
     results_path = out_dir / RESULTS_FILE
     rows = read_rows(results_path) if resume else []
-    done_hashes = {r["config_hash"] for r in rows if r.get("status") == "ok"}
+    done_hashes = {r["config_hash"] for r in rows if r.get("status") in ("ok", "profiled")}
     display = SweepDisplay(sweep, console)
     failures: list[tuple[Entry, str]] = []
     for index, entry in enumerate(sweep.entries):
