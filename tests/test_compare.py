@@ -42,6 +42,9 @@ def test_compare_flags_planted_regression(boards, capsys):
     assert compare.main([str(a), str(b), "--fail-on-regression"]) == 1
     out = capsys.readouterr().out
     assert "REGRESSION" in out and "c3d" in out
+    # Piped (80 columns): a block per line, one figure a line, whole numbers rather than squeezed cells.
+    figures = [line for line in out.splitlines() if line.startswith("  ")]
+    assert "  video top-1 %    80.0 → 70.0 (-10.0)" in figures and all(len(line) <= 80 for line in figures)
 
 
 def test_compare_threshold_and_identical_boards(boards, capsys):

@@ -132,31 +132,47 @@ def _cell(la: dict[str, Any] | None, lb: dict[str, Any] | None, field: str, perc
     vb = None if lb is None else lb.get(field)
     if va is None and vb is None:
         return ""
-    show = lambda v: "-" if v is None else f"{scale * v:,.1f}"  # noqa: E731
+    show = lambda v: "-" if v is None else f"{scale * v:,.{1 if abs(scale * v) >= 10 else 3}f}"  # noqa: E731
     if va is None or vb is None:
         return f"{show(va)} → {show(vb)}"
     delta = f"{scale * (vb - va):+.1f}" if percent else (f"{100 * (vb - va) / va:+.0f}%" if va else "")
     return f"{show(va)} → {show(vb)} ({delta})"
 
 
+FIGURES = (*ACCURACY_METRICS, "gmacs_per_video", *SPEED_METRICS)
+TABLE_WIDTH = 160  # below this many columns a table of every figure squeezes its cells unreadably
+
+
 def print_comparison(rows: list[Comparison], name_a: str, name_b: str, console: Console) -> None:
-    """The table (A → B (delta) per figure), then one line per regression, readable in a narrow CI log."""
-    table = Table(title=f"A = {name_a}\nB = {name_b}")
-    fields = ("dataset", "variant", *ACCURACY_METRICS, "gmacs_per_video", *SPEED_METRICS)
-    for field in fields:
-        table.add_column(HEADERS[field], overflow="fold")
-    table.add_column("verdict")
-    for row in rows:
+    """Each figure as A → B (delta): a table on a wide terminal, a block per line on a narrow one or in a pipe
+    (80 columns), then one line per regression and note, readable in a CI log."""
+    console.print(f"A = {name_a}\nB = {name_b}", soft_wrap=True, highlight=False)
+    for row in rows if console.width < TABLE_WIDTH else []:
         verdict = "[red]REGRESSION[/]" if row.regressions else "ok"
-        table.add_row(row.key[GROUP_KEY.index("dataset")], row.key[GROUP_KEY.index("variant")],
-                      *[_cell(row.a, row.b, f, f in ACCURACY_METRICS) for f in fields[2:]], verdict)
-    console.print(table)
+        console.print(f"\n{_what(row)}: {verdict}", soft_wrap=True)
+        for field in FIGURES:
+            cell = _cell(row.a, row.b, field, field in ACCURACY_METRICS)
+            if cell:
+                console.print(f"  {HEADERS[field]:<16} {cell}", soft_wrap=True, highlight=False)
+    if console.width >= TABLE_WIDTH:
+        table = Table()
+        for header in ("dataset", "variant", *(HEADERS[f] for f in FIGURES), "verdict"):
+            table.add_column(header, overflow="fold")
+        for row in rows:
+            verdict = "[red]REGRESSION[/]" if row.regressions else "ok"
+            table.add_row(row.key[GROUP_KEY.index("dataset")], row.key[GROUP_KEY.index("variant")],
+                          *[_cell(row.a, row.b, f, f in ACCURACY_METRICS) for f in FIGURES], verdict)
+        console.print(table)
+    console.print()
     for row in rows:
-        what = f"{row.key[GROUP_KEY.index('variant')]} on {row.key[GROUP_KEY.index('dataset')]}"
         for regression in row.regressions:
-            console.print(f"[red]REGRESSION[/] {what}: {regression}", soft_wrap=True)
+            console.print(f"[red]REGRESSION[/] {_what(row)}: {regression}", soft_wrap=True)
         for note in row.notes:
-            console.print(f"note: {what}: {note}", soft_wrap=True)
+            console.print(f"note: {_what(row)}: {note}", soft_wrap=True)
+
+
+def _what(row: Comparison) -> str:
+    return f"{row.key[GROUP_KEY.index('variant')]} on {row.key[GROUP_KEY.index('dataset')]}"
 
 
 def main(argv: list[str] | None = None) -> int:
