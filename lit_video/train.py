@@ -202,18 +202,21 @@ def build_run(config: dict[str, Any]) -> VideoCLI:
 def fit_and_test(run: VideoCLI) -> dict[str, Any]:
     """Fit ``run``, then test it with the multi-clip video-level protocol, in this process.
 
-    Returns ``{"metrics": {"test/video_top1": ...}, "train_time_s", "config" (the resolved config), "log_dir",
-    "checkpoint", "skipped" (number of unreadable videos)}``.
+    Returns ``{"metrics": {"test/video_top1": ...}, "train_time_s", "test_time_s", "config" (the resolved config),
+    "log_dir", "checkpoint", "skipped" (number of unreadable videos)}``.
     """
     start = time.perf_counter()
     run.trainer.fit(run.model, datamodule=run.datamodule)
     train_time_s = time.perf_counter() - start
+    start = time.perf_counter()
     results = run.trainer.test(run.model, datamodule=run.datamodule, verbose=False)
+    test_time_s = time.perf_counter() - start
     finish_wandb(run.trainer)
     ckpt = run.trainer.checkpoint_callback
     return {
         "metrics": {k: float(v) for k, v in results[0].items()},
         "train_time_s": train_time_s,
+        "test_time_s": test_time_s,
         "config": resolved_config(run),
         "log_dir": run.trainer.log_dir,
         "checkpoint": (ckpt.last_model_path or ckpt.best_model_path) if ckpt else None,

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,9 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str
     from ..profiling import count_flops, measure_throughput, model_input_shape
     from ..train import build_run, fit_and_test
 
+    started = time.perf_counter()
     run = build_run(entry_config(entry, entry_dir, wandb_mode))
+    built = time.perf_counter()
     data, device = run.datamodule, run.trainer.strategy.root_device
     fingerprint = {"videos": len(data.info.videos()), "hash": data.fingerprint}  # before training: cheap, may fail
     # Cost first (weights do not change it): one clip of the very model that then trains. Profiling draws random
@@ -85,7 +88,9 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str
             "gmacs_per_video": report.gmacs * data.eval_views,
             **{k: speed[k] for k in ("infer_clips_per_s", "latency_ms_p50", "latency_ms_p95", "train_clips_per_s",
                                      "peak_mem_mb", "mfu")}}
-    details = {"flops": report.to_dict(), "throughput": speed}
+    # Where the entry's time goes (benchmarks/bench_sweep_time.py adds up a sweep's).
+    timings = {"build_s": built - started, "profile_s": time.perf_counter() - built}
+    details = {"flops": report.to_dict(), "throughput": speed, "timings": timings}
     if not entry.train:  # profile-only: what the model costs, and no accuracy from a run too short to mean one
         from ..train import finish_wandb
 
@@ -107,6 +112,7 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str
         train_time_s=result["train_time_s"], status="ok", error=None,
     )
     # What the row summarises, in full, beside the entry's logs.
+    timings.update(fit_s=result["train_time_s"], test_s=result["test_time_s"])
     details = {"resolved_config": result["config"], "metrics": metrics, **details}
     write_atomic(entry_dir / "details.json", json.dumps(details, indent=1, default=str))
     return row
