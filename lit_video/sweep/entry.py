@@ -67,7 +67,7 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str
     from lightning.pytorch.loggers import WandbLogger
 
     from ..profiling import count_flops, measure_throughput, model_input_shape
-    from ..train import build_run, fit_and_test
+    from ..train import build_run, finish_wandb, fit_and_test
 
     started = time.perf_counter()
     run = build_run(entry_config(entry, entry_dir, wandb_mode))
@@ -79,8 +79,7 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str
     clip = model_input_shape(entry.name, 1, data.frames, data.size)
     with torch.random.fork_rng(devices=[]):
         report = count_flops(run.model.model, clip, receptive_field=False)  # receptive fields: `profile --layers`
-        speed = measure_throughput(run.model.model, clip, profile_options(entry, device),
-                                   gmacs=report.gmacs, report=report)
+        speed = measure_throughput(run.model.model, clip, profile_options(entry, device), report=report)
     for logger in run.trainer.loggers:
         if isinstance(logger, WandbLogger):
             tracking.log_cost(logger.experiment, report, speed, data.eval_views)
@@ -92,8 +91,6 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str
     timings = {"build_s": built - started, "profile_s": time.perf_counter() - built}
     details = {"flops": report.to_dict(), "throughput": speed, "timings": timings}
     if not entry.train:  # profile-only: what the model costs, and no accuracy from a run too short to mean one
-        from ..train import finish_wandb
-
         finish_wandb(run.trainer)
         write_atomic(entry_dir / "details.json", json.dumps(details, indent=1, default=str))
         return base_row(entry, device, **cost, status="profiled", error=None)
