@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "profile": "GMACs / GFLOPs, parameters, receptive fields, throughput, memory and MFU of a model",
     "sweep": "the main job: train, test and profile many models, write leaderboards",
     "compare": "two leaderboards side by side, with regressions flagged",
+    "report": "lecture-claims: reports generated from a sweep's results",
 }
 
 
@@ -83,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         from .sweep.compare import main as compare_main
 
         return compare_main(rest)
+    if command == "report":
+        from .report.cli import main as report_main
+
+        return report_main(rest)
     if command not in ("fit", "validate", "test", "predict"):
         print(f"lit-video: unknown command {command!r}; choose from {', '.join(SUBCOMMANDS)}", file=sys.stderr)
         return 2

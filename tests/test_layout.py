@@ -16,7 +16,8 @@ FORBIDDEN = {
     "module": {"data", "profiling", "train", "sweep", "cli"},
     "profiling": {"module", "train", "sweep", "cli"},
     "train": {"profiling", "sweep", "cli"},
-    "sweep": {"cli"},
+    "sweep": {"report", "cli"},
+    "report": {"module", "train", "cli"},
     "files": {"models", "data", "profiling", "module", "train", "sweep", "cli"},
 }
 

@@ -1,0 +1,46 @@
+"""``lit-video report KIND ...``: reports generated from a sweep's results (one subcommand per kind)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from ..files import write_atomic
+
+
+def lecture_claims(args: argparse.Namespace) -> int:
+    from ..sweep.rows import read_rows
+    from .lecture_claims import render, results_file
+
+    try:
+        rows = read_rows(results_file(args.results))
+    except (FileNotFoundError, ValueError) as err:
+        print(f"lit-video report lecture-claims: {err}", file=sys.stderr)
+        return 2
+    command = shlex.join(["lit-video", "report", "lecture-claims", args.results, "--out", args.out])
+    text, verdicts = render(rows, args.results, command)
+    write_atomic(args.out, text)
+    counts = {v: verdicts.count(v) for v in dict.fromkeys(verdicts)}
+    print(f"wrote {args.out}: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lit-video report", description=__doc__.splitlines()[0])
+    kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
+    claims = kinds.add_parser("lecture-claims", help="the lecture's claims on each video family, checked "
+                              "against a sweep's class-group accuracies, with verdicts (Markdown)",
+                              description="For each claim of the lecture on what a video family can see, the "
+                              "evidence of a sweep (accuracy per class group over seeds) and a verdict by "
+                              "stated rules.")
+    claims.add_argument("results", help="a sweep's results folder (holding results.jsonl), e.g. results/lecture")
+    claims.add_argument("--out", default="docs/lecture_claims.md",
+                        help="the Markdown file to write (default: docs/lecture_claims.md)")
+    claims.set_defaults(run=lecture_claims)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
