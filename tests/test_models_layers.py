@@ -98,3 +98,15 @@ def test_a_1x1x1_conv_classifier_becomes_the_same_linear_layer():
     torch.testing.assert_close(as_linear(conv)(features.mean(dim=(2, 3, 4))), expected)
     with pytest.raises(TypeError, match="not a linear classifier"):
         as_linear(nn.Conv3d(16, 5, kernel_size=3))
+
+
+def test_small_image_resnets_keep_a_feature_map_at_32_px_and_have_he_et_al_s_size():
+    from lit_video.models.layers.backbone import FrameBackbone
+
+    net = FrameBackbone("cifar_resnet20", spatial=True)
+    assert net.feature_map_shape(32) == (64, 8, 8) and net.out_channels == 64
+    # He et al. 2016, table 6: ResNet-20 has 0.27 M parameters: 269,722 with its 10-way classifier (650) and
+    # zero-padded identity shortcuts (option A); the projection shortcuts used here (option B) add 2,752.
+    assert sum(p.numel() for p in net.parameters()) + 650 == 269_722 + 2_752
+    model = create_model("early_fusion", num_classes=3, frames=4, size=32, backbone="cifar_resnet8")
+    assert model(torch.randn(2, 3, 4, 32, 32)).shape == (2, 3)

@@ -1,4 +1,5 @@
-"""2D image backbones from torchvision, with their classifier removed, for frame-based video models."""
+"""2D image backbones for frame-based video models: torchvision's networks with their classifier removed, and
+the small-image ResNets of He et al. (2016, section 4.2) for clips of 32 to 64 px."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import torch
 import torchvision
 from torch import nn
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
+from torchvision.models.resnet import BasicBlock, conv1x1
+
+# The CIFAR ResNets of He et al. 2016 (section 4.2): depth 6n + 2, n basic blocks per stage.
+SMALL_IMAGE_RESNETS = {"cifar_resnet8": 1, "cifar_resnet14": 2, "cifar_resnet20": 3}
 
 
 def load_local_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
@@ -48,6 +53,31 @@ def torchvision_2d(name: str, pretrained: str | Path | None = None) -> nn.Module
     return net
 
 
+def cifar_resnet(blocks_per_stage: int, widths: tuple[int, int, int] = (16, 32, 64)) -> nn.Sequential:
+    """The ResNet He et al. built for 32 x 32 images, without its classifier: a 3x3 stem at stride 1 and no
+    max-pool, then three stages of ``blocks_per_stage`` basic blocks at strides 1, 2, 2 (``widths`` channels).
+    ImageNet ResNets shrink the frame 32-fold, so a 32 px frame leaves one cell after their stem and first stage
+    have thrown most of it away; this one keeps an 8 x 8 map at 32 px. Output: ``(N, widths[-1], H/4, W/4)``."""
+    layers: list[nn.Module] = [nn.Conv2d(3, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]),
+                               nn.ReLU(inplace=True)]
+    channels = widths[0]
+    for stage, width in enumerate(widths):
+        for block in range(blocks_per_stage):
+            stride = 2 if stage > 0 and block == 0 else 1
+            downsample = None
+            # Projection shortcuts where the shape changes (option B, as torchvision's ResNets); the paper's CIFAR
+            # nets pad the identity with zeros (option A): ResNet-20 here has 2,752 more parameters.
+            if stride != 1 or channels != width:
+                downsample = nn.Sequential(conv1x1(channels, width, stride), nn.BatchNorm2d(width))
+            layers.append(BasicBlock(channels, width, stride, downsample))
+            channels = width
+    net = nn.Sequential(*layers)
+    for m in net.modules():  # torchvision ResNet's initialisation
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    return net
+
+
 def _last_node_before_pool(net: nn.Module) -> str:
     """Name of the graph node that produces the final spatial feature map (the input of global pooling)."""
     _, nodes = get_graph_node_names(net)
@@ -58,7 +88,8 @@ def _last_node_before_pool(net: nn.Module) -> str:
 
 
 class FrameBackbone(nn.Module):
-    """A 2D CNN applied to images ``(N, 3, H, W)``.
+    """A 2D CNN applied to images ``(N, 3, H, W)``: a torchvision image network by name (``resnet18``...) or one
+    of the small-image ResNets (``cifar_resnet8``, ``cifar_resnet14``, ``cifar_resnet20``).
 
     ``spatial=False`` returns pooled features ``(N, D)``; ``spatial=True`` the last feature map
     ``(N, D, h, w)``.
@@ -66,8 +97,13 @@ class FrameBackbone(nn.Module):
 
     def __init__(self, name: str = "resnet18", pretrained: str | Path | None = None, spatial: bool = False):
         super().__init__()
-        net = torchvision_2d(name, pretrained)
-        self.trunk = create_feature_extractor(net, {_last_node_before_pool(net): "features"})
+        if name in SMALL_IMAGE_RESNETS:
+            self.trunk = cifar_resnet(SMALL_IMAGE_RESNETS[name])
+            if pretrained is not None:
+                load_local_checkpoint(self.trunk, pretrained)
+        else:
+            net = torchvision_2d(name, pretrained)
+            self.trunk = create_feature_extractor(net, {_last_node_before_pool(net): "features"})
         self.spatial = spatial
         self.out_channels = self.feature_map_shape(64)[0]
 
@@ -77,10 +113,14 @@ class FrameBackbone(nn.Module):
         device = next(self.trunk.parameters()).device
         with torch.no_grad():
             self.trunk.eval()
-            shape = self.trunk(torch.zeros(1, 3, size, size, device=device))["features"].shape[1:]
+            shape = self._features(torch.zeros(1, 3, size, size, device=device)).shape[1:]
         self.trunk.train(was_training)
         return tuple(shape)
 
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        feats = self.trunk(x)
+        return feats["features"] if isinstance(feats, dict) else feats  # torchvision's extractor names its output
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feats = self.trunk(x)["features"]  # (N, D, h, w)
+        feats = self._features(x)  # (N, D, h, w)
         return feats if self.spatial else feats.mean(dim=(2, 3))
