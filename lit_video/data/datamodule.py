@@ -65,6 +65,9 @@ class VideoDataModule(L.LightningDataModule):
     Videos that cannot be read are skipped with one warning each and listed in ``skipped`` and in
     ``skipped_videos.txt`` in the log folder (``log_dir``, else the trainer's, else the working directory),
     including those that fail later in DataLoader workers; ``strict=True`` raises on the first one instead.
+    ``cache_frames=True`` decodes each video once per process and keeps all its frames in memory (up to 4 GiB
+    a process, then reads as usual): for small datasets such as the built-in one, read every epoch by every
+    model of a sweep; pair it with ``num_workers=0`` so one process holds the frames.
     """
 
     def __init__(self, root: str | None = None, format: str = "auto", annotations: str | None = None,
@@ -72,7 +75,7 @@ class VideoDataModule(L.LightningDataModule):
                  resize: int | None = None, batch_size: int = 8, num_workers: int = 2, test_clips: int = 4,
                  test_crops: int = 1, backend: str = "decord", strict: bool = False, seed: int = 0,
                  log_dir: str | None = None, flip: bool | None = None, name: str | None = None,
-                 val_split: str = "val", test_split: str = "test"):
+                 val_split: str = "val", test_split: str = "test", cache_frames: bool = False):
         super().__init__()
         frames = DEFAULT_FRAMES if frames is None else frames
         fps = DEFAULT_FPS if fps is None else fps
@@ -87,7 +90,7 @@ class VideoDataModule(L.LightningDataModule):
         self.frames, self.fps, self.size, self.resize = frames, fps, size, resize
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
         self.test_clips, self.test_crops = test_clips, test_crops
-        self.backend, self.log_dir = backend, log_dir
+        self.backend, self.log_dir, self.cache_frames = backend, log_dir, cache_frames
         self._skipped = SkippedVideos(strict)
         info = read_annotations(self.root, format, annotations)
         if not info.videos():
@@ -197,7 +200,7 @@ class VideoDataModule(L.LightningDataModule):
                 videos, self.num_classes, self.multi_label, self.frames, self.fps,
                 ClipTransform(self.size, self.resize, train=split == "train", flip=self.flip),
                 clips=self.test_clips if test else 1, crops=self.test_crops if test else 1,
-                backend=self.backend, skipped=self._skipped)
+                backend=self.backend, skipped=self._skipped, cache_frames=self.cache_frames)
         return self.datasets[split]
 
     # -- Lightning hooks -------------------------------------------------------------------------------------

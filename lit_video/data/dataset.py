@@ -6,7 +6,7 @@ import torch
 from torch.utils.data import Dataset, default_collate
 
 from .annotations import VideoRecord
-from .decode import VideoProbe, VideoReadError, read_frames
+from .decode import DECODED_VIDEOS, VideoProbe, VideoReadError, read_frames
 from .sampling import eval_clip_indices, train_clip_indices
 from .skipped import SkippedVideos
 from .transforms import ClipTransform
@@ -18,18 +18,19 @@ class ClipDataset(Dataset):
     Training (``transform.train``): one item per video, a clip at a random time. Evaluation: ``clips x crops``
     items per video, in video order. A video that fails to decode here (it probed fine at setup) is tried again
     with PyAV; if that fails too the item is ``None`` and ``collate`` drops it from the batch, and the video is
-    recorded in ``skipped`` (in strict mode the read error is raised instead).
+    recorded in ``skipped`` (in strict mode the read error is raised instead). ``cache_frames``: decode each
+    video once per process and keep its frames in memory (``DECODED_VIDEOS``), for small datasets.
     """
 
     def __init__(self, videos: list[tuple[VideoRecord, VideoProbe]], num_classes: int, multi_label: bool,
                  frames: int, fps: float, transform: ClipTransform, clips: int = 1, crops: int = 1,
-                 backend: str = "decord", skipped: SkippedVideos | None = None):
+                 backend: str = "decord", skipped: SkippedVideos | None = None, cache_frames: bool = False):
         self.videos = videos
         self.num_classes, self.multi_label = num_classes, multi_label
         self.frames, self.fps = frames, fps
         self.transform = transform
         self.clips, self.crops = (1, 1) if transform.train else (clips, crops)
-        self.backend = backend
+        self.backend, self.cache_frames = backend, cache_frames
         self.skipped = skipped if skipped is not None else SkippedVideos()
 
     def __len__(self) -> int:
@@ -53,7 +54,10 @@ class ClipDataset(Dataset):
             indices = eval_clip_indices(probe.num_frames, probe.fps, self.frames, self.fps, self.clips,
                                         record.segment)[clip]
         try:
-            frames = read_frames(record.path, indices, self.backend)  # (T, H, W, C) uint8
+            if self.cache_frames:
+                frames = DECODED_VIDEOS.read(record.path, indices, probe.num_frames, self.backend)
+            else:
+                frames = read_frames(record.path, indices, self.backend)  # (T, H, W, C) uint8
         except VideoReadError as err:
             if self.skipped.strict:
                 raise

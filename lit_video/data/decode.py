@@ -142,6 +142,36 @@ def read_frames(path: str | Path, indices: Sequence[int], backend: str = "decord
     return torch.from_numpy(_with_fallback(_READ, Path(path), backend, list(indices)))
 
 
+class DecodedVideos:
+    """Whole videos decoded once and kept in memory, for small datasets read many times (a sweep trains every
+    model, with every seed, on the same few hundred built-in videos). One per process, so every DataModule a
+    process builds shares it; DataLoader workers each hold their own. Bounded: past ``max_mb`` a video is read
+    as without the cache. Keys carry the file's size and mtime, so a rewritten file is decoded again."""
+
+    def __init__(self, max_mb: float = 4096):
+        self.max_bytes = max_mb * 2**20
+        self.videos: dict[str, torch.Tensor] = {}  # key -> (N, H, W, C) uint8, every frame of the video
+        self.bytes = 0
+
+    def read(self, path: str | Path, indices: Sequence[int], num_frames: int, backend: str = "decord"
+             ) -> torch.Tensor:
+        """Frames ``indices`` of a video of ``num_frames`` frames (its probe's count), as ``read_frames``."""
+        path = Path(path)
+        key = _cache_key(path, backend) if path.is_file() else None
+        video = self.videos.get(key) if key else None
+        if video is None:
+            if key is None or self.bytes >= self.max_bytes:
+                return read_frames(path, indices, backend)
+            video = read_frames(path, range(num_frames), backend)  # (N, H, W, C)
+            self.videos[key] = video
+            self.bytes += video.numel()
+        last = len(video) - 1  # decoders may find a frame fewer than the header counts
+        return video[[min(i, last) for i in indices]]  # (T, H, W, C)
+
+
+DECODED_VIDEOS = DecodedVideos()
+
+
 def check_video(path: str | Path, backend: str = "decord") -> VideoProbe:
     """A thorough probe: decodes every frame and compares with the header's frame count (or duration x fps),
     which catches files damaged or truncated after their header."""
