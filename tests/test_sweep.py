@@ -162,9 +162,9 @@ def test_shipped_sweep_configs_are_valid(tiny_dataset):
 def test_an_entry_past_its_timeout_is_killed_and_recorded_as_failed(tiny_dataset, tmp_path):
     entry = replace(parse_sweep(sweep_config(tiny_dataset)).entries[0], timeout_s=0.5)
     started = time.monotonic()
-    outcome = run_child(entry, tmp_path / "run", wandb_mode=None)
+    (outcome,) = run_child([entry], tmp_path / "runs", wandb_mode=None)
     assert outcome.status == "failed" and outcome.error.startswith("timed out after 0.5 s")
-    assert time.monotonic() - started < 10 and not (tmp_path / "run" / "result.json").exists()
+    assert time.monotonic() - started < 10 and not (tmp_path / "runs" / entry.entry_id / "result.json").exists()
 
 
 def test_an_entry_builds_its_data_and_model_once_and_profiles_the_model_it_trains(tiny_dataset, tmp_path,
@@ -189,7 +189,7 @@ def test_an_entry_builds_its_data_and_model_once_and_profiles_the_model_it_train
     monkeypatch.setattr(lit_video.module, "create_model", counting("models", lit_video.module.create_model))
     monkeypatch.setattr(lit_video.profiling, "count_flops",
                         counting("profiled", lit_video.profiling.count_flops, lambda args, _: args[0]))
-    row = run_entry(entry, tmp_path / "runs" / entry.entry_id, wandb_mode=None)
+    row, _ = run_entry(entry, tmp_path / "runs" / entry.entry_id, wandb_mode=None)
     assert len(built["annotations"]) == 1 and len(built["models"]) == 1
     assert built["profiled"] == built["models"]  # the very model that trained
     timings = json.loads((tmp_path / "runs" / entry.entry_id / "details.json").read_text())["timings"]
@@ -245,13 +245,36 @@ def test_a_profile_only_entry_measures_cost_and_claims_no_accuracy(tiny_dataset,
     assert not entry.train
     trained = parse_sweep(sweep_config(tiny_dataset, models=["lecture_3d_cnn"])).entries[0]
     assert trained.config == entry.config and trained.config_hash != entry.config_hash
-    row = run_entry(entry, tmp_path / "runs" / entry.entry_id, wandb_mode=None)
+    row, _ = run_entry(entry, tmp_path / "runs" / entry.entry_id, wandb_mode=None)
     assert row["status"] == "profiled" and row["params"] > 0 and row["gmacs_per_clip"] > 0
     assert row["infer_clips_per_s"] > 0 and row["dataset_fingerprint"]["videos"] > 0
     assert row["video_top1"] is None and row["clip_top1"] is None and row["train_time_s"] is None
     assert not list((tmp_path / "runs").rglob("metrics.csv"))  # nothing trained, nothing tested
     with pytest.raises(SweepConfigError, match="profile_only must be true or false"):
         parse_sweep(sweep_config(tiny_dataset, models=[{"name": "lecture_3d_cnn", "profile_only": "yes"}]))
+
+
+def test_the_seeds_of_a_model_run_as_one_job_profiled_once_with_the_numbers_of_separate_runs(tiny_dataset,
+                                                                                                tmp_path):
+    from lit_video.sweep.runner import jobs
+
+    raw = sweep_config(tiny_dataset, seeds=[0, 1], models=[
+        "lecture_late_fusion", {"name": "lecture_3d_cnn", "profile_only": True}])
+    entries = parse_sweep(raw).entries
+    grouped = jobs(entries)
+    assert [[(e.variant, e.seed) for e in job] for job in grouped] == [
+        [("lecture_late_fusion", 0), ("lecture_late_fusion", 1)], [("lecture_3d_cnn", 0)]]  # cost has no seed
+    together = run_child(grouped[0], tmp_path / "together", wandb_mode=None)
+    (alone,) = run_child(grouped[0][1:], tmp_path / "alone", wandb_mode=None)
+    assert [o.status for o in together] == ["ok", "ok"] and alone.status == "ok"
+    first, second = (o.row for o in together)
+    assert second["seed"] == 1 and second["params"] == first["params"]
+    assert second["infer_clips_per_s"] == first["infer_clips_per_s"]  # measured once, by the first seed
+    timings = json.loads((tmp_path / "together" / entries[1].entry_id / "details.json").read_text())["timings"]
+    assert timings["profile_s"] == 0 and timings["fit_s"] > 0
+    # Sharing a process changes no number: seed 1 after seed 0 is seed 1 run on its own.
+    for field in ("video_top1", "clip_top1", "group_acc"):
+        assert second[field] == alone.row[field], field
 
 
 # --------------------------------------------------------------------------------------------- end to end
@@ -310,7 +333,7 @@ def test_sweep_end_to_end_kill_resume_failure_tables_plots_wandb(tiny_dataset, t
         assert row["gmacs_per_video"] == pytest.approx(2 * row["gmacs_per_clip"])  # 2 eval views
         assert row["params"] > 0 and row["infer_clips_per_s"] > 0
         assert row["latency_ms_p95"] >= row["latency_ms_p50"] > 0
-        assert row["dataset_fingerprint"]["videos"] > 0 and set(row["group_acc"]) == {"appearance", "motion"}
+        assert row["dataset_fingerprint"]["videos"] > 0 and set(row["group_acc"]) == {"appearance", "direction"}
     failed = rows[2]
     assert failed["status"] == "failed" and "nan" in failed["error"].lower() and failed["video_top1"] is None
 

@@ -210,7 +210,8 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
             if data["name"] is not None and not FOLDER_SAFE.fullmatch(data["name"]):
                 raise SweepConfigError(f"{where}: data.name {data['name']!r} must be folder-safe (letters, digits, "
                                        "_ . -, not starting with a dot): it names the entries' folders")
-            for seed in seeds:
+            # A profile-only row measures cost, which no seed changes: one entry, at the first seed.
+            for seed in seeds[:1] if profile_only else seeds:
                 # The seed also drives the data's shuffle and clip sampling, unless the config fixes them.
                 seeded = {**config, "seed_everything": seed,
                           "data": {**config["data"], "seed": config["data"].get("seed", seed)}}

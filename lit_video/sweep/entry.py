@@ -1,8 +1,12 @@
-"""One sweep entry in its own process: build the run, profile its model, fit, test, and report a results row.
+"""A sweep job in its own process: the seeds of one model, each built, fitted and tested in turn, the model
+profiled once; each entry reported as a results row.
 
-``python -m lit_video.sweep.entry SPEC.json`` reads the entry spec the sweep wrote and writes ``result.json``
-beside it: ``{"status": "ok", "row": {...}}`` or ``{"status": "failed", "error", "oom", "traceback"}``.
-The parent alone appends rows to ``results.jsonl``; a crash here costs this entry only.
+``python -m lit_video.sweep.entry SPEC.json`` reads the job spec the sweep wrote (its entries and their folders)
+and writes ``result.json`` into each entry's folder as that entry finishes: ``{"status": "ok", "row": {...}}``
+or ``{"status": "failed", "error", "oom", "traceback"}``. The parent alone appends rows to ``results.jsonl``;
+a crash here costs this job's unfinished entries only. One process per model rather than per seed saves the
+start-up (torch and Lightning imports), the profiling and, with ``data.cache_frames``, the decoding of every
+seed after the first.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import signal
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,44 +66,69 @@ def profile_options(entry: Entry, device: Any) -> Any:
                                 **entry.profile})
 
 
-def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str, Any]:
-    """Build, profile, fit and test ``entry``; returns its results row. Raises whatever training raises."""
+@dataclass
+class Cost:
+    """What an entry's model costs: its FLOP report and measured speed, and the row fields they give. The same
+    for every seed of one model on one machine, so a job measures it once (``run_job``)."""
+
+    report: Any
+    speed: dict[str, Any]
+    fields: dict[str, Any]
+    profile_s: float
+
+
+def measure_cost(entry: Entry, run: Any) -> Cost:
+    """Count and time one clip of the very model ``run`` trains, on its device and in its dtype."""
     import torch
-    from lightning.pytorch.loggers import WandbLogger
 
     from ..profiling import count_flops, measure_throughput, model_input_shape
+
+    started = time.perf_counter()
+    data, device = run.datamodule, run.trainer.strategy.root_device
+    clip = model_input_shape(entry.name, 1, data.frames, data.size)
+    # Profiling draws random inputs; the fork keeps the training after it what the same config trains in
+    # `lit-video fit`.
+    with torch.random.fork_rng(devices=[]):
+        report = count_flops(run.model.model, clip, receptive_field=False)  # receptive fields: `profile --layers`
+        speed = measure_throughput(run.model.model, clip, profile_options(entry, device), report=report)
+    fields = {"params": report.params, "gmacs_per_clip": report.gmacs,
+              "gmacs_per_video": report.gmacs * data.eval_views,
+              **{k: speed[k] for k in ("infer_clips_per_s", "latency_ms_p50", "latency_ms_p95", "train_clips_per_s",
+                                       "peak_mem_mb", "mfu")}}
+    return Cost(report, speed, fields, time.perf_counter() - started)
+
+
+def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, cost: Cost | None = None
+              ) -> tuple[dict[str, Any], Cost]:
+    """Build, profile (unless ``cost`` is given: another seed of the same model measured it), fit and test
+    ``entry``; returns its results row and its cost. Raises whatever training raises."""
+    from lightning.pytorch.loggers import WandbLogger
+
     from ..train import build_run, finish_wandb, fit_and_test
 
     started = time.perf_counter()
     run = build_run(entry_config(entry, entry_dir, wandb_mode))
-    built = time.perf_counter()
+    timings = {"build_s": time.perf_counter() - started}
     data, device = run.datamodule, run.trainer.strategy.root_device
     fingerprint = {"videos": len(data.info.videos()), "hash": data.fingerprint}  # before training: cheap, may fail
-    # Cost first (weights do not change it): one clip of the very model that then trains. Profiling draws random
-    # inputs; the fork keeps the training after it what the same config trains in `lit-video fit`.
-    clip = model_input_shape(entry.name, 1, data.frames, data.size)
-    with torch.random.fork_rng(devices=[]):
-        report = count_flops(run.model.model, clip, receptive_field=False)  # receptive fields: `profile --layers`
-        speed = measure_throughput(run.model.model, clip, profile_options(entry, device), report=report)
+    # Cost first (weights do not change it).
+    timings["profile_s"] = 0.0 if cost else (cost := measure_cost(entry, run)).profile_s
     for logger in run.trainer.loggers:
         if isinstance(logger, WandbLogger):
-            tracking.log_cost(logger.experiment, report, speed, data.eval_views)
-    cost = {"dataset_fingerprint": fingerprint, "params": report.params, "gmacs_per_clip": report.gmacs,
-            "gmacs_per_video": report.gmacs * data.eval_views,
-            **{k: speed[k] for k in ("infer_clips_per_s", "latency_ms_p50", "latency_ms_p95", "train_clips_per_s",
-                                     "peak_mem_mb", "mfu")}}
+            tracking.log_cost(logger.experiment, cost.report, cost.speed, data.eval_views)
+    common = {"dataset_fingerprint": fingerprint, **cost.fields,
+              "group_classes": {group: len(classes) for group, classes in data.groups.items()} or None}
     # Where the entry's time goes (benchmarks/bench_sweep_time.py adds up a sweep's).
-    timings = {"build_s": built - started, "profile_s": time.perf_counter() - built}
-    details = {"flops": report.to_dict(), "throughput": speed, "timings": timings}
+    details = {"flops": cost.report.to_dict(), "throughput": cost.speed, "timings": timings}
     if not entry.train:  # profile-only: what the model costs, and no accuracy from a run too short to mean one
         finish_wandb(run.trainer)
         write_atomic(entry_dir / "details.json", json.dumps(details, indent=1, default=str))
-        return base_row(entry, device, **cost, status="profiled", error=None)
+        return base_row(entry, device, **common, status="profiled", error=None), cost
 
     result = fit_and_test(run)
     metrics = result["metrics"]
     row = base_row(
-        entry, device, **cost,
+        entry, device, **common,
         clip_top1=metrics.get("test/clip_top1"), clip_top5=metrics.get("test/clip_top5"),
         # Multi-label data reports hit@k, its top-k.
         video_top1=metrics.get("test/video_top1", metrics.get("test/video_hit1")),
@@ -112,7 +142,38 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str
     timings.update(fit_s=result["train_time_s"], test_s=result["test_time_s"])
     details = {"resolved_config": result["config"], "metrics": metrics, **details}
     write_atomic(entry_dir / "details.json", json.dumps(details, indent=1, default=str))
-    return row
+    return row, cost
+
+
+def run_job(entries: list[Entry], entry_dirs: list[Path], wandb_mode: str | None) -> bool:
+    """Run the entries of one job (the seeds of one model) one after another in this process, writing each
+    one's ``result.json`` as it finishes; the model is profiled once. Returns whether all succeeded."""
+    cost, all_ok = None, True
+    for entry, entry_dir in zip(entries, entry_dirs, strict=True):
+        try:
+            row, cost = run_entry(entry, entry_dir, wandb_mode, cost)
+            outcome: dict[str, Any] = {"status": "ok", "row": row}
+        except Exception as err:  # report every failure to the parent, which records it and goes on
+            outcome = _failure(err)
+            all_ok = False
+        write_atomic(entry_dir / RESULT_FILE, json.dumps(outcome, indent=2, default=str))
+    return all_ok
+
+
+def _failure(err: Exception) -> dict[str, Any]:
+    import torch
+
+    oom = isinstance(err, torch.OutOfMemoryError)  # a GPU's; the sweep retries it at half the batch size
+    outcome = {"status": "failed", "error": f"{type(err).__name__}: {err}".strip(), "oom": oom,
+               "traceback": traceback.format_exc()}
+    traceback.print_exc()
+    with contextlib.suppress(Exception):  # wandb trouble must not hide the real error
+        import wandb
+
+        if wandb.run is not None:
+            wandb.run.summary.update({"status": "failed", "error": outcome["error"]})
+            wandb.finish(exit_code=1)
+    return outcome
 
 
 def _die_with_parent() -> None:
@@ -125,30 +186,12 @@ def _die_with_parent() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    spec_path = Path(argv[0])
-    spec = json.loads(spec_path.read_text())
-    entry_dir = spec_path.parent
+    spec = json.loads(Path(argv[0]).read_text())
     _die_with_parent()
     if spec.get("parent_pid") and os.getppid() != spec["parent_pid"]:
         return 1  # the sweep is already gone
-    try:
-        row = run_entry(Entry.from_dict(spec["entry"]), entry_dir, spec.get("wandb"))
-        outcome: dict[str, Any] = {"status": "ok", "row": row}
-    except Exception as err:  # report every failure to the parent, which records it and goes on
-        import torch
-
-        oom = isinstance(err, torch.OutOfMemoryError)  # a GPU's; the sweep retries it at half the batch size
-        outcome = {"status": "failed", "error": f"{type(err).__name__}: {err}".strip(), "oom": oom,
-                   "traceback": traceback.format_exc()}
-        traceback.print_exc()
-        with contextlib.suppress(Exception):  # wandb trouble must not hide the real error
-            import wandb
-
-            if wandb.run is not None:
-                wandb.run.summary.update({"status": "failed", "error": outcome["error"]})
-                wandb.finish(exit_code=1)
-    write_atomic(entry_dir / RESULT_FILE, json.dumps(outcome, indent=2, default=str))
-    return 0 if outcome["status"] == "ok" else 1
+    entries = [Entry.from_dict(e) for e in spec["entries"]]
+    return 0 if run_job(entries, [Path(d) for d in spec["entry_dirs"]], spec.get("wandb")) else 1
 
 
 if __name__ == "__main__":

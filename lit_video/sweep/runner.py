@@ -1,7 +1,9 @@
-"""The sweep runner: every entry in its own process, one row per entry, tables and plots after each.
+"""The sweep runner: the seeds of each model in one process of their own (a job), one row per entry, tables and
+plots after each job.
 
 An entry that crashes, runs out of memory (on a GPU it is retried once at half the batch size), hits a NaN
-loss or times out gets a ``failed`` row with its error, and the sweep goes on. Rows are appended by this
+loss or times out gets a ``failed`` row with its error, and the sweep goes on (a job that dies takes its
+unfinished seeds with it; each gets the reason). Rows are appended by this
 process only, atomically, so a sweep killed at any moment loses at most the entry in flight; ``--resume``
 skips the entries whose config hash already has an ``ok`` row.
 """
@@ -52,38 +54,60 @@ def _tail(path: Path) -> str:
     return text[-STDERR_TAIL:].strip()
 
 
-def run_child(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> Outcome:
-    """Run one entry in a fresh Python process within its timeout; never raises for the entry's failure."""
-    entry_dir.mkdir(parents=True, exist_ok=True)
-    (entry_dir / RESULT_FILE).unlink(missing_ok=True)
-    spec = {"entry": entry.to_dict(), "wandb": wandb_mode, "parent_pid": os.getpid()}
-    write_atomic(entry_dir / SPEC_FILE, json.dumps(spec, indent=2, default=str))
-    stderr_path = entry_dir / "stderr.log"
-    # Own session (process group), so a timeout kills the entry with its data-loading workers.
+def jobs(entries: list[Entry]) -> list[list[Entry]]:
+    """The entries grouped into jobs, one process each: the consecutive seeds of one variant on one dataset."""
+    grouped: list[list[Entry]] = []
+    for entry in entries:
+        if grouped and (grouped[-1][0].variant, grouped[-1][0].dataset) == (entry.variant, entry.dataset):
+            grouped[-1].append(entry)
+        else:
+            grouped.append([entry])
+    return grouped
+
+
+def run_child(job: list[Entry], runs_dir: Path, wandb_mode: str | None) -> list[Outcome]:
+    """Run one job (``jobs``) in a fresh Python process within its entries' summed timeouts; one outcome per
+    entry, in order. Never raises for the entries' failures: an entry the process did not finish is failed with
+    the reason (timeout, or the process's death and the tail of its stderr)."""
+    dirs = [runs_dir / entry.entry_id for entry in job]
+    for entry_dir in dirs:
+        entry_dir.mkdir(parents=True, exist_ok=True)
+        (entry_dir / RESULT_FILE).unlink(missing_ok=True)
+    spec = {"entries": [e.to_dict() for e in job], "entry_dirs": [str(d) for d in dirs], "wandb": wandb_mode,
+            "parent_pid": os.getpid()}
+    write_atomic(dirs[0] / SPEC_FILE, json.dumps(spec, indent=2, default=str))
+    stderr_path = dirs[0] / "stderr.log"
+    timeout = sum(entry.timeout_s for entry in job)
+    died = None
+    # Own session (process group), so a timeout kills the job with its data-loading workers.
     with stderr_path.open("w") as stderr:
-        child = subprocess.Popen([sys.executable, "-m", "lit_video.sweep.entry", str(entry_dir / SPEC_FILE)],
+        child = subprocess.Popen([sys.executable, "-m", "lit_video.sweep.entry", str(dirs[0] / SPEC_FILE)],
                                  stderr=stderr, start_new_session=True)
         try:
-            child.wait(timeout=entry.timeout_s)
+            child.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
-            return Outcome("failed",
-                           error=f"timed out after {entry.timeout_s:g} s (timeout_s in the sweep config)")
-        except BaseException:  # Ctrl-C: take the entry down with the sweep
+            died = f"timed out after {timeout:g} s (timeout_s in the sweep config: {job[0].timeout_s:g} s an entry)"
+        except BaseException:  # Ctrl-C: take the job down with the sweep
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
             raise
-    result_path = entry_dir / RESULT_FILE
-    if not result_path.exists():
+    if died is None:
         code = child.returncode
         how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
         hint = " (SIGKILL: out of memory?)" if code == -signal.SIGKILL else ""
-        return Outcome("failed", error=f"entry process died ({how}){hint}; stderr: {_tail(stderr_path)}")
-    result = json.loads(result_path.read_text())
-    if result["status"] == "ok":
-        return Outcome("ok", row=result["row"])
-    return Outcome("failed", error=result["error"], oom=result.get("oom", False))
+        died = f"entry process died ({how}){hint}; stderr: {_tail(stderr_path)}"
+    outcomes = []
+    for entry_dir in dirs:
+        result_path = entry_dir / RESULT_FILE
+        if not result_path.exists():
+            outcomes.append(Outcome("failed", error=died))
+            continue
+        result = json.loads(result_path.read_text())
+        outcomes.append(Outcome("ok", row=result["row"]) if result["status"] == "ok" else
+                        Outcome("failed", error=result["error"], oom=result.get("oom", False)))
+    return outcomes
 
 
 def _halved_batch(entry: Entry) -> Entry | None:
@@ -117,12 +141,13 @@ class SweepDisplay:
     def eta(self, remaining: int) -> float | None:
         return sum(self.durations) / len(self.durations) * remaining if self.durations else None
 
-    def show(self, entry: Entry, index: int) -> None:
-        total = len(self.sweep.entries)
+    def show(self, job: list[Entry], index: int) -> None:
+        total, entry = len(self.sweep.entries), job[0]
+        seeds = ", ".join(str(e.seed) for e in job)
         lines = [
             ProgressBar(total=total, completed=index, width=50),
             Text(f"{index}/{total} entries   ok {self.done}   failed {self.failed}   skipped {self.skipped}"),
-            Text(f"now: {entry.variant} on {entry.dataset}, seed {entry.seed}"),
+            Text(f"now: {entry.variant} on {entry.dataset}, seed{'s' if len(job) > 1 else ''} {seeds}"),
             Text(f"elapsed {_duration(time.monotonic() - self.start)}   "
                  f"ETA {_duration(self.eta(total - index))}"),
         ]
@@ -184,30 +209,33 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
     done_hashes = {r["config_hash"] for r in rows if r.get("status") in ("ok", "profiled")}
     display = SweepDisplay(sweep, console)
     failures: list[tuple[Entry, str]] = []
-    for index, entry in enumerate(sweep.entries):
+    todo = []
+    for entry in sweep.entries:
         if entry.config_hash in done_hashes:
             display.skipped += 1
             console.print(f"[dim]skip {entry.entry_id}: done (same config hash in {results_path})[/]")
-            continue
-        display.show(entry, index)
-        started = time.monotonic()
-        entry_dir = out_dir / "runs" / entry.entry_id
-        outcome = run_child(entry, entry_dir, wandb_mode)
-        if outcome.oom and (smaller := _halved_batch(entry)) is not None:
-            console.print(f"[yellow]{entry.entry_id}: out of memory; retrying once at batch size "
-                          f"{smaller.config['data']['batch_size']}[/]")
-            outcome = run_child(smaller, entry_dir, wandb_mode)
-        display.durations.append(time.monotonic() - started)
-        if outcome.status == "ok":
-            # The entry as configured, even after a retry at a smaller batch.
-            row = {**outcome.row, "config_hash": entry.config_hash}
-            display.done += 1
         else:
-            row = base_row(entry, status="failed", error=outcome.error)
-            display.failed += 1
-            failures.append((entry, str(outcome.error)))
-            console.print(f"[red]{entry.entry_id} failed:[/] {outcome.error}")
-        append_row(results_path, row)
+            todo.append(entry)
+    for job in jobs(todo):
+        display.show(job, sweep.entries.index(job[0]))
+        started = time.monotonic()
+        outcomes = run_child(job, out_dir / "runs", wandb_mode)
+        for entry, outcome in zip(job, outcomes, strict=True):
+            if outcome.oom and (smaller := _halved_batch(entry)) is not None:
+                console.print(f"[yellow]{entry.entry_id}: out of memory; retrying once at batch size "
+                              f"{smaller.config['data']['batch_size']}[/]")
+                (outcome,) = run_child([smaller], out_dir / "runs", wandb_mode)
+            if outcome.status == "ok":
+                # The entry as configured, even after a retry at a smaller batch.
+                row = {**outcome.row, "config_hash": entry.config_hash}
+                display.done += 1
+            else:
+                row = base_row(entry, status="failed", error=outcome.error)
+                display.failed += 1
+                failures.append((entry, str(outcome.error)))
+                console.print(f"[red]{entry.entry_id} failed:[/] {outcome.error}")
+            append_row(results_path, row)
+        display.durations += [(time.monotonic() - started) / len(job)] * len(job)
         board, plots = refresh_outputs(out_dir, sweep)
     if not display.durations:  # nothing ran: the config may still have changed which rows count
         board, plots = refresh_outputs(out_dir, sweep)
