@@ -108,5 +108,6 @@ def test_small_image_resnets_keep_a_feature_map_at_32_px_and_have_he_et_al_s_siz
     # He et al. 2016, table 6: ResNet-20 has 0.27 M parameters: 269,722 with its 10-way classifier (650) and
     # zero-padded identity shortcuts (option A); the projection shortcuts used here (option B) add 2,752.
     assert sum(p.numel() for p in net.parameters()) + 650 == 269_722 + 2_752
+    assert FrameBackbone("cifar_resnet8_s2").feature_map_shape(32) == (64, 4, 4)
     model = create_model("early_fusion", num_classes=3, frames=4, size=32, backbone="cifar_resnet8")
     assert model(torch.randn(2, 3, 4, 32, 32)).shape == (2, 3)

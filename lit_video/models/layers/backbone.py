@@ -11,8 +11,10 @@ from torch import nn
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
 from torchvision.models.resnet import BasicBlock, conv1x1
 
-# The CIFAR ResNets of He et al. 2016 (section 4.2): depth 6n + 2, n basic blocks per stage.
-SMALL_IMAGE_RESNETS = {"cifar_resnet8": 1, "cifar_resnet14": 2, "cifar_resnet20": 3}
+# The CIFAR ResNets of He et al. 2016 (section 4.2): depth 6n + 2, n basic blocks per stage; name: (n, stem
+# stride). "_s2": the stem at stride 2, a quarter of the cost (16 x 16 maps at 32 px), for CPU budgets.
+SMALL_IMAGE_RESNETS = {"cifar_resnet8": (1, 1), "cifar_resnet14": (2, 1), "cifar_resnet20": (3, 1),
+                       "cifar_resnet8_s2": (1, 2), "cifar_resnet20_s2": (3, 2)}
 
 
 def load_local_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
@@ -53,12 +55,15 @@ def torchvision_2d(name: str, pretrained: str | Path | None = None) -> nn.Module
     return net
 
 
-def cifar_resnet(blocks_per_stage: int, widths: tuple[int, int, int] = (16, 32, 64)) -> nn.Sequential:
+def cifar_resnet(blocks_per_stage: int, stem_stride: int = 1, widths: tuple[int, int, int] = (16, 32, 64)
+                 ) -> nn.Sequential:
     """The ResNet He et al. built for 32 x 32 images, without its classifier: a 3x3 stem at stride 1 and no
     max-pool, then three stages of ``blocks_per_stage`` basic blocks at strides 1, 2, 2 (``widths`` channels).
     ImageNet ResNets shrink the frame 32-fold, so a 32 px frame leaves one cell after their stem and first stage
-    have thrown most of it away; this one keeps an 8 x 8 map at 32 px. Output: ``(N, widths[-1], H/4, W/4)``."""
-    layers: list[nn.Module] = [nn.Conv2d(3, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]),
+    have thrown most of it away; this one keeps an 8 x 8 map at 32 px (4 x 4 with ``stem_stride=2``).
+    Output: ``(N, widths[-1], H / (4 * stem_stride), W / (4 * stem_stride))``."""
+    layers: list[nn.Module] = [nn.Conv2d(3, widths[0], 3, stem_stride, padding=1, bias=False),
+                               nn.BatchNorm2d(widths[0]),
                                nn.ReLU(inplace=True)]
     channels = widths[0]
     for stage, width in enumerate(widths):
@@ -89,7 +94,7 @@ def _last_node_before_pool(net: nn.Module) -> str:
 
 class FrameBackbone(nn.Module):
     """A 2D CNN applied to images ``(N, 3, H, W)``: a torchvision image network by name (``resnet18``...) or one
-    of the small-image ResNets (``cifar_resnet8``, ``cifar_resnet14``, ``cifar_resnet20``).
+    of the small-image ResNets (``SMALL_IMAGE_RESNETS``: ``cifar_resnet8``, ``cifar_resnet20``, ...).
 
     ``spatial=False`` returns pooled features ``(N, D)``; ``spatial=True`` the last feature map
     ``(N, D, h, w)``.
@@ -98,7 +103,7 @@ class FrameBackbone(nn.Module):
     def __init__(self, name: str = "resnet18", pretrained: str | Path | None = None, spatial: bool = False):
         super().__init__()
         if name in SMALL_IMAGE_RESNETS:
-            self.trunk = cifar_resnet(SMALL_IMAGE_RESNETS[name])
+            self.trunk = cifar_resnet(*SMALL_IMAGE_RESNETS[name])
             if pretrained is not None:
                 load_local_checkpoint(self.trunk, pretrained)
         else:
