@@ -150,7 +150,7 @@ class DecodedVideos:
 
     def __init__(self, max_mb: float = 4096):
         self.max_bytes = max_mb * 2**20
-        self.videos: dict[str, torch.Tensor] = {}  # key -> (N, H, W, C) uint8, every frame of the video
+        self.videos: dict[str, np.ndarray] = {}  # key -> (N, H, W, C) uint8, every frame of the video
         self.bytes = 0
 
     def read(self, path: str | Path, indices: Sequence[int], num_frames: int, backend: str = "decord"
@@ -162,11 +162,12 @@ class DecodedVideos:
         if video is None:
             if key is None or self.bytes >= self.max_bytes:
                 return read_frames(path, indices, backend)
-            video = read_frames(path, range(num_frames), backend)  # (N, H, W, C)
+            video = read_frames(path, range(num_frames), backend).numpy()  # (N, H, W, C)
             self.videos[key] = video
-            self.bytes += video.numel()
+            self.bytes += video.nbytes
         last = len(video) - 1  # decoders may find a frame fewer than the header counts
-        return video[[min(i, last) for i in indices]]  # (T, H, W, C)
+        # numpy's gather: torch's would start its thread pool for 100 kB, slow on a busy machine.
+        return torch.from_numpy(video[[min(i, last) for i in indices]])  # (T, H, W, C)
 
 
 DECODED_VIDEOS = DecodedVideos()
