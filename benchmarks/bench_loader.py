@@ -22,8 +22,9 @@ def main() -> None:
     parser.add_argument("--videos-per-class", type=int, default=6, help="test videos per class (4 classes)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        root = write_synthetic_dataset(f"{tmp}/data", classes=4, videos_per_class=2,
-                                       eval_videos_per_class=args.videos_per_class, frames=60, size=64)
+        root = write_synthetic_dataset(f"{tmp}/data", groups=("appearance", "direction"), classes_per_group=2,
+                                       videos_per_class=2, eval_videos_per_class=args.videos_per_class, frames=60,
+                                       size=64)
         config = {"root": str(root), "frames": 8, "fps": 5.0, "size": 64, "batch_size": 8, "test_clips": 4}
         runs = {w: data_throughput(**config, num_workers=w) for w in args.workers}
     table = [f"Test split of a synthetic dataset (4 classes x {args.videos_per_class} videos, 64 px, 30-60 "

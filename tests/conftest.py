@@ -23,10 +23,11 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny synthetic Kinetics-layout dataset: 4 classes (2 appearance, 2 motion) x 3 videos per split,
-    10-20 frames of 32 px at 12 / 25 / 30 fps. Returns its root."""
-    return write_synthetic_dataset(tmp_path_factory.mktemp("tiny") / "data", classes=4, videos_per_class=3,
-                                   eval_videos_per_class=3, frames=20, size=32, seed=0)
+    """A tiny synthetic Kinetics-layout dataset: 4 classes (solid, horizontal_stripes of `appearance`; move_left,
+    move_right of `direction`) x 3 videos per split, 10-20 frames of 32 px at 12 / 25 / 30 fps. Returns its root."""
+    return write_synthetic_dataset(tmp_path_factory.mktemp("tiny") / "data", groups=("appearance", "direction"),
+                                   classes_per_group=2, videos_per_class=3, eval_videos_per_class=3, frames=20,
+                                   size=32, seed=0)
 
 
 def index_frames(num_frames: int, size: int = 32) -> np.ndarray:

@@ -38,7 +38,7 @@ def test_fit_then_test_through_the_cli(tiny_dataset, tmp_path, monkeypatch, caps
     with open("logs/lit_video/version_1/metrics.csv") as f:
         row = {k: v for r in csv.DictReader(f) for k, v in r.items() if v}
     for name in ("test/clip_top1", "test/video_top1", "test/video_top5", "test/mean_class_acc",
-                 "test/group_acc/motion", "test/group_acc/appearance"):
+                 "test/group_acc/direction", "test/group_acc/appearance"):
         assert 0.0 <= float(row[name]) <= 1.0, name
 
 

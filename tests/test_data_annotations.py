@@ -19,8 +19,8 @@ def _place(source, *targets):
 def test_kinetics_split_folders(tiny_dataset):
     info = read_annotations(tiny_dataset)  # auto
     assert info.format == "kinetics"
-    assert info.class_names == ["red_disc", "green_disc", "move_left", "move_right"]  # from classes.json
-    assert info.groups == {"appearance": [0, 1], "motion": [2, 3]}
+    assert info.class_names == ["solid", "horizontal_stripes", "move_left", "move_right"]  # from classes.json
+    assert info.groups == {"appearance": [0, 1], "direction": [2, 3]}
     assert not info.multi_label and not info.skipped
     for split in ("train", "val", "test"):
         records = info.splits[split]
@@ -70,7 +70,7 @@ def test_kinetics_single_csv_with_a_split_column(tiny_dataset, tmp_path):
     (tmp_path / "all.csv").write_text("\n".join(rows) + "\n")
     info = read_annotations(tiny_dataset, "kinetics", tmp_path / "all.csv")
     assert len(info.splits["train"]) == 12 and len(info.splits["val"]) == 12
-    assert sorted(info.class_names) == ["green_disc", "move_left", "move_right", "red_disc"]
+    assert sorted(info.class_names) == ["horizontal_stripes", "move_left", "move_right", "solid"]
 
 
 def test_sports1m_urls_paths_and_multi_label(indexed_videos, tmp_path):
@@ -183,7 +183,7 @@ def test_symlink_loops_do_not_hang_indexing(tiny_dataset, tmp_path):
     limit, so a walk that never ends fails the test instead of blocking the suite."""
     root = shutil.copytree(tiny_dataset, tmp_path / "data")
     (root / "train" / "loop_up").symlink_to(root)
-    (root / "val" / "red_disc" / "loop_across").symlink_to(root / "train")
+    (root / "val" / "solid" / "loop_across").symlink_to(root / "train")
     code = ("import sys; from lit_video.data.annotations import index_videos, read_kinetics; "
             "print(sum(map(len, index_videos(sys.argv[1]).values())), len(read_kinetics(sys.argv[1]).videos()))")
     done = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, timeout=60)
@@ -196,8 +196,8 @@ def test_bom_bad_times_and_short_rows(tiny_dataset, tmp_path):
     are skipped with file, line and reason, and the rest of the file is used."""
     root = shutil.copytree(tiny_dataset, tmp_path / "data")
     train = root / "annotations" / "train.csv"
-    train.write_text(train.read_text() + "red_disc,aaa,abc,10,train\nred_disc,aaa,0,inf,train\nred_disc,aaa\n"
-                     "red_disc,aaa,nan,1,train\nred_disc,aaa,5,2,train\n", encoding="utf-8-sig")
+    train.write_text(train.read_text() + "solid,aaa,abc,10,train\nsolid,aaa,0,inf,train\nsolid,aaa\n"
+                     "solid,aaa,nan,1,train\nsolid,aaa,5,2,train\n", encoding="utf-8-sig")
     assert train.read_bytes().startswith(b"\xef\xbb\xbf")
     info = read_annotations(root)
     assert len(info.splits["train"]) == 12

@@ -9,7 +9,7 @@ from lit_video.data.cli import main
 
 def test_synth_writes_a_dataset_that_checks_clean(tmp_path, capsys):
     out = tmp_path / "syn"
-    assert main(["synth", "--out", str(out), "--classes", "2", "--videos-per-class", "2", "--frames", "8",
+    assert main(["synth", "--out", str(out), "--groups", "order", "--videos-per-class", "2", "--frames", "8",
                  "--size", "16", "--fps", "10", "20", "--seed", "1"]) == 0
     assert f"wrote 8 videos to {out}" in capsys.readouterr().out  # 2 train + 1 val + 1 test per class
     assert len(list(out.rglob("*.mp4"))) == 8
@@ -80,18 +80,18 @@ def test_unreadable_annotation_files_give_one_line_with_file_and_line(tiny_datas
     elif case == "class_index":
         root = tmp_path / "ucf"
         for cls in ("Archery", "Bowling"):
-            shutil.copytree(tiny_dataset / "train" / "red_disc", root / cls)
+            shutil.copytree(tiny_dataset / "train" / "solid", root / cls)
         file, line = root / "classInd.txt", 2
         file.write_text("1 Archery\n2\n")
         (root / "trainlist01.txt").write_text("Archery/x.mp4 1\n")
         expected = "expected '<index> <class name>', got '2'"
     elif case == "classes_json":
         file, line = ann / "classes.json", 3
-        file.write_text('{"classes": [\n  "red_disc",\n  ]\n}\n')
+        file.write_text('{"classes": [\n  "solid",\n  ]\n}\n')
         expected = "not valid JSON"
     else:
         file, line = ann / "classes.json", 1
-        file.write_text('{"classes": "red_disc"}\n')
+        file.write_text('{"classes": "solid"}\n')
         expected = '"classes" must be a list of class names'
     assert main(["check", str(root)]) == 2
     out = capsys.readouterr().out

@@ -18,11 +18,11 @@ from lit_video.data.skipped import SKIPPED_FILE
 def test_properties_are_known_at_construction(tiny_dataset):
     dm = VideoDataModule(root=str(tiny_dataset), frames=4, size=32, num_workers=0)
     assert dm.num_classes == 4 and not dm.multi_label
-    assert dm.class_names == ["red_disc", "green_disc", "move_left", "move_right"]
-    assert dm.groups == {"appearance": [0, 1], "motion": [2, 3]}
+    assert dm.class_names == ["solid", "horizontal_stripes", "move_left", "move_right"]
+    assert dm.groups == {"appearance": [0, 1], "direction": [2, 3]}
     assert dm.dataset_name == "data" and len(dm.fingerprint) == 12
     assert dm.fingerprint == VideoDataModule(root=str(tiny_dataset), frames=8).fingerprint
-    # The synthetic data has left / right motion classes: its classes.json forbids mirroring, unless overridden.
+    # The synthetic data has left / right direction classes: its classes.json forbids mirroring, unless overridden.
     assert dm.flip is False and VideoDataModule(root=str(tiny_dataset), flip=True).flip is True
 
 

@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from .annotations import FORMATS, SPLITS, read_annotations
 from .decode import BACKENDS, VideoReadError, check_video
-from .synthetic import write_synthetic_dataset
+from .synthetic import GROUPS, write_synthetic_dataset
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,14 +21,19 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     synth = commands.add_parser("synth", help="write the synthetic dataset (real H.264 mp4 files, Kinetics layout)")
     synth.add_argument("--out", required=True, type=Path, help="folder to write the dataset into")
-    synth.add_argument("--classes", type=int, default=8, help="number of classes, half appearance, half motion")
-    synth.add_argument("--videos-per-class", type=int, default=40, help="train videos per class")
+    synth.add_argument("--groups", nargs="+", default=None, metavar="GROUP",
+                       help=f"class groups to write (default: all of {', '.join(GROUPS)})")
+    synth.add_argument("--classes-per-group", type=int, default=None,
+                       help="the first N classes of each group, N >= 2 (default: all; a smaller group keeps all)")
+    synth.add_argument("--videos-per-class", type=int, default=24, help="train videos per class")
     synth.add_argument("--eval-videos-per-class", type=int, default=None,
-                       help="val and test videos per class (default: a quarter of --videos-per-class)")
+                       help="val and test videos per class (default: half of --videos-per-class)")
     synth.add_argument("--frames", type=int, default=60, help="longest video, in frames (shortest: half)")
     synth.add_argument("--size", type=int, default=64, help="frame height and width in pixels (even)")
     synth.add_argument("--fps", type=float, nargs="+", default=[12, 25, 30], help="native frame rates to mix")
     synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--workers", type=int, default=None,
+                       help="processes that render and encode (default: one per CPU); the bytes do not depend on it")
     check = commands.add_parser("check", help="list the videos that cannot be read, missing or empty splits and "
                                               "videos listed twice, and why (exit code 1 if any)")
     check.add_argument("root", type=Path, help="dataset root folder")
@@ -44,8 +49,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def synth(args: argparse.Namespace, console: Console) -> int:
     start = time.perf_counter()
-    out = write_synthetic_dataset(args.out, args.classes, args.videos_per_class, args.eval_videos_per_class,
-                                  args.frames, args.size, args.fps, args.seed)
+    out = write_synthetic_dataset(args.out, args.groups, args.classes_per_group, args.videos_per_class,
+                                  args.eval_videos_per_class, args.frames, args.size, args.fps, args.seed,
+                                  args.workers)
     videos = sum(1 for _ in out.rglob("*.mp4"))
     # Unwrapped and as written: the path stays whole for copying.
     console.print(f"wrote {videos} videos to {out} in {time.perf_counter() - start:.1f} s", soft_wrap=True,
