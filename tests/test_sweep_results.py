@@ -66,16 +66,18 @@ def test_leaderboard_averages_seeds_ranks_and_keeps_failures(tmp_path):
     assert c3d["video_top1_std"] == pytest.approx(0.1414, abs=1e-3)
     assert c3d["gflops_per_video"] == pytest.approx(2 * c3d["gmacs_per_video"])
     assert c3d["group_acc"]["motion"] == pytest.approx(0.7)
+    assert c3d["group_acc_std"]["motion"] == pytest.approx(0.1414, abs=1e-3)  # each group: mean and spread
     assert board[2]["status"] == "failed" and board[2]["error"] == "RuntimeError: boom"
 
     write_leaderboards(tmp_path, rows, "test board")
     md = (tmp_path / "leaderboard.md").read_text()
-    assert "| 1 | c3d |" in md and "70.0" in md and "## Failed entries" in md and "boom" in md
+    assert "| 1 | c3d |" in md and "70.0 ± 14.1" in md and "## Failed entries" in md and "boom" in md
     assert "GMACs" in md and "FLOPs" in md and " FLOPs " not in md.replace("GFLOPs", "")
     with (tmp_path / "leaderboard.csv").open() as f:
         table = list(csv.DictReader(f))
     assert [t["model"] for t in table] == ["c3d", "single_frame", "lrcn"]
     assert float(table[0]["group_acc/motion"]) == pytest.approx(0.7)
+    assert float(table[0]["group_acc_std/motion"]) == pytest.approx(0.1414, abs=1e-3)
     assert json.loads((tmp_path / "leaderboard.json").read_text())[0]["model"] == "c3d"
 
     plots = write_plots(tmp_path, board)

@@ -91,7 +91,9 @@ def leaderboard(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         for unit in ("clip", "video"):
             line[f"gflops_per_{unit}"] = gflops(line[f"gmacs_per_{unit}"])
         group_names = sorted({g for r in ok for g in (r.get("group_acc") or {})})
-        line["group_acc"] = {g: _mean([(r.get("group_acc") or {}).get(g) for r in ok]) for g in group_names}
+        per_group = {g: [(r.get("group_acc") or {}).get(g) for r in ok] for g in group_names}
+        line["group_acc"] = {g: _mean(values) for g, values in per_group.items()}
+        line["group_acc_std"] = {g: _std(values) for g, values in per_group.items()}
         for stamp in ("device", "git_sha", "dataset_fingerprint"):
             line[stamp] = use[-1].get(stamp)
         failed = [r for r in members if r.get("status") == "failed"]
@@ -116,6 +118,11 @@ def leaderboard(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _pct(v: Any) -> str:
     return "" if v is None else f"{100 * v:.1f}"
+
+
+def _pct_std(mean: Any, std: Any) -> str:
+    """A per-group accuracy: mean ± standard deviation over seeds (the mean alone with one seed)."""
+    return _pct(mean) + ("" if mean is None or std is None else f" ± {100 * std:.1f}")
 
 
 def _num(digits: int) -> Callable[[Any], str]:
@@ -160,9 +167,11 @@ def to_csv(board: list[dict[str, Any]]) -> str:
     groups = _group_names(board)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([field for field, _, _ in COLUMNS] + [f"group_acc/{g}" for g in groups] + list(STAMP))
+    writer.writerow([field for field, _, _ in COLUMNS] + [f"group_acc/{g}" for g in groups]
+                    + [f"group_acc_std/{g}" for g in groups] + list(STAMP))
     for line in board:
         cells = [line.get(field) for field, _, _ in COLUMNS] + [line["group_acc"].get(g) for g in groups]
+        cells += [(line.get("group_acc_std") or {}).get(g) for g in groups]
         writer.writerow(["" if v is None else v for v in cells + [line.get(k) for k in STAMP]])
     return out.getvalue()
 
@@ -180,7 +189,8 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
              f"Machine: {', '.join(devices) or 'unknown'}. lit-video commit: {', '.join(shas) or 'unknown'}.",
              "Accuracies are video-level (softmax averaged over the eval views) unless marked clip; "
              f"GMACs = 10^9 multiply-accumulates counted by {COUNTER}, GFLOPs = 2 x GMACs; "
-             "± is the standard deviation over seeds and 95% CI ± the half-width of the 95 % confidence interval "
+             "± (here and in the per-group columns) is the standard deviation over seeds and 95% CI ± the "
+             "half-width of the 95 % confidence interval "
              "of the mean (Student's t); a rank marked (≈N) is within noise of rank N (their intervals overlap), "
              "so the two are not told apart. A line with one seed has no interval: its rank is not a claim.", ""]
     lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
@@ -190,7 +200,7 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
         cells = [fmt(line.get(field)) for field, _, fmt in MARKDOWN_COLUMNS]
         if line.get("within_noise_of"):  # the rank says so: no better than the line above beyond noise
             cells[0] = f"{line['rank']} (≈{line['rank'] - 1})"
-        cells += [_pct(line["group_acc"].get(g)) for g in groups]
+        cells += [_pct_std(line["group_acc"].get(g), (line.get("group_acc_std") or {}).get(g)) for g in groups]
         lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     profiled = [line for line in board if line["status"] == "profiled"]
     if profiled:
