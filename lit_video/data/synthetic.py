@@ -5,8 +5,9 @@ declared in ``annotations/classes.json`` and reported as ``test/group_acc/<group
 
 - ``appearance`` (solid, horizontal_stripes, vertical_stripes, checker): the TEXTURE of the main object (a disc)
   names the class: light and dark stripes or checks of one colour. The colour is drawn from one palette for every
-  class and the disc moves in a random direction at a random speed, so neither colour nor motion says anything:
-  one frame is enough, and a single-frame model should solve it.
+  class and the disc drifts in a random direction at a random, slow speed (0.05-0.2 frame sizes per second, so
+  the texture stays legible in a stack of frames), so neither colour nor motion says anything: one frame is
+  enough, and a single-frame model should solve it. Stripes are 0.1 frame sizes wide (3 px in a 32 px clip).
 - ``direction`` (move_left, move_right, move_up, move_down): the same white plus sign in every class, moving
   the named way at a random speed.
 - ``order`` (sawtooth_up, sawtooth_down): a still bar whose brightness ramps up slowly and snaps back (a sawtooth)
@@ -109,7 +110,7 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float, crf: int = 20)
 def _background(size: int, rng: np.random.Generator) -> np.ndarray:
     """A static textured background ``(H, W, 3)``: level, tint, three smooth waves that tile, pixel texture."""
     yy, xx = np.mgrid[0:size, 0:size] / size  # (H, W) in frame sizes
-    waves = sum(rng.uniform(4, 14) * np.sin(2 * math.pi * (rng.integers(-3, 4) * xx + rng.integers(-3, 4) * yy)
+    waves = sum(rng.uniform(2, 6) * np.sin(2 * math.pi * (rng.integers(-3, 4) * xx + rng.integers(-3, 4) * yy)
                                             + rng.uniform(0, 2 * math.pi)) for _ in range(3))
     level = rng.uniform(60, 120) + rng.normal(0, 8, 3)  # (3,) grey level and tint
     return (level + (waves + rng.normal(0, 8, (size, size)))[..., None]).astype(np.float32)
@@ -168,12 +169,12 @@ def render_video(label: str, num_frames: int, fps: float, size: int, rng: np.ran
     r = 0.15 * size
     heading = rng.uniform(0, 2 * math.pi)
     if group == "appearance":  # a disc whose texture names the class; colour and motion are random
-        dx, dy = _moving(size, t, rng.uniform(0.1, 0.5) * size, heading, rng)
-        half = 0.07 * size  # stripes and checks: half a period
+        dx, dy = _moving(size, t, rng.uniform(0.05, 0.2) * size, heading, rng)  # slow: a texture stays legible
+        half = 0.1 * size  # stripes and checks: half a period (3 px in a 32 px clip of the 64 px video)
         stripes = {"solid": np.ones_like(dx * dy), "horizontal_stripes": dy // half % 2 + 0 * dx,
                    "vertical_stripes": dx // half % 2 + 0 * dy, "checker": (dx // half + dy // half) % 2}[label]
         colour = PALETTE[rng.integers(len(PALETTE))] + rng.normal(0, 10, 3)
-        _paint(video, _shape("disc", dx, dy, 1.4 * r), (0.3 + 0.7 * stripes)[..., None] * colour)  # light / dark
+        _paint(video, _shape("disc", dx, dy, 1.8 * r), (0.25 + 0.75 * stripes)[..., None] * colour)  # light / dark
     elif group == "direction":  # one look; the heading names the class
         vx, vy = DIRECTIONS[label]
         dx, dy = _moving(size, t, rng.uniform(0.3, 0.45) * size, math.atan2(vy, vx), rng)
