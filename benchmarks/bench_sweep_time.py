@@ -6,8 +6,10 @@ testing.
     python benchmarks/bench_sweep_time.py                 # runs configs/sweeps/lecture.yaml into a temporary folder
     python benchmarks/bench_sweep_time.py --from DIR      # splits a finished sweep folder (DIR/<name>/) instead
 
-An entry's wall time is from its spec.json (written as its process starts) to its result.json (its last write);
-start-up is what its own timings (details.json) do not cover.
+Each job (the seeds of one model, one process) writes spec.json as its process starts and each entry's
+result.json as that entry ends: an entry's wall time runs from the previous one's result (or the spec) to its
+own; "start-up" is what the entry's own timings (details.json) do not cover: the process start for a job's first
+entry, little for the others.
 """
 
 from __future__ import annotations
@@ -26,15 +28,18 @@ REPO = Path(__file__).resolve().parent.parent
 PARTS = ("start-up", "build_s", "profile_s", "fit_s", "test_s")
 
 
-def entry_split(entry_dir: Path) -> dict[str, float] | None:
-    """Seconds per part of one finished entry (None where it did not finish)."""
-    spec, result, details = (entry_dir / n for n in ("spec.json", "result.json", "details.json"))
-    if not (spec.is_file() and result.is_file() and details.is_file()):
-        return None
-    timings = json.loads(details.read_text()).get("timings", {})
-    wall = result.stat().st_mtime - spec.stat().st_mtime
-    split = {part: timings.get(part, 0.0) for part in PARTS[1:]}
-    return {"wall": wall, "start-up": wall - sum(split.values()), **split}
+def job_splits(spec_path: Path) -> dict[str, dict[str, float]]:
+    """Seconds per part of each finished entry of the job ``spec_path`` started (unfinished ones left out)."""
+    splits, previous = {}, spec_path.stat().st_mtime
+    for entry_dir in map(Path, json.loads(spec_path.read_text())["entry_dirs"]):
+        result, details = entry_dir / "result.json", entry_dir / "details.json"
+        if not (result.is_file() and details.is_file()):
+            break
+        timings = json.loads(details.read_text()).get("timings", {})
+        wall, previous = result.stat().st_mtime - previous, result.stat().st_mtime
+        split = {part: timings.get(part, 0.0) for part in PARTS[1:]}
+        splits[entry_dir.name] = {"wall": wall, "start-up": wall - sum(split.values()), **split}
+    return splits
 
 
 def main() -> int:
@@ -50,7 +55,8 @@ def main() -> int:
                        stdout=subprocess.DEVNULL)
         total = time.perf_counter() - start
         (args.source,) = [p for p in out.iterdir() if p.is_dir()]
-    splits = {d.name: s for d in sorted((args.source / "runs").iterdir()) if (s := entry_split(d)) is not None}
+    splits = {name: split for spec in sorted((args.source / "runs").glob("*/spec.json"))
+              for name, split in job_splits(spec).items()}
     entries = sum(s["wall"] for s in splits.values())
     table = ["| entry | wall s | " + " | ".join(p.removesuffix("_s") for p in PARTS) + " |",
              "|---|---|" + "---|" * len(PARTS)]

@@ -68,7 +68,9 @@ class VideoClassifier(L.LightningModule):
         frames, size: the clip shape the data delivers (linked from the data by the CLI); passed to models whose
             architecture depends on them and used to check, before training, that the model accepts the clip.
         groups: class groups (group name -> class indices), for per-group accuracy; linked from the data.
-        lr, weight_decay: AdamW settings.
+        lr, weight_decay: AdamW settings. The defaults are for training from scratch (no pretrained weights), the
+            main sweep's for every family but early fusion (benchmarks/tune_lecture_recipes.py searched them on the
+            built-in data's validation split). Fine-tuning pretrained weights wants less.
         warmup_ratio: fraction of all optimiser steps spent warming the learning rate up linearly from zero;
             a cosine decay to ``min_lr_ratio * lr`` follows.
         label_smoothing: for the single-label cross-entropy.
@@ -83,8 +85,8 @@ class VideoClassifier(L.LightningModule):
         frames: int = 8,
         size: int = 112,
         groups: dict[str, list[int]] | None = None,
-        lr: float = 1e-3,
-        weight_decay: float = 0.05,
+        lr: float = 3e-3,
+        weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,
         min_lr_ratio: float = 0.01,
         label_smoothing: float = 0.0,

@@ -1,0 +1,97 @@
+"""How the main job's per-model recipes were chosen: on validation data, never on test.
+
+For every trained model of the sweep (configs/sweeps/lecture.yaml by default), fits its config as the sweep would
+(first seed) at the sweep's learning rate times each ``--lr-factors``, and records the validation accuracy after
+every epoch, overall and per class group, with the fit time. The test split is never read.
+
+    python benchmarks/tune_lecture_recipes.py                          # every trained model, lr x 1/3, 1, 3
+    python benchmarks/tune_lecture_recipes.py --models lrcn --lr-factors 1 3 --epochs 10
+    python benchmarks/tune_lecture_recipes.py --out recipe_search_slow --models lrcn late_fusion_fc conv_gru \
+        --lr-factors 1 --epochs 16                                      # the profile-only ones: why
+
+Writes results/machine/recipe_search.{md,json} (``--out``). A recipe is good when it reaches its plateau on validation
+within the epoch budget; the sweep config then keeps the learning rate with the best final validation accuracy
+and the fewest epochs that reach it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import lightning as L
+from common import write_result
+
+from lit_video.sweep.config import load_sweep
+from lit_video.train import build_run, resolve_config
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class ValidationCurve(L.Callback):
+    """The validation metrics after each epoch (Lightning keeps only the latest). Read at the training epoch's
+    end, which follows its validation, so the module's video-level metrics are logged by then."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict[str, float]] = []
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        metrics = trainer.callback_metrics
+        self.epochs.append({k: float(v) for k, v in metrics.items() if k.startswith("val/")})
+
+
+def fit_on_validation(config: dict, folder: str) -> tuple[list[dict[str, float]], float]:
+    config = copy.deepcopy(config)
+    config["trainer"].update(logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                             enable_model_summary=False, default_root_dir=folder)
+    run = build_run(config)
+    curve = ValidationCurve()
+    run.trainer.callbacks.append(curve)
+    start = time.perf_counter()
+    run.trainer.fit(run.model, datamodule=run.datamodule)
+    return curve.epochs, time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", default=str(REPO / "configs" / "sweeps" / "lecture.yaml"))
+    parser.add_argument("--models", nargs="*",
+                        help="variants to tune (default: every trained one; a profile-only one when named)")
+    parser.add_argument("--lr-factors", nargs="+", type=float, default=[1 / 3, 1.0, 3.0])
+    parser.add_argument("--epochs", type=int, help="max_epochs (default: the sweep's)")
+    parser.add_argument("--out", default="recipe_search", help="results/machine/<out>.md and .json")
+    args = parser.parse_args()
+    sweep = load_sweep(args.config)
+    first_seed = sweep.entries[0].seed
+    entries = [e for e in sweep.entries if e.seed == first_seed
+               and (e.variant in args.models if args.models else e.train)]
+    results, table = [], []
+    for entry in entries:
+        table += [f"## {entry.variant}", "", "| lr | epochs | fit s | val top-1 % by epoch | val % per group (last) |",
+                  "|---|---|---|---|---|"]
+        for factor in args.lr_factors:
+            config = copy.deepcopy(entry.config)
+            # The entry's own lr, or the CLI's default where the sweep leaves it out.
+            config["model"]["lr"] = lr = resolve_config(entry.config)["model"]["lr"] * factor
+            if args.epochs:
+                config["trainer"]["max_epochs"] = args.epochs
+            with tempfile.TemporaryDirectory() as folder:
+                curve, fit_s = fit_on_validation(config, folder)
+            results.append({"variant": entry.variant, "lr": lr, "fit_s": fit_s, "curve": curve})
+            by_epoch = " ".join(f"{100 * e.get('val/video_top1', float('nan')):.0f}" for e in curve)
+            groups = " ".join(f"{k.removeprefix('val/group_acc/')} {100 * v:.0f}"
+                              for k, v in curve[-1].items() if k.startswith("val/group_acc/")) if curve else ""
+            line = f"| {lr:.2g} | {len(curve)} | {fit_s:.0f} | {by_epoch} | {groups} |"
+            table.append(line)
+            print(entry.variant, line, flush=True)
+        table.append("")
+    write_result(args.out, {"config": args.config, "runs": results}, table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
