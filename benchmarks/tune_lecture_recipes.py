@@ -21,12 +21,13 @@ import copy
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import lightning as L
 from common import write_result
 
-from lit_video.sweep.config import load_sweep
+from lit_video.sweep.config import Entry, load_sweep
 from lit_video.train import build_run, resolve_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,6 +57,12 @@ def fit_on_validation(config: dict, folder: str) -> tuple[list[dict[str, float]]
     return curve.epochs, time.perf_counter() - start
 
 
+def _reseeded(entry: Entry, seed: int) -> Entry:
+    """``entry`` with ``seed`` driving Lightning and the data's sampling, as the sweep seeds its entries."""
+    config = {**entry.config, "seed_everything": seed, "data": {**entry.config["data"], "seed": seed}}
+    return replace(entry, seed=seed, config=config)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default=str(REPO / "configs" / "sweeps" / "lecture.yaml"))
@@ -63,16 +70,17 @@ def main() -> int:
                         help="variants to tune (default: every trained one; a profile-only one when named)")
     parser.add_argument("--lr-factors", nargs="+", type=float, default=[1 / 3, 1.0, 3.0])
     parser.add_argument("--epochs", type=int, help="max_epochs (default: the sweep's)")
+    parser.add_argument("--seeds", nargs="+", type=int, help="seeds to fit (default: the sweep's first)")
     parser.add_argument("--out", default="recipe_search", help="results/machine/<out>.md and .json")
     args = parser.parse_args()
     sweep = load_sweep(args.config)
-    first_seed = sweep.entries[0].seed
-    entries = [e for e in sweep.entries if e.seed == first_seed
-               and (e.variant in args.models if args.models else e.train)]
+    # A profile-only item has one entry, at the first seed: a named seed refits its config with that seed.
+    variants = {e.variant: e for e in sweep.entries if e.variant in args.models or (not args.models and e.train)}
+    entries = [_reseeded(entry, seed) for entry in variants.values() for seed in args.seeds or [entry.seed]]
     results, table = [], []
     for entry in entries:
-        table += [f"## {entry.variant}", "", "| lr | epochs | fit s | val top-1 % by epoch | val % per group (last) |",
-                  "|---|---|---|---|---|"]
+        table += [f"## {entry.variant}, seed {entry.seed}", "",
+                  "| lr | epochs | fit s | val top-1 % by epoch | val % per group (last) |", "|---|---|---|---|---|"]
         for factor in args.lr_factors:
             config = copy.deepcopy(entry.config)
             # The entry's own lr, or the CLI's default where the sweep leaves it out.
@@ -81,13 +89,13 @@ def main() -> int:
                 config["trainer"]["max_epochs"] = args.epochs
             with tempfile.TemporaryDirectory() as folder:
                 curve, fit_s = fit_on_validation(config, folder)
-            results.append({"variant": entry.variant, "lr": lr, "fit_s": fit_s, "curve": curve})
+            results.append({"variant": entry.variant, "seed": entry.seed, "lr": lr, "fit_s": fit_s, "curve": curve})
             by_epoch = " ".join(f"{100 * e.get('val/video_top1', float('nan')):.0f}" for e in curve)
             groups = " ".join(f"{k.removeprefix('val/group_acc/')} {100 * v:.0f}"
                               for k, v in curve[-1].items() if k.startswith("val/group_acc/")) if curve else ""
             line = f"| {lr:.2g} | {len(curve)} | {fit_s:.0f} | {by_epoch} | {groups} |"
             table.append(line)
-            print(entry.variant, line, flush=True)
+            print(entry.variant, entry.seed, line, flush=True)
         table.append("")
     write_result(args.out, {"config": args.config, "runs": results}, table)
     return 0

@@ -25,9 +25,9 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"class groups to write (default: all of {', '.join(GROUPS)})")
     synth.add_argument("--classes-per-group", type=int, default=None,
                        help="the first N classes of each group, N >= 2 (default: all; a smaller group keeps all)")
-    synth.add_argument("--videos-per-class", type=int, default=24, help="train videos per class")
+    synth.add_argument("--videos-per-class", type=int, default=48, help="train videos per class")
     synth.add_argument("--eval-videos-per-class", type=int, default=None,
-                       help="val and test videos per class (default: half of --videos-per-class)")
+                       help="val and test videos per class (default: a quarter of --videos-per-class)")
     synth.add_argument("--frames", type=int, default=60, help="longest video, in frames (shortest: half)")
     synth.add_argument("--size", type=int, default=64, help="frame height and width in pixels (even)")
     synth.add_argument("--fps", type=float, nargs="+", default=[12, 25, 30], help="native frame rates to mix")

@@ -216,7 +216,7 @@ def _write_one(job: tuple) -> list:
 
 
 def write_synthetic_dataset(out: str | Path, groups: Sequence[str] | None = None, classes_per_group: int | None = None,
-                            videos_per_class: int = 24, eval_videos_per_class: int | None = None, frames: int = 60,
+                            videos_per_class: int = 48, eval_videos_per_class: int | None = None, frames: int = 60,
                             size: int = 64, fps: Sequence[float] = (12, 25, 30), seed: int = 0,
                             workers: int | None = None) -> Path:
     """Write the dataset to ``out`` in the Kinetics layout; the same arguments give the same bytes, whatever
@@ -233,7 +233,7 @@ def write_synthetic_dataset(out: str | Path, groups: Sequence[str] | None = None
         raise ValueError(f"--workers must be >= 1, got {workers}")
     out = Path(out)
     names, chosen = synthetic_classes(groups, classes_per_group)
-    eval_videos = eval_videos_per_class or max(1, videos_per_class // 2)
+    eval_videos = eval_videos_per_class or max(1, videos_per_class // 4)
     jobs = [(str(out), split, label, (seed, split_id, CLASSES.index(label), v), frames, size, tuple(fps))
             for split, split_id in SPLIT_IDS.items() for label in names
             for v in range(videos_per_class if split == "train" else eval_videos)]
@@ -259,7 +259,7 @@ def write_synthetic_dataset(out: str | Path, groups: Sequence[str] | None = None
 
 
 def builtin_dataset(folder: Path | None = None) -> Path:
-    """The default synthetic dataset (all five groups, 24 train and 12 + 12 eval videos per class, 64 px, 30-60
+    """The default synthetic dataset (all five groups, 48 train and 12 + 12 eval videos per class, 64 px, 30-60
     frames), written on first use under the cache folder and reused afterwards.
 
     It is written to a temporary folder and renamed into place (``write_folder_atomic``), so two processes
