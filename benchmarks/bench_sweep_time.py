@@ -31,7 +31,8 @@ PARTS = ("start-up", "build_s", "profile_s", "fit_s", "test_s")
 def job_splits(spec_path: Path) -> dict[str, dict[str, float]]:
     """Seconds per part of each finished entry of the job ``spec_path`` started (unfinished ones left out)."""
     splits, previous = {}, spec_path.stat().st_mtime
-    for entry_dir in map(Path, json.loads(spec_path.read_text())["entry_dirs"]):
+    runs = spec_path.parent.parent  # the spec names its entries' folders as the sweep saw them (maybe relative)
+    for entry_dir in (runs / Path(d).name for d in json.loads(spec_path.read_text())["entry_dirs"]):
         result, details = entry_dir / "result.json", entry_dir / "details.json"
         if not (result.is_file() and details.is_file()):
             break

@@ -75,7 +75,7 @@ def main() -> int:
     args = parser.parse_args()
     sweep = load_sweep(args.config)
     # A profile-only item has one entry, at the first seed: a named seed refits its config with that seed.
-    variants = {e.variant: e for e in sweep.entries if e.variant in args.models or (not args.models and e.train)}
+    variants = {e.variant: e for e in sweep.entries if (e.variant in args.models if args.models else e.train)}
     entries = [_reseeded(entry, seed) for entry in variants.values() for seed in args.seeds or [entry.seed]]
     results, table = [], []
     for entry in entries:
