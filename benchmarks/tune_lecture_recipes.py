@@ -75,7 +75,10 @@ def main() -> int:
     args = parser.parse_args()
     sweep = load_sweep(args.config)
     # A profile-only item has one entry, at the first seed: a named seed refits its config with that seed.
-    variants = {e.variant: e for e in sweep.entries if (e.variant in args.models if args.models else e.train)}
+    variants: dict[str, Entry] = {}  # each variant's first entry (its first seed)
+    for e in sweep.entries:
+        if e.variant in args.models if args.models else e.train:
+            variants.setdefault(e.variant, e)
     entries = [_reseeded(entry, seed) for entry in variants.values() for seed in args.seeds or [entry.seed]]
     results, table = [], []
     for entry in entries:
