@@ -109,6 +109,8 @@ def test_variants_of_one_model_get_labels(tiny_dataset):
     ({"name": "a/b"}, "folder-safe"),
     ({"models": ["c3d", "c3d"]}, "both labelled 'c3d'"),
     ({"epochs": 3}, "unknown key"),
+    ({"parallel": 0}, "`parallel` must be a whole number of jobs >= 1, got 0"),
+    ({"parallel": True}, "`parallel` must be"),
     # Found before training, by building the data and the model (on the meta device) of every entry:
     ({"data": {"root": "/no/such/dataset"}}, r"models\[0\] \(lecture_late_fusion\): data: .*/no/such/dataset"),
     ({"models": [{"name": "c3d", "data": {"size": 16}}]}, r"model: c3d needs frames >= 16 and size >= 32"),
@@ -275,6 +277,39 @@ def test_the_seeds_of_a_model_run_as_one_job_profiled_once_with_the_numbers_of_s
     # Sharing a process changes no number: seed 1 after seed 0 is seed 1 run on its own.
     for field in ("video_top1", "clip_top1", "group_acc"):
         assert second[field] == alone.row[field], field
+
+
+def test_a_parallel_sweep_profiles_alone_then_trains_side_by_side_with_the_numbers_of_a_lone_run(tiny_dataset,
+                                                                                                 tmp_path):
+    from lit_video.sweep.runner import run_sweep
+
+    config = sweep_config(tiny_dataset, seeds=[0, 1], parallel=2, models=[
+        "lecture_late_fusion", {"name": "lecture_3d_cnn", "profile_only": True},
+        {"name": "lecture_early_fusion", "lr": 1.0e30, "warmup_ratio": 0.0}])  # NaN loss: fails for real
+    sweep = parse_sweep(config)
+    assert sweep.parallel == 2
+    assert run_sweep(sweep, tmp_path / "out", wandb_mode=None) == 1  # one job failed, the others went on
+    rows = {(r["variant"], r["seed"]): r for r in read_rows(tmp_path / "out" / "tiny" / "results.jsonl")}
+    assert {k: r["status"] for k, r in rows.items()} == {
+        ("lecture_late_fusion", 0): "ok", ("lecture_late_fusion", 1): "ok", ("lecture_3d_cnn", 0): "profiled",
+        ("lecture_early_fusion", 0): "failed", ("lecture_early_fusion", 1): "failed"}
+    assert "nan" in rows[("lecture_early_fusion", 1)]["error"].lower()
+    first, second = rows[("lecture_late_fusion", 0)], rows[("lecture_late_fusion", 1)]
+    threads = max(1, (os.cpu_count() or 1) // 2)
+    assert first["train_threads"] == second["train_threads"] == threads
+    assert first["infer_clips_per_s"] == second["infer_clips_per_s"] > 0  # measured once, in the profile phase
+    assert f"Fits (train s) ran with {threads} torch thread(s) each" in (
+        tmp_path / "out" / "tiny" / "leaderboard.md").read_text()
+    # Every model was profiled before any trained.
+    runs = tmp_path / "out" / "tiny" / "runs"
+    profiled = max(p.stat().st_mtime for p in [*runs.glob("*/profile.json"), *runs.glob("*/result.json")]
+                   if "lecture_3d_cnn" in str(p) or p.name == "profile.json")
+    assert profiled <= min(p.stat().st_mtime for p in runs.glob("*/spec.json") if "lecture_3d_cnn" not in str(p))
+    # Side by side on `threads` threads, a model learns what it learns alone on as many.
+    (alone,) = run_child([e for e in sweep.entries if e.variant == "lecture_late_fusion"][1:], tmp_path / "alone",
+                         wandb_mode=None, threads=threads)
+    for field in ("video_top1", "clip_top1", "group_acc"):
+        assert alone.row[field] == second[field], field
 
 
 # --------------------------------------------------------------------------------------------- end to end

@@ -5,6 +5,7 @@ CLI, validated by the CLI's own parser before anything runs.
 name: lecture                   # results go to <out>/lecture/
 seeds: [0, 1, 2]
 timeout_s: 900                  # per entry
+parallel: 2                     # models trained at once on a CPU (default 1); see Sweep.parallel
 profile: {batch_sizes: [1, 8]}  # ThroughputOptions of the cost measurement
 model: {lr: 1.0e-3}             # the CLI's sections, for every entry: model (VideoClassifier),
 data: {size: 64}                #   data (VideoDataModule; a list of them sweeps several datasets)
@@ -34,9 +35,10 @@ import yaml
 
 from ..data import dataset_label, eval_views
 from ..profiling import ThroughputOptions
+from ..profiling.machine import accelerator_device
 from ..train import ConfigError, preflight
 
-SWEEP_KEYS = ("name", "models", "model", "data", "trainer", "profile", "seeds", "timeout_s")
+SWEEP_KEYS = ("name", "models", "model", "data", "trainer", "profile", "seeds", "timeout_s", "parallel")
 ITEM_KEYS = ("label", "data", "trainer", "profile_only")  # besides the CLI's model keys
 # Trainer settings each entry gets from the sweep: its own folder and loggers.
 SWEEP_TRAINER_KEYS = ("default_root_dir", "logger")
@@ -94,6 +96,10 @@ class Entry:
 class Sweep:
     name: str
     entries: list[Entry]
+    # Jobs (models) trained at once, each with cores // parallel torch threads: a small model gains little from a
+    # second thread, so two one-thread fits on two cores take about the time of one. Every model is profiled
+    # first, one at a time, so that no speed figure is measured beside a neighbour's training. CPU only.
+    parallel: int = 1
 
 
 def _mapping(where: str, value: Any) -> dict[str, Any]:
@@ -162,6 +168,9 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
     timeout_s = raw.get("timeout_s", DEFAULT_TIMEOUT_S)
     if not isinstance(timeout_s, int | float) or timeout_s <= 0:
         raise SweepConfigError(f"{source}: `timeout_s` must be a positive number of seconds, got {timeout_s!r}")
+    parallel = raw.get("parallel", 1)
+    if not isinstance(parallel, int) or isinstance(parallel, bool) or parallel < 1:
+        raise SweepConfigError(f"{source}: `parallel` must be a whole number of jobs >= 1, got {parallel!r}")
     profile = _mapping(f"{source}: profile", raw.get("profile"))
     try:
         ThroughputOptions(**profile)
@@ -228,7 +237,12 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
                     f"{source}: {entry.variant!r} and {seen[key].variant!r} on dataset {entry.dataset!r} with "
                     f"seed {entry.seed} are the same entry; the leaderboard could not tell them apart")
             seen[key] = entry
-    return Sweep(name, entries)
+    gpu = sorted({entry.variant for entry in entries if accelerator_device(entry.accelerator).type != "cpu"})
+    if parallel > 1 and gpu:
+        raise SweepConfigError(f"{source}: `parallel: {parallel}` trains models side by side on CPU cores; "
+                               f"{', '.join(gpu)} run(s) on an accelerator, which trains one model at a time "
+                               "(leave parallel out, or set trainer.accelerator: cpu)")
+    return Sweep(name, entries, parallel)
 
 
 def load_sweep(path: str | Path) -> Sweep:

@@ -14,10 +14,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
 import signal
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,8 @@ from .config import Entry
 from .rows import make_row, precision_dtype
 
 SPEC_FILE, RESULT_FILE = "spec.json", "result.json"
+# A parallel sweep's profile phase (``profile_job``): its spec, its outcome and timings, and the cost it measured.
+PROFILE_SPEC_FILE, PROFILE_FILE, COST_FILE = "profile_spec.json", "profile.json", "cost.pickle"
 
 
 def base_row(entry: Entry, device: Any = None, **fields: Any) -> dict[str, Any]:
@@ -98,10 +102,24 @@ def measure_cost(entry: Entry, run: Any) -> Cost:
     return Cost(report, speed, fields, time.perf_counter() - started)
 
 
-def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, cost: Cost | None = None
-              ) -> tuple[dict[str, Any], Cost]:
-    """Build, profile (unless ``cost`` is given: another seed of the same model measured it), fit and test
-    ``entry``; returns its results row and its cost. Raises whatever training raises."""
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[int]:
+    """Torch's intra-op threads set to ``threads`` (None: as they are) inside; yields the number in use."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
+def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, cost: Cost | None = None,
+              threads: int | None = None) -> tuple[dict[str, Any], Cost]:
+    """Build, profile (unless ``cost`` is given: another seed of the same model, or a parallel sweep's profile
+    phase, measured it), fit and test ``entry`` (with ``threads`` torch threads: None, the process's); returns
+    its results row and its cost. Raises whatever training raises."""
     from lightning.pytorch.loggers import WandbLogger
 
     from ..train import build_run, finish_wandb, fit_and_test
@@ -125,7 +143,8 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, cost: Cost 
         write_atomic(entry_dir / "details.json", json.dumps(details, indent=1, default=str))
         return base_row(entry, device, **common, status="profiled", error=None), cost
 
-    result = fit_and_test(run)
+    with torch_threads(threads) as train_threads:
+        result = fit_and_test(run)
     metrics = result["metrics"]
     row = base_row(
         entry, device, **common,
@@ -136,7 +155,7 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, cost: Cost 
         mean_class_acc=metrics.get("test/mean_class_acc"),
         group_acc={k.removeprefix("test/group_acc/"): v for k, v in metrics.items()
                    if k.startswith("test/group_acc/")} or None,
-        train_time_s=result["train_time_s"], status="ok", error=None,
+        train_time_s=result["train_time_s"], train_threads=train_threads, status="ok", error=None,
     )
     # What the row summarises, in full, beside the entry's logs.
     timings.update(fit_s=result["train_time_s"], test_s=result["test_time_s"])
@@ -145,19 +164,47 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, cost: Cost 
     return row, cost
 
 
-def run_job(entries: list[Entry], entry_dirs: list[Path], wandb_mode: str | None) -> bool:
+def run_job(entries: list[Entry], entry_dirs: list[Path], wandb_mode: str | None, cost: Cost | None = None,
+            threads: int | None = None) -> bool:
     """Run the entries of one job (the seeds of one model) one after another in this process, writing each
-    one's ``result.json`` as it finishes; the model is profiled once. Returns whether all succeeded."""
-    cost, all_ok = None, True
+    one's ``result.json`` as it finishes; the model is profiled once (not at all when ``cost`` is given).
+    Returns whether all succeeded."""
+    all_ok = True
     for entry, entry_dir in zip(entries, entry_dirs, strict=True):
         try:
-            row, cost = run_entry(entry, entry_dir, wandb_mode, cost)
+            row, cost = run_entry(entry, entry_dir, wandb_mode, cost, threads)
             outcome: dict[str, Any] = {"status": "ok", "row": row}
         except Exception as err:  # report every failure to the parent, which records it and goes on
             outcome = _failure(err)
             all_ok = False
         write_atomic(entry_dir / RESULT_FILE, json.dumps(outcome, indent=2, default=str))
     return all_ok
+
+
+def profile_job(entry: Entry, entry_dir: Path) -> bool:
+    """A parallel sweep's profile phase for one trained job: measure its model's cost (``measure_cost``) while
+    nothing else runs, and keep it in ``COST_FILE`` for the job's training phase; ``PROFILE_FILE`` says how it
+    went. Returns whether it worked."""
+    started = time.perf_counter()
+    try:
+        from ..train import build_run
+
+        config = entry_config(entry, entry_dir, None)
+        run = build_run({**config, "trainer": {**config["trainer"], "logger": False}})  # logs: the fit's
+        build_s = time.perf_counter() - started
+        cost = measure_cost(entry, run)
+        write_atomic(entry_dir / COST_FILE, pickle.dumps(cost))
+        outcome: dict[str, Any] = {"status": "ok", "timings": {"build_s": build_s, "profile_s": cost.profile_s},
+                                   "train_clips_per_s": cost.fields["train_clips_per_s"]}
+    except Exception as err:
+        outcome = _failure(err)
+    write_atomic(entry_dir / PROFILE_FILE, json.dumps(outcome, indent=2, default=str))
+    return outcome["status"] == "ok"
+
+
+def load_cost(entry_dir: Path) -> Cost:
+    """The cost ``profile_job`` measured for the job whose first entry's folder is ``entry_dir``."""
+    return pickle.loads((entry_dir / COST_FILE).read_bytes())
 
 
 def _failure(err: Exception) -> dict[str, Any]:
@@ -190,8 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     _die_with_parent()
     if spec.get("parent_pid") and os.getppid() != spec["parent_pid"]:
         return 1  # the sweep is already gone
-    entries = [Entry.from_dict(e) for e in spec["entries"]]
-    return 0 if run_job(entries, [Path(d) for d in spec["entry_dirs"]], spec.get("wandb")) else 1
+    entries, dirs = [Entry.from_dict(e) for e in spec["entries"]], [Path(d) for d in spec["entry_dirs"]]
+    phase = spec.get("phase")  # a parallel sweep's profile or training phase; None: both, here
+    if phase == "profile":
+        return 0 if profile_job(entries[0], dirs[0]) else 1
+    cost = load_cost(dirs[0]) if phase == "train" else None
+    return 0 if run_job(entries, dirs, spec.get("wandb"), cost, spec.get("threads")) else 1
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ def leaderboard(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         per_group = {g: [(r.get("group_acc") or {}).get(g) for r in ok] for g in group_names}
         line["group_acc"] = {g: _mean(values) for g, values in per_group.items()}
         line["group_acc_std"] = {g: _std(values) for g, values in per_group.items()}
-        for stamp in ("device", "git_sha", "dataset_fingerprint"):
+        for stamp in ("device", "git_sha", "dataset_fingerprint", "train_threads"):
             line[stamp] = use[-1].get(stamp)
         failed = [r for r in members if r.get("status") == "failed"]
         line["status"] = "ok" if ok else "profiled" if profiled else "failed"
@@ -185,8 +185,11 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
     headers = [header for _, header, _ in MARKDOWN_COLUMNS] + [f"{g} %" for g in groups]
     devices = sorted({str(line["device"]) for line in board if line.get("device")})
     shas = sorted({str(line["git_sha"]) for line in board if line.get("git_sha")})
+    # Speeds are measured with the device's threads; a sweep with `parallel` fits models side by side on fewer.
+    fit_threads = sorted({line["train_threads"] for line in board if line.get("train_threads")})
+    fits = f" Fits (train s) ran with {' or '.join(map(str, fit_threads))} torch thread(s) each." if fit_threads else ""
     lines = [f"# {title}", "",
-             f"Machine: {', '.join(devices) or 'unknown'}. lit-video commit: {', '.join(shas) or 'unknown'}.",
+             f"Machine: {', '.join(devices) or 'unknown'}. lit-video commit: {', '.join(shas) or 'unknown'}.{fits}",
              "Accuracies are video-level (softmax averaged over the eval views) unless marked clip; "
              f"GMACs = 10^9 multiply-accumulates counted by {COUNTER}, GFLOPs = 2 x GMACs; "
              "± (here and in the per-group columns) is the standard deviation over seeds and 95% CI ± the "

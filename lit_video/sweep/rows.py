@@ -13,13 +13,14 @@ from typing import Any
 
 from ..files import write_atomic
 
-# The fields of one results row, in this order (DESIGN.md, "Results"); `variant` labels the model variant.
+# The fields of one results row, in this order (DESIGN.md, "Results"); `variant` labels the model variant;
+# `train_threads` is torch's threads during the fit (the speed columns are measured with the device's threads).
 ROW_FIELDS = (
     "model", "variant", "family", "dataset", "dataset_fingerprint", "frames", "fps", "size", "eval_views", "seed",
     "params", "gmacs_per_clip", "gmacs_per_video", "clip_top1", "clip_top5", "video_top1", "video_top5",
-    "mean_class_acc", "group_acc", "group_classes", "train_time_s", "infer_clips_per_s", "latency_ms_p50",
-    "latency_ms_p95", "train_clips_per_s", "peak_mem_mb", "mfu", "device", "dtype", "versions", "git_sha",
-    "config_hash", "status", "error",
+    "mean_class_acc", "group_acc", "group_classes", "train_time_s", "train_threads", "infer_clips_per_s",
+    "latency_ms_p50", "latency_ms_p95", "train_clips_per_s", "peak_mem_mb", "mfu", "device", "dtype", "versions",
+    "git_sha", "config_hash", "status", "error",
 )
 RESULTS_FILE = "results.jsonl"
 

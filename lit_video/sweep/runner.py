@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from rich.text import Text
 from ..files import remove_temporaries, write_atomic
 from . import tracking
 from .config import Entry, Sweep
-from .entry import RESULT_FILE, SPEC_FILE, base_row
+from .entry import COST_FILE, PROFILE_FILE, PROFILE_SPEC_FILE, RESULT_FILE, SPEC_FILE, base_row
 from .leaderboard import write_leaderboards
 from .plots import write_plots
 from .rows import RESULTS_FILE, append_row, latest_rows, read_rows
@@ -65,49 +66,101 @@ def jobs(entries: list[Entry]) -> list[list[Entry]]:
     return grouped
 
 
-def run_child(job: list[Entry], runs_dir: Path, wandb_mode: str | None) -> list[Outcome]:
-    """Run one job (``jobs``) in a fresh Python process within its entries' summed timeouts; one outcome per
-    entry, in order. Never raises for the entries' failures: an entry the process did not finish is failed with
-    the reason (timeout, or the process's death and the tail of its stderr)."""
-    dirs = [runs_dir / entry.entry_id for entry in job]
-    for entry_dir in dirs:
-        entry_dir.mkdir(parents=True, exist_ok=True)
-        (entry_dir / RESULT_FILE).unlink(missing_ok=True)
-    spec = {"entries": [e.to_dict() for e in job], "entry_dirs": [str(d) for d in dirs], "wandb": wandb_mode,
-            "parent_pid": os.getpid()}
-    write_atomic(dirs[0] / SPEC_FILE, json.dumps(spec, indent=2, default=str))
-    stderr_path = dirs[0] / "stderr.log"
-    timeout = sum(entry.timeout_s for entry in job)
-    died = None
-    # Own session (process group), so a timeout kills the job with its data-loading workers.
-    with stderr_path.open("w") as stderr:
-        child = subprocess.Popen([sys.executable, "-m", "lit_video.sweep.entry", str(dirs[0] / SPEC_FILE)],
-                                 stderr=stderr, start_new_session=True)
+_RUNNING: set[int] = set()  # the process groups of the jobs running now (several in a parallel sweep)
+
+
+def _kill_running() -> None:
+    """Kill every running job with its workers (the sweep is going down: Ctrl-C)."""
+    for pid in list(_RUNNING):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def _run_process(spec: dict[str, Any], spec_path: Path, timeout: float, what: str,
+                 stdout_path: Path | None = None) -> str | None:
+    """Run ``python -m lit_video.sweep.entry spec_path`` with ``spec`` within ``timeout`` seconds; None when it
+    exited 0, else why it did not (timed out, killed, or its exit code and the tail of its stderr). ``what``
+    names the timeout's setting in that message; ``stdout_path``: where its output goes (default: ours)."""
+    write_atomic(spec_path, json.dumps({**spec, "parent_pid": os.getpid()}, indent=2, default=str))
+    stderr_path = spec_path.with_name(spec_path.stem.replace("spec", "stderr") + ".log")
+    with contextlib.ExitStack() as files:
+        stderr = files.enter_context(stderr_path.open("w"))
+        stdout = files.enter_context(stdout_path.open("w")) if stdout_path else None
+        # Own session (process group), so a timeout kills the job with its data-loading workers.
+        child = subprocess.Popen([sys.executable, "-m", "lit_video.sweep.entry", str(spec_path)],
+                                 stdout=stdout, stderr=stderr, start_new_session=True)
+        _RUNNING.add(child.pid)
         try:
             child.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
-            died = f"timed out after {timeout:g} s (timeout_s in the sweep config: {job[0].timeout_s:g} s an entry)"
+            return f"timed out after {timeout:g} s ({what})"
         except BaseException:  # Ctrl-C: take the job down with the sweep
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
             raise
-    if died is None:
-        code = child.returncode
-        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-        hint = " (SIGKILL: out of memory?)" if code == -signal.SIGKILL else ""
-        died = f"entry process died ({how}){hint}; stderr: {_tail(stderr_path)}"
+        finally:
+            _RUNNING.discard(child.pid)
+    code = child.returncode
+    if code == 0:
+        return None
+    how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+    hint = " (SIGKILL: out of memory?)" if code == -signal.SIGKILL else ""
+    return f"entry process died ({how}){hint}; stderr: {_tail(stderr_path)}"
+
+
+def run_child(job: list[Entry], runs_dir: Path, wandb_mode: str | None, threads: int | None = None,
+              profiled: bool = False) -> list[Outcome]:
+    """Run one job (``jobs``) in a fresh Python process within its entries' summed timeouts; one outcome per
+    entry, in order. Never raises for the entries' failures: an entry the process did not finish is failed with
+    the reason (timeout, or the process's death and the tail of its stderr). ``profiled``: ``profile_job``
+    measured the job's cost already; ``threads``: torch's threads while fitting (None: the process's)."""
+    dirs = [runs_dir / entry.entry_id for entry in job]
+    for entry_dir in dirs:
+        entry_dir.mkdir(parents=True, exist_ok=True)
+        (entry_dir / RESULT_FILE).unlink(missing_ok=True)
+    spec = {"entries": [e.to_dict() for e in job], "entry_dirs": [str(d) for d in dirs], "wandb": wandb_mode,
+            "phase": "train" if profiled else None, "threads": threads}
+    timeout = sum(entry.timeout_s for entry in job)
+    # Jobs that run side by side write their progress bars to a file each, not over one another.
+    died = _run_process(spec, dirs[0] / SPEC_FILE, timeout,
+                        f"timeout_s in the sweep config: {job[0].timeout_s:g} s an entry",
+                        dirs[0] / "stdout.log" if threads else None)
     outcomes = []
     for entry_dir in dirs:
         result_path = entry_dir / RESULT_FILE
         if not result_path.exists():
-            outcomes.append(Outcome("failed", error=died))
+            outcomes.append(Outcome("failed", error=died or "entry process ended without a result"))
             continue
         result = json.loads(result_path.read_text())
         outcomes.append(Outcome("ok", row=result["row"]) if result["status"] == "ok" else
                         Outcome("failed", error=result["error"], oom=result.get("oom", False)))
     return outcomes
+
+
+def profile_child(job: list[Entry], runs_dir: Path) -> str | None:
+    """A parallel sweep's profile phase for one trained job (``entry.profile_job``) in a fresh process: None
+    when its cost is measured and kept for ``run_child(..., profiled=True)``, else why not."""
+    entry_dir = runs_dir / job[0].entry_id
+    entry_dir.mkdir(parents=True, exist_ok=True)
+    for stale in (COST_FILE, PROFILE_FILE):
+        (entry_dir / stale).unlink(missing_ok=True)
+    spec = {"entries": [job[0].to_dict()], "entry_dirs": [str(entry_dir)], "phase": "profile"}
+    died = _run_process(spec, entry_dir / PROFILE_SPEC_FILE, job[0].timeout_s,
+                        f"timeout_s in the sweep config: {job[0].timeout_s:g} s")
+    if (entry_dir / COST_FILE).exists():
+        return None
+    outcome = json.loads((entry_dir / PROFILE_FILE).read_text()) if (entry_dir / PROFILE_FILE).exists() else {}
+    return f"profiling failed: {outcome.get('error') or died}"
+
+
+def _expected_fit(job: list[Entry], runs_dir: Path) -> float:
+    """What a job's fits take, in proportion: epochs x seeds over the training speed its profile measured (0
+    where unknown)."""
+    profile = json.loads((runs_dir / job[0].entry_id / PROFILE_FILE).read_text())
+    epochs = job[0].config["trainer"].get("max_epochs") or 1
+    return len(job) * epochs / profile["train_clips_per_s"] if profile.get("train_clips_per_s") else 0.0
 
 
 def _halved_batch(entry: Entry) -> Entry | None:
@@ -139,15 +192,16 @@ class SweepDisplay:
         self.done = self.failed = self.skipped = 0
 
     def eta(self, remaining: int) -> float | None:
-        return sum(self.durations) / len(self.durations) * remaining if self.durations else None
+        mean = sum(self.durations) / len(self.durations) if self.durations else None
+        return None if mean is None else mean * remaining / self.sweep.parallel
 
-    def show(self, job: list[Entry], index: int) -> None:
+    def show(self, job: list[Entry], index: int, doing: str = "now") -> None:
         total, entry = len(self.sweep.entries), job[0]
         seeds = ", ".join(str(e.seed) for e in job)
         lines = [
             ProgressBar(total=total, completed=index, width=50),
             Text(f"{index}/{total} entries   ok {self.done}   failed {self.failed}   skipped {self.skipped}"),
-            Text(f"now: {entry.variant} on {entry.dataset}, seed{'s' if len(job) > 1 else ''} {seeds}"),
+            Text(f"{doing}: {entry.variant} on {entry.dataset}, seed{'s' if len(job) > 1 else ''} {seeds}"),
             Text(f"elapsed {_duration(time.monotonic() - self.start)}   "
                  f"ETA {_duration(self.eta(total - index))}"),
         ]
@@ -159,6 +213,16 @@ def refresh_outputs(out_dir: Path, sweep: Sweep) -> tuple[list[dict[str, Any]], 
     rows = latest_rows(read_rows(out_dir / RESULTS_FILE), [e.config_hash for e in sweep.entries])
     board = write_leaderboards(out_dir, rows, f"Leaderboard: sweep {sweep.name}")
     return board, write_plots(out_dir, board)
+
+
+@contextlib.contextmanager
+def _killed_on_exit() -> Iterator[None]:
+    """Jobs running in other threads die with the sweep: Ctrl-C reaches the main thread only."""
+    try:
+        yield
+    except BaseException:
+        _kill_running()
+        raise
 
 
 class ResultsFolderBusy(Exception):
@@ -216,10 +280,12 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
             console.print(f"[dim]skip {entry.entry_id}: done (same config hash in {results_path})[/]")
         else:
             todo.append(entry)
-    for job in jobs(todo):
-        display.show(job, sweep.entries.index(job[0]))
-        started = time.monotonic()
-        outcomes = run_child(job, out_dir / "runs", wandb_mode)
+    outputs = None  # the latest tables and plots
+
+    def record(job: list[Entry], outcomes: list[Outcome], started: float) -> None:
+        """Append the job's rows (after one retry at half the batch of an entry out of GPU memory), then
+        regenerate the tables and plots."""
+        nonlocal outputs
         for entry, outcome in zip(job, outcomes, strict=True):
             if outcome.oom and (smaller := _halved_batch(entry)) is not None:
                 console.print(f"[yellow]{entry.entry_id}: out of memory; retrying once at batch size "
@@ -236,9 +302,45 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
                 console.print(f"[red]{entry.entry_id} failed:[/] {outcome.error}")
             append_row(results_path, row)
         display.durations += [(time.monotonic() - started) / len(job)] * len(job)
-        board, plots = refresh_outputs(out_dir, sweep)
-    if not display.durations:  # nothing ran: the config may still have changed which rows count
-        board, plots = refresh_outputs(out_dir, sweep)
+        outputs = refresh_outputs(out_dir, sweep)
+
+    runs = out_dir / "runs"
+    if sweep.parallel == 1:
+        for job in jobs(todo):
+            display.show(job, sweep.entries.index(job[0]))
+            started = time.monotonic()
+            record(job, run_child(job, runs, wandb_mode), started)
+    else:
+        # Every model profiled first, alone on the machine (a speed measured beside a neighbour's training would
+        # be the neighbour's as much as the model's); then `parallel` jobs train at a time on their share of the
+        # cores. A profile-only job is all profile, so it runs whole in the first phase.
+        trained = []
+        for job in jobs(todo):
+            display.show(job, sweep.entries.index(job[0]), "profiling" if job[0].train else "now")
+            started = time.monotonic()
+            if not job[0].train:
+                record(job, run_child(job, runs, wandb_mode), started)
+            elif error := profile_child(job, runs):
+                record(job, [Outcome("failed", error=error)] * len(job), started)
+            else:
+                trained.append(job)
+        # Longest first (by the measured training speed), so that no core idles at the end beside a long job.
+        trained.sort(key=lambda job: -_expected_fit(job, runs))
+        threads = max(1, (os.cpu_count() or 1) // sweep.parallel)
+        with ThreadPoolExecutor(sweep.parallel) as pool, _killed_on_exit():
+            running: dict[Future[list[Outcome]], tuple[list[Entry], float]] = {}
+            while trained or running:
+                while trained and len(running) < sweep.parallel:
+                    job = trained.pop(0)
+                    display.show(job, sweep.entries.index(job[0]), f"training ({threads} thread(s) each, "
+                                 f"{sweep.parallel} at once)")
+                    future = pool.submit(run_child, job, runs, wandb_mode, threads, profiled=True)
+                    running[future] = (job, time.monotonic())
+                for future in wait(running, return_when=FIRST_COMPLETED).done:
+                    job, started = running.pop(future)
+                    record(job, future.result(), started)
+    # Nothing ran: the config may still have changed which rows count.
+    board, plots = outputs or refresh_outputs(out_dir, sweep)
     if wandb_mode:  # unless this board is logged already (a sweep killed after its last row never logged it)
         tracking.log_leaderboard(sweep.name, board, plots, wandb_mode, out_dir)
     console.print(f"sweep {sweep.name}: {display.done} done, {display.skipped} skipped, "
