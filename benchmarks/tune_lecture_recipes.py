@@ -21,7 +21,6 @@ import copy
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import lightning as L
@@ -57,12 +56,6 @@ def fit_on_validation(config: dict, folder: str) -> tuple[list[dict[str, float]]
     return curve.epochs, time.perf_counter() - start
 
 
-def _reseeded(entry: Entry, seed: int) -> Entry:
-    """``entry`` with ``seed`` driving Lightning and the data's sampling, as the sweep seeds its entries."""
-    config = {**entry.config, "seed_everything": seed, "data": {**entry.config["data"], "seed": seed}}
-    return replace(entry, seed=seed, config=config)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default=str(REPO / "configs" / "sweeps" / "lecture.yaml"))
@@ -79,7 +72,7 @@ def main() -> int:
     for e in sweep.entries:
         if e.variant in args.models if args.models else e.train:
             variants.setdefault(e.variant, e)
-    entries = [_reseeded(entry, seed) for entry in variants.values() for seed in args.seeds or [entry.seed]]
+    entries = [entry.with_seed(seed) for entry in variants.values() for seed in args.seeds or [entry.seed]]
     results, table = [], []
     for entry in entries:
         table += [f"## {entry.variant}, seed {entry.seed}", "",

@@ -56,6 +56,9 @@ def test_config_expands_models_datasets_seeds_with_overrides(tiny_dataset):
     assert single.config["data"]["frames"] == 2 and single.config["model"]["lr"] == 0.1
     assert single.config["trainer"]["max_epochs"] == 2
     assert single.config["seed_everything"] == 1 and single.config["data"]["seed"] == 1  # seeds the data too
+    assert frame[("single_frame", "other", 0)].with_seed(1) == single  # the sweep's seeding, one owner
+    fixed = parse_sweep({**raw, "data": {**raw["data"][0], "seed": 7}}).entries[0]
+    assert fixed.config["data"]["seed"] == fixed.with_seed(1).config["data"]["seed"] == 7  # a fixed data seed stays
     slow = frame[("slow_fusion", tiny_dataset.name, 0)]
     assert slow.config["data"]["frames"] == 4 and slow.config["model"] == {"name": "slow_fusion", "lr": 0.01}
     assert slow.variant == "slow_fusion" and slow.eval_views == 2

@@ -27,7 +27,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +87,22 @@ class Entry:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def with_seed(self, seed: int) -> Entry:
+        """This entry at another seed, seeded as the sweep seeds its entries (``seeded``)."""
+        data = dict(self.config["data"])
+        if data.get("seed") == self.seed:  # the entry's seed drove the data; a data seed the config fixed stays
+            del data["seed"]
+        return replace(self, seed=seed, config=seeded({**self.config, "data": data}, seed))
+
     @classmethod
     def from_dict(cls, spec: dict[str, Any]) -> Entry:
         return cls(**{f.name: spec[f.name] for f in fields(cls)})
+
+
+def seeded(config: dict[str, Any], seed: int) -> dict[str, Any]:
+    """An entry's CLI config at ``seed``: it seeds Lightning and, unless the config fixes them (``data.seed``),
+    the data's shuffle and clip sampling."""
+    return {**config, "seed_everything": seed, "data": {**config["data"], "seed": config["data"].get("seed", seed)}}
 
 
 @dataclass(frozen=True)
@@ -221,10 +234,7 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
                                        "_ . -, not starting with a dot): it names the entries' folders")
             # A profile-only row measures cost, which no seed changes: one entry, at the first seed.
             for seed in seeds[:1] if profile_only else seeds:
-                # The seed also drives the data's shuffle and clip sampling, unless the config fixes them.
-                seeded = {**config, "seed_everything": seed,
-                          "data": {**config["data"], "seed": config["data"].get("seed", seed)}}
-                entries.append(Entry(name, variant, label, seed, seeded, eval_views(data["test_clips"],
+                entries.append(Entry(name, variant, label, seed, seeded(config, seed), eval_views(data["test_clips"],
                                      data["test_crops"]), resolved["trainer"]["accelerator"],
                                      resolved["trainer"]["precision"], profile, float(timeout_s),
                                      train=not profile_only))
