@@ -1,4 +1,5 @@
-"""What every benchmark script shares: the machine stamp and writing results/machine/<name>.json and .md."""
+"""What every benchmark script shares: the machine stamp, writing results/machine/<name>.json and .md, and a
+validation curve."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import os
 import time
 from pathlib import Path
 from typing import Any
+
+import lightning as L
 
 from lit_video.profiling import machine_info
 
@@ -30,3 +33,15 @@ def write_result(name: str, payload: dict[str, Any], table: list[str]) -> Path:
     (RESULTS / f"{name}.md").write_text("\n".join([f"# {name}", "", header, "", *table, ""]))
     print("\n".join(table))
     return RESULTS / f"{name}.json"
+
+
+class ValidationCurve(L.Callback):
+    """The validation metrics after each epoch (Lightning keeps only the latest). Read at the training epoch's
+    end, which follows its validation, so the module's video-level metrics are logged by then."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict[str, float]] = []
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        metrics = trainer.callback_metrics
+        self.epochs.append({k: float(v) for k, v in metrics.items() if k.startswith("val/")})

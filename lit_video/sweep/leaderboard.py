@@ -208,7 +208,8 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
     profiled = [line for line in board if line["status"] == "profiled"]
     if profiled:
         lines += ["", "## Profiled only", "",
-                  "Not trained in this sweep (too large to train to convergence in its budget): cost figures only.",
+                  "Not trained in this sweep (`profile_only`, the sweep config says why: a run its budget allows "
+                  "would not mean anything): cost figures only.",
                   "", "| " + " | ".join(h for _, h, _ in PROFILED_COLUMNS) + " |",
                   "|" + "---|" * len(PROFILED_COLUMNS)]
         lines += ["| " + " | ".join(_md_cell(fmt(line.get(f))) for f, _, fmt in PROFILED_COLUMNS) + " |"
