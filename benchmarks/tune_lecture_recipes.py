@@ -8,8 +8,9 @@ every epoch, overall and per class group, with the fit time. The test split is n
     python benchmarks/tune_lecture_recipes.py --models lrcn --lr-factors 1 3 --seeds 0 1 2 --epochs 16 \
         --out recipe_search_lrcn                                        # one model's search, every seed
 
-The committed searches: recipe_search.md (the trained models' recipes, seed 2: ``--seeds 2 --lr-factors 1``),
-recipe_search_lrcn.md (the command above), recipe_search_late_fusion_fc.md (``--models late_fusion_fc
+The committed searches: recipe_search.md (the trained models' recipes, seed 2: ``--seeds 2 --lr-factors 1``,
+before early fusion's went to 24 epochs at lr 3e-3), recipe_search_early_fusion.md (``--models early_fusion
+--lr-factors 0.5 1 --seeds 0 1 2 --epochs 24``, when its lr was 6e-3), recipe_search_lrcn.md (the command above), recipe_search_late_fusion_fc.md (``--models late_fusion_fc
 --lr-factors 0.333 1 --seeds 0 1 2 --epochs 16``) and recipe_search_conv_gru.md (``--models conv_gru
 --lr-factors 1 3 --seeds 0 --epochs 16``): why those two are profile-only in the main job.
 
