@@ -10,9 +10,10 @@ every epoch, overall and per class group, with the fit time. The test split is n
 
 The committed searches: recipe_search.md (the trained models' recipes, seed 2: ``--seeds 2 --lr-factors 1``,
 before early fusion's went to 24 epochs at lr 3e-3), recipe_search_early_fusion.md (``--models early_fusion
---lr-factors 0.5 1 --seeds 0 1 2 --epochs 24``, when its lr was 6e-3), recipe_search_lrcn.md (the command above), recipe_search_late_fusion_fc.md (``--models late_fusion_fc
---lr-factors 0.333 1 --seeds 0 1 2 --epochs 16``) and recipe_search_conv_gru.md (``--models conv_gru
---lr-factors 1 3 --seeds 0 --epochs 16``): why those two are profile-only in the main job.
+--lr-factors 0.5 1 --seeds 0 1 2 --epochs 24``, when its lr was 6e-3), recipe_search_lrcn.md (the command
+above), recipe_search_late_fusion_fc.md (``--models late_fusion_fc --lr-factors 0.333 1 --seeds 0 1 2 --epochs
+16``) and recipe_search_conv_gru.md (``--models conv_gru --lr-factors 1 3 --seeds 0 --epochs 16``): why those
+two are profile-only in the main job.
 
 Writes results/machine/recipe_search.{md,json} (``--out``). A recipe is good when it reaches its plateau on validation
 within the epoch budget; the sweep config then keeps the learning rate with the best final validation accuracy

@@ -53,11 +53,15 @@ def _group_bars(board: list[dict[str, Any]], path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(max(6.0, 0.4 * len(groups) * len(lines)), 5))
     for i, (line, label) in enumerate(zip(lines, labels, strict=True)):
         xs = [g + (i - (len(lines) - 1) / 2) * width for g in range(len(groups))]
-        ax.bar(xs, [100 * (line["group_acc"].get(g) or 0.0) for g in groups], width, label=label)
+        stds = [(line.get("group_acc_std") or {}).get(g) for g in groups]  # over seeds; None with one seed
+        ax.bar(xs, [100 * (line["group_acc"].get(g) or 0.0) for g in groups], width, label=label,
+               yerr=[100 * (s or 0.0) for s in stds], error_kw={"elinewidth": 0.8, "capsize": 2})
     ax.set_xticks(range(len(groups)), groups)
-    ax.set(ylabel="video top-1 within the group (%)", title="Accuracy per class group", ylim=(0, 100))
+    ax.set(ylabel="video top-1 within the group (%)", ylim=(0, 105),
+           title="Accuracy per class group (bars: mean over seeds; whiskers: ± std)")
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    # Below the axes: inside, it hid the bars of the last group.
+    ax.legend(fontsize=7, ncol=min(len(lines), 4), loc="upper center", bbox_to_anchor=(0.5, -0.08))
     _save(fig, path)
     return path
 
