@@ -136,6 +136,18 @@ def test_c3d_pool5_is_the_lecture_shape_and_other_clips_fit_by_arguments():
         create_model("c3d", NUM_CLASSES, frames=8)
 
 
+def test_c3d_with_the_original_padded_pool5_has_mmaction2s_parameters():
+    """MMAction2's C3D (configs/recognition/c3d, 101 classes): 78.4 M parameters; pool5 512 x 1 x 4 x 4."""
+    with torch.device("meta"):
+        model = create_model("c3d", 101, pool5_padding=True)
+        assert model.fc6.in_features == 512 * 1 * 4 * 4
+        assert round(sum(p.numel() for p in model.parameters()) / 1e6, 1) == 78.4
+        assert round(sum(p.numel() for p in create_model("c3d", 101).parameters()) / 1e6, 1) == 63.7
+    padded = create_model("c3d", NUM_CLASSES, size=64, pool5_padding=True).eval()  # pool5: 512 x 1 x 3 x 3
+    with torch.no_grad():
+        assert padded(torch.randn(1, 3, 16, 64, 64)).shape == (1, NUM_CLASSES)
+
+
 def test_early_fusion_lecture_net_rejects_other_frame_counts():
     model = create_model("lecture_early_fusion", NUM_CLASSES, frames=4)
     with pytest.raises(ValueError, match="4 frames"):

@@ -78,10 +78,29 @@ def test_nonlocal_block_is_identity_at_init_and_attends_over_space_and_time():
     assert x.grad[1].abs().sum() == 0  # never across the batch
 
 
+@pytest.mark.parametrize("scaled", [True, False])
+def test_nonlocal_block_computes_the_reference_codes_scaled_embedded_gaussian(scaled):
+    """The reference code (and PySlowFast, PyTorchVideo, MMAction2) divides the affinities by sqrt(C') before
+    the softmax; ``scaled=False`` is the paper's equation as printed. Checked against attention written out."""
+    torch.manual_seed(0)
+    block = NonLocalBlock(8, scaled=scaled).eval()
+    nn.init.ones_(block.bn.weight)
+    x = torch.randn(2, 8, 3, 4, 4)
+    q = block.theta(x).flatten(2).transpose(1, 2)  # (B, THW, 4)
+    k = block.phi(block.pool(x)).flatten(2).transpose(1, 2)  # (B, N, 4)
+    v = block.g(block.pool(x)).flatten(2).transpose(1, 2)  # (B, N, 4)
+    y = nn.functional.scaled_dot_product_attention(q, k, v, scale=None if scaled else 1.0)  # None: 1/sqrt(4)
+    expected = x + block.bn(block.out(y.transpose(1, 2).reshape(2, 4, 3, 4, 4)))  # (B, THW, C') -> (B, C', T, H, W)
+    torch.testing.assert_close(block(x), expected)
+
+
 def test_nonlocal_blocks_go_after_the_chosen_residual_blocks():
     net = insert_nonlocal(inflate(torchvision_2d("resnet18")), {"layer2": [1], "layer3": [0]})
     blocks = [n for n, m in net.named_modules() if isinstance(m, NonLocalBlock)]
     assert blocks == ["layer2.1.nonlocal_block", "layer3.0.nonlocal_block"]
+    assert net.layer3[0].nonlocal_block.scale == 128**-0.5  # resnet18's res4: 256 channels, 128 inner
+    unscaled = insert_nonlocal(inflate(torchvision_2d("resnet18")), {"layer2": [1]}, scaled=False)
+    assert unscaled.layer2[1].nonlocal_block.scale == 1.0
     assert net(torch.randn(1, 3, 2, 32, 32)).shape == (1, 1000)
     with pytest.raises(ValueError, match="layer9"):
         insert_nonlocal(net, {"layer9": [0]})

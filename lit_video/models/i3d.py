@@ -31,8 +31,9 @@ def inception_time_kernel(name: str, layer: nn.Module) -> int:
     return max(layer.kernel_size) if isinstance(layer.kernel_size, tuple) else layer.kernel_size
 
 
-def insert_nonlocal(net: nn.Module, blocks: dict[str, list[int]]) -> nn.Module:
-    """Put a ``NonLocalBlock`` after block ``i`` of stage ``name``, for each ``{name: [i, ...]}``."""
+def insert_nonlocal(net: nn.Module, blocks: dict[str, list[int]], scaled: bool = True) -> nn.Module:
+    """Put a ``NonLocalBlock`` (``scaled``: its affinities by ``1 / sqrt(inner channels)``) after block ``i`` of
+    stage ``name``, for each ``{name: [i, ...]}``."""
     for stage_name, indices in blocks.items():
         stage = getattr(net, stage_name, None)
         if not isinstance(stage, nn.Sequential):
@@ -43,7 +44,8 @@ def insert_nonlocal(net: nn.Module, blocks: dict[str, list[int]]) -> nn.Module:
             if not 0 <= i < len(stage):
                 raise ValueError(f"nonlocal_blocks: {stage_name} has blocks 0..{len(stage) - 1}, got {i}")
             channels = [m for m in stage[i].modules() if isinstance(m, nn.BatchNorm3d)][-1].num_features
-            stage[i] = nn.Sequential(OrderedDict(block=stage[i], nonlocal_block=NonLocalBlock(channels)))
+            block = NonLocalBlock(channels, scaled=scaled)
+            stage[i] = nn.Sequential(OrderedDict(block=stage[i], nonlocal_block=block))
     return net
 
 
@@ -74,8 +76,10 @@ def i3d_inception(num_classes: int, pretrained: str | None = None, time_padding:
 @register_model(family="i3d", frames=8, size=112, fps=10.0, heavy=True, min_size=17)
 def i3d_r50_nl(num_classes: int, pretrained: str | None = None, time_kernel: int = 3,
                time_padding: str = "replicate", dropout: float = 0.5,
-               nonlocal_blocks: dict[str, list[int]] | None = None) -> TorchvisionClassifier:
-    """I3D ResNet-50 with non-local blocks (default: 5, after every other block of res3 and res4)."""
+               nonlocal_blocks: dict[str, list[int]] | None = None,
+               nonlocal_scaled: bool = True) -> TorchvisionClassifier:
+    """I3D ResNet-50 with non-local blocks (default: 5, after every other block of res3 and res4), their
+    affinities scaled as the reference code scales them (``nonlocal_scaled=False``: unscaled)."""
     model = i3d("resnet50", num_classes, pretrained, time_kernel, time_padding, dropout)
-    insert_nonlocal(model.net, NONLOCAL_RES3_RES4 if nonlocal_blocks is None else nonlocal_blocks)
+    insert_nonlocal(model.net, NONLOCAL_RES3_RES4 if nonlocal_blocks is None else nonlocal_blocks, nonlocal_scaled)
     return model
