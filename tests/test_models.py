@@ -163,5 +163,5 @@ def test_registry_errors():
         create_model("c3dd", NUM_CLASSES)
     with pytest.raises(KeyError, match="lecture_late_fusion"):
         model_info("lecture_late_fusio")
-    with pytest.raises(TypeError, match="accepts: batch_norm, dropout, frames, size"):
+    with pytest.raises(TypeError, match="accepts: batch_norm, dropout, frames, pool5_padding, size"):
         create_model("c3d", NUM_CLASSES, depth=3)

@@ -53,6 +53,28 @@ def test_zero_time_padding_breaks_the_constant_video_property():
         assert not torch.allclose(zeros, expected, rtol=1e-3, atol=1e-3 * scale)
 
 
+@pytest.mark.parametrize(("kt", "st"), [(7, 2), (3, 2), (2, 2), (3, 1), (1, 2)])
+def test_a_time_stride_gives_ceil_t_over_s_steps_like_tensorflows_same_padding(kt, st):
+    """The reference I3D is TensorFlow: "SAME" padding leaves ceil(T / s) steps, whatever T."""
+    net = inflate(nn.Conv2d(2, 2, 3, padding=1), time_kernel=kt, time_stride=st)
+    for t in range(1, 10):
+        assert net(torch.randn(1, 2, t, 4, 4)).shape[2] == -(-t // st), t
+    with pytest.raises(ValueError, match="time_stride must be >= 1"):
+        inflate(nn.Conv2d(2, 2, 3), time_stride=0)
+
+
+@pytest.mark.parametrize(("strides", "steps"), [(True, [32, 16, 8]), (False, [64, 64, 64])])
+def test_i3d_inception_strides_in_time_where_the_reference_code_does(strides, steps):
+    """DeepMind's I3D: stride 2 in time at Conv3d_1a_7x7, MaxPool3d_4a_3x3 and MaxPool3d_5a_2x2: 64 -> 8."""
+    with torch.device("meta"):
+        net = create_model("i3d_inception", 4, time_strides=strides).net
+        seen = {}
+        for name in ("conv1", "maxpool3", "maxpool4"):
+            getattr(net, name).register_forward_hook(lambda m, i, out, name=name: seen.__setitem__(name, out.shape[2]))
+        net(torch.empty(1, 3, 64, 64, 64))
+    assert [seen[n] for n in ("conv1", "maxpool3", "maxpool4")] == steps
+
+
 def test_inflate_turns_every_2d_layer_into_3d_and_keeps_the_2d_net():
     net2d = torchvision_2d("resnet18")
     net3d = inflate(net2d, time_kernel=lambda name, layer: 5 if name == "conv1" else 1)

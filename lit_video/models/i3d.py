@@ -14,7 +14,7 @@ from torch import nn
 
 from .layers.backbone import torchvision_2d
 from .layers.classifier import TorchvisionClassifier
-from .layers.inflate import TimeKernel, inflate
+from .layers.inflate import TimeKernel, TimeStride, inflate
 from .layers.nonlocal_block import NonLocalBlock
 from .registry import register_model
 
@@ -29,6 +29,15 @@ def inception_time_kernel(name: str, layer: nn.Module) -> int:
     if name in ("maxpool1", "maxpool2"):
         return 1
     return max(layer.kernel_size) if isinstance(layer.kernel_size, tuple) else layer.kernel_size
+
+
+# Where DeepMind's reference Inception-v1 I3D strides 2 in time (Conv3d_1a_7x7, MaxPool3d_4a_3x3,
+# MaxPool3d_5a_2x2), by torchvision GoogLeNet's names: 64 frames leave 8 steps for the last blocks.
+INCEPTION_TIME_STRIDES = {"conv1.conv": 2, "maxpool3": 2, "maxpool4": 2}
+
+
+def inception_time_stride(name: str, layer: nn.Module) -> int:
+    return INCEPTION_TIME_STRIDES.get(name, 1)
 
 
 def insert_nonlocal(net: nn.Module, blocks: dict[str, list[int]], scaled: bool = True) -> nn.Module:
@@ -50,10 +59,10 @@ def insert_nonlocal(net: nn.Module, blocks: dict[str, list[int]], scaled: bool =
 
 
 def i3d(backbone: str, num_classes: int, pretrained: str | None, time_kernel: TimeKernel, time_padding: str,
-        dropout: float) -> TorchvisionClassifier:
+        dropout: float, time_stride: TimeStride = 1) -> TorchvisionClassifier:
     """Torchvision 2D network ``backbone`` (from ``pretrained`` if given), inflated; its classifier ``fc``
     behind ``dropout``, sized for ``num_classes``."""
-    net = inflate(torchvision_2d(backbone, pretrained), time_kernel, time_padding)
+    net = inflate(torchvision_2d(backbone, pretrained), time_kernel, time_padding, time_stride)
     return TorchvisionClassifier(net, "fc", num_classes, dropout=dropout)
 
 
@@ -67,9 +76,11 @@ def i3d_r50(num_classes: int, pretrained: str | None = None, time_kernel: int = 
 # GoogLeNet's unpadded 3x3 max pools (ceil mode) leave nothing below frames of 15 pixels (measured on meta).
 @register_model(family="i3d", frames=8, size=112, fps=10.0, min_size=15)
 def i3d_inception(num_classes: int, pretrained: str | None = None, time_padding: str = "replicate",
-                  dropout: float = 0.5) -> TorchvisionClassifier:
-    """Inception-v1 (torchvision GoogLeNet) inflated as in the I3D paper: cubic kernels, pools 1/2 1x3x3."""
-    return i3d("googlenet", num_classes, pretrained, inception_time_kernel, time_padding, dropout)
+                  dropout: float = 0.5, time_strides: bool = True) -> TorchvisionClassifier:
+    """Inception-v1 (torchvision GoogLeNet) inflated as in the I3D paper: cubic kernels, pools 1/2 1x3x3, and
+    the reference code's strides of 2 in time at conv1, maxpool3 and maxpool4 (``time_strides=False``: none)."""
+    return i3d("googlenet", num_classes, pretrained, inception_time_kernel, time_padding, dropout,
+               inception_time_stride if time_strides else 1)
 
 
 # The non-local blocks pool keys and values 2x in space, so res4 needs 2x2 maps: frames of 17 pixels.

@@ -15,8 +15,10 @@ Two choices make that property hold for the whole network, at every frame of the
   (global) 2D pool becomes an adaptive 3D pool that also pools all of time to one step, so ``flatten`` sees
   ``(B, C, 1, 1, 1)`` and the unchanged 2D forward and classifier work on clips.
 
-Layers never stride in time: a clip keeps its ``T`` steps until the global pool (cost grows linearly with
-``T``).
+By default layers never stride in time: a clip keeps its ``T`` steps until the global pool (cost grows linearly
+with ``T``). ``time_stride`` strides chosen layers in time, as the published I3D networks do; replicate padding
+then pads as TensorFlow's "SAME" does (the reference I3D is TensorFlow), so a stride ``s`` gives ``ceil(T / s)``
+steps.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import torch
 from torch import nn
 
 TimeKernel = int | Callable[[str, nn.Module], int]
+TimeStride = int | Callable[[str, nn.Module], int]
 TIME_PADDINGS = ("replicate", "zeros")
 
 
@@ -43,16 +46,30 @@ def _time_kernel(rule: TimeKernel, name: str, layer: nn.Module) -> int:
     return rule if max(_pair(layer.kernel_size)) > 1 else 1
 
 
-def _padded(layer: nn.Module, kt: int, time_padding: str) -> nn.Module:
-    """``layer`` (built with no time padding) behind a replicate pad in time, so ``T`` is kept."""
-    if kt == 1 or time_padding == "zeros":
+class ReplicateTimePad(nn.Module):
+    """Repeat a clip's end frames so that a layer of kernel ``kt`` and stride ``st`` in time gives ``ceil(T / st)``
+    steps ("SAME" padding: ``T`` kept at stride 1; the extra frame of an even total goes at the end)."""
+
+    def __init__(self, kt: int, st: int = 1):
+        super().__init__()
+        self.kt, self.st = kt, st
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = x.shape[2]
+        total = max((-(-t // self.st) - 1) * self.st + self.kt - t, 0)
+        # F.pad's order is (W_left, W_right, H_top, H_bottom, T_front, T_back).
+        return nn.functional.pad(x, (0, 0, 0, 0, total // 2, total - total // 2), mode="replicate")
+
+
+def _padded(layer: nn.Module, kt: int, st: int, time_padding: str) -> nn.Module:
+    """``layer`` (built with no time padding) behind a replicate pad in time (``ReplicateTimePad``)."""
+    if (kt == 1 and st == 1) or time_padding == "zeros":
         return layer
-    # ReplicationPad3d's order is (W_left, W_right, H_top, H_bottom, T_front, T_back).
-    pad = nn.ReplicationPad3d((0, 0, 0, 0, (kt - 1) // 2, kt // 2))
-    return nn.Sequential(OrderedDict(pad=pad, layer=layer))
+    return nn.Sequential(OrderedDict(pad=ReplicateTimePad(kt, st), layer=layer))
 
 
-def _inflate_layer(name: str, m: nn.Module, rule: TimeKernel, time_padding: str) -> nn.Module | None:
+def _inflate_layer(name: str, m: nn.Module, rule: TimeKernel, time_padding: str,
+                   stride_rule: TimeStride = 1) -> nn.Module | None:
     """The 3D version of one 2D layer, or None when ``m`` is not a layer that inflation changes."""
     if isinstance(m, nn.BatchNorm2d):
         bn = nn.BatchNorm3d(m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats)
@@ -65,13 +82,14 @@ def _inflate_layer(name: str, m: nn.Module, rule: TimeKernel, time_padding: str)
     if not isinstance(m, nn.Conv2d | nn.MaxPool2d | nn.AvgPool2d):
         return None
     kt = _time_kernel(rule, name, m)
+    st = int(stride_rule(name, m)) if callable(stride_rule) else stride_rule
     pt = kt // 2 if time_padding == "zeros" else 0  # replicate padding is a separate layer (see _padded)
     if isinstance(m, nn.Conv2d):
         if isinstance(m.padding, str):
             raise ValueError(f"inflate: {name} uses padding={m.padding!r}; only numeric padding inflates")
         # skip_init: the weights are overwritten just below, so random initialisation would be wasted time.
         conv = nn.utils.skip_init(nn.Conv3d, m.in_channels, m.out_channels, (kt, *m.kernel_size),
-                                  stride=(1, *m.stride), padding=(pt, *m.padding), dilation=(1, *m.dilation),
+                                  stride=(st, *m.stride), padding=(pt, *m.padding), dilation=(1, *m.dilation),
                                   groups=m.groups, bias=m.bias is not None, padding_mode=m.padding_mode,
                                   device=m.weight.device, dtype=m.weight.dtype)  # stays on meta when built there
         with torch.no_grad():
@@ -79,31 +97,36 @@ def _inflate_layer(name: str, m: nn.Module, rule: TimeKernel, time_padding: str)
             conv.weight.copy_(m.weight.unsqueeze(2).repeat(1, 1, kt, 1, 1) / kt)
             if m.bias is not None:
                 conv.bias.copy_(m.bias)
-        return _padded(conv, kt, time_padding)
-    kernel, stride, padding = (kt, *_pair(m.kernel_size)), (1, *_pair(m.stride)), (pt, *_pair(m.padding))
+        return _padded(conv, kt, st, time_padding)
+    kernel, stride, padding = (kt, *_pair(m.kernel_size)), (st, *_pair(m.stride)), (pt, *_pair(m.padding))
     if isinstance(m, nn.MaxPool2d):
         pool = nn.MaxPool3d(kernel, stride, padding, dilation=(1, *_pair(m.dilation)), ceil_mode=m.ceil_mode)
     else:
         pool = nn.AvgPool3d(kernel, stride, padding, ceil_mode=m.ceil_mode,
                             count_include_pad=m.count_include_pad, divisor_override=m.divisor_override)
-    return _padded(pool, kt, time_padding)
+    return _padded(pool, kt, st, time_padding)
 
 
-def inflate(net2d: nn.Module, time_kernel: TimeKernel = 3, time_padding: str = "replicate") -> nn.Module:
+def inflate(net2d: nn.Module, time_kernel: TimeKernel = 3, time_padding: str = "replicate",
+            time_stride: TimeStride = 1) -> nn.Module:
     """A 3D copy of ``net2d`` (left untouched) taking clips ``(B, C, T, H, W)``.
 
     ``time_kernel``: an int ``Kt`` for every conv / pool with a spatial extent (1x1 layers stay 1x1x1), or a
     callable ``(qualified_name, layer2d) -> Kt`` choosing per layer (I3D's "cubic" rule:
     ``lambda n, m: m.kernel_size[0]``).
     ``time_padding``: ``"replicate"`` (default; keeps the constant-video property exact) or ``"zeros"``.
+    ``time_stride``: an int for every conv / pool (default 1: time is never strided), or a callable
+    ``(qualified_name, layer2d) -> stride``.
     """
     if time_padding not in TIME_PADDINGS:
         raise ValueError(f"time_padding={time_padding!r} is not one of {', '.join(TIME_PADDINGS)}")
     if isinstance(time_kernel, int) and time_kernel < 1:
         raise ValueError(f"time_kernel must be >= 1, got {time_kernel}")
+    if isinstance(time_stride, int) and time_stride < 1:
+        raise ValueError(f"time_stride must be >= 1, got {time_stride}")
     net = copy.deepcopy(net2d)
     for name, module in list(net.named_modules()):
-        layer3d = _inflate_layer(name, module, time_kernel, time_padding)
+        layer3d = _inflate_layer(name, module, time_kernel, time_padding, time_stride)
         if layer3d is not None and not name:  # net2d is itself a single layer
             return layer3d
         if layer3d is not None:
