@@ -75,6 +75,28 @@ def test_i3d_inception_strides_in_time_where_the_reference_code_does(strides, st
     assert [seen[n] for n in ("conv1", "maxpool3", "maxpool4")] == steps
 
 
+def test_i3d_r50_is_the_published_network_and_the_lecture_inflation_a_named_option():
+    """MMAction2's I3D R50 (400 classes): 28.0 M parameters, 35.4 M with non-local blocks (metafile figures);
+    5x7x7 conv1, 3x1x1 in the listed blocks, and 32 frames strided to 4 steps before res3."""
+    def params(name: str, **args) -> int:
+        return sum(p.numel() for p in create_model(name, 400, **args).parameters())
+
+    with torch.device("meta"):
+        assert round(params("i3d_r50") / 1e6, 1) == 28.0 and round(params("i3d_r50_nl") / 1e6, 1) == 35.4
+        assert params("i3d_r50", inflation="3x3x3") == 46_980_944  # every 3x3 to 3x3x3, as the lecture inflates
+        net = create_model("i3d_r50", 400).net
+        assert net.conv1.layer.kernel_size == (5, 7, 7) and net.conv1.layer.stride == (2, 2, 2)
+        assert net.layer1[0].conv1.layer.kernel_size == (3, 1, 1) and net.layer1[0].conv2.kernel_size == (1, 3, 3)
+        assert net.layer2[1].conv1.kernel_size == (1, 1, 1) and net.layer4[1].conv1.layer.kernel_size == (3, 1, 1)
+        seen = {}
+        for name in ("layer1", "layer2", "layer4"):
+            getattr(net, name).register_forward_hook(lambda m, i, out, name=name: seen.__setitem__(name, out.shape[2]))
+        net(torch.empty(1, 3, 32, 64, 64))
+    assert seen == {"layer1": 4, "layer2": 4, "layer4": 4}  # conv1, pool1 and pool2 (in layer1) each halve time
+    with pytest.raises(ValueError, match="inflation='2x2'"):
+        create_model("i3d_r50", 4, inflation="2x2")
+
+
 def test_inflate_turns_every_2d_layer_into_3d_and_keeps_the_2d_net():
     net2d = torchvision_2d("resnet18")
     net3d = inflate(net2d, time_kernel=lambda name, layer: 5 if name == "conv1" else 1)

@@ -14,13 +14,36 @@ from torch import nn
 
 from .layers.backbone import torchvision_2d
 from .layers.classifier import TorchvisionClassifier
-from .layers.inflate import TimeKernel, TimeStride, inflate
+from .layers.inflate import ReplicateTimePad, TimeKernel, TimeStride, inflate
 from .layers.nonlocal_block import NonLocalBlock
 from .registry import register_model
 
 # Non-local blocks after every other residual block of res3 and res4 (torchvision's layer2 / layer3):
 # the 5-block setting of Wang et al. 2018.
 NONLOCAL_RES3_RES4 = {"layer2": [1, 3], "layer3": [1, 3, 5]}
+
+
+# I3D ResNet-50 as the Non-local paper (Wang et al. 2018, Table 1) and MMAction2 build it: which bottleneck blocks
+# inflate their first 1x1 conv to 3x1x1, per stage (res2..res5 = torchvision's layer1..layer4); their 3x3 convs
+# stay 1x3x3. MMAction2: configs/recognition/i3d, ResNet3d(inflate=((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0),
+# (0, 1, 0)), inflate_style="3x1x1", conv1_kernel=(5, 7, 7), conv1_stride_t=2, pool1_stride_t=2, with_pool2).
+R50_INFLATED_BLOCKS = ((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0))
+R50_INFLATIONS = ("3x1x1", "3x3x3")
+
+
+def r50_time_kernel(name: str, layer: nn.Module) -> int:
+    """The 3x1x1 rule: conv1 5x7x7, the first 1x1 conv of the blocks in ``R50_INFLATED_BLOCKS`` 3x1x1, all else 1."""
+    if name == "conv1":
+        return 5
+    parts = name.split(".")  # "layer{s}.{b}.conv1"
+    if len(parts) == 3 and parts[0].startswith("layer") and parts[2] == "conv1":
+        return 3 if R50_INFLATED_BLOCKS[int(parts[0][5:]) - 1][int(parts[1])] else 1
+    return 1
+
+
+def r50_time_stride(name: str, layer: nn.Module) -> int:
+    """Temporal stride 2 at conv1 and at the max pool after it (the third, pool2, is added after res2)."""
+    return 2 if name in ("conv1", "maxpool") else 1
 
 
 def inception_time_kernel(name: str, layer: nn.Module) -> int:
@@ -66,11 +89,29 @@ def i3d(backbone: str, num_classes: int, pretrained: str | None, time_kernel: Ti
     return TorchvisionClassifier(net, "fc", num_classes, dropout=dropout)
 
 
+def i3d_resnet50(num_classes: int, pretrained: str | None, inflation: str, time_kernel: int, time_padding: str,
+                 dropout: float) -> TorchvisionClassifier:
+    """ResNet-50 inflated by ``inflation``: ``"3x1x1"`` (the published I3D, see ``R50_INFLATED_BLOCKS``: 5x7x7
+    conv1, 3x1x1 in some blocks, stride 2 in time at conv1, the max pool and a pool2 after res2, so 32 frames leave
+    4 steps for res3-res5) or ``"3x3x3"`` (every 7x7 / 3x3 conv and the max pool get ``time_kernel`` frames, 1x1
+    convs stay 1x1x1, time never strided: the lecture's inflation)."""
+    if inflation not in R50_INFLATIONS:
+        raise ValueError(f"inflation={inflation!r} is not one of {', '.join(R50_INFLATIONS)}")
+    if inflation == "3x3x3":
+        return i3d("resnet50", num_classes, pretrained, time_kernel, time_padding, dropout)
+    model = i3d("resnet50", num_classes, pretrained, r50_time_kernel, time_padding, dropout, r50_time_stride)
+    pool2 = nn.MaxPool3d((2, 1, 1), (2, 1, 1))
+    model.net.layer1.add_module("pool2", pool2 if time_padding == "zeros" else nn.Sequential(
+        OrderedDict(pad=ReplicateTimePad(2, 2), layer=pool2)))
+    return model
+
+
 @register_model(family="i3d", frames=8, size=112, fps=10.0, heavy=True)
-def i3d_r50(num_classes: int, pretrained: str | None = None, time_kernel: int = 3,
+def i3d_r50(num_classes: int, pretrained: str | None = None, inflation: str = "3x1x1", time_kernel: int = 3,
             time_padding: str = "replicate", dropout: float = 0.5) -> TorchvisionClassifier:
-    """ResNet-50 inflated: 7x7 / 3x3 convs and the max-pool get ``time_kernel`` frames; 1x1 stay 1x1x1."""
-    return i3d("resnet50", num_classes, pretrained, time_kernel, time_padding, dropout)
+    """I3D ResNet-50 as published (``inflation="3x1x1"``), or with every 3x3 inflated to ``time_kernel``
+    frames and no temporal stride (``"3x3x3"``); see ``i3d_resnet50``."""
+    return i3d_resnet50(num_classes, pretrained, inflation, time_kernel, time_padding, dropout)
 
 
 # GoogLeNet's unpadded 3x3 max pools (ceil mode) leave nothing below frames of 15 pixels (measured on meta).
@@ -85,12 +126,12 @@ def i3d_inception(num_classes: int, pretrained: str | None = None, time_padding:
 
 # The non-local blocks pool keys and values 2x in space, so res4 needs 2x2 maps: frames of 17 pixels.
 @register_model(family="i3d", frames=8, size=112, fps=10.0, heavy=True, min_size=17)
-def i3d_r50_nl(num_classes: int, pretrained: str | None = None, time_kernel: int = 3,
+def i3d_r50_nl(num_classes: int, pretrained: str | None = None, inflation: str = "3x1x1", time_kernel: int = 3,
                time_padding: str = "replicate", dropout: float = 0.5,
                nonlocal_blocks: dict[str, list[int]] | None = None,
                nonlocal_scaled: bool = True) -> TorchvisionClassifier:
     """I3D ResNet-50 with non-local blocks (default: 5, after every other block of res3 and res4), their
     affinities scaled as the reference code scales them (``nonlocal_scaled=False``: unscaled)."""
-    model = i3d("resnet50", num_classes, pretrained, time_kernel, time_padding, dropout)
+    model = i3d_resnet50(num_classes, pretrained, inflation, time_kernel, time_padding, dropout)
     insert_nonlocal(model.net, NONLOCAL_RES3_RES4 if nonlocal_blocks is None else nonlocal_blocks, nonlocal_scaled)
     return model
