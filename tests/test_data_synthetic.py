@@ -3,6 +3,7 @@ groups (declared in classes.json, single frames alike within the non-appearance 
 built-in cached copy."""
 
 import hashlib
+import inspect
 import json
 import os
 import stat
@@ -155,7 +156,9 @@ def test_builtin_dataset_is_generated_once_into_the_cache(tmp_path, monkeypatch)
     assert stat.S_IMODE((tmp_path / f"synthetic-v{VERSION}").stat().st_mode) == 0o755
     assert dm.num_classes == 15 and dm.dataset_name == "synthetic"
     assert dm.groups == {group: [CLASSES.index(c) for c in members] for group, members in GROUPS.items()}
-    assert [len(dm.info.splits[s]) for s in ("train", "val", "test")] == [360, 180, 180]
+    # The generator's defaults (its one owner), evaluation at a quarter of training: 48 and 12 + 12 a class.
+    train = inspect.signature(write_synthetic_dataset).parameters["videos_per_class"].default
+    assert [len(dm.info.splits[s]) for s in ("train", "val", "test")] == [15 * train, 15 * train // 4, 15 * train // 4]
     folders = [p.name for p in tmp_path.iterdir()]
     assert folders == [f"synthetic-v{VERSION}"]  # no temporary folder left behind
     mtime = (tmp_path / f"synthetic-v{VERSION}" / "annotations" / "train.csv").stat().st_mtime_ns
