@@ -44,6 +44,22 @@ def test_builder_frames_and_size_reach_the_model(capsys):
     assert out["input_shape"] == [1, 3, 32, 64, 64]
 
 
+def test_builder_options_reach_the_model(capsys):
+    """I3D R50 as published, and with the lecture's inflation: 28.0 M and 47.0 M parameters (400 classes)."""
+    assert run_json(capsys, ["i3d_r50", "--frames", "8", "--size", "32"])["params"] == 28_043_472
+    lecture = run_json(capsys, ["i3d_r50", "--frames", "8", "--size", "32", "--model-args", "inflation=3x3x3"])
+    assert lecture["params"] == 46_980_944 and lecture["model_args"] == {"inflation": "3x3x3"}
+    grus = run_json(capsys, ["conv_gru", "--frames", "4", "--size", "32", "--model-args", "channels=[4, 8]"])
+    assert grus["model_args"] == {"channels": [4, 8]} and grus["published_gmacs"] is None
+    assert main(["c3d", "--model-args", "depth=3"]) == 2
+    assert "does not take depth; it accepts: batch_norm" in capsys.readouterr().err
+    for bad in (["c3d", "--model-args", "pool5_padding"], ["--all", "--model-args", "dropout=0"]):
+        with pytest.raises(SystemExit):
+            main(bad)
+    err = capsys.readouterr().err
+    assert "takes KEY=VALUE items, got 'pool5_padding'" in err and "--model-args needs one MODEL" in err
+
+
 def test_tables_by_default(capsys):
     assert main(["lecture_late_fusion", "--layers"]) == 0
     text = capsys.readouterr().out

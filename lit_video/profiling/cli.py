@@ -2,6 +2,7 @@
 
     lit-video profile c3d --layers
     lit-video profile i3d_r50 --frames 32 --throughput --batch-size 4 --json
+    lit-video profile i3d_r50_nl --model-args inflation=3x3x3 "nonlocal_blocks={layer3: [0, 2]}"
     lit-video profile --all
 """
 
@@ -16,6 +17,7 @@ import time
 from typing import Any
 
 import torch
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -42,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, help="clip height = width S (default: the model's)")
     p.add_argument("--batch-size", type=int, default=8, help="batch size for --throughput (default 8)")
     p.add_argument("--num-classes", type=int, default=400, help="classifier outputs (default 400)")
+    p.add_argument("--model-args", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="builder options (a wrong key gets the accepted ones listed), each value read as YAML: "
+                        "inflation=3x3x3, channels=[8,16,32], 'nonlocal_blocks={layer3: [0, 2]}'")
     p.add_argument("--clips", type=int, default=DEFAULT_CLIPS, help="eval clips per video (per video)")
     p.add_argument("--crops", type=int, default=DEFAULT_CROPS, help="eval crops per clip (per-video figures)")
     p.add_argument("--layers", action="store_true", help="the per-layer table with measured receptive fields")
@@ -60,9 +65,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _model_args(items: list[str], parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """``--model-args KEY=VALUE ...`` as builder keyword arguments, each value parsed as YAML."""
+    parsed = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isidentifier():
+            parser.error(f"--model-args takes KEY=VALUE items, got {item!r}")
+        try:
+            parsed[key] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            parser.error(f"--model-args {key}: {value!r} is not a YAML value ({err})")
+    return parsed
+
+
 def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     if args.all == bool(args.model):
         parser.error("give one MODEL or --all")
+    if args.all and args.model_args:
+        parser.error("--model-args needs one MODEL: each model's builder takes its own options")
+    args.model_args = _model_args(args.model_args, parser)
     for opt in ("frames", "size", "batch_size", "num_classes", "clips", "crops", "threads", "repeats"):
         value = getattr(args, opt)
         if value is not None and value < 1:
@@ -85,7 +107,8 @@ def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
             batch_sizes=(args.batch_size,), device=args.device, dtype=args.dtype,
             channels_last=args.channels_last, compile=args.compile, threads=args.threads,
             repeats=args.repeats, find_max_batch=args.max_batch, cached_peak=args.cached_peak)
-    clip = {"frames": args.frames, "size": args.size}  # None: the model's default
+    # The clip (None: the model's default) and the builder options of --model-args.
+    clip = {"frames": args.frames, "size": args.size, **args.model_args}
     # Counting needs no weights: build on the meta device (no memory, no initialisation time).
     model = None
     with contextlib.suppress(NotImplementedError, RuntimeError), torch.device("meta"):
@@ -115,8 +138,10 @@ def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
         "gflops_per_video": gflops(report.gmacs * views),
         "counter": report.counter,
         "count_time_s": time.perf_counter() - start,
-        "published_gmacs": info.published.get("gmacs"),
-        "published_source": info.published.get("source"),
+        "model_args": args.model_args,
+        # A published figure is the default architecture's: never printed beside another variant's count.
+        "published_gmacs": None if args.model_args else info.published.get("gmacs"),
+        "published_source": None if args.model_args else info.published.get("source"),
         "layers": [vars(layer) for layer in report.layers] if args.layers else [],
     }
     if report.cross_check:
