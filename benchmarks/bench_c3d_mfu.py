@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile row (slow)")
     args = parser.parse_args()
     model = create_model("c3d", num_classes=400)
-    gmacs = count_flops(model, SHAPE, receptive_field=False).gmacs
+    gmacs = count_flops(model, SHAPE).gmacs
     cores = torch.get_num_threads()
     options = {
         "baseline (fp32, batch 1)": {},

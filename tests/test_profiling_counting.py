@@ -27,7 +27,7 @@ LECTURE_C3D = [
 def c3d_report():
     with torch.device("meta"):  # no weights needed to count: builds in milliseconds
         model = create_model("c3d", num_classes=487)  # Sports-1M's 487 classes, the slide's "C"
-    return count_flops(model, (1, 3, 16, 112, 112), receptive_field=False)
+    return count_flops(model, (1, 3, 16, 112, 112))
 
 
 def test_c3d_matches_every_row_of_the_lecture_table(c3d_report):
@@ -61,7 +61,7 @@ def test_torchvision_published_gmacs_within_half_a_percent(name, size):
     published = torchvision.models.get_model_weights(name).DEFAULT.meta["_ops"]  # in torchvision: no download
     with torch.device("meta"):
         model = torchvision.models.get_model(name, weights=None)
-    report = count_flops(model, (1, 3, 16, size, size), receptive_field=False)
+    report = count_flops(model, (1, 3, 16, size, size))
     assert report.gmacs == pytest.approx(published, rel=0.005)
 
 
@@ -82,7 +82,7 @@ class TinyAttention(nn.Module):
 
 def test_attention_counts_qk_and_av():
     b, n, d = 2, 50, 32
-    report = count_flops(TinyAttention(d), (b, n, d), receptive_field=False, cross_check=True)
+    report = count_flops(TinyAttention(d), (b, n, d), cross_check=True)
     linear = b * n * d * 3 * d + b * n * d * d
     attention = 2 * b * n * n * d  # QK^T and AV, over all heads
     assert report.gmacs * 1e9 == pytest.approx(linear + attention)
@@ -102,7 +102,7 @@ def test_einsum_and_multihead_attention_are_counted():
             return self.mha(x, x, x)[0], mixed
 
     b, n, d = 1, 10, 16
-    report = count_flops(Mixer(), (b, n, d), receptive_field=False)
+    report = count_flops(Mixer(), (b, n, d))
     mha = 4 * n * d * d + 2 * n * n * d  # q, k, v, out projections; QK^T and AV
     assert report.gmacs * 1e9 == pytest.approx(n * n * d + mha)
 
@@ -114,14 +114,14 @@ def test_recurrent_layers_count_every_weight_once_per_step(device):
         lstm = nn.LSTM(16, 32, num_layers=2, bidirectional=True, batch_first=True)
     b, t = 3, 5
     per_step = 4 * 32 * (16 + 32) * 2 + 4 * 32 * (64 + 32) * 2  # 4 gates; layer 2 reads both directions
-    assert count_flops(lstm, (b, t, 16), receptive_field=False).gmacs * 1e9 == pytest.approx(b * t * per_step)
+    assert count_flops(lstm, (b, t, 16)).gmacs * 1e9 == pytest.approx(b * t * per_step)
 
 
 def test_per_layer_table_params_activations_and_conv_arithmetic():
     net = nn.Sequential(nn.Conv3d(3, 8, 3, padding=1), nn.BatchNorm3d(8), nn.ReLU(), nn.AdaptiveAvgPool3d(1),
                         nn.Flatten(), nn.Linear(8, 5))
     net[5].weight.requires_grad_(False)
-    report = count_flops(net, (1, 3, 4, 16, 16), receptive_field=False)
+    report = count_flops(net, (1, 3, 4, 16, 16))
     conv = 8 * 3 * 27 * 4 * 16 * 16
     assert [layer.type for layer in report.layers] == ["Conv3d", "BatchNorm3d", "ReLU", "AdaptiveAvgPool3d",
                                                        "Flatten", "Linear"]
@@ -139,10 +139,10 @@ def test_per_layer_table_params_activations_and_conv_arithmetic():
 def test_counting_leaves_the_model_untouched_and_matches_real_tensors():
     net = create_model("lecture_3d_cnn", num_classes=5).train()
     before = {k: v.clone() for k, v in net.state_dict().items()}
-    fake = count_flops(net, (1, 3, 20, 64, 64), receptive_field=False)
+    fake = count_flops(net, (1, 3, 20, 64, 64))
     assert net.training
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
-    real = count_flops(net, torch.randn(1, 3, 20, 64, 64), receptive_field=False, cross_check=True)
+    real = count_flops(net, torch.randn(1, 3, 20, 64, 64), cross_check=True)
     assert fake.gmacs == real.gmacs
     assert real.cross_check["conv_matmul_gmacs"] == pytest.approx(real.gmacs)  # fvcore agrees on conv/matmul
 
@@ -156,7 +156,7 @@ def test_data_dependent_models_fall_back_to_real_tensors():
         def forward(self, x):
             return self.fc(x) if x.sum().item() >= 0 else x  # .item() cannot run on fake tensors
 
-    report = count_flops(Gate(), (2, 4), receptive_field=False)
+    report = count_flops(Gate(), (2, 4))
     assert report.gmacs * 1e9 == 32 and "real tensors" in report.counter
 
 
@@ -185,3 +185,4 @@ def test_bad_inputs_say_what_is_wrong():
         net = nn.Linear(2, 2)
     with pytest.raises(ValueError, match="meta"):
         count_flops(net, (1, 2), receptive_field=True)
+    assert count_flops(net, (1, 2)).gmacs * 1e9 == 4  # the defaults count on meta: receptive fields are opt-in

@@ -116,7 +116,7 @@ def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
     if model is None:
         model = create_model(name, args.num_classes, **clip)
     start = time.perf_counter()
-    report = count_flops(model, shape, receptive_field=False)
+    report = count_flops(model, shape)
     if args.layers or args.cross_check or args.throughput:
         check_fits(*_real_needs(report, args, options))
         if any(t.is_meta for t in model.parameters()):

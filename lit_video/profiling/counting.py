@@ -181,20 +181,21 @@ def _run_counted(model: nn.Module, inputs: Inputs, how: str) -> tuple[FlopCounte
     return counter, shapes, calls
 
 
-def count_flops(model: nn.Module, input_shape_or_inputs: Any, *, receptive_field: bool = True,
+def count_flops(model: nn.Module, input_shape_or_inputs: Any, *, receptive_field: bool = False,
                 cross_check: bool = False) -> FlopReport:
     """Count one forward pass of ``model`` (in eval mode) on the given inputs (a shape, a tensor, or a dict).
 
     The figures are for the whole input: pass a batch of one for per-clip figures. A model built on the meta
     device (``with torch.device("meta"): ...``: no weight memory, no initialisation) counts too, and a shape
     stays on the meta device (no memory, whatever its size) unless the count has to run on real tensors.
-    ``receptive_field`` adds the measured receptive field of every layer (a real float64 forward and one
-    backward per layer, see ``receptive_field.py``); ``cross_check`` also runs fvcore on real tensors.
+    ``receptive_field`` (the expensive opt-in) adds the measured receptive field of every layer (a real float64
+    forward and one backward per layer, see ``receptive_field.py``); ``cross_check`` also runs fvcore on real
+    tensors. With neither, a model built on the meta device counts with the defaults.
     """
     inputs = as_inputs(input_shape_or_inputs, device="meta")  # a shape costs no memory until run for real
     if _on_meta(model) and (receptive_field or cross_check):
         raise ValueError("receptive fields and the fvcore cross-check run the model for real: build it on a "
-                         "real device, not on meta (count_flops(..., receptive_field=False) works on meta)")
+                         "real device, not on meta (count_flops without them works on meta)")
     was_training = model.training
     model.eval()  # inference cost; also keeps BatchNorm from updating its statistics with fake data
     try:

@@ -260,7 +260,7 @@ def measure_throughput(model: nn.Module, inputs_or_shape: Any, options: Throughp
     # Shapes stay on the meta device until the estimate says they fit: nothing real is allocated before it.
     clip = as_inputs(inputs_or_shape, device="meta")
     if report is None:
-        report = count_flops(model, resize_batch(clip, 1), receptive_field=False)
+        report = count_flops(model, resize_batch(clip, 1))
     gmacs = report.gmacs if gmacs is None else gmacs
     check_fits(throughput_need(report, opts, model))
     old_threads = torch.get_num_threads()

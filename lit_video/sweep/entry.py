@@ -93,7 +93,7 @@ def measure_cost(entry: Entry, run: Any) -> Cost:
     # Profiling draws random inputs; the fork keeps the training after it what the same config trains in
     # `lit-video fit`.
     with torch.random.fork_rng(devices=[]):
-        report = count_flops(run.model.model, clip, receptive_field=False)  # receptive fields: `profile --layers`
+        report = count_flops(run.model.model, clip)  # receptive fields: `profile --layers`
         speed = measure_throughput(run.model.model, clip, profile_options(entry, device), report=report)
     fields = {"params": report.params, "gmacs_per_clip": report.gmacs,
               "gmacs_per_video": report.gmacs * data.eval_views,
