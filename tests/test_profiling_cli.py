@@ -60,6 +60,18 @@ def test_builder_options_reach_the_model(capsys):
     assert "takes KEY=VALUE items, got 'pool5_padding'" in err and "--model-args needs one MODEL" in err
 
 
+def test_a_published_figure_stands_beside_a_count_at_its_own_input_only(capsys):
+    same = run_json(capsys, ["r3d_18"])  # torchvision's figure: 3 x 16 x 112 x 112
+    assert same["published_input"] == "3x16x112x112" and same["published_gmacs"] is not None
+    assert same["published_note"] is None
+    other = run_json(capsys, ["r3d_18", "--frames", "8"])
+    assert other["published_gmacs"] is None
+    assert other["published_note"] == (f"published {same['published_gmacs']} GMACs at 3x16x112x112, not comparable "
+                                       "with 3x8x112x112")
+    assert main(["r3d_18", "--frames", "8"]) == 0
+    assert "comparable" in capsys.readouterr().out  # the table wraps the rest at its own width
+
+
 def test_tables_by_default(capsys):
     assert main(["lecture_late_fusion", "--layers"]) == 0
     text = capsys.readouterr().out

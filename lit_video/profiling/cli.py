@@ -139,9 +139,7 @@ def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
         "counter": report.counter,
         "count_time_s": time.perf_counter() - start,
         "model_args": args.model_args,
-        # A published figure is the default architecture's: never printed beside another variant's count.
-        "published_gmacs": None if args.model_args else info.published.get("gmacs"),
-        "published_source": None if args.model_args else info.published.get("source"),
+        **_published(info.published if not args.model_args else {}, report.input_shape),
         "layers": [vars(layer) for layer in report.layers] if args.layers else [],
     }
     if report.cross_check:
@@ -149,6 +147,20 @@ def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
     if options is not None:
         out["throughput"] = measure_throughput(model, shape, options, report=report)
     return out
+
+
+def _published(published: dict[str, Any], input_shape: list[int]) -> dict[str, Any]:
+    """The published GMACs where they were measured at this very input (``published_input``, e.g.
+    ``3x16x112x112``), else None and a ``published_note`` saying at which input they were: a count at another
+    clip, or of another variant (no figures passed), is not comparable."""
+    measured = "x".join(str(d) for d in input_shape[1:])  # (1, C, T, H, W) -> "CxTxHxW"
+    at, gmacs = published.get("input"), published.get("gmacs")
+    comparable = gmacs is not None and at == measured
+    note = None
+    if gmacs is not None and not comparable:
+        note = f"published {gmacs} GMACs at {at or 'an input not recorded'}, not comparable with {measured}"
+    return {"published_gmacs": gmacs if comparable else None, "published_input": at,
+            "published_source": published.get("source"), "published_note": note}
 
 
 def _real_needs(report: FlopReport, args: argparse.Namespace,
@@ -180,7 +192,10 @@ def _print_model(console: Console, row: dict[str, Any]) -> None:
     summary.add_row("GFLOPs / clip (2 x GMACs)", f"{row['gflops']:.3f}")
     summary.add_row(f"GMACs / video ({row['eval_views']} views)", f"{row['gmacs_per_video']:.3f}")
     if row["published_gmacs"] is not None:
-        summary.add_row("published GMACs / clip", f"{row['published_gmacs']} ({row['published_source']})")
+        summary.add_row("published GMACs / clip", f"{row['published_gmacs']} at {row['published_input']} "
+                                                  f"({row['published_source']})")
+    elif row["published_note"]:
+        summary.add_row("published GMACs / clip", f"{row['published_note']} ({row['published_source']})")
     summary.add_row("params (trainable)",
                     f"{row['params'] / 1e6:.3f} M ({row['trainable_params'] / 1e6:.3f} M)")
     summary.add_row("activations / clip", f"{row['activations'] / 1e6:.3f} M")
