@@ -14,7 +14,7 @@ from torch import nn
 
 from .layers.backbone import torchvision_2d
 from .layers.classifier import TorchvisionClassifier
-from .layers.inflate import ReplicateTimePad, TimeKernel, TimeStride, inflate
+from .layers.inflate import TimeKernel, TimeStride, inflate, time_padded
 from .layers.nonlocal_block import NonLocalBlock
 from .registry import register_model
 
@@ -100,9 +100,8 @@ def i3d_resnet50(num_classes: int, pretrained: str | None, inflation: str, time_
     if inflation == "3x3x3":
         return i3d("resnet50", num_classes, pretrained, time_kernel, time_padding, dropout)
     model = i3d("resnet50", num_classes, pretrained, r50_time_kernel, time_padding, dropout, r50_time_stride)
-    pool2 = nn.MaxPool3d((2, 1, 1), (2, 1, 1))
-    model.net.layer1.add_module("pool2", pool2 if time_padding == "zeros" else nn.Sequential(
-        OrderedDict(pad=ReplicateTimePad(2, 2), layer=pool2)))
+    # pool2: 2x1x1, stride 2 in time, padded in time as inflate pads its own layers.
+    model.net.layer1.add_module("pool2", time_padded(nn.MaxPool3d((2, 1, 1), (2, 1, 1)), 2, 2, time_padding))
     return model
 
 

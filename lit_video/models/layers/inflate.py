@@ -61,7 +61,7 @@ class ReplicateTimePad(nn.Module):
         return nn.functional.pad(x, (0, 0, 0, 0, total // 2, total - total // 2), mode="replicate")
 
 
-def _padded(layer: nn.Module, kt: int, st: int, time_padding: str) -> nn.Module:
+def time_padded(layer: nn.Module, kt: int, st: int, time_padding: str) -> nn.Module:
     """``layer`` (built with no time padding) behind a replicate pad in time (``ReplicateTimePad``)."""
     if (kt == 1 and st == 1) or time_padding == "zeros":
         return layer
@@ -83,7 +83,7 @@ def _inflate_layer(name: str, m: nn.Module, rule: TimeKernel, time_padding: str,
         return None
     kt = _time_kernel(rule, name, m)
     st = int(stride_rule(name, m)) if callable(stride_rule) else stride_rule
-    pt = kt // 2 if time_padding == "zeros" else 0  # replicate padding is a separate layer (see _padded)
+    pt = kt // 2 if time_padding == "zeros" else 0  # replicate padding is a separate layer (see time_padded)
     if isinstance(m, nn.Conv2d):
         if isinstance(m.padding, str):
             raise ValueError(f"inflate: {name} uses padding={m.padding!r}; only numeric padding inflates")
@@ -97,14 +97,14 @@ def _inflate_layer(name: str, m: nn.Module, rule: TimeKernel, time_padding: str,
             conv.weight.copy_(m.weight.unsqueeze(2).repeat(1, 1, kt, 1, 1) / kt)
             if m.bias is not None:
                 conv.bias.copy_(m.bias)
-        return _padded(conv, kt, st, time_padding)
+        return time_padded(conv, kt, st, time_padding)
     kernel, stride, padding = (kt, *_pair(m.kernel_size)), (st, *_pair(m.stride)), (pt, *_pair(m.padding))
     if isinstance(m, nn.MaxPool2d):
         pool = nn.MaxPool3d(kernel, stride, padding, dilation=(1, *_pair(m.dilation)), ceil_mode=m.ceil_mode)
     else:
         pool = nn.AvgPool3d(kernel, stride, padding, ceil_mode=m.ceil_mode,
                             count_include_pad=m.count_include_pad, divisor_override=m.divisor_override)
-    return _padded(pool, kt, st, time_padding)
+    return time_padded(pool, kt, st, time_padding)
 
 
 def inflate(net2d: nn.Module, time_kernel: TimeKernel = 3, time_padding: str = "replicate",
