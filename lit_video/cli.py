@@ -21,7 +21,7 @@ SUBCOMMANDS = {
     "profile": "GMACs / GFLOPs, parameters, receptive fields, throughput, memory and MFU of a model",
     "sweep": "the main job: train, test and profile many models, write leaderboards",
     "compare": "two leaderboards side by side, with regressions flagged",
-    "report": "lecture-claims: reports generated from a sweep's results",
+    "report": "lecture-claims | fidelity: reports from a sweep's results or the registry",
 }
 
 
@@ -45,8 +45,7 @@ def models_main(argv: list[str]) -> int:
     for column in ("family", "inputs", "frames", "size", "published", "description"):
         table.add_column(column, overflow="fold")
     for info in infos:
-        published = info.published
-        note = ", ".join(f"{k}={published[k]}" for k in ("gmacs", "kinetics400_top1") if k in published)
+        note = "\n".join(p.summary() for p in info.published if p.summary())
         table.add_row(info.name, info.family, "+".join(info.modalities), str(info.frames), str(info.size), note,
                       info.description)
     Console().print(table)

@@ -76,13 +76,12 @@ def test_i3d_inception_strides_in_time_where_the_reference_code_does(strides, st
 
 
 def test_i3d_r50_is_the_published_network_and_the_lecture_inflation_a_named_option():
-    """MMAction2's I3D R50 (400 classes): 28.0 M parameters, 35.4 M with non-local blocks (metafile figures);
-    5x7x7 conv1, 3x1x1 in the listed blocks, and 32 frames strided to 4 steps before res3."""
+    """MMAction2's I3D R50 (its parameters and GMACs are checked in docs/fidelity.md): 5x7x7 conv1, 3x1x1 in the
+    listed blocks, and 32 frames strided to 4 steps before res3; the lecture's inflation a named option."""
     def params(name: str, **args) -> int:
         return sum(p.numel() for p in create_model(name, 400, **args).parameters())
 
     with torch.device("meta"):
-        assert round(params("i3d_r50") / 1e6, 1) == 28.0 and round(params("i3d_r50_nl") / 1e6, 1) == 35.4
         assert params("i3d_r50", inflation="3x3x3") == 46_980_944  # every 3x3 to 3x3x3, as the lecture inflates
         net = create_model("i3d_r50", 400).net
         assert net.conv1.layer.kernel_size == (5, 7, 7) and net.conv1.layer.stride == (2, 2, 2)

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from lit_video.profiling import cli, machine_peak_gflops
+from lit_video.profiling import cli, inputs, machine_peak_gflops
 from lit_video.profiling.cli import main
 
 FIELDS = {"model", "input_shape", "gmacs", "gflops", "params", "counter", "layers"}
@@ -60,14 +60,21 @@ def test_builder_options_reach_the_model(capsys):
     assert "takes KEY=VALUE items, got 'pool5_padding'" in err and "--model-args needs one MODEL" in err
 
 
-def test_a_published_figure_stands_beside_a_count_at_its_own_input_only(capsys):
-    same = run_json(capsys, ["r3d_18"])  # torchvision's figure: 3 x 16 x 112 x 112
-    assert same["published_input"] == "3x16x112x112" and same["published_gmacs"] is not None
-    assert same["published_note"] is None
+def test_a_published_figure_stands_beside_a_count_of_its_own_setup_only(capsys):
+    same = run_json(capsys, ["r3d_18"])  # torchvision's figure: 3 x 16 x 112 x 112, 400 classes
+    assert same["published_input"] == "3x16x112x112" and same["published_gmacs"] == pytest.approx(40.697)
+    assert same["published_params"] == same["params"] and same["published_note"] is None
+    assert "5 clip(s) x 1 crop(s) of 16 frames" in same["published_accuracy"]
     other = run_json(capsys, ["r3d_18", "--frames", "8"])
-    assert other["published_gmacs"] is None
-    assert other["published_note"] == (f"published {same['published_gmacs']} GMACs at 3x16x112x112, not comparable "
-                                       "with 3x8x112x112")
+    assert other["published_gmacs"] is None and other["published_source"] is None
+    assert other["published_note"] == ("published for 3x16x112x112, 400 classes; not comparable with 3x8x112x112, "
+                                       "400 classes")
+    # C3D: the lecture's figure is for 487 classes, MMAction2's for 101 with the padded pool5.
+    mmaction2 = run_json(capsys, ["c3d", "--num-classes", "101", "--model-args", "pool5_padding=true"])
+    assert mmaction2["published_params"] == mmaction2["params"] == 78_409_573
+    lecture = run_json(capsys, ["c3d"])
+    assert lecture["published_gmacs"] is None
+    assert "3x16x112x112, 487 classes; 3x16x112x112, 101 classes, pool5_padding=True" in lecture["published_note"]
     assert main(["r3d_18", "--frames", "8"]) == 0
     assert "comparable" in capsys.readouterr().out  # the table wraps the rest at its own width
 
@@ -99,7 +106,8 @@ def built(monkeypatch) -> list[str]:
         devices.append(next(model.parameters()).device.type)
         return model
 
-    monkeypatch.setattr(cli, "create_model", record)
+    monkeypatch.setattr(cli, "create_model", record)  # real builds
+    monkeypatch.setattr(inputs, "create_model", record)  # builds for counting (model_to_count)
     return devices
 
 

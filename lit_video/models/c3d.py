@@ -14,6 +14,7 @@ from torch import nn
 
 from .layers.classifier import SequentialClassifier
 from .layers.common import CheckShape, conv_stages
+from .published import Published
 from .registry import register_model
 
 # (out_channels, convs, pool): the lecture's table, stage by stage.
@@ -22,15 +23,44 @@ C3D_STAGES = [(64, 1, (1, 2, 2)), (128, 1, 2), (256, 2, 2), (512, 2, 2), (512, 2
 MIN_FRAMES, MIN_SIZE = 16, 32
 
 
+# The lecture's table: every layer's output (C x T x H x W) and, for the convs and FCs, its "MFLOPs" (in fact
+# GMACs: 64 x 16 x 112 x 112 outputs x 81 MACs = 1.04 G for conv1). Its FC rows are 27x their cost.
+_SLIDE_FC = ("27 x the layer's cost: the 3x3x3 kernel volume carried over from the conv rows "
+             "(docs/flops.md, 'C3D: why the slide says 39.5')")
+LECTURE_TABLE = Published(
+    source="CS231n lecture 10 slides, 'C3D: The VGG of 3D CNNs' table (slide credit Justin Johnson)",
+    input="3x16x112x112", num_classes=487, gmacs=39.5,  # Sports-1M's 487 classes: the slide's "C"
+    differs=f"the total sums the slide's FC rows, each {_SLIDE_FC}: 38.497 + 27 x 0.0377 = 39.5",
+    layers={
+        "conv1": {"output_shape": [64, 16, 112, 112], "gmacs": 1.04},
+        "pool1": {"output_shape": [64, 16, 56, 56]},
+        "conv2": {"output_shape": [128, 16, 56, 56], "gmacs": 11.10},
+        "pool2": {"output_shape": [128, 8, 28, 28]},
+        "conv3a": {"output_shape": [256, 8, 28, 28], "gmacs": 5.55},
+        "conv3b": {"output_shape": [256, 8, 28, 28], "gmacs": 11.10},
+        "pool3": {"output_shape": [256, 4, 14, 14]},
+        "conv4a": {"output_shape": [512, 4, 14, 14], "gmacs": 2.77},
+        "conv4b": {"output_shape": [512, 4, 14, 14], "gmacs": 5.55},
+        "pool4": {"output_shape": [512, 2, 7, 7]},
+        "conv5a": {"output_shape": [512, 2, 7, 7], "gmacs": 0.69},
+        "conv5b": {"output_shape": [512, 2, 7, 7], "gmacs": 0.69},
+        "pool5": {"output_shape": [512, 1, 3, 3]},
+        "fc6": {"output_shape": [4096], "gmacs": 0.51, "differs": _SLIDE_FC},
+        "fc7": {"output_shape": [4096], "gmacs": 0.45, "differs": _SLIDE_FC},
+        "fc8": {"output_shape": [487], "gmacs": 0.05, "differs": _SLIDE_FC},
+    })
+# MMAction2's C3D (its "FLOPs" are multiply-accumulates: mmcv's counter counts a MAC as one, and also counts
+# activations and pools). Its 8192-wide FC6 takes exactly the 16 x 112 x 112 clip.
+MMACTION2_C3D = Published(
+    source="open-mmlab/mmaction2 configs/recognition/c3d/metafile.yml @ 0785c53 "
+           "(c3d_sports1m-pretrained_8xb30-16x1x1-45e_ucf101-rgb: FLOPs 38615475200, Parameters 78409573)",
+    input="3x16x112x112", num_classes=101, model_args={"pool5_padding": True},
+    gmacs=38_615_475_200 / 1e9, params=78_409_573,
+    input_note="the metafile names no input; the padded pool5 and 8192-wide FC6 take only 16 x 112 x 112 clips")
+
+
 @register_model(family="c3d", frames=16, size=112, fps=25.0, min_frames=MIN_FRAMES, min_size=MIN_SIZE,
-                published={
-    "layer_gmacs": {"conv1": 1.04, "conv2": 11.10, "conv3a": 5.55, "conv3b": 11.10, "conv4a": 2.77,
-                    "conv4b": 5.55, "conv5a": 0.69, "conv5b": 0.69},
-    "gmacs_slide_total": 39.5,
-    "pool5_shape": [512, 1, 3, 3],
-    "input": "3x16x112x112",
-    "source": "lecture 10 slides, 'C3D: The VGG of 3D CNNs' table (Tran et al., ICCV 2015)",
-})
+                published=[LECTURE_TABLE, MMACTION2_C3D])
 def c3d(num_classes: int, frames: int = 16, size: int = 112, dropout: float = 0.5,
         batch_norm: bool = False, pool5_padding: bool = False) -> SequentialClassifier:
     """C3D as in the lecture: eight 3x3x3 convs, 2x2x2 pools (pool1 1x2x2), FC6/FC7 of 4096, dropout.

@@ -16,6 +16,7 @@ from .layers.backbone import torchvision_2d
 from .layers.classifier import TorchvisionClassifier
 from .layers.inflate import TimeKernel, TimeStride, inflate, time_padded
 from .layers.nonlocal_block import NonLocalBlock
+from .published import EvalProtocol, Published
 from .registry import register_model
 
 # Non-local blocks after every other residual block of res3 and res4 (torchvision's layer2 / layer3):
@@ -29,6 +30,32 @@ NONLOCAL_RES3_RES4 = {"layer2": [1, 3], "layer3": [1, 3, 5]}
 # (0, 1, 0)), inflate_style="3x1x1", conv1_kernel=(5, 7, 7), conv1_stride_t=2, pool1_stride_t=2, with_pool2).
 R50_INFLATED_BLOCKS = ((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0))
 R50_INFLATIONS = ("3x1x1", "3x3x3")
+
+# MMAction2's I3D model zoo, its v0.x metafile (exact integers; its "FLOPs" are multiply-accumulates counted by
+# mmcv, which also counts norms, activations and pools but not torch.matmul). The metafile names no input for
+# the count; the models' test clip is 32 frames cropped to 256 x 256 (SampleFrames clip_len=32, ThreeCrop
+# crop_size=256 in i3d_r50_32x2x1_100e_kinetics400_rgb.py), and the counts agree there (at 224 x 224 ours are
+# 24 % lower).
+_MMACTION2_I3D = "open-mmlab/mmaction2 configs/recognition/i3d/metafile.yml @ fa707f9"
+_MMACTION2_INPUT = ("the metafile names no input for its count: 32 x 256 x 256 is its configs' test clip "
+                    "(clip_len=32, ThreeCrop crop_size=256), inferred, not stated")
+MMACTION2_I3D_R50 = Published(
+    source=f"{_MMACTION2_I3D} (i3d_r50_32x2x1_100e_kinetics400_rgb: FLOPs 43564040192, Parameters 28043472)",
+    input="3x32x256x256", gmacs=43_564_040_192 / 1e9, params=28_043_472, input_note=_MMACTION2_INPUT,
+    dataset="Kinetics-400", top1=72.68, top5=90.78, protocol=EvalProtocol(frames=32, clips=10, crops=3, size=256))
+MMACTION2_I3D_R50_NL = Published(
+    source=f"{_MMACTION2_I3D} (i3d_nl_embedded_gaussian_r50_32x2x1_100e_kinetics400_rgb: FLOPs 54334488576, "
+           "Parameters 35397840)",
+    input="3x32x256x256", gmacs=54_334_488_576 / 1e9, params=35_397_840, input_note=_MMACTION2_INPUT,
+    differs="two differences that nearly cancel: MMAction2's non-local blocks project phi and g before pooling "
+            "(the reference code, and lit-video, pool first), which costs 4.03 GMACs more here; mmcv's counter "
+            "leaves out the affinity matmuls (5.10 GMACs here) and counts norms, activations and pools (0.3)")
+# DeepMind's reference I3D strides 2 in time at Conv3d_1a_7x7, MaxPool3d_4a_3x3 and MaxPool3d_5a_2x2 ("SAME"
+# padding): 64 frames leave 8 steps for Mixed_5c (torchvision GoogLeNet's inception5b), 224 pixels 7.
+DEEPMIND_I3D = Published(
+    source="deepmind/kinetics-i3d tf_v2/i3d.py @ 50c8f19: stride 2 in time, height and width at Conv3d_1a_7x7, "
+           "MaxPool3d_4a_3x3 and MaxPool3d_5a_2x2, 1 in time elsewhere ('SAME' padding)",
+    input="3x64x224x224", layers={"net.inception5b": {"output_shape": [1024, 8, 7, 7]}})
 
 
 def r50_time_kernel(name: str, layer: nn.Module) -> int:
@@ -105,7 +132,7 @@ def i3d_resnet50(num_classes: int, pretrained: str | None, inflation: str, time_
     return model
 
 
-@register_model(family="i3d", frames=8, size=112, fps=10.0, heavy=True)
+@register_model(family="i3d", frames=8, size=112, fps=10.0, heavy=True, published=[MMACTION2_I3D_R50])
 def i3d_r50(num_classes: int, pretrained: str | None = None, inflation: str = "3x1x1", time_kernel: int = 3,
             time_padding: str = "replicate", dropout: float = 0.5) -> TorchvisionClassifier:
     """I3D ResNet-50 as published (``inflation="3x1x1"``), or with every 3x3 inflated to ``time_kernel``
@@ -114,7 +141,7 @@ def i3d_r50(num_classes: int, pretrained: str | None = None, inflation: str = "3
 
 
 # GoogLeNet's unpadded 3x3 max pools (ceil mode) leave nothing below frames of 15 pixels (measured on meta).
-@register_model(family="i3d", frames=8, size=112, fps=10.0, min_size=15)
+@register_model(family="i3d", frames=8, size=112, fps=10.0, min_size=15, published=[DEEPMIND_I3D])
 def i3d_inception(num_classes: int, pretrained: str | None = None, time_padding: str = "replicate",
                   dropout: float = 0.5, time_strides: bool = True) -> TorchvisionClassifier:
     """Inception-v1 (torchvision GoogLeNet) inflated as in the I3D paper: cubic kernels, pools 1/2 1x3x3, and
@@ -124,7 +151,8 @@ def i3d_inception(num_classes: int, pretrained: str | None = None, time_padding:
 
 
 # The non-local blocks pool keys and values 2x in space, so res4 needs 2x2 maps: frames of 17 pixels.
-@register_model(family="i3d", frames=8, size=112, fps=10.0, heavy=True, min_size=17)
+@register_model(family="i3d", frames=8, size=112, fps=10.0, heavy=True, min_size=17,
+                published=[MMACTION2_I3D_R50_NL])
 def i3d_r50_nl(num_classes: int, pretrained: str | None = None, inflation: str = "3x1x1", time_kernel: int = 3,
                time_padding: str = "replicate", dropout: float = 0.5,
                nonlocal_blocks: dict[str, list[int]] | None = None,

@@ -19,19 +19,18 @@ from collections import OrderedDict
 
 from .layers.classifier import SequentialClassifier
 from .layers.common import StackFrames, conv_stages, global_pool, linear_head
+from .published import Published
 from .registry import register_model
 
 
-def _table(*rows: tuple[str, tuple[int, ...], tuple[int, int, int]]) -> dict:
-    """The lecture's rows: output size (C x T x H x W, or C x H x W) and receptive field (T x H x W).
-    """
-    return {
-        "input": "3x20x64x64",
-        "layers": {name: {"output_shape": list(shape), "receptive_field": list(rf)}
-                   for name, shape, rf in rows},
-        "source": "lecture 10 slides, 'Early Fusion vs Late Fusion vs 3D CNN' table "
-                  "(slide credit Justin Johnson)",
-    }
+def _table(*rows: tuple[str, tuple[int, ...], tuple[int, int, int]]) -> list[Published]:
+    """The lecture's rows: output size (C x T x H x W, or C x H x W) and receptive field (T x H x W)."""
+    return [Published(
+        source="CS231n lecture 10 slides, 'Early Fusion vs Late Fusion vs 3D CNN' table (slide credit Justin "
+               "Johnson)",
+        input="3x20x64x64",
+        layers={name: {"output_shape": list(shape), "receptive_field": list(rf)} for name, shape, rf in rows},
+    )]
 
 
 @register_model(family="late_fusion", frames=20, size=64, min_size=4, published=_table(

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from torch import nn
+
+from .published import Published
 
 
 @dataclass(frozen=True)
@@ -33,9 +35,9 @@ class ModelInfo:
     heavy: bool = False  # seconds to build or run on a 2-core CPU even on a tiny clip
     min_frames: int = 1  # the shortest clip the architecture takes (C3D: 16; its pools must keep a cell)
     min_size: int = 1  # the smallest frame side it takes
-    # Figures from a paper or a weights card, never measured here: e.g. {"gmacs": 40.7, "params": 33.4e6,
-    # "kinetics400_top1": 63.2, "input": "3x16x112x112", "source": "torchvision R3D_18_Weights.KINETICS400_V1"}.
-    published: dict[str, Any] = field(default_factory=dict)
+    # Figures from papers, slides, model zoos and weights cards, each with its input, options and source; never
+    # measured here (``published.py``; ``lit-video report fidelity`` measures beside them).
+    published: tuple[Published, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,7 +66,7 @@ def register_model(
     heavy: bool = False,
     min_frames: int = 1,
     min_size: int = 1,
-    published: dict[str, Any] | None = None,
+    published: Sequence[Published] = (),
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Register a builder ``fn(num_classes, **overrides) -> nn.Module`` under ``name`` (default: its name).
 
@@ -90,7 +92,7 @@ def register_model(
             heavy=heavy,
             min_frames=min_frames,
             min_size=min_size,
-            published=dict(published or {}),
+            published=tuple(published),
         )
         return fn
 

@@ -3,14 +3,15 @@ data.
 
 The published figures come from each weights enum's metadata (``Weights.KINETICS400_V1.meta``), which is part
 of torchvision itself: reading it downloads nothing. ``_ops`` is torchvision's GMACs for one clip of 16 frames
-(112 px for the ResNets, 224 px for the others).
+(112 px for the ResNets, 224 px for the others); the accuracies were measured on other clips for some (S3D: one
+clip of 128 frames; Swin3D: 12 clips of 32), which the metadata's ``_docs`` states and ``EvalProtocol`` keeps.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import torchvision
 from torch import nn
@@ -18,6 +19,7 @@ from torch import nn
 from .layers.backbone import load_local_checkpoint
 from .layers.classifier import TorchvisionClassifier
 from .layers.common import CheckShape
+from .published import EvalProtocol, Published
 from .registry import register_model
 
 
@@ -40,6 +42,8 @@ ARCHITECTURES = {
     "mvit_v1_b": Architecture("mvit", 16, 224, 7.5, head="head", fixed_shape=True, heavy=True),
     "mvit_v2_s": Architecture("mvit", 16, 224, 7.5, head="head", fixed_shape=True, heavy=True),
     "swin3d_t": Architecture("swin3d", 16, 224, 15.0, head="head", heavy=True),
+    "swin3d_s": Architecture("swin3d", 16, 224, 15.0, head="head", heavy=True),
+    "swin3d_b": Architecture("swin3d", 16, 224, 15.0, head="head", heavy=True),
 }
 
 
@@ -47,20 +51,30 @@ def kinetics_weights(name: str) -> torchvision.models.WeightsEnum:
     return torchvision.models.get_model_weights(name).KINETICS400_V1
 
 
-def published_figures(name: str) -> dict[str, Any]:
-    """Kinetics-400 figures of torchvision's weights for ``name``, with their source."""
+def evaluation_protocol(weights: torchvision.models.WeightsEnum) -> EvalProtocol:
+    """How the weights' accuracy was measured, from their card: ``_docs`` names ``frame_rate``,
+    ``clips_per_video`` and ``clip_len``; the preset transform takes one centre crop of ``crop_size``."""
+    docs = weights.meta["_docs"]
+    found = {k: re.search(rf"`{k}=([0-9.]+)`", docs) for k in ("frame_rate", "clips_per_video", "clip_len")}
+    missing = [k for k, m in found.items() if m is None]
+    if missing:
+        raise ValueError(f"{weights}: its meta _docs no longer state {', '.join(missing)}: {docs!r}")
+    crop = weights.transforms.keywords["crop_size"]
+    return EvalProtocol(frames=int(found["clip_len"][1]), clips=int(found["clips_per_video"][1]), crops=1,
+                        size=crop[0], fps=float(found["frame_rate"][1]))
+
+
+def published_figures(name: str) -> Published:
+    """The Kinetics-400 card of torchvision's weights for ``name``: GMACs and parameters of the network at
+    400 classes for its 16-frame clip, and the accuracy with its own protocol."""
     weights = kinetics_weights(name)
     meta, arch = weights.meta, ARCHITECTURES[name]
-    return {
-        "gmacs": meta["_ops"],
-        "params": meta["num_params"],
-        "kinetics400_top1": meta["_metrics"]["Kinetics-400"]["acc@1"],
-        "kinetics400_top5": meta["_metrics"]["Kinetics-400"]["acc@5"],
-        "input": f"3x{arch.frames}x{arch.size}x{arch.size}",
-        "evaluation": meta["_docs"],
-        "recipe": meta["recipe"],
-        "source": f"torchvision {type(weights).__name__}.KINETICS400_V1.meta",
-    }
+    module = type(weights).__module__.replace(".", "/")
+    return Published(
+        source=f"{module}.py (pytorch/vision): {type(weights).__name__}.KINETICS400_V1.meta",
+        input=f"3x{arch.frames}x{arch.size}x{arch.size}", gmacs=meta["_ops"], params=meta["num_params"],
+        dataset="Kinetics-400", top1=meta["_metrics"]["Kinetics-400"]["acc@1"],
+        top5=meta["_metrics"]["Kinetics-400"]["acc@5"], protocol=evaluation_protocol(weights))
 
 
 def torchvision_video(name: str, num_classes: int, pretrained: str | None = None) -> TorchvisionClassifier:
@@ -95,4 +109,4 @@ for _name, _arch in ARCHITECTURES.items():
     register_model(_name, family=_arch.family, frames=_arch.frames, size=_arch.size, fps=_arch.fps,
                    fixed_shape=_arch.fixed_shape, heavy=_arch.heavy,
                    min_frames=_meta.get("min_temporal_size", 1), min_size=max(_meta["min_size"]),
-                   published=published_figures(_name))(_builder(_name))
+                   published=[published_figures(_name)])(_builder(_name))

@@ -9,23 +9,22 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import inspect
 import json
 import sys
 import time
 from typing import Any
 
-import torch
 import yaml
 from rich.console import Console
 from rich.table import Table
 
 from lit_video.data import VideoDataModule, eval_views
 from lit_video.models import create_model, list_models, model_info
+from lit_video.models.published import Published
 
 from .counting import FlopReport, count_flops, gflops
-from .inputs import model_input_shape
+from .inputs import model_input_shape, model_to_count
 from .memory import MemoryNeed, check_fits, forward_need
 from .timing import DTYPES, ThroughputOptions, check_device, measure_throughput, throughput_need
 
@@ -109,12 +108,7 @@ def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
             repeats=args.repeats, find_max_batch=args.max_batch, cached_peak=args.cached_peak)
     # The clip (None: the model's default) and the builder options of --model-args.
     clip = {"frames": args.frames, "size": args.size, **args.model_args}
-    # Counting needs no weights: build on the meta device (no memory, no initialisation time).
-    model = None
-    with contextlib.suppress(NotImplementedError, RuntimeError), torch.device("meta"):
-        model = create_model(name, args.num_classes, **clip)  # fails where a builder copies weights
-    if model is None:
-        model = create_model(name, args.num_classes, **clip)
+    model = model_to_count(name, args.num_classes, **clip)
     start = time.perf_counter()
     report = count_flops(model, shape)
     if args.layers or args.cross_check or args.throughput:
@@ -139,7 +133,7 @@ def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
         "counter": report.counter,
         "count_time_s": time.perf_counter() - start,
         "model_args": args.model_args,
-        **_published(info.published if not args.model_args else {}, report.input_shape),
+        **_published(info.published, args.model_args, report.input_shape, args.num_classes),
         "layers": [vars(layer) for layer in report.layers] if args.layers else [],
     }
     if report.cross_check:
@@ -149,18 +143,23 @@ def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def _published(published: dict[str, Any], input_shape: list[int]) -> dict[str, Any]:
-    """The published GMACs where they were measured at this very input (``published_input``, e.g.
-    ``3x16x112x112``), else None and a ``published_note`` saying at which input they were: a count at another
-    clip, or of another variant (no figures passed), is not comparable."""
+def _published(published: tuple[Published, ...], model_args: dict[str, Any], input_shape: list[int],
+               num_classes: int) -> dict[str, Any]:
+    """The published figures of this very network (``model_args``) at this very input and class count, else
+    None and a ``published_note`` saying for which setups figures were published: a count of another clip,
+    variant or head is not comparable with them."""
     measured = "x".join(str(d) for d in input_shape[1:])  # (1, C, T, H, W) -> "CxTxHxW"
-    at, gmacs = published.get("input"), published.get("gmacs")
-    comparable = gmacs is not None and at == measured
+    costs = [p for p in published if p.gmacs is not None or p.params is not None]
+    same = next((p for p in costs if p.applies_to(model_args, measured, num_classes)), None)
     note = None
-    if gmacs is not None and not comparable:
-        note = f"published {gmacs} GMACs at {at or 'an input not recorded'}, not comparable with {measured}"
-    return {"published_gmacs": gmacs if comparable else None, "published_input": at,
-            "published_source": published.get("source"), "published_note": note}
+    if costs and same is None:
+        setups = "; ".join(f"{p.input}, {p.num_classes} classes"
+                           + "".join(f", {k}={v}" for k, v in p.model_args.items()) for p in costs)
+        note = f"published for {setups}; not comparable with {measured}, {num_classes} classes" + (
+            "".join(f", {k}={v}" for k, v in model_args.items()))
+    return {"published_gmacs": same and same.gmacs, "published_params": same and same.params,
+            "published_input": same and same.input, "published_source": same and same.source,
+            "published_accuracy": same and same.accuracy() or None, "published_note": note}
 
 
 def _real_needs(report: FlopReport, args: argparse.Namespace,
@@ -191,11 +190,16 @@ def _print_model(console: Console, row: dict[str, Any]) -> None:
     summary.add_row("GMACs / clip", f"{row['gmacs']:.3f}")
     summary.add_row("GFLOPs / clip (2 x GMACs)", f"{row['gflops']:.3f}")
     summary.add_row(f"GMACs / video ({row['eval_views']} views)", f"{row['gmacs_per_video']:.3f}")
-    if row["published_gmacs"] is not None:
-        summary.add_row("published GMACs / clip", f"{row['published_gmacs']} at {row['published_input']} "
-                                                  f"({row['published_source']})")
+    if row["published_source"] is not None:
+        gmacs, params = row["published_gmacs"], row["published_params"]
+        figures = [f"{gmacs:.3f} GMACs / clip" if gmacs is not None else "",
+                   f"{params / 1e6:.3f} M params" if params is not None else ""]
+        summary.add_row("published", f"{', '.join(f for f in figures if f)} at {row['published_input']} "
+                                     f"({row['published_source']})")
+        if row["published_accuracy"]:
+            summary.add_row("published accuracy", row["published_accuracy"])
     elif row["published_note"]:
-        summary.add_row("published GMACs / clip", f"{row['published_note']} ({row['published_source']})")
+        summary.add_row("published", row["published_note"])
     summary.add_row("params (trainable)",
                     f"{row['params'] / 1e6:.3f} M ({row['trainable_params'] / 1e6:.3f} M)")
     summary.add_row("activations / clip", f"{row['activations'] / 1e6:.3f} M")

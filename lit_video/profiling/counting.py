@@ -101,6 +101,8 @@ class FlopReport:
     input_shape: Any
     layers: list[LayerStats]
     by_operator: dict[str, float] = field(default_factory=dict)  # gmacs per aten operator
+    # Every module's output shape (the last call's), containers too ("net.inception5b"); "" is the model's.
+    output_shapes: dict[str, list[int]] = field(default_factory=dict)
     cross_check: dict[str, Any] | None = None
 
     @property
@@ -245,6 +247,7 @@ def count_flops(model: nn.Module, input_shape_or_inputs: Any, *, receptive_field
         input_shape=describe_shape(inputs),
         layers=layers,
         by_operator=by_op,
+        output_shapes=shapes,
         cross_check=check,
     )
 

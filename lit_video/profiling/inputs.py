@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from lit_video.models import model_info
+from lit_video.models import create_model, model_info
 
 # Channels per frame of each input modality: RGB frames, and optical flow (dx, dy) per frame pair.
 MODALITY_CHANNELS = {"rgb": 3, "flow": 2}
@@ -89,6 +89,16 @@ def model_input_shape(name: str, batch_size: int = 1, frames: int | None = None,
         raise ValueError(f"model {name!r} takes modality {unknown[0]!r}; the profiler knows {known}")
     shapes = {m: (batch_size, MODALITY_CHANNELS[m], t, s, s) for m in info.modalities}
     return shapes["rgb"] if tuple(shapes) == ("rgb",) else shapes
+
+
+def model_to_count(name: str, num_classes: int, **overrides: Any) -> torch.nn.Module:
+    """Registry model ``name`` built for counting: on the meta device (no memory, no initialisation time), or
+    on the CPU where its builder copies weights (which meta tensors do not hold)."""
+    try:
+        with torch.device("meta"):
+            return create_model(name, num_classes, **overrides)
+    except (NotImplementedError, RuntimeError):
+        return create_model(name, num_classes, **overrides)
 
 
 def resize_batch(inputs: Inputs, batch_size: int, device: torch.device | str | None = None) -> Inputs:

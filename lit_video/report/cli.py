@@ -1,4 +1,5 @@
-"""``lit-video report KIND ...``: reports generated from a sweep's results (one subcommand per kind)."""
+"""``lit-video report KIND ...``: reports generated from a sweep's results or from the model registry (one
+subcommand per kind)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,18 @@ def lecture_claims(args: argparse.Namespace) -> int:
     return 0
 
 
+def fidelity(args: argparse.Namespace) -> int:
+    from .fidelity import FAILS, fidelity_rows, render
+
+    command = shlex.join(["lit-video", "report", "fidelity", "--out", args.out])
+    rows = fidelity_rows()
+    write_atomic(args.out, render(rows, command))
+    failing = [f"{r.model} {r.quantity}" for r in rows if r.verdict == FAILS]
+    print(f"wrote {args.out}: {len(rows)} published figures, {len(failing)} failing"
+          + (f" ({', '.join(failing)})" if failing else ""))
+    return 1 if failing else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lit-video report", description=__doc__.splitlines()[0])
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
@@ -38,6 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     claims.add_argument("--out", default="docs/lecture_claims.md",
                         help="the Markdown file to write (default: docs/lecture_claims.md)")
     claims.set_defaults(run=lecture_claims)
+    report = kinds.add_parser("fidelity", help="every published figure of the registry beside lit-video's count "
+                              "of the same network at the same input (Markdown)",
+                              description="Published GMACs, parameters and layer figures (with their sources) "
+                              "beside lit-video's own count; exits 1 if a figure disagrees without a documented "
+                              "reason.")
+    report.add_argument("--out", default="docs/fidelity.md",
+                        help="the Markdown file to write (default: docs/fidelity.md)")
+    report.set_defaults(run=fidelity)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -73,9 +73,9 @@ class CheckShape(nn.Module):
         self.shape, self.what, self.hint = tuple(shape), what, hint
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if tuple(x.shape[-len(self.shape):]) != self.shape:
-            raise ValueError(f"{self.what} has shape {tuple(x.shape[1:])}, expected {self.shape}: "
-                             f"{self.hint}")
+        got = tuple(x.shape[-len(self.shape):])
+        if got != self.shape:
+            raise ValueError(f"{self.what} is {got}, expected {self.shape}: {self.hint}")
         return x
 
     def extra_repr(self) -> str:
