@@ -1,4 +1,5 @@
-"""A short fit of every model family on tiny synthetic videos: a real Trainer, real H.264 files, updates."""
+"""A short fit of every model family (and of every attention scheme of the video transformers) on tiny synthetic
+videos: a real Trainer, real H.264 files, updates."""
 
 from __future__ import annotations
 
@@ -21,9 +22,15 @@ def family_representatives() -> dict[str, str]:
             for family, names in families.items()}
 
 
+# Families whose variants differ in what they compute, not only in size: every light variant is fitted.
+EVERY_VARIANT = ("timesformer", "vivit")
+
+
 def _cases():
-    return [pytest.param(name, id=family, marks=[pytest.mark.slow] if model_info(name).heavy else [])
-            for family, name in sorted(family_representatives().items())]
+    names = set(family_representatives().values())
+    names |= {n for n in list_models() if model_info(n).family in EVERY_VARIANT and not model_info(n).heavy}
+    return [pytest.param(name, id=name, marks=[pytest.mark.slow] if model_info(name).heavy else [])
+            for name in sorted(names)]
 
 
 @pytest.mark.parametrize("name", _cases())

@@ -14,7 +14,9 @@ from . import (  # noqa: F401
     lrcn,
     single_frame,
     slow_fusion,
+    timesformer,
     torchvision_video,
+    vivit,
 )
 from .layers.inflate import inflate
 from .registry import ModelInfo, builder_arguments, create_model, list_models, model_info, register_model
