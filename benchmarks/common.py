@@ -36,12 +36,14 @@ def write_result(name: str, payload: dict[str, Any], table: list[str]) -> Path:
 
 
 class ValidationCurve(L.Callback):
-    """The validation metrics after each epoch (Lightning keeps only the latest). Read at the training epoch's
-    end, which follows its validation, so the module's video-level metrics are logged by then."""
+    """The validation metrics after each epoch (Lightning keeps only the latest), and the training clip accuracy
+    of the epoch (on augmented clips, as trained). Read at the training epoch's end, which follows its validation,
+    so the module's video-level metrics are logged by then."""
 
     def __init__(self) -> None:
         self.epochs: list[dict[str, float]] = []
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         metrics = trainer.callback_metrics
-        self.epochs.append({k: float(v) for k, v in metrics.items() if k.startswith("val/")})
+        self.epochs.append({k: float(v) for k, v in metrics.items()
+                            if k.startswith("val/") or k == "train/clip_top1"})

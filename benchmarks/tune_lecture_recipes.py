@@ -13,7 +13,9 @@ before early fusion's went to 24 epochs at lr 3e-3), recipe_search_early_fusion.
 --lr-factors 0.5 1 --seeds 0 1 2 --epochs 24``, when its lr was 6e-3), recipe_search_lrcn.md (the command
 above), recipe_search_late_fusion_fc.md (``--models late_fusion_fc --lr-factors 0.333 1 --seeds 0 1 2 --epochs
 16``) and recipe_search_conv_gru.md (``--models conv_gru --lr-factors 1 3 --seeds 0 --epochs 16``): why those
-two are profile-only in the main job.
+two are profile-only in the main job. The video transformers': recipe_search_transformers.md (``--models
+timesformer_divided vivit_factorised_self_attention --lr-factors 0.333 1 --epochs 32 --seeds 0``, at the CLI's lr
+3e-3) and recipe_search_transformers_all.md (all seven, ``--lr-factors 1 --seeds 0`` at lr 1e-3 and 24 epochs).
 
 Writes results/machine/recipe_search.{md,json} (``--out``). A recipe is good when it reaches its plateau on validation
 within the epoch budget; the sweep config then keeps the learning rate with the best final validation accuracy
@@ -70,7 +72,8 @@ def main() -> int:
     results, table = [], []
     for entry in entries:
         table += [f"## {entry.variant}, seed {entry.seed}", "",
-                  "| lr | epochs | fit s | val top-1 % by epoch | val % per group (last) |", "|---|---|---|---|---|"]
+                  "| lr | epochs | fit s | val top-1 % by epoch | train clip top-1 % (last) | val % per group (last) |",
+                  "|---|---|---|---|---|---|"]
         for factor in args.lr_factors:
             config = copy.deepcopy(entry.config)
             # The entry's own lr, or the CLI's default where the sweep leaves it out.
@@ -83,7 +86,8 @@ def main() -> int:
             by_epoch = " ".join(f"{100 * e.get('val/video_top1', float('nan')):.0f}" for e in curve)
             groups = " ".join(f"{k.removeprefix('val/group_acc/')} {100 * v:.0f}"
                               for k, v in curve[-1].items() if k.startswith("val/group_acc/")) if curve else ""
-            line = f"| {lr:.2g} | {len(curve)} | {fit_s:.0f} | {by_epoch} | {groups} |"
+            train = f"{100 * curve[-1]['train/clip_top1']:.0f}" if curve and "train/clip_top1" in curve[-1] else "-"
+            line = f"| {lr:.2g} | {len(curve)} | {fit_s:.0f} | {by_epoch} | {train} | {groups} |"
             table.append(line)
             print(entry.variant, entry.seed, line, flush=True)
         table.append("")
