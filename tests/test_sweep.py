@@ -391,3 +391,21 @@ def test_sweep_end_to_end_kill_resume_failure_tables_plots_wandb(tiny_dataset, t
     assert len(runs) == 3 and all(list(run.glob("*.wandb")) for run in runs)
     assert not list(sweep_dir.glob(".tmp-*"))  # what the killed sweep was writing was cleaned up
 
+
+
+def test_the_progress_counts_finished_entries_whatever_order_jobs_run_in():
+    """Parallel jobs run longest first, not in config order: the bar counts what has finished (it showed a
+    job's place in the config, "3/40 entries   ok 31")."""
+    from rich.console import Console
+
+    from lit_video.sweep.runner import SweepDisplay
+
+    sweep = parse_sweep(sweep_config(None, seeds=[0, 1, 2], parallel=2), "test.yaml")
+    console = Console(record=True, width=100)
+    display = SweepDisplay(sweep, console)
+    display.done, display.failed, display.skipped = 2, 1, 1
+    display.durations = [10.0] * 3
+    display.show([sweep.entries[-1]], "training")
+    text = console.export_text()
+    assert display.finished == 4 and "4/6 entries" in text
+    assert "ETA 0:00:10" in text  # 2 entries left at 10 s each, 2 at a time

@@ -195,15 +195,21 @@ class SweepDisplay:
         mean = sum(self.durations) / len(self.durations) if self.durations else None
         return None if mean is None else mean * remaining / self.sweep.parallel
 
-    def show(self, job: list[Entry], index: int, doing: str = "now") -> None:
+    @property
+    def finished(self) -> int:
+        """Entries done, failed or skipped: the progress, whatever order the jobs run in."""
+        return self.done + self.failed + self.skipped
+
+    def show(self, job: list[Entry], doing: str = "now") -> None:
         total, entry = len(self.sweep.entries), job[0]
         seeds = ", ".join(str(e.seed) for e in job)
         lines = [
-            ProgressBar(total=total, completed=index, width=50),
-            Text(f"{index}/{total} entries   ok {self.done}   failed {self.failed}   skipped {self.skipped}"),
+            ProgressBar(total=total, completed=self.finished, width=50),
+            Text(f"{self.finished}/{total} entries   ok {self.done}   failed {self.failed}   "
+                 f"skipped {self.skipped}"),
             Text(f"{doing}: {entry.variant} on {entry.dataset}, seed{'s' if len(job) > 1 else ''} {seeds}"),
             Text(f"elapsed {_duration(time.monotonic() - self.start)}   "
-                 f"ETA {_duration(self.eta(total - index))}"),
+                 f"ETA {_duration(self.eta(total - self.finished))}"),
         ]
         self.console.print(Panel(Group(*lines), title=f"sweep {self.sweep.name}", expand=False))
 
@@ -307,7 +313,7 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
     runs = out_dir / "runs"
     if sweep.parallel == 1:
         for job in jobs(todo):
-            display.show(job, sweep.entries.index(job[0]))
+            display.show(job)
             started = time.monotonic()
             record(job, run_child(job, runs, wandb_mode), started)
     else:
@@ -316,7 +322,7 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
         # cores. A profile-only job is all profile, so it runs whole in the first phase.
         trained = []
         for job in jobs(todo):
-            display.show(job, sweep.entries.index(job[0]), "profiling" if job[0].train else "now")
+            display.show(job, "profiling" if job[0].train else "now")
             started = time.monotonic()
             if not job[0].train:
                 record(job, run_child(job, runs, wandb_mode), started)
@@ -332,8 +338,7 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
             while trained or running:
                 while trained and len(running) < sweep.parallel:
                     job = trained.pop(0)
-                    display.show(job, sweep.entries.index(job[0]), f"training ({threads} thread(s) each, "
-                                 f"{sweep.parallel} at once)")
+                    display.show(job, f"training ({threads} thread(s) each, {sweep.parallel} at once)")
                     future = pool.submit(run_child, job, runs, wandb_mode, threads, profiled=True)
                     running[future] = (job, time.monotonic())
                 for future in wait(running, return_when=FIRST_COMPLETED).done:
