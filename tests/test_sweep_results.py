@@ -86,6 +86,13 @@ def test_leaderboard_averages_seeds_ranks_and_keeps_failures(tmp_path):
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in plots)
 
 
+def test_every_model_of_a_chart_has_its_own_colour_up_to_20():
+    from lit_video.sweep.plots import model_colours
+
+    for n in (3, 10, 12, 20):
+        assert len(set(model_colours(n))) == n
+
+
 def test_latest_row_per_config_hash_wins():
     rows = [row("c3d", 0, None, status="failed", error="x"), row("c3d", 0, 0.5), row("lrcn", 0, 0.4)]
     latest = latest_rows(rows, hashes=["c3d-0"])

@@ -41,6 +41,13 @@ def _scatter(board: list[dict[str, Any]], x: str, y: str, xlabel: str, ylabel: s
     return path
 
 
+def model_colours(n: int) -> list[tuple[float, ...]]:
+    """``n`` colours, all different up to 20: matplotlib's default cycle repeats after 10 (two models shared a
+    colour in a 12-model chart), so more than 10 take tab20's; beyond 20 they repeat."""
+    palette = plt.get_cmap("tab10" if n <= 10 else "tab20").colors
+    return [palette[i % len(palette)] for i in range(n)]
+
+
 def _group_bars(board: list[dict[str, Any]], path: Path) -> Path | None:
     """Per-group video accuracy, one bar per model in each group (e.g. the synthetic motion classes)."""
     lines = [line for line in board if line.get("group_acc")]
@@ -50,12 +57,14 @@ def _group_bars(board: list[dict[str, Any]], path: Path) -> Path | None:
     several = len({line["dataset"] for line in lines}) > 1
     labels = [f"{line['variant']} ({line['dataset']})" if several else line["variant"] for line in lines]
     width = 0.8 / len(lines)
+    colours = model_colours(len(lines))
     fig, ax = plt.subplots(figsize=(max(6.0, 0.4 * len(groups) * len(lines)), 5))
     for i, (line, label) in enumerate(zip(lines, labels, strict=True)):
         xs = [g + (i - (len(lines) - 1) / 2) * width for g in range(len(groups))]
         stds = [(line.get("group_acc_std") or {}).get(g) for g in groups]  # over seeds; None with one seed
         ax.bar(xs, [100 * (line["group_acc"].get(g) or 0.0) for g in groups], width, label=label,
-               yerr=[100 * (s or 0.0) for s in stds], error_kw={"elinewidth": 0.8, "capsize": 2})
+               color=colours[i], yerr=[100 * (s or 0.0) for s in stds],
+               error_kw={"elinewidth": 0.8, "capsize": 2})
     ax.set_xticks(range(len(groups)), groups)
     ax.set(ylabel="video top-1 within the group (%)", ylim=(0, 105),
            title="Accuracy per class group (bars: mean over seeds; whiskers: ± std)")
