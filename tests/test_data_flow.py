@@ -1,0 +1,64 @@
+"""Optical flow with known motion: a textured image translated by (dx, dy) a frame, for every method OpenCV offers;
+the paper's mean-flow subtraction; the uint8 storage of flow."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from lit_video.data.flow import FLOW_BOUND, METHODS, compute_flow, dequantize_flow, quantize_flow
+
+AVAILABLE = [m for m in METHODS if m != "tvl1" or hasattr(cv2, "optflow")]
+
+
+def translated_clip(dx: int, dy: int, frames: int = 4, size: int = 64) -> np.ndarray:
+    """A smooth random texture moving ``dx`` px right and ``dy`` px down a frame: uint8 (T, size, size, 3)."""
+    rng = np.random.default_rng(0)
+    pad = 4 * (abs(dx) + abs(dy)) * frames
+    texture = cv2.GaussianBlur(rng.uniform(0, 255, (size + 2 * pad, size + 2 * pad)).astype(np.float32), (0, 0), 2)
+    texture = cv2.normalize(texture, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    clip = [texture[pad - t * dy: pad - t * dy + size, pad - t * dx: pad - t * dx + size] for t in range(frames)]
+    return np.repeat(np.stack(clip)[..., None], 3, axis=-1)  # grey texture as RGB
+
+
+@pytest.mark.parametrize("method", AVAILABLE)
+@pytest.mark.parametrize(("dx", "dy"), [(2, -1), (-3, 2)])
+def test_flow_of_a_translation_is_the_translation(method, dx, dy):
+    flow = compute_flow(translated_clip(dx, dy), method)
+    assert flow.shape == (3, 2, 64, 64) and flow.dtype == np.float32
+    inner = flow[:, :, 8:-8, 8:-8]  # away from the borders, where content enters the frame
+    assert abs(np.median(inner[:, 0]) - dx) < 0.5 and abs(np.median(inner[:, 1]) - dy) < 0.5
+
+
+def test_mean_flow_subtraction_removes_a_global_motion():
+    flow = compute_flow(translated_clip(2, -1), subtract_mean=True)
+    assert np.abs(flow.mean(axis=(2, 3))).max() < 1e-4
+    assert abs(np.median(flow[:, 0, 8:-8, 8:-8])) < 0.5
+
+
+def test_stored_flow_is_within_half_a_step_and_clipped_at_the_bound():
+    flow = np.linspace(-30, 30, 2 * 7 * 9, dtype=np.float32).reshape(1, 2, 7, 9)
+    stored = quantize_flow(flow)
+    assert stored.dtype == np.uint8 and stored.min() == 0 and stored.max() == 255
+    back = dequantize_flow(stored)
+    inside = np.abs(flow) <= FLOW_BOUND
+    assert np.abs(back - flow)[inside].max() <= FLOW_BOUND / 255 + 1e-5
+    assert np.allclose(back[~inside], np.sign(flow[~inside]) * FLOW_BOUND, atol=1e-5)
+
+
+@pytest.mark.parametrize(("frames", "method", "message"), [
+    (np.zeros((4, 8, 8), np.uint8), "dis", r"uint8 \(T, H, W, 3\) RGB, got uint8 \(4, 8, 8\)"),
+    (np.zeros((4, 8, 8, 3), np.float32), "dis", "got float32"),
+    (np.zeros((1, 8, 8, 3), np.uint8), "dis", "at least 2 frames, got 1"),
+    (np.zeros((2, 8, 8, 3), np.uint8), "lucas", "unknown flow method 'lucas'; choose one of dis, farneback, tvl1"),
+])
+def test_bad_input_is_refused_with_the_reason(frames, method, message):
+    with pytest.raises(ValueError, match=message):
+        compute_flow(frames, method)
+
+
+@pytest.mark.skipif(hasattr(cv2, "optflow"), reason="this OpenCV has TV-L1")
+def test_tvl1_without_opencv_contrib_says_what_is_missing():
+    with pytest.raises(ValueError, match="needs OpenCV's contrib module"):
+        compute_flow(np.zeros((2, 8, 8, 3), np.uint8), "tvl1")
