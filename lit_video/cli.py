@@ -17,7 +17,7 @@ SUBCOMMANDS = {
     "validate": "evaluate a checkpoint on the validation split",
     "test": "evaluate a checkpoint on the test split (multi-clip, video-level)",
     "models": "list the model registry with its metadata",
-    "data": "synth | check: write the built-in synthetic dataset, list unreadable videos",
+    "data": "synth | check | flow: write the built-in synthetic dataset, list unreadable videos, cache optical flow",
     "profile": "GMACs / GFLOPs, parameters, receptive fields, throughput, memory and MFU of a model",
     "sweep": "the main job: train, test and profile many models, write leaderboards",
     "compare": "two leaderboards side by side, with regressions flagged",

@@ -1,4 +1,4 @@
-"""``lit-video data synth`` and ``lit-video data check`` through ``lit_video.data.cli.main``."""
+"""``lit-video data synth``, ``check`` and ``flow`` through ``lit_video.data.cli.main``."""
 
 import shutil
 
@@ -96,3 +96,21 @@ def test_unreadable_annotation_files_give_one_line_with_file_and_line(tiny_datas
     assert main(["check", str(root)]) == 2
     out = capsys.readouterr().out
     assert out.startswith(f"error: {file}:{line}: {expected}") and len(out.splitlines()) == 1
+
+
+def test_flow_fills_the_cache_resumes_and_lists_unreadable_videos(tiny_dataset, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LIT_VIDEO_CACHE", str(tmp_path / "cache"))  # a cache of this test's own
+    root = shutil.copytree(tiny_dataset, tmp_path / "data")
+    videos = sorted(root.rglob("*.mp4"))
+    videos[0].write_text("hello")
+    assert main(["flow", str(root), "--workers", "2"]) == 1
+    out = capsys.readouterr().out
+    total = len(videos)
+    assert f"{total} videos: flow computed for {total - 1}, already cached 0, unreadable 1 (dis" in out
+    assert f"unreadable {videos[0]}" in out
+    assert len(list((tmp_path / "cache" / "flow").glob("*.npy"))) == total - 1
+    shutil.copy(tiny_dataset / videos[0].relative_to(root), videos[0])  # repaired: only it is computed now
+    assert main(["flow", str(root), "--workers", "1"]) == 0
+    assert f"flow computed for 1, already cached {total - 1}, unreadable 0" in capsys.readouterr().out
+    assert main(["flow", str(root), "--workers", "0"]) == 2
+    assert "--workers must be >= 1, got 0" in capsys.readouterr().out

@@ -1,13 +1,26 @@
 """Optical flow with known motion: a textured image translated by (dx, dy) a frame, for every method OpenCV offers;
-the paper's mean-flow subtraction; the uint8 storage of flow."""
+the paper's mean-flow subtraction; the uint8 storage of flow; the flow cache of real H.264 videos."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from lit_video.data.flow import FLOW_BOUND, METHODS, compute_flow, dequantize_flow, quantize_flow
+from lit_video.data.decode import VideoReadError
+from lit_video.data.flow import (
+    FLOW_BOUND,
+    METHODS,
+    FlowSettings,
+    compute_flow,
+    dequantize_flow,
+    flow_cache_file,
+    quantize_flow,
+    video_flow,
+)
+from lit_video.data.synthetic import write_video
 
 AVAILABLE = [m for m in METHODS if m != "tvl1" or hasattr(cv2, "optflow")]
 
@@ -62,3 +75,48 @@ def test_bad_input_is_refused_with_the_reason(frames, method, message):
 def test_tvl1_without_opencv_contrib_says_what_is_missing():
     with pytest.raises(ValueError, match="needs OpenCV's contrib module"):
         compute_flow(np.zeros((2, 8, 8, 3), np.uint8), "tvl1")
+
+
+@pytest.fixture
+def moving_video(tmp_path) -> Path:
+    """A real H.264 video (near-lossless) of a texture moving 2 px right and 1 px up a frame."""
+    return write_video(tmp_path / "moving.mp4", translated_clip(2, -1, frames=6), fps=10, crf=4)
+
+
+def test_a_videos_flow_is_computed_once_and_read_back_from_the_cache(moving_video, tmp_path):
+    root = tmp_path / "flow"
+    flow = video_flow(moving_video, root=root)
+    assert flow.shape == (5, 2, 64, 64)
+    assert abs(np.median(flow[:, 0, 8:-8, 8:-8]) - 2) < 0.5 and abs(np.median(flow[:, 1, 8:-8, 8:-8]) + 1) < 0.5
+    (stored,) = root.iterdir()
+    assert stored == flow_cache_file(moving_video, root=root) and np.load(stored).dtype == np.uint8
+    written = stored.stat().st_mtime_ns
+    np.testing.assert_array_equal(video_flow(moving_video, root=root), flow)  # read back, not recomputed
+    assert stored.stat().st_mtime_ns == written
+
+
+def test_a_changed_video_or_setting_is_never_served_stale(moving_video, tmp_path):
+    root = tmp_path / "flow"
+    first = flow_cache_file(moving_video, root=root)
+    video_flow(moving_video, root=root)
+    assert flow_cache_file(moving_video, FlowSettings(method="farneback"), root=root) != first
+    assert flow_cache_file(moving_video, FlowSettings(subtract_mean=True), root=root) != first
+    write_video(moving_video, translated_clip(-3, 2, frames=6), fps=10, crf=4)  # rewritten in place
+    assert flow_cache_file(moving_video, root=root) != first
+    assert abs(np.median(video_flow(moving_video, root=root)[:, 0, 8:-8, 8:-8]) + 3) < 0.5
+
+
+def test_a_damaged_cache_file_is_computed_again(moving_video, tmp_path):
+    root = tmp_path / "flow"
+    flow = video_flow(moving_video, root=root)
+    flow_cache_file(moving_video, root=root).write_bytes(b"not a numpy file")
+    np.testing.assert_array_equal(video_flow(moving_video, root=root), flow)
+
+
+def test_flow_settings_and_unreadable_videos_fail_with_the_reason(tmp_path):
+    with pytest.raises(ValueError, match="unknown flow method 'lucas'"):
+        FlowSettings(method="lucas")
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 100)
+    with pytest.raises(VideoReadError, match="broken.mp4"):
+        video_flow(broken, root=tmp_path / "flow")

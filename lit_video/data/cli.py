@@ -1,19 +1,30 @@
-"""``lit-video data synth|check``: write the synthetic dataset; list the videos of a dataset that cannot be read."""
+"""``lit-video data synth|check|flow``: write the synthetic dataset; list the videos of a dataset that cannot be
+read; compute every video's optical flow into the cache."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import track
 
 from .annotations import FORMATS, SPLITS, read_annotations
 from .decode import BACKENDS, VideoReadError, check_video
+from .flow import METHODS, FlowSettings, flow_cache_file, video_flow
 from .synthetic import GROUPS, write_synthetic_dataset
+
+
+def _dataset_arguments(command: argparse.ArgumentParser) -> None:
+    """A dataset on disk and how to read it, for the commands that go through its videos."""
+    command.add_argument("root", type=Path, help="dataset root folder")
+    command.add_argument("--format", default="auto", choices=FORMATS)
+    command.add_argument("--annotations", default=None, help="annotation file or folder (default: found under root)")
+    command.add_argument("--backend", default="decord", choices=BACKENDS)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,14 +47,17 @@ def _parser() -> argparse.ArgumentParser:
                        help="processes that render and encode (default: one per CPU); the bytes do not depend on it")
     check = commands.add_parser("check", help="list the videos that cannot be read, missing or empty splits and "
                                               "videos listed twice, and why (exit code 1 if any)")
-    check.add_argument("root", type=Path, help="dataset root folder")
-    check.add_argument("--format", default="auto", choices=FORMATS)
-    check.add_argument("--annotations", default=None, help="annotation file or folder (default: found under root)")
-    check.add_argument("--backend", default="decord", choices=BACKENDS)
+    _dataset_arguments(check)
     check.add_argument("--val-split", default="val", choices=SPLITS,
                        help="the split to validate on, as data.val_split (test: a dataset without a val split)")
     check.add_argument("--test-split", default="test", choices=SPLITS,
                        help="the split to test on, as data.test_split")
+    flow = commands.add_parser("flow", help="compute every video's optical flow into the cache (resumes: videos "
+                                            "already there are skipped); list unreadable videos (exit code 1 if any)")
+    _dataset_arguments(flow)
+    flow.add_argument("--method", default="dis", choices=METHODS, help="OpenCV's estimator (default: dis)")
+    flow.add_argument("--subtract-mean", action="store_true", help="each flow field minus its mean (camera motion)")
+    flow.add_argument("--workers", type=int, default=None, help="processes (default: one per CPU)")
     return parser
 
 
@@ -85,11 +99,44 @@ def check(args: argparse.Namespace, console: Console) -> int:
     return 1 if bad else 0
 
 
+def _flow_one(path: Path, settings: FlowSettings, backend: str) -> tuple[str, str] | None:
+    """One video's flow into the cache, in a worker process (OpenCV on one thread: the processes share the CPUs);
+    ``(path, reason)`` where the video cannot be read (plain strings: they cross the process boundary)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    try:
+        video_flow(path, settings, backend)
+    except VideoReadError as err:
+        return err.path, err.reason
+    return None
+
+
+def flow(args: argparse.Namespace, console: Console) -> int:
+    settings = FlowSettings(method=args.method, subtract_mean=args.subtract_mean)  # a bad setting fails first
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    videos = read_annotations(args.root, args.format, args.annotations).videos()
+    todo = [v for v in videos if not flow_cache_file(v, settings, args.backend).is_file()]
+    start, bad = time.perf_counter(), []
+    with ProcessPoolExecutor(args.workers or os.cpu_count() or 1) as pool:
+        futures = [pool.submit(_flow_one, v, settings, args.backend) for v in todo]
+        for future in track(as_completed(futures), total=len(futures), description="flow", console=console):
+            if (err := future.result()) is not None:
+                bad.append(err)
+    for path, reason in bad:  # one line each, unwrapped: paths stay whole for grep and copy
+        console.print(f"[red]unreadable[/red] {escape(path)}: {escape(reason)}", soft_wrap=True, highlight=False)
+    console.print(f"{len(videos)} videos: flow computed for {len(todo) - len(bad)}, already cached "
+                  f"{len(videos) - len(todo)}, unreadable {len(bad)} ({settings.method}, "
+                  f"{time.perf_counter() - start:.1f} s)")
+    return 1 if bad else 0
+
+
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     console = Console()
     try:
-        return {"synth": synth, "check": check}[args.command](args, console)
+        return {"synth": synth, "check": check, "flow": flow}[args.command](args, console)
     except ValueError as err:
         console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
         return 2

@@ -157,7 +157,7 @@ class DecodedVideos:
              ) -> torch.Tensor:
         """Frames ``indices`` of a video of ``num_frames`` frames (its probe's count), as ``read_frames``."""
         path = Path(path)
-        key = _cache_key(path, backend) if path.is_file() else None
+        key = video_file_key(path, backend) if path.is_file() else None
         video = self.videos.get(key) if key else None
         if video is None:
             if key is None or self.bytes >= self.max_bytes:
@@ -201,7 +201,9 @@ def _from_cache(path: Path, hit: dict) -> VideoProbe | VideoReadError | None:
         return None
 
 
-def _cache_key(path: Path, backend: str) -> str:
+def video_file_key(path: Path, backend: str) -> str:
+    """What anything derived from a video file is keyed by: its path, size and modification time, and the decoder
+    (probes, decoded frames, flow): a rewritten file gets a new key."""
     stat = path.stat()
     return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{backend}"
 
@@ -220,7 +222,7 @@ def probe_videos(paths: Iterable[Path], backend: str = "decord", cache_file: Pat
     todo: dict[Path, str] = {}
     for path in paths:
         try:
-            key = _cache_key(path, backend)
+            key = video_file_key(path, backend)
         except OSError:
             results[path] = VideoReadError(path, "file not found")
             continue

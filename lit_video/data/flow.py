@@ -4,14 +4,24 @@ OpenCV: DIS (the default, fast), Farneback, or TV-L1 where the installed OpenCV 
 Flow is ``float32 (T-1, 2, H, W)``: channel 0 is the horizontal displacement ``dx``, channel 1 the vertical ``dy``,
 in pixels, of each pixel of frame ``t`` in frame ``t + 1``. Stored, it is quantised to uint8 over
 ``[-FLOW_BOUND, FLOW_BOUND]`` as the original work stored it (``quantize_flow``; a step of 40 / 255 = 0.16 px).
+
+``video_flow`` computes a video's flow once per setting and keeps it in the cache folder (``<cache>/flow/``), keyed
+by the file (path, size, modification time), the decoder and the flow settings: a changed video or setting is
+computed again, never served stale.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
+
+from ..files import cache_dir, write_atomic
+from .decode import probe_video, read_frames, video_file_key
 
 METHODS = ("dis", "farneback", "tvl1")
 # Flow beyond +-20 px is clipped before storing, as in the two-stream paper's released flow (its frames were about
@@ -66,3 +76,48 @@ def quantize_flow(flow: np.ndarray, bound: float = FLOW_BOUND) -> np.ndarray:
 def dequantize_flow(stored: np.ndarray, bound: float = FLOW_BOUND) -> np.ndarray:
     """Flow ``float32`` in pixels from ``quantize_flow``'s uint8 (within half a step, ``bound / 255``)."""
     return stored.astype(np.float32) * np.float32(2 * bound / 255.0) - np.float32(bound)
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    """What a video's stored flow depends on besides the file: the method, mean subtraction, the storage bound."""
+
+    method: str = "dis"
+    subtract_mean: bool = False
+    bound: float = FLOW_BOUND
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown flow method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if self.bound <= 0:
+            raise ValueError(f"the flow bound must be positive (pixels), got {self.bound}")
+
+
+def flow_cache_file(path: str | Path, settings: FlowSettings = FlowSettings(), backend: str = "decord",
+                    root: Path | None = None) -> Path:
+    """Where the flow of the video at ``path`` is stored for ``settings`` (``root``: default ``<cache>/flow``)."""
+    key = f"{video_file_key(Path(path), backend)}|{settings}"  # the file's path, size and mtime; decoder; settings
+    return (root or cache_dir() / "flow") / f"{hashlib.sha1(key.encode()).hexdigest()}.npy"
+
+
+def video_flow(path: str | Path, settings: FlowSettings = FlowSettings(), backend: str = "decord",
+               root: Path | None = None) -> np.ndarray:
+    """Flow ``float32 (N-1, 2, H, W)`` between every pair of consecutive frames of the video at ``path``: read
+    from the cache, or computed from every decoded frame and stored (uint8, ``quantize_flow``). A cache file that
+    cannot be read is computed again. Raises ``VideoReadError`` naming the file where the video cannot be read."""
+    file = flow_cache_file(path, settings, backend, root)
+    if file.is_file():
+        try:
+            return dequantize_flow(np.load(file), settings.bound)
+        except (OSError, ValueError, EOFError):
+            pass  # damaged (a disk error, a foreign file): computed again below
+    probe = probe_video(path, backend)
+    frames = read_frames(path, range(probe.num_frames), backend).numpy()  # (N, H, W, 3)
+    stored = quantize_flow(compute_flow(frames, settings.method, settings.subtract_mean), settings.bound)
+
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.save would append ".npy" to a name without it
+            np.save(f, stored)
+
+    write_atomic(file, save)
+    return dequantize_flow(stored, settings.bound)
