@@ -86,6 +86,8 @@ class FactorisedDotProductBlock(Block):
 
     def __init__(self, dim: int, heads: int, mlp_ratio: float = 4.0, dropout: float = 0.0):
         super().__init__(dim, heads, mlp_ratio, dropout)
+        # Replaces the block's self-attention after it was built: building it draws from the RNG, and the committed
+        # results (results/lecture) were initialised with that draw, so it stays.
         self.attn = FactorisedDotProductAttention(dim, heads)
 
 
