@@ -18,6 +18,7 @@ from lit_video.data.flow import (
     dequantize_flow,
     flow_cache_file,
     quantize_flow,
+    translated_texture,
     video_flow,
 )
 from lit_video.data.synthetic import write_video
@@ -25,27 +26,17 @@ from lit_video.data.synthetic import write_video
 AVAILABLE = [m for m in METHODS if m != "tvl1" or hasattr(cv2, "optflow")]
 
 
-def translated_clip(dx: int, dy: int, frames: int = 4, size: int = 64) -> np.ndarray:
-    """A smooth random texture moving ``dx`` px right and ``dy`` px down a frame: uint8 (T, size, size, 3)."""
-    rng = np.random.default_rng(0)
-    pad = 4 * (abs(dx) + abs(dy)) * frames
-    texture = cv2.GaussianBlur(rng.uniform(0, 255, (size + 2 * pad, size + 2 * pad)).astype(np.float32), (0, 0), 2)
-    texture = cv2.normalize(texture, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
-    clip = [texture[pad - t * dy: pad - t * dy + size, pad - t * dx: pad - t * dx + size] for t in range(frames)]
-    return np.repeat(np.stack(clip)[..., None], 3, axis=-1)  # grey texture as RGB
-
-
 @pytest.mark.parametrize("method", AVAILABLE)
 @pytest.mark.parametrize(("dx", "dy"), [(2, -1), (-3, 2)])
 def test_flow_of_a_translation_is_the_translation(method, dx, dy):
-    flow = compute_flow(translated_clip(dx, dy), method)
+    flow = compute_flow(translated_texture(dx, dy), method)
     assert flow.shape == (3, 2, 64, 64) and flow.dtype == np.float32
     inner = flow[:, :, 8:-8, 8:-8]  # away from the borders, where content enters the frame
     assert abs(np.median(inner[:, 0]) - dx) < 0.5 and abs(np.median(inner[:, 1]) - dy) < 0.5
 
 
 def test_mean_flow_subtraction_removes_a_global_motion():
-    flow = compute_flow(translated_clip(2, -1), subtract_mean=True)
+    flow = compute_flow(translated_texture(2, -1), subtract_mean=True)
     assert np.abs(flow.mean(axis=(2, 3))).max() < 1e-4
     assert abs(np.median(flow[:, 0, 8:-8, 8:-8])) < 0.5
 
@@ -80,7 +71,7 @@ def test_tvl1_without_opencv_contrib_says_what_is_missing():
 @pytest.fixture
 def moving_video(tmp_path) -> Path:
     """A real H.264 video (near-lossless) of a texture moving 2 px right and 1 px up a frame."""
-    return write_video(tmp_path / "moving.mp4", translated_clip(2, -1, frames=6), fps=10, crf=4)
+    return write_video(tmp_path / "moving.mp4", translated_texture(2, -1, frames=6), fps=10, crf=4)
 
 
 def test_a_videos_flow_is_computed_once_and_read_back_from_the_cache(moving_video, tmp_path):
@@ -101,7 +92,7 @@ def test_a_changed_video_or_setting_is_never_served_stale(moving_video, tmp_path
     video_flow(moving_video, root=root)
     assert flow_cache_file(moving_video, FlowSettings(method="farneback"), root=root) != first
     assert flow_cache_file(moving_video, FlowSettings(subtract_mean=True), root=root) != first
-    write_video(moving_video, translated_clip(-3, 2, frames=6), fps=10, crf=4)  # rewritten in place
+    write_video(moving_video, translated_texture(-3, 2, frames=6), fps=10, crf=4)  # rewritten in place
     assert flow_cache_file(moving_video, root=root) != first
     assert abs(np.median(video_flow(moving_video, root=root)[:, 0, 8:-8, 8:-8]) + 3) < 0.5
 

@@ -67,6 +67,17 @@ def compute_flow(frames: np.ndarray, method: str = "dis", subtract_mean: bool = 
     return flow
 
 
+def translated_texture(dx: int, dy: int, frames: int = 4, size: int = 64, seed: int = 0) -> np.ndarray:
+    """A clip of known flow: a smooth random grey texture moving ``dx`` px right and ``dy`` px down a frame, uint8
+    ``(frames, size, size, 3)``; every frame is cut from one larger texture, so no edge wraps round."""
+    rng = np.random.default_rng(seed)
+    pad = (abs(dx) + abs(dy)) * frames
+    texture = cv2.GaussianBlur(rng.uniform(0, 255, (size + 2 * pad,) * 2).astype(np.float32), (0, 0), 2)
+    texture = cv2.normalize(texture, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    clip = [texture[pad - t * dy: pad - t * dy + size, pad - t * dx: pad - t * dx + size] for t in range(frames)]
+    return np.repeat(np.stack(clip)[..., None], 3, axis=-1)  # (T, size, size) grey as RGB
+
+
 def quantize_flow(flow: np.ndarray, bound: float = FLOW_BOUND) -> np.ndarray:
     """``flow`` clipped to ``[-bound, bound]`` and stored in uint8: 0 is ``-bound``, 255 is ``+bound``."""
     scaled = (np.clip(flow, -bound, bound) + bound) * (255.0 / (2 * bound))
