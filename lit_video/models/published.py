@@ -11,6 +11,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+def describe_setup(input_shape: str, num_classes: int, model_args: Mapping[str, Any]) -> str:
+    """What a figure depends on besides the architecture's name: ``"3x16x112x112, 101 classes, pool5_padding=True"``."""
+    return f"{input_shape}, {num_classes} classes" + "".join(f", {k}={v}" for k, v in model_args.items())
+
+
 @dataclass(frozen=True)
 class EvalProtocol:
     """How a published accuracy was measured: ``clips`` clips of ``frames`` frames (sampled at ``fps``) per
@@ -71,6 +76,10 @@ class Published:
         return dict(model_args) == dict(self.model_args) and input_shape == self.input \
             and num_classes == self.num_classes
 
+    def setup(self) -> str:
+        """The input, class count and builder options the figures are for (``describe_setup``)."""
+        return describe_setup(self.input, self.num_classes, self.model_args)
+
     def accuracy(self) -> str:
         """The accuracy with its protocol, and a warning where its clip is not the one the cost is for."""
         if self.top1 is None:
@@ -87,8 +96,7 @@ class Published:
         if self.gmacs is not None or self.params is not None:
             cost = [f"{self.gmacs:.4g} GMACs" if self.gmacs is not None else "",
                     f"{self.params / 1e6:.2f} M params" if self.params is not None else ""]
-            options = "".join(f", {k}={v}" for k, v in self.model_args.items())
-            parts.append(f"{' / '.join(c for c in cost if c)} at {self.input} ({self.num_classes} classes{options})")
+            parts.append(f"{' / '.join(c for c in cost if c)} at {self.setup()}")
         if self.top1 is not None:
             parts.append(self.accuracy())
         return "; ".join(parts)

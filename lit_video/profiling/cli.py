@@ -21,7 +21,7 @@ from rich.table import Table
 
 from lit_video.data import VideoDataModule, eval_views
 from lit_video.models import create_model, list_models, model_info
-from lit_video.models.published import Published
+from lit_video.models.published import Published, describe_setup
 
 from .counting import FlopReport, count_flops, gflops
 from .inputs import model_input_shape, model_to_count
@@ -153,10 +153,8 @@ def _published(published: tuple[Published, ...], model_args: dict[str, Any], inp
     same = next((p for p in costs if p.applies_to(model_args, measured, num_classes)), None)
     note = None
     if costs and same is None:
-        setups = "; ".join(f"{p.input}, {p.num_classes} classes"
-                           + "".join(f", {k}={v}" for k, v in p.model_args.items()) for p in costs)
-        note = f"published for {setups}; not comparable with {measured}, {num_classes} classes" + (
-            "".join(f", {k}={v}" for k, v in model_args.items()))
+        setups = "; ".join(p.setup() for p in costs)
+        note = f"published for {setups}; not comparable with {describe_setup(measured, num_classes, model_args)}"
     return {"published_gmacs": same and same.gmacs, "published_params": same and same.params,
             "published_input": same and same.input, "published_source": same and same.source,
             "published_accuracy": same and same.accuracy() or None, "published_note": note}

@@ -102,11 +102,6 @@ def _value(value: Any, quantity: str) -> str:
     return _number(value, quantity)
 
 
-def _setup(figure: Published) -> str:
-    options = "".join(f", `{k}={v}`" for k, v in figure.model_args.items())
-    return f"{figure.input}, {figure.num_classes} classes{options}"
-
-
 def render(rows: list[FidelityRow], command: str) -> str:
     """``docs/fidelity.md``: a table of totals, a table of layers, the notes they point to, the accuracies with
     their protocols, and the models with nothing published."""
@@ -141,7 +136,7 @@ def render(rows: list[FidelityRow], command: str) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in totals:
-        lines.append(f"| `{r.model}` | {_setup(r.figure)}{note(r.figure.input_note)} | {r.quantity} | "
+        lines.append(f"| `{r.model}` | {r.figure.setup()}{note(r.figure.input_note)} | {r.quantity} | "
                      f"{_number(r.published, r.quantity)} | {_number(r.measured, r.quantity)} | "
                      f"{r.difference:+.2%} | {r.verdict}{note(r.differs)} | {r.figure.source} |")
     lines += ["", "## Layers", "",
