@@ -12,25 +12,13 @@ Writes results/machine/flow_cost.{md,json}.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 
 import cv2
-import numpy as np
 from common import write_result
 
-from lit_video.data.flow import METHODS, compute_flow, translated_texture
-
-
-def ms_per_pair(frames: np.ndarray, method: str, repeats: int) -> float:
-    compute_flow(frames, method)  # warm-up: OpenCV allocates its pyramids on the first call
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        compute_flow(frames, method)
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times) / (len(frames) - 1)
+from lit_video.data.flow import METHODS, translated_texture
+from lit_video.profiling.flow_cost import flow_ms_per_pair
 
 
 def main() -> int:
@@ -47,7 +35,7 @@ def main() -> int:
             frames = translated_texture(2, -1, frames=17, size=size)
             for threads in dict.fromkeys([default_threads, 1]):
                 cv2.setNumThreads(threads)
-                ms = ms_per_pair(frames, method, args.repeats)
+                ms = flow_ms_per_pair(frames, method, args.repeats)
                 rows.append({"method": method, "size": size, "threads": threads, "ms_per_pair": ms})
                 table.append(f"| {method} | {size} x {size} | {threads} | {ms:.2f} | {1000 / ms:.0f} |")
             cv2.setNumThreads(default_threads)

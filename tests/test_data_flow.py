@@ -13,10 +13,12 @@ from lit_video.data.decode import VideoReadError
 from lit_video.data.flow import (
     FLOW_BOUND,
     METHODS,
+    ClipFlow,
     FlowSettings,
     compute_flow,
     dequantize_flow,
     flow_cache_file,
+    flow_gaps,
     quantize_flow,
     translated_texture,
     video_flow,
@@ -54,7 +56,7 @@ def test_stored_flow_is_within_half_a_step_and_clipped_at_the_bound():
 @pytest.mark.parametrize(("frames", "method", "message"), [
     (np.zeros((4, 8, 8), np.uint8), "dis", r"uint8 \(T, H, W, 3\) RGB, got uint8 \(4, 8, 8\)"),
     (np.zeros((4, 8, 8, 3), np.float32), "dis", "got float32"),
-    (np.zeros((1, 8, 8, 3), np.uint8), "dis", "at least 2 frames, got 1"),
+    (np.zeros((1, 8, 8, 3), np.uint8), "dis", "needs at least 2 frames, got 1"),
     (np.zeros((2, 8, 8, 3), np.uint8), "lucas", "unknown flow method 'lucas'; choose one of dis, farneback, tvl1"),
 ])
 def test_bad_input_is_refused_with_the_reason(frames, method, message):
@@ -111,3 +113,29 @@ def test_flow_settings_and_unreadable_videos_fail_with_the_reason(tmp_path):
     broken.write_bytes(b"\x00" * 100)
     with pytest.raises(VideoReadError, match="broken.mp4"):
         video_flow(broken, root=tmp_path / "flow")
+
+
+def test_flow_frames_apart_is_the_motion_over_the_gap():
+    flow = compute_flow(translated_texture(1, -1, frames=5), gap=2)
+    assert flow.shape == (3, 2, 64, 64)
+    inner = flow[:, :, 8:-8, 8:-8]
+    assert abs(np.median(inner[:, 0]) - 2) < 0.5 and abs(np.median(inner[:, 1]) + 2) < 0.5
+
+
+@pytest.mark.parametrize(("video_fps", "fps", "gaps"), [
+    (30, 8, (3, 4)), (25, 8, (3, 4)), (12, 8, (1, 2)), (24, 8, (3,)), (25, 25, (1,)), (10, 20, (1,)), (30, None, (1,)),
+])
+def test_the_gaps_of_clips_sampled_at_a_frame_rate(video_fps, fps, gaps):
+    assert flow_gaps(video_fps, fps) == gaps
+
+
+def test_a_clips_flow_is_read_from_the_cache_for_its_own_frame_gaps(moving_video, tmp_path):
+    """Frames 0, 2, 3, 3 of a texture moving (2, -1) a frame: flow (4, -2), then (2, -1), then none (a clip padded
+    past the video's end repeats its last frame)."""
+    reader = ClipFlow(root=tmp_path / "flow")
+    flow = reader(moving_video, [0, 2, 3, 3], (64, 64))
+    assert flow.shape == (3, 2, 64, 64) and flow.dtype == np.float32
+    inner = np.median(flow[:, :, 8:-8, 8:-8], axis=(2, 3))  # (3, 2): each field's median (dx, dy)
+    np.testing.assert_allclose(inner, [[4, -2], [2, -1], [0, 0]], atol=0.5)
+    assert len(list((tmp_path / "flow").iterdir())) == 2  # gaps 2 and 1, stored once each
+    np.testing.assert_array_equal(flow[1], video_flow(moving_video, root=tmp_path / "flow")[2])

@@ -57,3 +57,31 @@ def test_no_flip_where_the_labels_are_not_mirror_symmetric():
     transform = ClipTransform(size=32, resize=32, train=True, flip=False)
     torch.manual_seed(0)
     assert all(transform(frames)[0, 0, :, 0].min() > 0 for _ in range(20))  # the left edge stays white
+
+
+@pytest.mark.parametrize("train,crops", [(True, 1), (False, 1), (False, 3)])
+def test_flow_gets_the_frames_crop_and_flip_and_is_scaled_to_clip_pixels(train, crops):
+    """The flow of 48 x 96 frames given at half their size, its dx field a copy of the red channel's ramp and its dy
+    a constant 1: after the transform dx follows the red ramp of the crop (mirrored and negated where the clip was
+    flipped) and dy is 1 px at the flow's size scaled to the clip's (x 2 to the frame, x 40/48 to the resize)."""
+    ramp = torch.linspace(0, 255, 96).expand(48, 96)  # (H, W), brightest on the right
+    frames = torch.zeros(3, 48, 96, 3, dtype=torch.uint8)
+    frames[..., 0] = ramp.round().to(torch.uint8)
+    flow = torch.ones(2, 2, 24, 48)  # (T-1, 2, h, w) at half the frames' size
+    flow[:, 0] = ramp[::2, ::2] / 255  # dx: 0..1 px, the ramp
+    transform = ClipTransform(size=32, resize=40, train=train)
+    scale = 2 * 40 / 48
+    flipped = 0
+    for seed in range(8):
+        torch.manual_seed(seed)
+        out = transform(frames, seed % crops, crops, flow)
+        rgb, moved = out["rgb"], out["flow"]
+        assert rgb.shape == (3, 3, 32, 32) and moved.shape == (2, 2, 32, 32)
+        torch.testing.assert_close(moved[1], torch.full_like(moved[1], scale), atol=1e-4, rtol=0)
+        red = rgb[0, 0] * STD[0] + MEAN[0]  # (H, W) in 0..1: the ramp where the clip was cut from
+        is_flipped = bool(red[:, 0].mean() > red[:, -1].mean())
+        flipped += is_flipped
+        dx = moved[0, 0] / scale  # back to the ramp's 0..1
+        expected = -red if is_flipped else red
+        torch.testing.assert_close(dx[4:-4, 4:-4], expected[4:-4, 4:-4], atol=0.03, rtol=0)
+    assert (0 < flipped < 8) if train else flipped == 0  # training flips about half of the clips

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rich.console import Console
@@ -15,7 +15,7 @@ from rich.progress import track
 
 from .annotations import FORMATS, SPLITS, read_annotations
 from .decode import BACKENDS, VideoReadError, check_video
-from .flow import METHODS, FlowSettings, flow_cache_file, video_flow
+from .flow import METHODS, FlowSettings, precompute_flow
 from .synthetic import GROUPS, write_synthetic_dataset
 
 
@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     _dataset_arguments(flow)
     flow.add_argument("--method", default="dis", choices=METHODS, help="OpenCV's estimator (default: dis)")
     flow.add_argument("--subtract-mean", action="store_true", help="each flow field minus its mean (camera motion)")
+    flow.add_argument("--fps", type=float, default=None,
+                      help="the flow of clips sampled at this frame rate, as data.fps (default: between consecutive "
+                           "frames, the paper's)")
     flow.add_argument("--workers", type=int, default=None, help="processes (default: one per CPU)")
     return parser
 
@@ -99,35 +102,24 @@ def check(args: argparse.Namespace, console: Console) -> int:
     return 1 if bad else 0
 
 
-def _flow_one(path: Path, settings: FlowSettings, backend: str) -> tuple[str, str] | None:
-    """One video's flow into the cache, in a worker process (OpenCV on one thread: the processes share the CPUs);
-    ``(path, reason)`` where the video cannot be read (plain strings: they cross the process boundary)."""
-    import cv2
-
-    cv2.setNumThreads(1)
-    try:
-        video_flow(path, settings, backend)
-    except VideoReadError as err:
-        return err.path, err.reason
-    return None
-
-
 def flow(args: argparse.Namespace, console: Console) -> int:
     settings = FlowSettings(method=args.method, subtract_mean=args.subtract_mean)  # a bad setting fails first
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    if args.fps is not None and args.fps <= 0:
+        raise ValueError(f"--fps must be > 0 frames per second, got {args.fps}")
     videos = read_annotations(args.root, args.format, args.annotations).videos()
-    todo = [v for v in videos if not flow_cache_file(v, settings, args.backend).is_file()]
-    start, bad = time.perf_counter(), []
-    with ProcessPoolExecutor(args.workers or os.cpu_count() or 1) as pool:
-        futures = [pool.submit(_flow_one, v, settings, args.backend) for v in todo]
-        for future in track(as_completed(futures), total=len(futures), description="flow", console=console):
-            if (err := future.result()) is not None:
-                bad.append(err)
+    start, bad, computed = time.perf_counter(), [], 0
+    for path, reason, new in track(precompute_flow(videos, settings, args.backend, args.fps, args.workers),
+                              total=len(videos), description="flow", console=console):
+        if reason is not None:
+            bad.append((path, reason))
+        computed += new
     for path, reason in bad:  # one line each, unwrapped: paths stay whole for grep and copy
         console.print(f"[red]unreadable[/red] {escape(path)}: {escape(reason)}", soft_wrap=True, highlight=False)
-    console.print(f"{len(videos)} videos: flow computed for {len(todo) - len(bad)}, already cached "
-                  f"{len(videos) - len(todo)}, unreadable {len(bad)} ({settings.method}, "
+    clips = f"clips at {args.fps:g} fps" if args.fps else "consecutive frames"
+    console.print(f"{len(videos)} videos: flow computed for {computed}, already cached "
+                  f"{len(videos) - len(bad) - computed}, unreadable {len(bad)} ({settings.method}, {clips}, "
                   f"{time.perf_counter() - start:.1f} s)")
     return 1 if bad else 0
 

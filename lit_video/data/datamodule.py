@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import warnings
 from pathlib import Path
 
 import lightning as L
 import torch
 from lightning.fabric.utilities.seed import pl_worker_init_function
+from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader
 
 from lit_video.files import cache_dir
@@ -17,6 +19,8 @@ from lit_video.files import cache_dir
 from .annotations import FORMATS, SPLITS, read_annotations
 from .dataset import ClipDataset
 from .decode import BACKENDS, VideoProbe, VideoReadError, probe_videos
+from .flow import METHODS as FLOW_METHODS
+from .flow import ClipFlow, FlowSettings, flow_cache_file, flow_gaps, precompute_flow
 from .skipped import SKIPPED_FILE, SkippedVideos
 from .synthetic import builtin_dataset
 from .transforms import ClipTransform
@@ -24,6 +28,8 @@ from .transforms import ClipTransform
 # The clip a DataModule built directly takes where frames / fps / size are None. lit-video's CLI and sweeps
 # never rely on these: they fill in the model's own (``model_info(name)``) before building the DataModule.
 DEFAULT_FRAMES, DEFAULT_FPS, DEFAULT_SIZE = 8, 5.0, 64
+# What a DataModule can deliver: RGB clips, and their optical flow.
+MODALITIES = ("rgb", "flow")
 # The splits each Lightning stage needs (``None``: every split).
 STAGE_SPLITS: dict[str | None, tuple[str, ...]] = {
     "fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": (), None: SPLITS}
@@ -68,6 +74,11 @@ class VideoDataModule(L.LightningDataModule):
     ``cache_frames=True`` decodes each video once per process and keeps all its frames in memory (up to 4 GiB
     a process, then reads as usual): for small datasets such as the built-in one, read every epoch by every
     model of a sweep; pair it with ``num_workers=0`` so one process holds the frames.
+    ``modalities``: what the model takes (its ``model_info``, filled in by the CLI and sweeps; None: ``rgb``).
+    With ``flow``, items carry ``{"rgb": clip, "flow": its optical flow}`` (``ClipDataset``), the flow computed with
+    ``flow_method`` (``dis``, ``farneback`` or ``tvl1``) and optionally minus its mean (``flow_subtract_mean``),
+    between frames sampled at ``fps``; ``prepare_data`` stores every video's flow in the cache first (in one
+    process per CPU; ``lit-video data flow ROOT --fps FPS`` does the same ahead of time).
     """
 
     def __init__(self, root: str | None = None, format: str = "auto", annotations: str | None = None,
@@ -75,7 +86,8 @@ class VideoDataModule(L.LightningDataModule):
                  resize: int | None = None, batch_size: int = 8, num_workers: int = 2, test_clips: int = 4,
                  test_crops: int = 1, backend: str = "decord", strict: bool = False, seed: int = 0,
                  log_dir: str | None = None, flip: bool | None = None, name: str | None = None,
-                 val_split: str = "val", test_split: str = "test", cache_frames: bool = False):
+                 val_split: str = "val", test_split: str = "test", cache_frames: bool = False,
+                 modalities: list[str] | None = None, flow_method: str = "dis", flow_subtract_mean: bool = False):
         super().__init__()
         frames = DEFAULT_FRAMES if frames is None else frames
         fps = DEFAULT_FPS if fps is None else fps
@@ -84,7 +96,10 @@ class VideoDataModule(L.LightningDataModule):
         # VideoClassifier's `name` is the model's, and Lightning refuses two values under one key.
         self.save_hyperparameters(ignore=["name"])
         _check_options(format, frames, fps, size, resize, batch_size, num_workers, test_clips, test_crops, backend,
-                       val_split, test_split)
+                       val_split, test_split, modalities, flow_method)
+        self.modalities = tuple(modalities or ("rgb",))
+        # What the flow depends on (a bad method fails here); None where the model takes no flow.
+        self.flow_settings = FlowSettings(flow_method, flow_subtract_mean) if "flow" in self.modalities else None
         self.root = Path(root) if root is not None else builtin_dataset()
         self.name = name
         self.frames, self.fps, self.size, self.resize = frames, fps, size, resize
@@ -200,10 +215,31 @@ class VideoDataModule(L.LightningDataModule):
                 videos, self.num_classes, self.multi_label, self.frames, self.fps,
                 ClipTransform(self.size, self.resize, train=split == "train", flip=self.flip),
                 clips=self.test_clips if test else 1, crops=self.test_crops if test else 1,
-                backend=self.backend, skipped=self._skipped, cache_frames=self.cache_frames)
+                backend=self.backend, skipped=self._skipped, cache_frames=self.cache_frames,
+                flow=ClipFlow(self.flow_settings, self.backend) if self.flow_settings else None)
         return self.datasets[split]
 
     # -- Lightning hooks -------------------------------------------------------------------------------------
+    def prepare_data(self) -> None:
+        """Store the optical flow of every readable video in the cache, where the model takes flow and it is not
+        there yet; a video whose flow cannot be computed is skipped and listed like any unreadable video."""
+        if self.flow_settings is None:
+            return
+        settings, backend = self.flow_settings, self.backend
+        missing = [path for path, probe in self._probe().items() if isinstance(probe, VideoProbe) and not all(
+            flow_cache_file(path, settings, backend, gap=gap).is_file() for gap in flow_gaps(probe.fps, self.fps))]
+        start, computed = time.perf_counter(), 0
+        for path, reason, new in precompute_flow(missing, settings, backend, self.fps):
+            computed += new
+            if reason is not None:
+                if self.strict:
+                    raise VideoReadError(path, reason)
+                self._skipped.add(path, reason)
+        self._skipped.write_to(self.skipped_file)
+        if computed:
+            rank_zero_info(f"optical flow ({self.flow_settings.method}) of {computed} videos computed into the cache "
+                           f"in {time.perf_counter() - start:.1f} s")
+
     def setup(self, stage: str | None = None) -> None:
         self._probe()
         for split in STAGE_SPLITS.get(stage, ()):
@@ -230,7 +266,7 @@ class VideoDataModule(L.LightningDataModule):
 
 def _check_options(format: str, frames: int, fps: float, size: int, resize: int | None, batch_size: int,
                    num_workers: int, test_clips: int, test_crops: int, backend: str, val_split: str,
-                   test_split: str) -> None:
+                   test_split: str, modalities: list[str] | None, flow_method: str) -> None:
     """Bad options fail here, at construction, with the option to change."""
     problems = []
     if format not in FORMATS:
@@ -256,5 +292,12 @@ def _check_options(format: str, frames: int, fps: float, size: int, resize: int 
     for option, split in (("data.val_split", val_split), ("data.test_split", test_split)):
         if split not in SPLITS:
             problems.append(f"{option} {split!r} is not one of {', '.join(SPLITS)}")
+    if flow_method not in FLOW_METHODS:
+        problems.append(f"data.flow_method {flow_method!r} is not one of {', '.join(FLOW_METHODS)}")
+    unknown = [m for m in modalities or () if m not in MODALITIES]
+    if unknown or (modalities is not None and not modalities):
+        problems.append(f"data.modalities {modalities!r}: choose from {', '.join(MODALITIES)}")
+    if "flow" in (modalities or ()) and frames < 2:
+        problems.append(f"data.frames must be >= 2 for optical flow, which is between frames (got {frames})")
     if problems:
         raise ValueError("; ".join(problems))

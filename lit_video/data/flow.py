@@ -6,14 +6,20 @@ in pixels, of each pixel of frame ``t`` in frame ``t + 1``. Stored, it is quanti
 ``[-FLOW_BOUND, FLOW_BOUND]`` as the original work stored it (``quantize_flow``; a step of 40 / 255 = 0.16 px).
 
 ``video_flow`` computes a video's flow once per setting and keeps it in the cache folder (``<cache>/flow/``), keyed
-by the file (path, size, modification time), the decoder and the flow settings: a changed video or setting is
-computed again, never served stale.
+by the file (path, size, modification time), the decoder, the flow settings and the frame gap: a changed video or
+setting is computed again, never served stale. The gap: clips sampled at a lower frame rate than the video's take
+the flow between frames a stride apart (``flow_gaps``), so motion is measured per unit of time whatever the
+video's native rate; at the native rate it is the paper's flow between consecutive frames. ``ClipFlow`` reads a
+clip's flow from the cache; ``precompute_flow`` fills the cache for a whole dataset in several processes.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +27,7 @@ import cv2
 import numpy as np
 
 from ..files import cache_dir, write_atomic
-from .decode import probe_video, read_frames, video_file_key
+from .decode import VideoReadError, probe_video, read_frames, video_file_key
 
 METHODS = ("dis", "farneback", "tvl1")
 # Flow beyond +-20 px is clipped before storing, as in the two-stream paper's released flow (its frames were about
@@ -49,19 +55,21 @@ def flow_estimator(method: str = "dis") -> Estimator:
     raise ValueError(f"unknown flow method {method!r}; choose one of {', '.join(METHODS)}")
 
 
-def compute_flow(frames: np.ndarray, method: str = "dis", subtract_mean: bool = False) -> np.ndarray:
-    """Flow ``float32 (T-1, 2, H, W)`` (dx, dy in pixels) between the consecutive frames of ``uint8 (T, H, W, 3)``
-    RGB ``frames``. ``subtract_mean``: each flow field minus its mean, the paper's simple compensation of camera
-    motion."""
+def compute_flow(frames: np.ndarray, method: str = "dis", subtract_mean: bool = False, gap: int = 1) -> np.ndarray:
+    """Flow ``float32 (T-gap, 2, H, W)`` (dx, dy in pixels) from each frame ``t`` of ``uint8 (T, H, W, 3)`` RGB
+    ``frames`` to frame ``t + gap`` (default: consecutive frames). ``subtract_mean``: each flow field minus its
+    mean, the paper's simple compensation of camera motion."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be uint8 (T, H, W, 3) RGB, got {frames.dtype} {tuple(frames.shape)}")
-    if len(frames) < 2:
-        raise ValueError(f"flow needs at least 2 frames, got {len(frames)}")
+    if gap < 1:
+        raise ValueError(f"the frame gap must be >= 1, got {gap}")
+    if len(frames) < gap + 1:
+        raise ValueError(f"flow {gap} frame(s) apart needs at least {gap + 1} frames, got {len(frames)}")
     estimate = flow_estimator(method)
     grey = [cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY) for frame in frames]
-    flow = np.stack([estimate(a, b) for a, b in zip(grey[:-1], grey[1:], strict=True)])  # (T-1, H, W, 2)
-    flow = np.ascontiguousarray(flow.transpose(0, 3, 1, 2), dtype=np.float32)  # (T-1, 2, H, W)
+    flow = np.stack([estimate(a, b) for a, b in zip(grey[:-gap], grey[gap:], strict=True)])  # (T-gap, H, W, 2)
+    flow = np.ascontiguousarray(flow.transpose(0, 3, 1, 2), dtype=np.float32)  # (T-gap, 2, H, W)
     if subtract_mean:
         flow -= flow.mean(axis=(2, 3), keepdims=True)
     return flow
@@ -104,31 +112,120 @@ class FlowSettings:
             raise ValueError(f"the flow bound must be positive (pixels), got {self.bound}")
 
 
+def flow_gaps(video_fps: float, fps: float | None) -> tuple[int, ...]:
+    """The gaps, in native frames, between consecutive frames of clips sampled at ``fps`` from a video at
+    ``video_fps`` (``sampling.clip_at`` steps by the floor or the ceiling of the stride); ``fps=None`` or a rate at
+    or above the video's: consecutive frames, gap 1 (the two-stream paper's)."""
+    stride = video_fps / fps if fps else 1.0
+    return tuple(sorted({max(1, math.floor(stride)), max(1, math.ceil(stride))}))
+
+
 def flow_cache_file(path: str | Path, settings: FlowSettings = FlowSettings(), backend: str = "decord",
-                    root: Path | None = None) -> Path:
-    """Where the flow of the video at ``path`` is stored for ``settings`` (``root``: default ``<cache>/flow``)."""
-    key = f"{video_file_key(Path(path), backend)}|{settings}"  # the file's path, size and mtime; decoder; settings
+                    root: Path | None = None, gap: int = 1) -> Path:
+    """Where the flow from every frame ``t`` to frame ``t + gap`` of the video at ``path`` is stored for
+    ``settings`` (``root``: default ``<cache>/flow``)."""
+    key = f"{video_file_key(Path(path), backend)}|{settings}|gap={gap}"  # the file's path, size, mtime; decoder
     return (root or cache_dir() / "flow") / f"{hashlib.sha1(key.encode()).hexdigest()}.npy"
 
 
-def video_flow(path: str | Path, settings: FlowSettings = FlowSettings(), backend: str = "decord",
-               root: Path | None = None) -> np.ndarray:
-    """Flow ``float32 (N-1, 2, H, W)`` between every pair of consecutive frames of the video at ``path``: read
-    from the cache, or computed from every decoded frame and stored (uint8, ``quantize_flow``). A cache file that
-    cannot be read is computed again. Raises ``VideoReadError`` naming the file where the video cannot be read."""
-    file = flow_cache_file(path, settings, backend, root)
-    if file.is_file():
-        try:
-            return dequantize_flow(np.load(file), settings.bound)
-        except (OSError, ValueError, EOFError):
-            pass  # damaged (a disk error, a foreign file): computed again below
+def _open_stored(file: Path) -> np.ndarray | None:
+    """A cache file memory-mapped (reads touch only the fields they take), or None where it is missing or
+    damaged (a disk error, a foreign file): then it is computed again."""
+    try:
+        stored = np.load(file, mmap_mode="r")
+    except (OSError, ValueError, EOFError):
+        return None
+    return stored if stored.dtype == np.uint8 and stored.ndim == 4 and stored.shape[1] == 2 else None
+
+
+def cache_flow(path: str | Path, settings: FlowSettings = FlowSettings(), backend: str = "decord",
+               root: Path | None = None, gaps: tuple[int, ...] = (1,)) -> bool:
+    """Store the flow of the video at ``path`` for every gap of ``gaps`` not stored yet, decoding it once.
+    Returns whether anything was computed. Raises ``VideoReadError`` naming the file where it cannot be read."""
+    missing = [g for g in gaps if _open_stored(flow_cache_file(path, settings, backend, root, g)) is None]
+    if not missing:
+        return False
     probe = probe_video(path, backend)
     frames = read_frames(path, range(probe.num_frames), backend).numpy()  # (N, H, W, 3)
-    stored = quantize_flow(compute_flow(frames, settings.method, settings.subtract_mean), settings.bound)
+    for gap in missing:
+        if len(frames) > gap:
+            flow = compute_flow(frames, settings.method, settings.subtract_mean, gap)  # (N-gap, 2, H, W)
+        else:  # no pair this far apart: an empty array says so, and is not computed again
+            flow = np.zeros((0, 2, *frames.shape[1:3]), np.float32)
+        stored = quantize_flow(flow, settings.bound)
 
-    def save(tmp: Path) -> None:
-        with open(tmp, "wb") as f:  # a file object: np.save would append ".npy" to a name without it
-            np.save(f, stored)
+        def save(tmp: Path, stored: np.ndarray = stored) -> None:
+            with open(tmp, "wb") as f:  # a file object: np.save would append ".npy" to a name without it
+                np.save(f, stored)
 
-    write_atomic(file, save)
-    return dequantize_flow(stored, settings.bound)
+        write_atomic(flow_cache_file(path, settings, backend, root, gap), save)
+    return True
+
+
+def stored_flow(path: str | Path, settings: FlowSettings = FlowSettings(), backend: str = "decord",
+                root: Path | None = None, gap: int = 1) -> np.ndarray:
+    """The stored uint8 flow ``(N-gap, 2, H, W)`` of the video at ``path`` from frame ``t`` to ``t + gap``,
+    memory-mapped; computed and stored first where the cache does not hold it."""
+    file = flow_cache_file(path, settings, backend, root, gap)
+    stored = _open_stored(file)
+    if stored is None:
+        cache_flow(path, settings, backend, root, (gap,))
+        stored = _open_stored(file)
+        if stored is None:
+            raise OSError(f"the flow cache file {file} cannot be read back after writing it")
+    return stored
+
+
+def video_flow(path: str | Path, settings: FlowSettings = FlowSettings(), backend: str = "decord",
+               root: Path | None = None, gap: int = 1) -> np.ndarray:
+    """Flow ``float32 (N-gap, 2, H, W)`` from every frame ``t`` to frame ``t + gap`` (default: consecutive
+    frames) of the video at ``path``: from the cache, or computed from every decoded frame and stored (uint8,
+    ``quantize_flow``). Raises ``VideoReadError`` naming the file where the video cannot be read."""
+    return dequantize_flow(np.asarray(stored_flow(path, settings, backend, root, gap)), settings.bound)
+
+
+class ClipFlow:
+    """The flow of a clip: from each of its frames to the next one sampled, read from the cache (computed there
+    on first use). Pairs of one frame with itself (a clip padded past the video's end) have zero flow."""
+
+    def __init__(self, settings: FlowSettings = FlowSettings(), backend: str = "decord", root: Path | None = None):
+        self.settings, self.backend, self.root = settings, backend, root
+
+    def __call__(self, path: str | Path, indices: Sequence[int], frame_size: tuple[int, int]) -> np.ndarray:
+        """Flow ``float32 (len(indices) - 1, 2, H, W)`` between consecutive ``indices`` of the video at ``path``,
+        whose frames are ``frame_size`` = ``(H, W)``."""
+        stored = np.zeros((len(indices) - 1, 2, *frame_size), np.uint8)
+        stored[:] = quantize_flow(np.zeros(1, np.float32), self.settings.bound)  # zero flow, as stored
+        for k, (a, b) in enumerate(zip(indices[:-1], indices[1:], strict=True)):
+            if b > a:
+                fields = stored_flow(path, self.settings, self.backend, self.root, b - a)
+                stored[k] = fields[min(a, len(fields) - 1)]
+        return dequantize_flow(stored, self.settings.bound)
+
+
+def _cache_one(path: Path, settings: FlowSettings, backend: str, fps: float | None,
+               root: Path | None) -> tuple[str, str | None, bool]:
+    """One video's flow into the cache, in a worker process (OpenCV on one thread: the processes share the CPUs):
+    ``(path, None, whether it was computed)``, or ``(path, the reason, False)`` where the video cannot be read
+    (plain data: it crosses the process boundary)."""
+    cv2.setNumThreads(1)
+    try:
+        gaps = flow_gaps(probe_video(path, backend).fps, fps)
+        return str(path), None, cache_flow(path, settings, backend, root, gaps)
+    except VideoReadError as err:
+        return err.path, err.reason, False
+
+
+def precompute_flow(videos: Sequence[Path], settings: FlowSettings = FlowSettings(), backend: str = "decord",
+                    fps: float | None = None, workers: int | None = None, root: Path | None = None
+                    ) -> Iterator[tuple[str, str | None, bool]]:
+    """Store the flow of every video for clips sampled at ``fps`` (``flow_gaps``; None: consecutive frames), in
+    ``workers`` processes (default: one per CPU); yields ``(path, None, whether it was computed)`` or ``(path,
+    the reason it cannot be read, False)`` as each finishes. Videos already stored cost a probe each: it resumes
+    where a killed run stopped."""
+    if len(videos) <= 1 or workers == 1:
+        yield from (_cache_one(v, settings, backend, fps, root) for v in videos)
+        return
+    with ProcessPoolExecutor(min(workers or os.cpu_count() or 1, len(videos))) as pool:
+        futures = [pool.submit(_cache_one, v, settings, backend, fps, root) for v in videos]
+        yield from (future.result() for future in as_completed(futures))

@@ -1,11 +1,15 @@
 """Clip transforms on decoded frames: short-side resize, random / center / three crop, flip, normalisation.
 
-Input: uint8 ``(T, H, W, C)`` as decoded. Output: float ``(C, T, H, W)``, the layout every model takes.
+Input: uint8 ``(T, H, W, C)`` as decoded, and for a model that takes optical flow, the clip's flow ``(T-1, 2, h, w)``
+in pixels. Output: float ``(C, T, H, W)``, the layout every model takes, or ``{"rgb": ..., "flow": (2, T-1, H, W)}``,
+the flow given the frames' crop and flip and kept in pixels of the clip.
 torchvision.transforms.v2 functional ops do the work; they treat ``(T, C, H, W)`` as a batch of images, so
 every frame of a clip gets the same crop and flip.
 """
 
 from __future__ import annotations
+
+import functools
 
 import torch
 from torchvision.transforms.v2 import functional as F
@@ -36,20 +40,34 @@ class ClipTransform:
         self.train, self.flip = train, flip
         self.mean, self.std = list(mean), list(std)
 
-    def __call__(self, frames: torch.Tensor, crop: int = 0, crops: int = 1) -> torch.Tensor:
+    def __call__(self, frames: torch.Tensor, crop: int = 0, crops: int = 1,
+                 flow: torch.Tensor | None = None) -> torch.Tensor | dict[str, torch.Tensor]:
+        """The clip ``(C, T, H, W)`` of uint8 ``frames`` ``(T, H, W, C)``; with ``flow`` ``(T', 2, h, w)`` (pixels,
+        any size), ``{"rgb": clip, "flow": (2, T', H, W)}``: the flow resized, cropped and flipped with the frames,
+        its vectors scaled with the resize (pixels of the clip) and ``dx`` negated by a flip."""
         video = frames.permute(0, 3, 1, 2)  # (T, H, W, C) -> (T, C, H, W)
         video = F.resize(video, [self.resize], antialias=True)  # short side -> self.resize
         h, w = video.shape[-2:]
+        flip = False
         if self.train:
             top = int(torch.randint(0, h - self.size + 1, ()))
             left = int(torch.randint(0, w - self.size + 1, ()))
-            video = F.crop(video, top, left, self.size, self.size)
-            if self.flip and torch.rand(()) < 0.5:
-                video = F.horizontal_flip(video)
+            geometry = functools.partial(F.crop, top=top, left=left, height=self.size, width=self.size)
+            flip = bool(self.flip and torch.rand(()) < 0.5)
         elif crops == 3:
             top, left = three_crop_boxes(h, w, self.size)[crop]
-            video = F.crop(video, top, left, self.size, self.size)
+            geometry = functools.partial(F.crop, top=top, left=left, height=self.size, width=self.size)
         else:
-            video = F.center_crop(video, [self.size])
+            geometry = functools.partial(F.center_crop, output_size=[self.size])
+        video = geometry(video)
+        if flip:
+            video = F.horizontal_flip(video)
         video = F.normalize(F.to_dtype(video, torch.float32, scale=True), self.mean, self.std)
-        return video.permute(1, 0, 2, 3)  # (T, C, H, W) -> (C, T, H, W)
+        video = video.permute(1, 0, 2, 3)  # (T, C, H, W) -> (C, T, H, W)
+        if flow is None:
+            return video
+        scale = torch.tensor([w / flow.shape[-1], h / flow.shape[-2]]).view(1, 2, 1, 1)  # (dx, dy) to clip pixels
+        flow = geometry(F.resize(flow, [h, w], antialias=True) * scale)  # (T', 2, size, size)
+        if flip:
+            flow = F.horizontal_flip(flow) * torch.tensor([-1.0, 1.0]).view(1, 2, 1, 1)  # mirrored: dx -> -dx
+        return {"rgb": video, "flow": flow.permute(1, 0, 2, 3)}  # flow (T', 2, H, W) -> (2, T', H, W)
