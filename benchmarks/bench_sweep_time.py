@@ -1,6 +1,7 @@
 """Where the main job's time goes: the sweep's own work (checking every entry, tables, plots, the leaderboard's
 wandb run) and, per process, its start-up (Python, torch and Lightning imports), building the run (data, model,
-Trainer), profiling, fitting (decoding included: the loader's workers decode while the model trains) and testing.
+Trainer), profiling, preparing the data (the optical-flow cache of a model that takes flow), fitting (decoding
+included: the loader's workers decode while the model trains) and testing.
 
     python benchmarks/bench_sweep_time.py                 # runs configs/sweeps/lecture.yaml into a temporary folder
     python benchmarks/bench_sweep_time.py --from DIR      # splits a finished sweep folder (DIR/<name>/) instead
@@ -27,7 +28,7 @@ from pathlib import Path
 from common import write_result
 
 REPO = Path(__file__).resolve().parent.parent
-PARTS = ("start-up", "build_s", "profile_s", "fit_s", "test_s")
+PARTS = ("start-up", "build_s", "profile_s", "prepare_s", "fit_s", "test_s")
 
 
 def profile_split(spec_path: Path) -> dict[str, dict[str, float]]:

@@ -18,6 +18,12 @@ from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.retrieval import RetrievalHitRate
 
 from .models import ModelInfo, create_model, model_info
+from .models.layers.backbone import load_local_checkpoint
+
+STREAM_CHOICES = ("rgb", "flow", "both")  # which streams of a two-stream model a run trains
+FUSIONS = ("average", "weighted")
+# The spatial stream's fusion weights tried on validation (``fusion="weighted"``).
+FUSION_WEIGHTS = torch.linspace(0, 1, 21)
 
 
 class VideoScores(torchmetrics.Metric):
@@ -74,6 +80,16 @@ class VideoClassifier(L.LightningModule):
         warmup_ratio: fraction of all optimiser steps spent warming the learning rate up linearly from zero;
             a cosine decay to ``min_lr_ratio * lr`` follows.
         label_smoothing: for the single-label cross-entropy.
+        stream, fusion: for a model with several streams (``two_stream``: ``rgb`` and ``flow``, each classifying on
+            its own). ``stream`` says which this run trains: ``both`` (their losses summed) or one, the other left as
+            it is, as the paper trained them one at a time (then ``init_weights`` carries the first run's stream
+            into the second). Evaluation reports the video-level accuracy of each trained stream
+            (``<stage>/video_top1_rgb``, ``..._flow``, ``<stage>/group_acc_rgb/<group>``) and of their fusion (the
+            usual names). ``fusion``: ``average`` (the paper's: probabilities averaged) or ``weighted`` (the
+            spatial stream's weight chosen on each validation epoch from 0, 0.05, ..., 1 for the best video-level
+            top-1, ties to the nearest 0.5; kept with the weights, used at test, logged as ``val/fusion_weight``).
+        init_weights: a local checkpoint (a lit-video ``.ckpt``) whose weights this model starts from, for every
+            layer; its optimiser and epochs are not resumed (that is ``--ckpt_path``).
     """
 
     def __init__(
@@ -90,6 +106,9 @@ class VideoClassifier(L.LightningModule):
         warmup_ratio: float = 0.1,
         min_lr_ratio: float = 0.01,
         label_smoothing: float = 0.0,
+        stream: str = "both",
+        fusion: str = "average",
+        init_weights: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -101,6 +120,15 @@ class VideoClassifier(L.LightningModule):
         self.model = create_model(name, num_classes, **clip, **args)
         self.modalities = info.modalities
         check_clip_shape(self.model, info, frames, size)
+        # A multi-stream model (``forward_streams``) names its streams; a run trains some of them, and a checkpoint
+        # remembers which streams have been trained, so that evaluation reports only those.
+        self.streams: tuple[str, ...] = tuple(self.model.streams) if hasattr(self.model, "forward_streams") else ()
+        check_stream_options(name, self.streams, stream, fusion)
+        self.train_streams = self.streams if stream == "both" else (stream,)
+        if self.streams:  # (only then: checkpoints of one-stream models keep their keys)
+            self.register_buffer("trained_streams", torch.zeros(len(self.streams), dtype=torch.bool))
+        if init_weights is not None:
+            load_local_checkpoint(self, init_weights)
 
         self.groups = dict(groups or {})
         top5 = min(5, num_classes)  # "top-5" on data with fewer classes is top-all
@@ -112,8 +140,12 @@ class VideoClassifier(L.LightningModule):
             }, prefix=prefix) for stage, prefix in (("fit", "train/"), ("val", "val/"), ("test", "test/"))
         }) if not multi_label else nn.ModuleDict()
         self.video_scores = nn.ModuleDict({stage: VideoScores() for stage in ("val", "test")})
+        self.stream_scores = nn.ModuleDict({stage: nn.ModuleDict({s: VideoScores() for s in self.streams})
+                                            for stage in ("val", "test")})
 
     def on_fit_start(self) -> None:
+        for i, name in enumerate(self.streams):
+            self.trained_streams[i] |= name in self.train_streams
         total = sum(p.numel() for p in self.model.parameters())
         trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
         name = self.hparams.name
@@ -135,12 +167,19 @@ class VideoClassifier(L.LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
         if len(batch["label"]) == 0:
             return None  # every video of the batch failed to decode (listed in skipped_videos.txt): skip the step
-        logits = self(batch["video"])
-        loss = self._loss(logits, batch["label"])
+        batch_size = len(batch["label"])
+        if self.streams:  # the streams this run trains, their losses summed (the streams share no weights)
+            stream_logits = self.model.forward_streams(batch["video"], self.train_streams)
+            losses = {name: self._loss(out, batch["label"]) for name, out in stream_logits.items()}
+            self.log_dict({f"train/loss_{name}": value for name, value in losses.items()}, batch_size=batch_size)
+            loss = sum(losses.values())
+            logits = self._fuse({name: self._probs(out.detach()) for name, out in stream_logits.items()})
+        else:
+            logits = self(batch["video"])
+            loss = self._loss(logits, batch["label"])
         if not torch.isfinite(loss):
             # Fail loudly: a NaN run would otherwise train to the end and report chance accuracy.
             raise FloatingPointError(f"training loss is {loss.item()} at step {self.global_step} (lr too high?)")
-        batch_size = len(batch["label"])
         self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
         if not self.hparams.multi_label:
             self.clip_metrics["fit"].update(logits.detach(), batch["label"])
@@ -150,13 +189,40 @@ class VideoClassifier(L.LightningModule):
     def _eval_step(self, stage: str, batch: dict[str, Any]) -> None:
         if len(batch["label"]) == 0:
             return
-        logits = self(batch["video"])
         batch_size = len(batch["label"])
-        self.log(f"{stage}/loss", self._loss(logits, batch["label"]), batch_size=batch_size, sync_dist=True)
+        if self.streams:  # each evaluated stream's scores kept; the fusion is made from them at the epoch's end
+            stream_logits = self.model.forward_streams(batch["video"], self.eval_streams)
+            loss = sum(self._loss(out, batch["label"]) for out in stream_logits.values())
+            probs = {name: self._probs(out).float() for name, out in stream_logits.items()}
+            for name, p in probs.items():
+                self.stream_scores[stage][name].update(batch["video_index"], p, batch["label"])
+            scores = self._fuse(probs)
+        else:
+            logits = self(batch["video"])
+            loss, scores = self._loss(logits, batch["label"]), logits
+            self.video_scores[stage].update(batch["video_index"], self._probs(logits).float(), batch["label"])
+        self.log(f"{stage}/loss", loss, batch_size=batch_size, sync_dist=True)
         if not self.hparams.multi_label:
-            self.clip_metrics[stage].update(logits, batch["label"])
+            self.clip_metrics[stage].update(scores, batch["label"])
             self.log_dict(self.clip_metrics[stage], batch_size=batch_size, prog_bar=stage == "val")
-        self.video_scores[stage].update(batch["video_index"], self._probs(logits).float(), batch["label"])
+
+    @property
+    def eval_streams(self) -> tuple[str, ...]:
+        """The streams evaluation reports: those trained (in this run or before it, by ``init_weights`` or a
+        resumed checkpoint), or every stream of a model never trained."""
+        trained = tuple(name for name, done in zip(self.streams, self.trained_streams.tolist(), strict=True) if done)
+        return trained or self.streams
+
+    def _fuse(self, probs: dict[str, torch.Tensor], weight: Any = None) -> torch.Tensor:
+        """The fusion of the streams' class probabilities ``(N, K)`` with the spatial stream's ``weight`` (default:
+        the model's): the model's own (softmax probabilities) for single-label data; the same weighted average of
+        the sigmoids for multi-label data."""
+        if not self.hparams.multi_label:
+            # Log-probabilities are logits whose softmax is the probabilities themselves.
+            return self.model.fuse({name: p.log() for name, p in probs.items()}, weight).exp()
+        w = float(self.model.fusion_weight if weight is None else weight)
+        ordered = [probs[name] for name in self.streams if name in probs]
+        return ordered[0] if len(ordered) == 1 else w * ordered[0] + (1 - w) * ordered[1]
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         self._eval_step("val", batch)
@@ -165,30 +231,71 @@ class VideoClassifier(L.LightningModule):
         self._eval_step("test", batch)
 
     def _video_metrics(self, stage: str) -> None:
+        if self.streams:
+            self._stream_video_metrics(stage)
+            return
         scores = self.video_scores[stage]
         if not scores.index:  # sanity checking with no batches, or an empty split
             scores.reset()
             return
         probs, labels = scores.compute()
         scores.reset()
+        self.log_dict(self._accuracies(stage, probs, labels), prog_bar=stage == "val")
+
+    def _stream_video_metrics(self, stage: str) -> None:
+        """Each evaluated stream's video-level accuracies, suffixed with its name, and their fusion's under the
+        usual names; with ``fusion="weighted"``, validation first chooses the fusion weight."""
+        per_stream = {}
+        for name, scores in self.stream_scores[stage].items():
+            if scores.index:
+                per_stream[name] = scores.compute()  # (probs (V, K), labels), videos in index order
+            scores.reset()
+        if not per_stream:
+            return
+        labels = next(iter(per_stream.values()))[1]
+        metrics = {}
+        for name, (probs, _) in per_stream.items():
+            metrics |= self._accuracies(stage, probs, labels, suffix=f"_{name}")
+        probs = {name: stream_probs for name, (stream_probs, _) in per_stream.items()}
+        choose = stage == "val" and self.hparams.fusion == "weighted" and len(probs) == 2
+        if choose and not self.trainer.sanity_checking:
+            self.model.fusion_weight.fill_(self._choose_fusion_weight(probs, labels))
+            metrics["val/fusion_weight"] = self.model.fusion_weight.clone()
+        metrics |= self._accuracies(stage, self._fuse(probs), labels)
+        self.log_dict(metrics, prog_bar=stage == "val")
+
+    def _choose_fusion_weight(self, probs: dict[str, torch.Tensor], labels: torch.Tensor) -> float:
+        """The spatial stream's weight (of ``FUSION_WEIGHTS``) that gives the best video-level top-1 (hit@1) on
+        these videos' probabilities; ties go to the weight nearest the plain average, 0.5."""
+        def top1(w: float) -> float:
+            fused = self._fuse(probs, w)
+            if self.hparams.multi_label:
+                return float(hit_at_k(fused, labels, 1))
+            return float((fused.argmax(1) == labels).float().mean())
+
+        weights = FUSION_WEIGHTS.tolist()
+        return max(weights, key=lambda w: (top1(w), -abs(w - 0.5)))
+
+    def _accuracies(self, stage: str, probs: torch.Tensor, labels: torch.Tensor, suffix: str = "") -> dict[str, Any]:
+        """Video-level metrics of ``probs (V, K)`` against ``labels``: top-1 / top-5 (hit@k for multi-label data),
+        mean class accuracy and the accuracy within each class group; ``suffix`` after each metric's name."""
         k = self.hparams.num_classes
         if self.hparams.multi_label:
-            metrics = {f"{stage}/video_hit1": hit_at_k(probs, labels, 1),
-                       f"{stage}/video_hit5": hit_at_k(probs, labels, min(5, k))}
-        else:
-            acc = torchmetrics.functional.classification.multiclass_accuracy
-            metrics = {
-                f"{stage}/video_top1": acc(probs, labels, k, top_k=1, average="micro"),
-                f"{stage}/video_top5": acc(probs, labels, k, top_k=min(5, k), average="micro"),
-                # Macro average over the classes present, so a class absent from the split doesn't count as 0.
-                f"{stage}/mean_class_acc": acc(probs, labels, k, average="none")[torch.unique(labels)].mean(),
-            }
-            correct = probs.argmax(1) == labels
-            for group, classes in self.groups.items():
-                in_group = torch.isin(labels, torch.as_tensor(classes, device=labels.device))
-                if in_group.any():
-                    metrics[f"{stage}/group_acc/{group}"] = correct[in_group].float().mean()
-        self.log_dict(metrics, prog_bar=stage == "val")
+            return {f"{stage}/video_hit1{suffix}": hit_at_k(probs, labels, 1),
+                    f"{stage}/video_hit5{suffix}": hit_at_k(probs, labels, min(5, k))}
+        acc = torchmetrics.functional.classification.multiclass_accuracy
+        metrics = {
+            f"{stage}/video_top1{suffix}": acc(probs, labels, k, top_k=1, average="micro"),
+            f"{stage}/video_top5{suffix}": acc(probs, labels, k, top_k=min(5, k), average="micro"),
+            # Macro average over the classes present, so a class absent from the split doesn't count as 0.
+            f"{stage}/mean_class_acc{suffix}": acc(probs, labels, k, average="none")[torch.unique(labels)].mean(),
+        }
+        correct = probs.argmax(1) == labels
+        for group, classes in self.groups.items():
+            in_group = torch.isin(labels, torch.as_tensor(classes, device=labels.device))
+            if in_group.any():
+                metrics[f"{stage}/group_acc{suffix}/{group}"] = correct[in_group].float().mean()
+        return metrics
 
     def on_validation_epoch_end(self) -> None:
         self._video_metrics("val")
@@ -227,6 +334,16 @@ def check_training_options(lr: float, weight_decay: float, warmup_ratio: float, 
         raise ValueError("; ".join(problems))
 
 
+def check_stream_options(name: str, streams: tuple[str, ...], stream: str, fusion: str) -> None:
+    """``model.stream`` and ``model.fusion`` fail here, before training, where the model cannot take them."""
+    if stream not in STREAM_CHOICES or fusion not in FUSIONS:
+        raise ValueError(f"model.stream must be one of {', '.join(STREAM_CHOICES)} (got {stream!r}) and model.fusion "
+                         f"one of {', '.join(FUSIONS)} (got {fusion!r})")
+    if not streams and (stream, fusion) != ("both", "average"):
+        raise ValueError(f"model {name!r} has one stream: model.stream and model.fusion apply to two-stream models "
+                         f"(two_stream); leave them out")
+
+
 def warmup_cosine(step: int, total: int, warmup: int, floor: float) -> float:
     """Learning-rate factor: linear warm-up over ``warmup`` steps, then cosine decay to ``floor`` at ``total``."""
     if step < warmup:
@@ -242,12 +359,14 @@ def check_clip_shape(model: nn.Module, info: ModelInfo, frames: int, size: int) 
     """
     if frames < 1 or size < 1:
         raise ValueError(f"data.frames ({frames}) and data.size ({size}) must be >= 1")
-    if tuple(info.modalities) != ("rgb",):
-        return  # multi-modal inputs are checked by their own models
+    shapes = info.input_shape(1, frames, size)
     try:
         meta_model = copy.deepcopy(model).to("meta").eval()  # eval: batch norm on one clip needs no batch stats
         with torch.no_grad():
-            meta_model(torch.empty(1, 3, frames, size, size, device="meta"))
+            if isinstance(shapes, dict):
+                meta_model({m: torch.empty(shape, device="meta") for m, shape in shapes.items()})
+            else:
+                meta_model(torch.empty(shapes, device="meta"))
     except (RuntimeError, ValueError, AssertionError, IndexError) as err:
         default = f"{info.frames} frames at {info.size} px"
         takes = f"it takes only {default}" if info.fixed_shape else f"its default is {default}"

@@ -50,7 +50,8 @@ def complete_config(section: Namespace) -> None:
     """Fill in what the model decides (in place) and check the model's own arguments, before anything is built.
 
     A data clip setting left out (``frames``, ``size``, ``fps``: None) takes the model's default, so
-    ``--model.name c3d`` trains on C3D's 16 x 112 x 112 clips unless the data says otherwise.
+    ``--model.name c3d`` trains on C3D's 16 x 112 x 112 clips unless the data says otherwise; so do the
+    modalities (``two_stream`` gets RGB and optical flow).
     """
     name = section.model.name
     try:
@@ -61,6 +62,12 @@ def complete_config(section: Namespace) -> None:
     for key in MODEL_CLIP_DEFAULTS:
         if section.data[key] is None:
             section.data[key] = getattr(info, key)
+    if section.data.modalities is None:
+        section.data.modalities = list(info.modalities)
+    missing = [m for m in info.modalities if m not in section.data.modalities]
+    if missing:
+        raise ConfigError(f"model {name!r} takes {' and '.join(info.modalities)}, but data.modalities "
+                          f"{section.data.modalities} leaves out {', '.join(missing)}")
     unknown = sorted(set(section.model.model_args or {}) - set(accepted))
     if unknown:
         raise ConfigError(f"model {name!r} does not take {', '.join(unknown)} (model.model_args); it accepts: "

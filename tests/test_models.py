@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from lit_video.models import ModelInfo, builder_arguments, create_model, list_models, model_info
+from lit_video.profiling import model_input_shape
 
 NUM_CLASSES = 5
 TINY_FRAMES, TINY_SIZE = 4, 32
@@ -27,7 +28,9 @@ def tiny_case(name: str) -> tuple[dict, dict[str, tuple[int, ...]]]:
 
 
 def clip_shapes(info: ModelInfo, batch: int, frames: int, size: int) -> dict[str, tuple[int, ...]]:
-    return {m: (batch, 2 if m == "flow" else 3, frames, size, size) for m in info.modalities}
+    """Per modality, the shape the model takes (the profiler's: optical flow has a field fewer than the frames)."""
+    shapes = model_input_shape(info.name, batch, frames, size)
+    return shapes if isinstance(shapes, dict) else {"rgb": shapes}
 
 
 def make_input(shapes: dict[str, tuple[int, ...]], device: str = "cpu") -> torch.Tensor | dict[str, torch.Tensor]:
@@ -87,8 +90,10 @@ def test_every_model_has_the_timm_surface(name):
     x = make_input(shapes)
     assert model.num_classes == NUM_CLASSES
     classifier = model.get_classifier()
-    assert isinstance(classifier, nn.Linear) and classifier.out_features == NUM_CLASSES
-    assert model.num_features == classifier.in_features
+    # A two-stream model has a classifier per stream, each on its part of the features.
+    heads = list(classifier.values()) if isinstance(classifier, nn.ModuleDict) else [classifier]
+    assert all(isinstance(head, nn.Linear) and head.out_features == NUM_CLASSES for head in heads)
+    assert model.num_features == sum(head.in_features for head in heads)
     with torch.no_grad():
         features = model.forward_features(x)
         assert features.shape[0] == 2 and features.shape[-1] == model.num_features

@@ -36,13 +36,11 @@ def _cases():
 @pytest.mark.parametrize("name", _cases())
 def test_short_fit_updates_the_model(name, tiny_dataset, tmp_path):
     info = model_info(name)
-    if info.modalities != ("rgb",):
-        pytest.skip(f"{name} needs {info.modalities}; its family's own tests fit it")
     L.seed_everything(0)
     # A tiny clip, or the smallest the model takes (C3D: 16 frames; S3D: 14 x 224), or its own if fixed (MViT).
     frames, size = info.fit_clip(4, 32)
     data = VideoDataModule(root=str(tiny_dataset), frames=frames, size=size, batch_size=2, num_workers=0,
-                           test_clips=1)
+                           test_clips=1, modalities=list(info.modalities))  # two_stream's: RGB and optical flow
     # Frame-based models take a cheap torchvision 2D net.
     args = {"backbone": "shufflenet_v2_x0_5"} if "backbone" in builder_arguments(name) else {}
     module = VideoClassifier(name, num_classes=data.num_classes, model_args=args, frames=frames, size=size)

@@ -39,6 +39,20 @@ def test_layers_and_throughput(capsys):
     assert out["throughput"]["infer_clips_per_s"] > 0
 
 
+def test_two_stream_reports_each_streams_gmacs_and_what_its_optical_flow_costs(capsys):
+    out = run_json(capsys, ["two_stream", "--frames", "5", "--size", "32", "--model-args", "backbone=cifar_resnet8_s2",
+                            "--throughput", "--batch-size", "2", "--repeats", "1"])
+    assert out["input_shape"] == {"rgb": [1, 3, 5, 32, 32], "flow": [1, 2, 4, 32, 32]}
+    streams = out["stream_gmacs"]
+    assert set(streams) == {"rgb", "flow"} and sum(streams.values()) == pytest.approx(out["gmacs"])
+    # The flow stream's first conv takes 2 x 4 channels where the spatial stream's takes 3: a little more.
+    assert streams["flow"] > streams["rgb"] > 0
+    flow = out["flow_cost"]
+    assert flow["method"] == "dis" and flow["frame_size"] == [32, 32] and flow["ms_per_pair"] > 0
+    assert flow["ms_per_clip"] == pytest.approx(4 * flow["ms_per_pair"])  # 5 frames, 4 pairs
+    assert run_json(capsys, ["c3d"])["stream_gmacs"] is None
+
+
 def test_builder_frames_and_size_reach_the_model(capsys):
     out = run_json(capsys, ["c3d", "--frames", "32", "--size", "64"])
     assert out["input_shape"] == [1, 3, 32, 64, 64]

@@ -18,8 +18,10 @@ def accuracies(app=HIGH, direction=LOW, order=LOW, speed=LOW, long_range=LOW):
     return {"appearance": app, "direction": direction, "order": order, "speed": speed, "long_range": long_range}
 
 
-# Every claim holds but the fifth: lrcn is far below slow fusion on long_range.
+# Every claim holds but the fifth: lrcn is far below slow fusion on long_range. two_stream's streams (STREAMS): the
+# flow stream sees motion, the rgb stream appearance.
 BASE = {
+    "two_stream": accuracies(direction=HIGH, speed=HIGH),
     "single_frame": accuracies(),
     "late_fusion_pool": accuracies(),
     "late_fusion_fc": accuracies(direction=[0.7, 0.72, 0.68], order=[0.7, 0.72, 0.68], speed=[0.7, 0.72, 0.68]),
@@ -30,15 +32,20 @@ BASE = {
 }
 
 
-def rows_of(models, seeds=3, classes=CLASSES):
+STREAMS = {"two_stream": {"rgb": accuracies(), "flow": accuracies(app=LOW, direction=HIGH, speed=HIGH)}}
+
+
+def rows_of(models, seeds=3, classes=CLASSES, streams=STREAMS):
     rows = []
     for model, groups in models.items():
         for seed in range(seeds):
+            stream_acc = {name: {"video_top1": 0.5, "group_acc": {g: v[seed] for g, v in accs.items()}}
+                          for name, accs in streams.get(model, {}).items()} or None
             row = make_row(model=model, variant=model, family=model, dataset="synthetic",
                            dataset_fingerprint={"videos": 480, "hash": "abc123"}, frames=8, size=32, fps=8.0,
                            eval_views=2, seed=seed, video_top1=0.5, group_acc={g: v[seed] for g, v in groups.items()},
-                           device="cpu: test machine", git_sha="feedbeef", config_hash=f"{model}-{seed}",
-                           status="ok")
+                           stream_acc=stream_acc, device="cpu: test machine", git_sha="feedbeef",
+                           config_hash=f"{model}-{seed}", status="ok")
             rows.append({**row, "group_classes": classes} if classes else row)
     return rows
 
@@ -51,19 +58,33 @@ def report(tmp_path, rows):
     assert main(["report", "lecture-claims", str(folder), "--out", str(out)]) == 0
     text = out.read_text()
     verdicts = dict(re.findall(r"### Claim (\d): .*?\*\*Verdict: (.*?)\.\*\*", text, re.DOTALL))
-    assert len(verdicts) == 5, text
+    assert len(verdicts) == 6, text
     return text, {int(k): v for k, v in verdicts.items()}
 
 
 def test_claims_that_hold_and_one_that_does_not(tmp_path, capsys):
     text, verdicts = report(tmp_path, rows_of(BASE))
-    assert verdicts == {1: "held", 2: "held", 3: "held", 4: "held", 5: "did not hold"}
-    assert "4 held, 1 did not hold" in capsys.readouterr().out
+    assert verdicts == {1: "held", 2: "held", 3: "held", 4: "held", 5: "did not hold", 6: "held"}
+    assert "5 held, 1 did not hold" in capsys.readouterr().out
     assert "## Rules" in text and "within 10 points of chance" in text
     # The evidence names the failing check: lrcn against the best non-recurrent model on long_range.
     assert "lrcn on long_range: 50.0 ± 2.0 % (n 3) vs slow_fusion 90.0 ± 2.0 % (n 3): below → failed" in text
     assert "| chance |  | 25.0 |" in text  # the chance row of the tables
     assert "| lecture_early_fusion (no ok row) | 0 |" in text  # the toy versions are shown, and missing
+    # A stream is judged as a line of its own, from its rows' stream accuracies.
+    assert ("two_stream[flow] on direction: 90.0 ± 2.0 % (n 3) vs two_stream[rgb] 25.0 ± 2.0 % (n 3): above → held"
+            in text)
+
+
+def test_a_stream_that_does_not_separate_fails_the_two_stream_claim(tmp_path):
+    swapped = {"two_stream": {"rgb": accuracies(direction=MID, speed=MID), "flow": accuracies()}}
+    _, verdicts = report(tmp_path, rows_of(BASE, streams=swapped))  # the rgb stream beats the flow one on motion
+    assert verdicts[6] == "did not hold"
+    blind = {"two_stream": {**STREAMS["two_stream"], "flow": accuracies()}}  # the same on motion: not told apart
+    _, verdicts = report(tmp_path, rows_of(BASE, streams=blind))
+    assert verdicts[6] == "not shown (within noise)"
+    _, verdicts = report(tmp_path, rows_of(BASE, streams={}))
+    assert verdicts[6] == "no data"
 
 
 def test_within_noise_missing_model_and_unknown_chance(tmp_path):
@@ -97,7 +118,7 @@ def test_latest_row_per_config_hash_and_rows_that_are_not_evidence(tmp_path):
     assert "Not evidence (profile-only rows, no accuracy): c3d." in text
     assert "Not evidence (failed rows): slow_fusion (seed 3)." in text
     folder, out = tmp_path / "sweep", tmp_path / "docs" / "claims.md"
-    assert f"- Results: `{folder}` (23 latest rows, 21 ok)" in text
+    assert f"- Results: `{folder}` (26 latest rows, 24 ok)" in text
     assert "- lit-video commit(s): `0ddba11`, `feedbeef`" in text
     assert "- Device(s): `cpu: other machine`, `cpu: test machine`" in text
     assert '- Dataset fingerprint(s): `{"hash": "abc123", "videos": 480}`' in text

@@ -198,7 +198,8 @@ def test_an_entry_builds_its_data_and_model_once_and_profiles_the_model_it_train
     assert len(built["annotations"]) == 1 and len(built["models"]) == 1
     assert built["profiled"] == built["models"]  # the very model that trained
     timings = json.loads((tmp_path / "runs" / entry.entry_id / "details.json").read_text())["timings"]
-    assert set(timings) == {"build_s", "profile_s", "fit_s", "test_s"} and all(t > 0 for t in timings.values())
+    assert set(timings) == {"build_s", "profile_s", "prepare_s", "fit_s", "test_s"}
+    assert all(t > 0 for t in timings.values())
     assert row["status"] == "ok" and row["variant"] == "lecture_late_fusion"
 
 

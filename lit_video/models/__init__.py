@@ -16,6 +16,7 @@ from . import (  # noqa: F401
     slow_fusion,
     timesformer,
     torchvision_video,
+    two_stream,
     vivit,
 )
 from .layers.inflate import inflate

@@ -12,16 +12,23 @@ from .layers.frame_classifier import FrameClassifier
 from .registry import register_model
 
 
-def fuse_first_conv(net: FrameBackbone, frames: int, from_weights: bool) -> FrameBackbone:
-    """Give ``net``'s first conv ``C*T`` input channels. ``from_weights``: start from its (pretrained) 2D
-    weights, so that on a clip of identical frames the fused conv gives the 2D conv's output."""
+def fuse_first_conv(net: FrameBackbone, frames: int, from_weights: bool, channels: int | None = None
+                    ) -> FrameBackbone:
+    """Give ``net``'s first conv ``C*T`` input channels: ``channels`` (default: its own, 3) for each of ``frames``
+    frames. ``from_weights``: start from its (pretrained) 2D weights, so that on a clip of identical frames the
+    fused conv gives the 2D conv's output; for another channel count (optical flow's 2), from their mean over the
+    RGB channels, the cross-modality initialisation of Wang et al. (TSN, 2016)."""
     name, conv = next((n, m) for n, m in net.trunk.named_modules() if isinstance(m, nn.Conv2d))
-    fused = nn.Conv2d(conv.in_channels * frames, conv.out_channels, conv.kernel_size, conv.stride,
+    channels = channels or conv.in_channels
+    fused = nn.Conv2d(channels * frames, conv.out_channels, conv.kernel_size, conv.stride,
                       conv.padding, conv.dilation, conv.groups, conv.bias is not None)
     if from_weights:
         with torch.no_grad():
+            weight = conv.weight  # (O, C, k, k)
+            if channels != conv.in_channels:
+                weight = weight.mean(1, keepdim=True).expand(-1, channels, -1, -1)  # (O, 1, k, k) -> (O, C', k, k)
             # (O, C, k, k) -> (O, C, T, k, k) / T -> (O, C*T, k, k), matching StackFrames' channel c*T + t.
-            per_frame = conv.weight.unsqueeze(2).repeat(1, 1, frames, 1, 1) / frames  # (O, C, T, k, k)
+            per_frame = weight.unsqueeze(2).repeat(1, 1, frames, 1, 1) / frames  # (O, C, T, k, k)
             fused.weight.copy_(per_frame.flatten(1, 2))  # (O, C*T, k, k)
             if conv.bias is not None:
                 fused.bias.copy_(conv.bias)

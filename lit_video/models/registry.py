@@ -18,6 +18,9 @@ from torch import nn
 
 from .published import Published
 
+# Channels of each input modality: RGB frames, and optical flow (dx, dy) between consecutive frames.
+MODALITY_CHANNELS = {"rgb": 3, "flow": 2}
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -41,6 +44,13 @@ class ModelInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def input_shape(self, batch_size: int, frames: int, size: int
+                    ) -> tuple[int, ...] | dict[str, tuple[int, ...]]:
+        """What the model takes for clips of ``frames`` x ``size`` x ``size``: ``(B, 3, T, S, S)``, or a shape per
+        modality, optical flow having a field fewer than the frames (the lecture's ``2*(T-1)`` flow images)."""
+        shapes = {m: (batch_size, MODALITY_CHANNELS[m], frames - (m == "flow"), size, size) for m in self.modalities}
+        return shapes["rgb"] if tuple(shapes) == ("rgb",) else shapes
 
     def fit_clip(self, frames: int, size: int) -> tuple[int, int]:
         """The clip nearest to ``frames`` x ``size`` that this model takes: its default one if its shape is
@@ -73,6 +83,10 @@ def register_model(
     A builder whose architecture depends on the clip takes ``frames`` and / or ``size`` arguments, defaulting
     to the registered ``frames`` / ``size``; ``create_model`` passes it the clip the model will see.
     """
+
+    unknown = [m for m in modalities if m not in MODALITY_CHANNELS]
+    if unknown or not modalities:
+        raise ValueError(f"modalities {modalities!r}: choose from {', '.join(MODALITY_CHANNELS)}")
 
     def decorator(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         key = name or fn.__name__

@@ -20,10 +20,12 @@ from rich.console import Console
 from rich.table import Table
 
 from lit_video.data import VideoDataModule, eval_views
+from lit_video.data.flow import translated_texture
 from lit_video.models import create_model, list_models, model_info
 from lit_video.models.published import Published, describe_setup
 
-from .counting import FlopReport, count_flops, gflops
+from .counting import FlopReport, count_flops, gflops, stream_gmacs
+from .flow_cost import flow_cost
 from .inputs import model_input_shape, model_to_count
 from .memory import MemoryNeed, check_fits, forward_need
 from .timing import DTYPES, ThroughputOptions, check_device, measure_throughput, throughput_need
@@ -133,6 +135,7 @@ def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
         "counter": report.counter,
         "count_time_s": time.perf_counter() - start,
         "model_args": args.model_args,
+        "stream_gmacs": stream_gmacs(model, report),
         **_published(info.published, args.model_args, report.input_shape, args.num_classes),
         "layers": [vars(layer) for layer in report.layers] if args.layers else [],
     }
@@ -140,6 +143,11 @@ def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
         out["cross_check"] = report.cross_check
     if options is not None:
         out["throughput"] = measure_throughput(model, shape, options, report=report)
+        if "flow" in info.modalities:  # computing the flow is part of the method's cost
+            frames, size = shape["flow"][2] + 1, shape["flow"][-1]
+            out["flow_cost"] = {**flow_cost(translated_texture(2, -1, frames, size)),
+                                "note": "on a moving texture at the clip's size; the sweep times a clip of its "
+                                        "dataset at the videos' own size, where flow is computed"}
     return out
 
 
@@ -148,6 +156,9 @@ def _published(published: tuple[Published, ...], model_args: dict[str, Any], inp
     """The published figures of this very network (``model_args``) at this very input and class count, else
     None and a ``published_note`` saying for which setups figures were published: a count of another clip,
     variant or head is not comparable with them."""
+    if isinstance(input_shape, dict):  # no figures are published for a multi-stream input
+        return {"published_gmacs": None, "published_params": None, "published_input": None,
+                "published_source": None, "published_accuracy": None, "published_note": None}
     measured = "x".join(str(d) for d in input_shape[1:])  # (1, C, T, H, W) -> "CxTxHxW"
     costs = [p for p in published if p.gmacs is not None or p.params is not None]
     same = next((p for p in costs if p.applies_to(model_args, measured, num_classes)), None)
@@ -188,6 +199,8 @@ def _print_model(console: Console, row: dict[str, Any]) -> None:
     summary.add_row("GMACs / clip", f"{row['gmacs']:.3f}")
     summary.add_row("GFLOPs / clip (2 x GMACs)", f"{row['gflops']:.3f}")
     summary.add_row(f"GMACs / video ({row['eval_views']} views)", f"{row['gmacs_per_video']:.3f}")
+    for stream, gmacs in (row["stream_gmacs"] or {}).items():
+        summary.add_row(f"GMACs / clip, {stream} stream", f"{gmacs:.4f}")
     if row["published_source"] is not None:
         gmacs, params = row["published_gmacs"], row["published_params"]
         figures = [f"{gmacs:.3f} GMACs / clip" if gmacs is not None else "",
@@ -207,6 +220,11 @@ def _print_model(console: Console, row: dict[str, Any]) -> None:
         summary.add_row("fvcore GMACs (conv+matmul / norms+pools)",
                         f"{check['gmacs']:.3f} ({check['conv_matmul_gmacs']:.3f} / "
                         f"{check['norm_pool_gmacs']:.3f})")
+    if "flow_cost" in row:
+        flow = row["flow_cost"]
+        summary.add_row(f"optical flow ({flow['method']}, {_fmt_shape(flow['frame_size'])} px)",
+                        f"{flow['ms_per_pair']:.2f} ms per frame pair, {flow['ms_per_clip']:.2f} ms per clip "
+                        f"({flow['note']})")
     console.print(summary)
     if row["layers"]:
         table = Table(title="layers (receptive field of one central output unit, in input frames x pixels)")

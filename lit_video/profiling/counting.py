@@ -114,6 +114,18 @@ class FlopReport:
         out["gflops"] = self.gflops
         return out
 
+    def gmacs_in(self, module: str) -> float:
+        """GMACs of the layers inside the module named ``module`` (``"streams.rgb"``), itself included."""
+        return sum(layer.gmacs for layer in self.layers if layer.name == module or layer.name.startswith(module + "."))
+
+
+def stream_gmacs(model: torch.nn.Module, report: FlopReport) -> dict[str, float] | None:
+    """GMACs per clip of each stream of a multi-stream model (``model.streams``, as ``two_stream``'s), by stream;
+    None for a model with one stream."""
+    if not hasattr(model, "forward_streams"):
+        return None
+    return {name: report.gmacs_in(f"streams.{name}") for name in model.streams}
+
 
 def gflops(gmacs: float | None) -> float | None:
     """GFLOPs of ``gmacs`` multiply-accumulates: each is two floating-point operations (None stays None)."""

@@ -9,9 +9,6 @@ import torch
 
 from lit_video.models import create_model, model_info
 
-# Channels per frame of each input modality: RGB frames, and optical flow (dx, dy) per frame pair.
-MODALITY_CHANNELS = {"rgb": 3, "flow": 2}
-
 Inputs = torch.Tensor | dict[str, torch.Tensor] | tuple[torch.Tensor, ...]
 
 
@@ -83,12 +80,7 @@ def model_input_shape(name: str, batch_size: int = 1, frames: int | None = None,
     if t < info.min_frames or s < info.min_size:
         raise ValueError(f"{name} takes clips of at least {info.min_frames} frames of {info.min_size} x "
                          f"{info.min_size} pixels, not {t} x {s} x {s}")
-    unknown = [m for m in info.modalities if m not in MODALITY_CHANNELS]
-    if unknown:
-        known = ", ".join(MODALITY_CHANNELS)
-        raise ValueError(f"model {name!r} takes modality {unknown[0]!r}; the profiler knows {known}")
-    shapes = {m: (batch_size, MODALITY_CHANNELS[m], t, s, s) for m in info.modalities}
-    return shapes["rgb"] if tuple(shapes) == ("rgb",) else shapes
+    return info.input_shape(batch_size, t, s)
 
 
 def model_to_count(name: str, num_classes: int, **overrides: Any) -> torch.nn.Module:

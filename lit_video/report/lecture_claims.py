@@ -39,6 +39,11 @@ class Check:
     exclude: tuple[str, ...] = ()  # with other=BEST: models not counted as "the best"
 
 
+def stream_line(model: str, stream: str) -> str:
+    """The name a claim gives one stream of a multi-stream model: its rows' ``stream_acc`` as a line of its own."""
+    return f"{model}[{stream}]"
+
+
 @dataclass(frozen=True)
 class Claim:
     title: str
@@ -85,6 +90,14 @@ CLAIMS = (
           tuple(Check(kind, model, ("long_range",), other, exclude=("lrcn", "conv_gru"))
                 for model in ("lrcn", "conv_gru")
                 for kind, other in (("above_chance", None), ("at_least", BEST)))),
+    Claim("Two-stream networks separate motion and appearance: the temporal stream (optical flow) sees motion, "
+          "the spatial stream (one frame) appearance",
+          '"Separating Motion and Appearance: Two-Stream Networks"; spatial stream "Input: Single Image"; temporal '
+          'stream "Input: Stack of optical flow".',
+          (Check("above", stream_line("two_stream", "flow"), ("direction", "speed"), stream_line("two_stream", "rgb")),
+           Check("near_chance", stream_line("two_stream", "rgb"), ("direction", "speed")),
+           Check("above", stream_line("two_stream", "rgb"), ("appearance",), stream_line("two_stream", "flow"))),
+          also=("two_stream",)),
 )
 
 
@@ -192,10 +205,17 @@ def _group_by_key(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 def _lines(rows: list[dict[str, Any]]) -> dict[str, Line]:
-    """One line per model: its own-named variant if there is one, else the line with most seeds."""
+    """One line per model: its own-named variant if there is one, else the line with most seeds; and each stream of
+    a multi-stream model as a line of its own (``stream_line``: its rows with the stream's accuracies)."""
     lines: dict[str, Line] = {}
     for members in sorted(_group_by_key(rows), key=lambda m: (variant_of(m[-1]) != m[-1].get("model"), -len(m))):
         lines.setdefault(str(members[-1].get("model")), Line(members))
+    for name, line in list(lines.items()):
+        for stream in dict.fromkeys(s for r in line.rows for s in r.get("stream_acc") or {}):
+            label = stream_line(name, stream)
+            lines[label] = Line([{**r, "model": label, "variant": label,
+                                  "group_acc": ((r.get("stream_acc") or {}).get(stream) or {}).get("group_acc")}
+                                 for r in line.rows])
     return lines
 
 

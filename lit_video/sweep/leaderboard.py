@@ -20,7 +20,7 @@ from .rows import variant_of
 
 # Figures averaged over seeds; the accuracies also get a standard deviation.
 ACCURACY = ("video_top1", "video_top5", "clip_top1", "clip_top5", "mean_class_acc")
-COST = ("params", "gmacs_per_clip", "gmacs_per_video", "infer_clips_per_s", "latency_ms_p50",
+COST = ("params", "gmacs_per_clip", "gmacs_per_video", "flow_ms_per_clip", "infer_clips_per_s", "latency_ms_p50",
         "latency_ms_p95", "train_clips_per_s", "peak_mem_mb", "mfu", "train_time_s")
 # One leaderboard line per (dataset, model variant, clip shape, eval views): the seeds of an entry are averaged.
 GROUP_KEY = ("dataset", "variant", "frames", "size", "fps", "eval_views")
@@ -94,6 +94,8 @@ def leaderboard(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         per_group = {g: [(r.get("group_acc") or {}).get(g) for r in ok] for g in group_names}
         line["group_acc"] = {g: _mean(values) for g, values in per_group.items()}
         line["group_acc_std"] = {g: _std(values) for g, values in per_group.items()}
+        line["stream_gmacs_per_clip"] = use[-1].get("stream_gmacs_per_clip")
+        line["stream_acc"] = stream_means(ok)
         for stamp in ("device", "git_sha", "dataset_fingerprint", "train_threads"):
             line[stamp] = use[-1].get(stamp)
         failed = [r for r in members if r.get("status") == "failed"]
@@ -114,6 +116,23 @@ def leaderboard(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         line["within_noise_of"] = previous["variant"] if previous and within_noise(previous, line) else None
         above[line["dataset"]] = line
     return board
+
+
+def stream_means(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]] | None:
+    """Each stream's test accuracies of a multi-stream model, averaged over ``rows`` (seeds), with their standard
+    deviation: ``{stream: {"video_top1", "video_top1_std", "group_acc", "group_acc_std"}}``; None for other
+    models."""
+    streams = list(dict.fromkeys(s for r in rows for s in r.get("stream_acc") or {}))
+    means = {}
+    for stream in streams:
+        accs = [(r.get("stream_acc") or {}).get(stream) or {} for r in rows]
+        groups = sorted({g for a in accs for g in a.get("group_acc") or {}})
+        per_group = {g: [(a.get("group_acc") or {}).get(g) for a in accs] for g in groups}
+        top1 = [a.get("video_top1") for a in accs]
+        means[stream] = {"video_top1": _mean(top1), "video_top1_std": _std(top1),
+                         "group_acc": {g: _mean(v) for g, v in per_group.items()},
+                         "group_acc_std": {g: _std(v) for g, v in per_group.items()}}
+    return means or None
 
 
 def _pct(v: Any) -> str:
@@ -144,6 +163,7 @@ COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
     ("mean_class_acc", "mean class acc %", _pct), ("params", "params (M)", _millions),
     ("gmacs_per_clip", "GMACs/clip", _num(3)), ("gflops_per_clip", "GFLOPs/clip", _num(3)),
     ("gmacs_per_video", "GMACs/video", _num(3)), ("gflops_per_video", "GFLOPs/video", _num(3)),
+    ("flow_ms_per_clip", "flow ms/clip", _num(2)),
     ("infer_clips_per_s", "infer clips/s", _num(1)), ("latency_ms_p50", "latency p50 ms", _num(1)),
     ("latency_ms_p95", "latency p95 ms", _num(1)), ("train_clips_per_s", "train clips/s", _num(1)),
     ("peak_mem_mb", "peak mem MB", _num(0)), ("mfu", "MFU %", _pct), ("train_time_s", "train s", _num(0)),
@@ -205,6 +225,20 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
             cells[0] = f"{line['rank']} (≈{line['rank'] - 1})"
         cells += [_pct_std(line["group_acc"].get(g), (line.get("group_acc_std") or {}).get(g)) for g in groups]
         lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+    streamed = [line for line in board if line["status"] == "ok" and line.get("stream_acc")]
+    if streamed:
+        lines += ["", "## Each stream alone", "",
+                  "Multi-stream models (two_stream: a spatial stream on one RGB frame, a temporal stream on optical "
+                  "flow) tested one stream at a time on the same views; the table above has their fusion. GMACs are "
+                  "per clip, of that stream's network; the flow's own cost is the table's `flow ms/clip`.", "",
+                  "| model | stream | GMACs/clip | video top-1 % | ± (seeds) | "
+                  + " | ".join(f"{g} %" for g in groups) + " |", "|" + "---|" * (5 + len(groups))]
+        for line in streamed:
+            for stream, acc in line["stream_acc"].items():
+                gmacs = (line.get("stream_gmacs_per_clip") or {}).get(stream)
+                cells = [line["variant"], stream, _num(4)(gmacs), _pct(acc["video_top1"]), _pct(acc["video_top1_std"])]
+                cells += [_pct_std(acc["group_acc"].get(g), acc["group_acc_std"].get(g)) for g in groups]
+                lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     profiled = [line for line in board if line["status"] == "profiled"]
     if profiled:
         lines += ["", "## Profiled only", "",

@@ -15,12 +15,15 @@ from ..files import write_atomic
 
 # The fields of one results row, in this order (DESIGN.md, "Results"); `variant` labels the model variant;
 # `train_threads` is torch's threads during the fit (the speed columns are measured with the device's threads).
+# Multi-stream models (two_stream) add each stream's GMACs (`stream_gmacs_per_clip`) and test accuracy
+# (`stream_acc`: stream -> video_top1, group_acc), and models that take optical flow the milliseconds computing it
+# takes per clip (`flow_ms_per_clip`), a cost the GMACs leave out.
 ROW_FIELDS = (
     "model", "variant", "family", "dataset", "dataset_fingerprint", "frames", "fps", "size", "eval_views", "seed",
-    "params", "gmacs_per_clip", "gmacs_per_video", "clip_top1", "clip_top5", "video_top1", "video_top5",
-    "mean_class_acc", "group_acc", "group_classes", "train_time_s", "train_threads", "infer_clips_per_s",
-    "latency_ms_p50", "latency_ms_p95", "train_clips_per_s", "peak_mem_mb", "mfu", "device", "dtype", "versions",
-    "git_sha", "config_hash", "status", "error",
+    "params", "gmacs_per_clip", "gmacs_per_video", "stream_gmacs_per_clip", "flow_ms_per_clip", "clip_top1",
+    "clip_top5", "video_top1", "video_top5", "mean_class_acc", "group_acc", "group_classes", "stream_acc",
+    "train_time_s", "train_threads", "infer_clips_per_s", "latency_ms_p50", "latency_ms_p95", "train_clips_per_s",
+    "peak_mem_mb", "mfu", "device", "dtype", "versions", "git_sha", "config_hash", "status", "error",
 )
 RESULTS_FILE = "results.jsonl"
 

@@ -85,18 +85,18 @@ class CheckShape(nn.Module):
 class StackFrames(nn.Module):
     """Early fusion's reshape: a clip ``(B, C, T, H, W)`` becomes an image ``(B, C*T, H, W)``.
 
-    Channel ``c*T + t`` holds channel ``c`` of frame ``t``.
+    Channel ``c*T + t`` holds channel ``c`` of frame ``t``. ``what`` names the model in the error a clip of
+    another length gets (the two-stream network stacks ``T`` flow fields the same way).
     """
 
-    def __init__(self, frames: int):
+    def __init__(self, frames: int, what: str = "early fusion", hint: str = "pass frames=..."):
         super().__init__()
-        self.frames = frames
+        self.frames, self.what, self.hint = frames, what, hint
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         if clip.dim() != 5 or clip.shape[2] != self.frames:
-            raise ValueError(f"early fusion was built for clips of {self.frames} frames (its first conv "
-                             f"takes 3x{self.frames} channels), got a clip of shape {tuple(clip.shape)}; "
-                             "pass frames=...")
+            raise ValueError(f"{self.what} was built for stacks of {self.frames} frames (its first conv takes "
+                             f"channels x {self.frames}), got a tensor of shape {tuple(clip.shape)}; {self.hint}")
         return clip.flatten(1, 2)  # (B, C, T, H, W) -> (B, C*T, H, W)
 
     def extra_repr(self) -> str:
