@@ -16,6 +16,8 @@ above), recipe_search_late_fusion_fc.md (``--models late_fusion_fc --lr-factors 
 two are profile-only in the main job. The video transformers': recipe_search_transformers.md (``--models
 timesformer_divided vivit_factorised_self_attention --lr-factors 0.333 1 --epochs 32 --seeds 0``, at the CLI's lr
 3e-3) and recipe_search_transformers_all.md (all seven, ``--lr-factors 1 --seeds 0`` at lr 1e-3 and 24 epochs).
+two_stream's: recipe_search_two_stream.md (``--models two_stream --lr-factors 0.333 1 3 --seeds 0 --epochs 24
+--out recipe_search_two_stream``, at the CLI's lr 3e-3).
 
 Writes results/machine/recipe_search.{md,json} (``--out``). A recipe is good when it reaches its plateau on validation
 within the epoch budget; the sweep config then keeps the learning rate with the best final validation accuracy
