@@ -4,7 +4,10 @@ import shutil
 
 import pytest
 
+from lit_video.data.annotations import read_annotations
 from lit_video.data.cli import main
+from lit_video.data.decode import probe_video
+from lit_video.data.flow import flow_gaps
 
 
 def test_synth_writes_a_dataset_that_checks_clean(tmp_path, capsys):
@@ -114,3 +117,16 @@ def test_flow_fills_the_cache_resumes_and_lists_unreadable_videos(tiny_dataset, 
     assert f"flow computed for 1, already cached {total - 1}, unreadable 0" in capsys.readouterr().out
     assert main(["flow", str(root), "--workers", "0"]) == 2
     assert "--workers must be >= 1, got 0" in capsys.readouterr().out
+
+
+def test_flow_for_clips_at_a_frame_rate_stores_the_gaps_those_clips_step_by(tiny_dataset, tmp_path, capsys,
+                                                                            monkeypatch):
+    monkeypatch.setenv("LIT_VIDEO_CACHE", str(tmp_path / "cache"))
+    videos = read_annotations(tiny_dataset).videos()
+    assert main(["flow", str(tiny_dataset), "--fps", "8", "--workers", "1"]) == 0
+    assert f"{len(videos)} videos: flow computed for {len(videos)}" in capsys.readouterr().out
+    gaps = [flow_gaps(probe_video(v).fps, 8.0) for v in videos]  # 12 fps: 1 and 2; 25 and 30 fps: 3 and 4
+    assert {gap for video in gaps for gap in video} == {1, 2, 3, 4}
+    assert len(list((tmp_path / "cache" / "flow").glob("*.npy"))) == sum(map(len, gaps))
+    assert main(["flow", str(tiny_dataset), "--fps", "0"]) == 2
+    assert "--fps must be > 0 frames per second, got 0.0" in capsys.readouterr().out

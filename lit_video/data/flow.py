@@ -194,13 +194,12 @@ class ClipFlow:
     def __call__(self, path: str | Path, indices: Sequence[int], frame_size: tuple[int, int]) -> np.ndarray:
         """Flow ``float32 (len(indices) - 1, 2, H, W)`` between consecutive ``indices`` of the video at ``path``,
         whose frames are ``frame_size`` = ``(H, W)``."""
-        stored = np.zeros((len(indices) - 1, 2, *frame_size), np.uint8)
-        stored[:] = quantize_flow(np.zeros(1, np.float32), self.settings.bound)  # zero flow, as stored
+        flow = np.zeros((len(indices) - 1, 2, *frame_size), np.float32)
         for k, (a, b) in enumerate(zip(indices[:-1], indices[1:], strict=True)):
-            if b > a:
-                fields = stored_flow(path, self.settings, self.backend, self.root, b - a)
-                stored[k] = fields[min(a, len(fields) - 1)]
-        return dequantize_flow(stored, self.settings.bound)
+            fields = stored_flow(path, self.settings, self.backend, self.root, b - a) if b > a else ()
+            if len(fields):  # (a decoder may find a frame fewer than the header counts: the last field stands in)
+                flow[k] = dequantize_flow(fields[min(a, len(fields) - 1)], self.settings.bound)
+        return flow
 
 
 def _cache_one(path: Path, settings: FlowSettings, backend: str, fps: float | None,
