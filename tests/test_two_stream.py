@@ -189,3 +189,34 @@ def test_on_motion_classes_the_temporal_stream_beats_the_spatial_stream(tmp_path
     assert metrics["test/group_acc/speed"] > metrics["test/group_acc_rgb/speed"] + 0.2
     assert metrics["test/group_acc_rgb/appearance"] > metrics["test/group_acc_flow/appearance"] + 0.2
     assert metrics["test/video_top1"] >= max(metrics["test/video_top1_rgb"], metrics["test/video_top1_flow"]) - 0.05
+
+
+def test_a_sweep_entry_rows_each_stream_and_the_flow_cost_and_logs_them_to_wandb(tiny_dataset, tmp_path):
+    """The entry measures its cost first, then fills the flow cache (which once hung: the cache's worker processes
+    were forked from a process that had run torch and OpenCV)."""
+    import wandb
+
+    from lit_video.sweep import tracking
+    from lit_video.sweep.config import parse_sweep
+    from lit_video.sweep.entry import run_entry
+
+    raw = {"name": "tiny", "seeds": [0],
+           "data": {"root": str(tiny_dataset), "frames": 4, "fps": 8.0, "size": 32, "batch_size": 4, "num_workers": 0,
+                    "test_clips": 2},
+           "trainer": {"accelerator": "cpu", "max_epochs": 1, "limit_train_batches": 2, "enable_checkpointing": False},
+           "profile": {"batch_sizes": [2], "warmup": 1, "repeats": 2},
+           "models": [{"name": "two_stream", "model_args": TINY}]}
+    (entry,) = parse_sweep(raw).entries
+    row, cost = run_entry(entry, tmp_path / "runs" / entry.entry_id, wandb_mode=None)
+    assert row["status"] == "ok" and set(row["stream_acc"]) == {"rgb", "flow"}
+    assert sum(row["stream_gmacs_per_clip"].values()) == pytest.approx(row["gmacs_per_clip"])
+    flow = cost.speed["flow"]  # timed on a real clip of the data, at its videos' own size (32 px), 3 pairs
+    assert flow["frame_size"] == [32, 32] and flow["ms_per_pair"] > 0
+    assert row["flow_ms_per_clip"] == pytest.approx(3 * flow["ms_per_pair"])
+    run = wandb.init(mode="offline", dir=tmp_path, project="test")
+    try:
+        tracking.log_cost(run, cost.report, cost.speed, 2)
+        assert run.summary["flow_ms_per_clip"] == pytest.approx(row["flow_ms_per_clip"])
+        assert run.summary["flow_frame_size"] == [32, 32]
+    finally:
+        run.finish()

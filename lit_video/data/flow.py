@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -225,6 +226,9 @@ def precompute_flow(videos: Sequence[Path], settings: FlowSettings = FlowSetting
     if len(videos) <= 1 or workers == 1:
         yield from (_cache_one(v, settings, backend, fps, root) for v in videos)
         return
-    with ProcessPoolExecutor(min(workers or os.cpu_count() or 1, len(videos))) as pool:
+    # Spawned, not forked: a process that has already run torch, OpenCV or a decoder holds their threads' locks,
+    # and a forked child can inherit one held and wait on it for ever (seen: a sweep's profile process).
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(workers or os.cpu_count() or 1, len(videos)), mp_context=context) as pool:
         futures = [pool.submit(_cache_one, v, settings, backend, fps, root) for v in videos]
         yield from (future.result() for future in as_completed(futures))

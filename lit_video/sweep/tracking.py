@@ -32,8 +32,9 @@ def entry_logger(entry: Entry, mode: str, save_dir: Path) -> dict[str, Any]:
 
 
 def log_cost(run: Any, report: Any, speed: dict[str, Any], views: int) -> None:
-    """Parameters, GMACs, throughput, latency, memory and MFU into the run's summary, and the per-layer FLOP
-    table. Accuracy joins the summary as Lightning logs the test metrics."""
+    """Parameters, GMACs, throughput, latency, memory, MFU (and the optical flow's cost, where the model takes
+    flow) into the run's summary, and the per-layer FLOP table. Accuracy joins the summary as Lightning logs the
+    test metrics."""
     import wandb
 
     run.summary.update({
@@ -42,6 +43,8 @@ def log_cost(run: Any, report: Any, speed: dict[str, Any], views: int) -> None:
         "eval_views": views, "flop_counter": report.counter,
         **{k: speed[k] for k in ("batch_size", "infer_clips_per_s", "latency_ms_p50", "latency_ms_p95",
                                  "train_clips_per_s", "peak_mem_mb", "mfu", "peak_gflops_per_s")},
+        # A model that takes optical flow pays for computing it too (``flow_cost``).
+        **({f"flow_{k}": v for k, v in speed["flow"].items()} if "flow" in speed else {}),
     })
     rows = [[json.dumps(v) if isinstance(v, list) else v for v in (getattr(layer, c) for c in LAYER_COLUMNS)]
             for layer in report.layers]
