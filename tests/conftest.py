@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from lit_video.data.decode import backend_unavailable
 from lit_video.data.synthetic import write_synthetic_dataset, write_video
+
+
+def decoders() -> list:
+    """Every decoding backend as a test parameter. torchcodec needs FFmpeg's shared libraries from the system: a
+    machine without them skips its cases, unless LIT_VIDEO_REQUIRE_TORCHCODEC is set (.ci/run installs the
+    libraries and sets it, so CI never skips them)."""
+    why = backend_unavailable("torchcodec")
+    if why and os.environ.get("LIT_VIDEO_REQUIRE_TORCHCODEC"):
+        raise RuntimeError(f"LIT_VIDEO_REQUIRE_TORCHCODEC is set but torchcodec cannot decode: {why}")
+    return ["decord", "pyav", pytest.param("torchcodec", marks=pytest.mark.skipif(
+        why is not None, reason=f"torchcodec cannot decode here ({why}); see README, 'Decoders'"))]
 
 
 @pytest.fixture(scope="session", autouse=True)

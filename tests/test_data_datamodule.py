@@ -335,3 +335,13 @@ def test_a_backend_does_not_reuse_the_probe_failures_of_another(bad_dataset, tmp
         reasons[backend] = dict(dm.skipped)[str(bad[1])]  # not a video: every backend fails, each its own way
     assert reasons["decord"].startswith("decord: ") and "pyav: " in reasons["decord"]
     assert reasons["pyav"].startswith("pyav: ") and "decord" not in reasons["pyav"]
+
+
+def test_backend_auto_decodes_with_a_backend_this_machine_runs_and_keeps_auto_in_the_config(tiny_dataset):
+    from lit_video.data.decode import AUTO_ORDER, resolve_backend
+
+    data = VideoDataModule(root=str(tiny_dataset), frames=4, size=32, batch_size=2, num_workers=0, backend="auto")
+    assert data.backend == resolve_backend("auto") and data.backend in AUTO_ORDER
+    assert data.hparams.backend == "auto"  # the config as given; the machine decides what it means
+    data.setup("fit")
+    assert next(iter(data.train_dataloader()))["video"].shape == (2, 3, 4, 32, 32)

@@ -1,16 +1,17 @@
-"""Decoding: frame order with both backends and every container, probing, the probe cache, bad files."""
+"""Decoding: frame order with every backend and every container, probing, the probe cache, bad files, ``auto``."""
 
 import json
 import os
 
 import pytest
-from conftest import frame_index, index_frames
+import torch
+from conftest import decoders, frame_index, index_frames
 
 from lit_video.data.decode import VideoReadError, check_video, probe_video, probe_videos, read_frames
 from lit_video.data.synthetic import write_video
 
 
-@pytest.mark.parametrize("backend", ["decord", "pyav"])
+@pytest.mark.parametrize("backend", decoders())
 @pytest.mark.parametrize("ext", ["mp4", "mkv", "webm", "avi"])
 def test_frames_come_back_in_the_order_asked(indexed_videos, backend, ext):
     wanted = [0, 7, 3, 29, 15, 15, 1]
@@ -19,7 +20,7 @@ def test_frames_come_back_in_the_order_asked(indexed_videos, backend, ext):
     assert [frame_index(f.float().mean()) for f in frames] == wanted
 
 
-@pytest.mark.parametrize("backend", ["decord", "pyav"])
+@pytest.mark.parametrize("backend", decoders())
 @pytest.mark.parametrize("ext", ["mp4", "mkv", "webm", "avi"])
 def test_probe(indexed_videos, backend, ext):
     probe = probe_video(indexed_videos[ext], backend)
@@ -80,7 +81,7 @@ def bad_videos(indexed_videos, tmp_path_factory):
     return paths
 
 
-@pytest.mark.parametrize("backend", ["decord", "pyav"])
+@pytest.mark.parametrize("backend", decoders())
 @pytest.mark.parametrize("kind,reason", [("zero", "empty file"), ("text", "Invalid data"),
                                          ("truncated", "Invalid data"), ("corrupt", "pyav:"),
                                          ("missing", "file not found")])
@@ -108,3 +109,25 @@ def test_check_video_finds_a_truncated_stream(indexed_videos, tmp_path):
     assert check_video(whole).num_frames == 60
     with pytest.raises(VideoReadError, match="truncated|decod"):
         check_video(cut)
+
+
+@pytest.mark.parametrize("backend", decoders())
+def test_every_backend_decodes_the_same_frames(tiny_dataset, backend):
+    """The same pixels for the same indices as decord (H.264 decoding is exact: the same FFmpeg decoder)."""
+    video = sorted(tiny_dataset.rglob("*.mp4"))[0]
+    wanted = [0, 5, 2, 2, 9]
+    torch.testing.assert_close(read_frames(video, wanted, backend), read_frames(video, wanted, "decord"),
+                               rtol=0, atol=0)
+
+
+def test_auto_picks_a_backend_this_machine_runs_and_a_named_one_it_cannot_run_says_why(monkeypatch):
+    from lit_video.data import decode
+
+    assert decode.resolve_backend("auto") in decode.AUTO_ORDER
+    assert decode.backend_unavailable(decode.resolve_backend("auto")) is None
+    monkeypatch.setattr(decode, "backend_unavailable", lambda name: "no FFmpeg" if name == "torchcodec" else None)
+    assert decode.resolve_backend("auto") == "decord"
+    with pytest.raises(ValueError, match="data.backend 'torchcodec' cannot run here: no FFmpeg"):
+        decode.resolve_backend("torchcodec")
+    with pytest.raises(ValueError, match="unknown backend 'opencv'"):
+        decode.resolve_backend("opencv")

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import frame_index, index_frames
+from conftest import decoders, frame_index, index_frames
 
 from lit_video.data.decode import read_frames
 from lit_video.data.transforms import MEAN, STD, ClipTransform, three_crop_boxes
@@ -14,7 +14,7 @@ def unnormalise(clip: torch.Tensor) -> torch.Tensor:
     return ((clip * std + mean) * 255).mean(dim=(0, 2, 3))
 
 
-@pytest.mark.parametrize("backend", ["decord", "pyav"])
+@pytest.mark.parametrize("backend", decoders())
 @pytest.mark.parametrize("train,crops", [(True, 1), (False, 1), (False, 3)])
 def test_frame_order_survives_decode_and_transforms(indexed_videos, backend, train, crops):
     wanted = [2, 9, 4, 27, 0, 13]

@@ -18,7 +18,7 @@ from lit_video.files import cache_dir
 
 from .annotations import FORMATS, SPLITS, read_annotations
 from .dataset import ClipDataset
-from .decode import BACKENDS, VideoProbe, VideoReadError, probe_videos
+from .decode import BACKENDS, VideoProbe, VideoReadError, probe_videos, resolve_backend
 from .flow import METHODS as FLOW_METHODS
 from .flow import ClipFlow, FlowSettings, flow_cache_file, flow_gaps, precompute_flow
 from .skipped import SKIPPED_FILE, SkippedVideos
@@ -105,7 +105,10 @@ class VideoDataModule(L.LightningDataModule):
         self.frames, self.fps, self.size, self.resize = frames, fps, size, resize
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
         self.test_clips, self.test_crops = test_clips, test_crops
-        self.backend, self.log_dir, self.cache_frames = backend, log_dir, cache_frames
+        self.backend = resolve_backend(backend)  # a backend this machine cannot run fails here, saying why
+        if backend == "auto":
+            rank_zero_info(f"data.backend auto: decoding with {self.backend}")
+        self.log_dir, self.cache_frames = log_dir, cache_frames
         self._skipped = SkippedVideos(strict)
         info = read_annotations(self.root, format, annotations)
         if not info.videos():

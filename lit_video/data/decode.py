@@ -1,4 +1,6 @@
-"""Video decoding: decord (batched ``get_batch`` reads) first, PyAV as the second backend and the fallback.
+"""Video decoding: decord (batched ``get_batch`` reads), torchcodec (PyTorch's maintained decoder, on the system's
+FFmpeg libraries) and PyAV, the fallback of the other two. ``auto`` is the first of ``AUTO_ORDER`` that this machine
+can run (``resolve_backend``).
 
 Every video is probed once (frame count, frame rate) and the probe is cached in a JSON index keyed by
 path + size + mtime + backend, so a large dataset is not re-probed on every run, and one backend never reuses
@@ -7,6 +9,7 @@ what another found (a failure, or a frame count that differs by one).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -20,7 +23,9 @@ import torch
 
 from lit_video.files import write_atomic
 
-BACKENDS = ("decord", "pyav")
+BACKENDS = ("auto", "decord", "pyav", "torchcodec")
+# What ``auto`` picks: torchcodec where its FFmpeg libraries load (decord has had no release since 2021), else decord.
+AUTO_ORDER = ("torchcodec", "decord", "pyav")
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v")
 
 
@@ -67,6 +72,19 @@ def _probe_decord(path: Path) -> VideoProbe:
     return VideoProbe(len(vr), float(vr.get_avg_fps()))
 
 
+def _torchcodec_decoder(path: Path):
+    from torchcodec.decoders import VideoDecoder  # imported lazily: it loads FFmpeg's shared libraries
+
+    # "exact": the file is scanned once, so frame indices are exact; one FFmpeg thread, as decord's reader.
+    return VideoDecoder(str(path), dimension_order="NHWC", num_ffmpeg_threads=1, seek_mode="exact")
+
+
+def _probe_torchcodec(path: Path) -> VideoProbe:
+    decoder = _torchcodec_decoder(path)
+    decoder.get_frame_at(0)  # decoding one frame proves the stream decodes, not just that it opens
+    return VideoProbe(int(decoder.metadata.num_frames), float(decoder.metadata.average_fps))
+
+
 def _probe_pyav(path: Path) -> VideoProbe:
     with av.open(str(path)) as container:
         if not container.streams.video:
@@ -89,6 +107,12 @@ def _read_decord(path: Path, indices: Sequence[int]) -> np.ndarray:
     return vr.get_batch([min(i, last) for i in indices]).asnumpy()  # (T, H, W, C)
 
 
+def _read_torchcodec(path: Path, indices: Sequence[int]) -> np.ndarray:
+    decoder = _torchcodec_decoder(path)
+    last = int(decoder.metadata.num_frames) - 1
+    return decoder.get_frames_at([min(i, last) for i in indices]).data.numpy()  # (T, H, W, C)
+
+
 def _read_pyav(path: Path, indices: Sequence[int]) -> np.ndarray:
     # Sequential decode up to the last wanted frame: exact frame indices, which seeking by timestamp is not.
     wanted = max(indices)
@@ -103,15 +127,40 @@ def _read_pyav(path: Path, indices: Sequence[int]) -> np.ndarray:
     return np.stack([frames[min(i, len(frames) - 1)] for i in indices])  # (T, H, W, C)
 
 
-_PROBE = {"decord": _probe_decord, "pyav": _probe_pyav}
-_READ = {"decord": _read_decord, "pyav": _read_pyav}
+_PROBE = {"decord": _probe_decord, "pyav": _probe_pyav, "torchcodec": _probe_torchcodec}
+_READ = {"decord": _read_decord, "pyav": _read_pyav, "torchcodec": _read_torchcodec}
+
+
+@functools.cache
+def backend_unavailable(backend: str) -> str | None:
+    """Why ``backend`` cannot decode on this machine (not installed; FFmpeg's libraries missing), or None."""
+    try:
+        if backend == "torchcodec":
+            import torchcodec.decoders  # noqa: F401  (loads FFmpeg's libraries, or fails saying which)
+        elif backend == "decord":
+            import decord  # noqa: F401
+    except Exception as err:  # noqa: BLE001  (ImportError, or torchcodec's RuntimeError for missing libraries)
+        return _reason(err)
+    return None
+
+
+def resolve_backend(backend: str) -> str:
+    """The decoder ``backend`` names: itself, or for ``auto`` the first of ``AUTO_ORDER`` this machine can run.
+    A named backend this machine cannot run raises ValueError with the reason."""
+    check_backend(backend)
+    if backend == "auto":
+        return next(name for name in AUTO_ORDER if backend_unavailable(name) is None)
+    if (why := backend_unavailable(backend)) is not None:
+        hint = " (FFmpeg's shared libraries: see README, 'Decoders')" if backend == "torchcodec" else ""
+        raise ValueError(f"data.backend {backend!r} cannot run here: {why}{hint}")
+    return backend
 
 
 def _with_fallback(fn: dict, path: Path, backend: str, *args):
-    """Run ``fn[backend]``; where decord cannot handle the file, try PyAV before giving up."""
+    """Run ``fn[backend]``; where decord or torchcodec cannot handle the file, try PyAV before giving up."""
     _check_file(path)
     errors = []
-    for name in dict.fromkeys([backend, "pyav"]):
+    for name in dict.fromkeys([resolve_backend(backend), "pyav"]):
         try:
             return fn[name](path, *args)
         except VideoReadError as err:
@@ -205,7 +254,7 @@ def video_file_key(path: Path, backend: str) -> str:
     """What anything derived from a video file is keyed by: its path, size and modification time, and the decoder
     (probes, decoded frames, flow): a rewritten file gets a new key."""
     stat = path.stat()
-    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{backend}"
+    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{resolve_backend(backend)}"
 
 
 def probe_videos(paths: Iterable[Path], backend: str = "decord", cache_file: Path | None = None,
