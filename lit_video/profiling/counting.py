@@ -236,12 +236,21 @@ def count_flops(model: nn.Module, input_shape_or_inputs: Any, *, receptive_field
         for key, ops in counter.get_flop_counts().items()
         if key != "Global"
     }
+    # A module's own MACs: its total less those of the modules it called. Those are its children, except in an
+    # fx GraphModule (torchvision's feature extractors), whose graph calls the leaves of its containers directly:
+    # there each called module counts towards its nearest *called* ancestor, or its MACs would count twice.
+    called_by: dict[str, list[str]] = {}
+    for name in shapes:
+        if name:
+            parent = name.rpartition(".")[0]
+            while parent and parent not in shapes:
+                parent = parent.rpartition(".")[0]
+            called_by.setdefault(parent, []).append(name)
     layers = []
     for name, module in model.named_modules():
         if name not in shapes:
             continue  # never called in forward
-        children = (f"{name}.{c}" if name else c for c, _ in module.named_children())
-        own = macs.get(name, 0.0) - sum(macs.get(c, 0.0) for c in children)
+        own = macs.get(name, 0.0) - sum(macs.get(c, 0.0) for c in called_by.get(name, ()))
         if _is_leaf(module) or own > 0:
             layers.append(LayerStats(
                 name=name or "(model)", type=type(module).__name__, output_shape=shapes[name],
