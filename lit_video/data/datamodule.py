@@ -20,7 +20,7 @@ from .annotations import FORMATS, SPLITS, read_annotations
 from .dataset import ClipDataset
 from .decode import BACKENDS, VideoProbe, VideoReadError, probe_videos, resolve_backend
 from .flow import METHODS as FLOW_METHODS
-from .flow import ClipFlow, FlowSettings, flow_cache_file, flow_gaps, precompute_flow
+from .flow import ClipFlow, FlowSettings, flow_gaps, missing_gaps, precompute_flow
 from .skipped import SKIPPED_FILE, SkippedVideos
 from .synthetic import builtin_dataset
 from .transforms import ClipTransform
@@ -229,8 +229,9 @@ class VideoDataModule(L.LightningDataModule):
         if self.flow_settings is None:
             return
         settings, backend = self.flow_settings, self.backend
-        missing = [path for path, probe in self._probe().items() if isinstance(probe, VideoProbe) and not all(
-            flow_cache_file(path, settings, backend, gap=gap).is_file() for gap in flow_gaps(probe.fps, self.fps))]
+        missing = [path for path, probe in self._probe().items()
+                   if isinstance(probe, VideoProbe) and missing_gaps(path, settings, backend, gaps=flow_gaps(
+                       probe.fps, self.fps))]
         start, computed = time.perf_counter(), 0
         for path, reason, new in precompute_flow(missing, settings, backend, self.fps):
             computed += new

@@ -139,11 +139,17 @@ def _open_stored(file: Path) -> np.ndarray | None:
     return stored if stored.dtype == np.uint8 and stored.ndim == 4 and stored.shape[1] == 2 else None
 
 
+def missing_gaps(path: str | Path, settings: FlowSettings = FlowSettings(), backend: str = "decord",
+                 root: Path | None = None, gaps: Sequence[int] = (1,)) -> list[int]:
+    """The gaps of ``gaps`` whose flow the cache does not hold readably for the video at ``path``."""
+    return [g for g in gaps if _open_stored(flow_cache_file(path, settings, backend, root, g)) is None]
+
+
 def cache_flow(path: str | Path, settings: FlowSettings = FlowSettings(), backend: str = "decord",
-               root: Path | None = None, gaps: tuple[int, ...] = (1,)) -> bool:
+               root: Path | None = None, gaps: Sequence[int] = (1,)) -> bool:
     """Store the flow of the video at ``path`` for every gap of ``gaps`` not stored yet, decoding it once.
     Returns whether anything was computed. Raises ``VideoReadError`` naming the file where it cannot be read."""
-    missing = [g for g in gaps if _open_stored(flow_cache_file(path, settings, backend, root, g)) is None]
+    missing = missing_gaps(path, settings, backend, root, gaps)
     if not missing:
         return False
     probe = probe_video(path, backend)
@@ -195,9 +201,13 @@ class ClipFlow:
     def __call__(self, path: str | Path, indices: Sequence[int], frame_size: tuple[int, int]) -> np.ndarray:
         """Flow ``float32 (len(indices) - 1, 2, H, W)`` between consecutive ``indices`` of the video at ``path``,
         whose frames are ``frame_size`` = ``(H, W)``."""
-        flow = np.zeros((len(indices) - 1, 2, *frame_size), np.float32)
-        for k, (a, b) in enumerate(zip(indices[:-1], indices[1:], strict=True)):
-            fields = stored_flow(path, self.settings, self.backend, self.root, b - a) if b > a else ()
+        pairs = list(zip(indices[:-1], indices[1:], strict=True))
+        # Each gap's file opened once per clip (a clip at a fractional stride has two gaps, a padded one a third).
+        gaps = {b - a for a, b in pairs if b > a}
+        stores = {gap: stored_flow(path, self.settings, self.backend, self.root, gap) for gap in gaps}
+        flow = np.zeros((len(pairs), 2, *frame_size), np.float32)
+        for k, (a, b) in enumerate(pairs):
+            fields = stores.get(b - a, ())
             if len(fields):  # (a decoder may find a frame fewer than the header counts: the last field stands in)
                 flow[k] = dequantize_flow(fields[min(a, len(fields) - 1)], self.settings.bound)
         return flow
