@@ -55,7 +55,9 @@ def test_eval_views_are_what_the_test_loader_takes_per_video(tiny_dataset):
     with pytest.raises(ValueError, match="test_clips and test_crops"):
         eval_views(0, 1)
     dm = VideoDataModule(root=str(tiny_dataset), frames=2, size=16, num_workers=0, test_clips=2, test_crops=3)
-    assert dm.eval_views == 6 == len(dm.dataset("test")) // len(dm.info.splits["test"])
+    assert dm.eval_views == 6 == dm.dataset("test").views
+    batch = next(iter(dm.test_dataloader()))
+    assert len(batch["label"]) == 6 and batch["video_index"].tolist() == [0] * 6  # batch 8: one video's 6 views
 
 
 def test_dataset_sets_up_only_what_it_needs(tiny_dataset):
@@ -75,7 +77,7 @@ def test_train_and_test_batches(tiny_dataset):
     assert batch["label"].dtype == torch.long and batch["label"].shape == (5,)
     assert batch["video_index"].shape == (5,)
     test = dm.test_dataloader()
-    assert len(test.dataset) == 12 * 2 * 3
+    assert len(test.dataset) == 12 and test.dataset.views == 2 * 3  # an item is a video with all its views
     indices = torch.cat([b["video_index"] for b in test])
     assert indices.tolist() == [v for v in range(12) for _ in range(6)]  # every view of every video, in order
     val = dm.val_dataloader()
@@ -188,8 +190,8 @@ def test_video_that_fails_after_probing_is_dropped_from_its_batch(tiny_dataset, 
 
 
 def test_skips_in_loader_workers_reach_the_datamodule_and_the_file_once(tiny_dataset, tmp_path):
-    """Two worker processes fail on one video (its 6 views span 3 batches, dealt to both workers): the
-    DataModule reports exactly that video, and the file lists it once."""
+    """Two worker processes read the test videos (a batch a video, dealt to both workers) and one video fails in
+    a worker: the DataModule reports exactly that video, and the file lists it once."""
     root = shutil.copytree(tiny_dataset, tmp_path / "data")
     dm = VideoDataModule(root=str(root), frames=4, size=24, batch_size=2, num_workers=2, test_clips=2,
                          test_crops=3, log_dir=str(tmp_path / "logs"))

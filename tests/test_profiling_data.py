@@ -1,49 +1,57 @@
-"""Loader vs raw decoding on real H.264 files (the shared tiny synthetic dataset)."""
+"""Reading speed on real H.264 files (the shared tiny synthetic dataset): raw decoding, single-clip reads, loaders,
+and evaluation decoded once per video against the per-view path."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from lit_video.data import VideoDataModule, read_frames
-from lit_video.profiling import data_speed
-from lit_video.profiling.data_speed import RAW_DECODERS, clip_plan, data_throughput, raw_decode_throughput
+from lit_video.profiling.data_speed import (
+    RAW_DECODERS,
+    PerViewClips,
+    clip_plan,
+    eval_speedup,
+    loader_throughput,
+    raw_decode_throughput,
+    read_throughput,
+)
 
 
-def test_clip_plan_is_what_the_loader_decodes(tiny_dataset):
-    dm = VideoDataModule(root=str(tiny_dataset), frames=4, fps=5.0, size=32, num_workers=0, test_clips=2,
-                         test_crops=3)
+def datamodule(tiny_dataset, **options) -> VideoDataModule:
+    return VideoDataModule(**{"root": str(tiny_dataset), "frames": 4, "fps": 5.0, "size": 32, "num_workers": 0,
+                              "batch_size": 4, **options})
+
+
+def test_clip_plan_is_what_evaluation_decodes(tiny_dataset):
+    dm = datamodule(tiny_dataset, test_clips=2, test_crops=3)
     plan = clip_plan(dm)
-    assert len(plan) == len(dm.datasets["test"]) == 2 * 3 * len(dm.datasets["test"].videos)
+    assert len(plan) == 2 * len(dm.dataset("test"))  # a clip's three crops share its frames
     path, indices = plan[0]
     for decode in RAW_DECODERS.values():
         assert np.array_equal(decode(path, indices), read_frames(path, indices).numpy())
     with pytest.raises(ValueError, match="unknown backend 'ffmpeg'"):
         raw_decode_throughput(plan, "ffmpeg")
+    for rate in (raw_decode_throughput(plan), read_throughput(plan, "pyav")):
+        assert rate["clips"] == len(plan) and rate["clips_per_s"] > 0
 
 
-def test_loader_and_raw_throughput_per_backend(tiny_dataset):
-    result = data_throughput(("decord", "pyav"), root=str(tiny_dataset), frames=4, fps=5.0, size=32,
-                             batch_size=4, num_workers=0, test_clips=1)
-    assert set(result["backends"]) == {"decord", "pyav"}
-    assert result["clips"] == 12  # the test split's 12 videos, one view each
-    for row in result["backends"].values():
-        assert row["loader"]["clips"] == row["raw"]["clips"] == result["clips"]
-        assert row["loader"]["clips_per_s"] > 0 and row["raw"]["clips_per_s"] > 0
-        assert row["loader_vs_raw_decord"] > 0 and row["loader_vs_raw_same_backend"] > 0
+def test_the_per_view_path_gives_the_loaders_clips(tiny_dataset):
+    dm = datamodule(tiny_dataset, test_clips=2, test_crops=3)
+    per_view = PerViewClips(dm.dataset("test"))
+    assert len(per_view) == 12 * 6
+    item = dm.dataset("test")[1]
+    for view in range(6):
+        assert torch.equal(per_view[6 + view]["video"][0], item["video"][view])
 
 
-def test_ratios_are_against_raw_decord(tiny_dataset, monkeypatch):
-    """With speeds set by hand (clips/s; nothing timed): each loader against raw decord, and against raw
-    decoding with its own backend; raw decord is measured even where the decord loader is not."""
-    raw, loader = {"decord": 100.0, "pyav": 50.0}, {"decord": 80.0, "pyav": 40.0}
-    monkeypatch.setattr(data_speed, "raw_decode_throughput",
-                        lambda plan, backend: {"clips": len(plan), "clips_per_s": raw[backend]})
-    monkeypatch.setattr(data_speed, "loader_throughput",
-                        lambda dm, split: {"clips": len(dm.dataset(split)), "clips_per_s": loader[dm.backend]})
-    args = {"root": str(tiny_dataset), "frames": 4, "size": 32, "num_workers": 0, "test_clips": 1}
-    rows = data_throughput(("pyav", "decord"), **args)["backends"]
-    assert rows["decord"]["loader_vs_raw_decord"] == pytest.approx(0.8)
-    assert rows["pyav"]["loader_vs_raw_decord"] == pytest.approx(0.4)
-    assert rows["pyav"]["loader_vs_raw_same_backend"] == pytest.approx(0.8)
-    assert data_throughput(("pyav",), **args)["backends"]["pyav"]["loader_vs_raw_decord"] == pytest.approx(0.4)
+def test_loader_and_eval_throughput_count_clips_and_videos(tiny_dataset):
+    dm = datamodule(tiny_dataset, test_clips=2, test_crops=3)
+    rate = loader_throughput(dm.train_dataloader(), epochs=1)
+    assert rate["clips"] == rate["videos"] == 12 and rate["videos_per_s"] > 0
+    result = eval_speedup(dm, epochs=1)
+    assert result["views"] == 6
+    for path in ("loader", "per_view"):
+        assert result[path]["clips"] == 12 * 6 and result[path]["videos"] == 12
+    assert result["speedup"] == pytest.approx(result["loader"]["videos_per_s"] / result["per_view"]["videos_per_s"])

@@ -63,7 +63,8 @@ class VideoDataModule(L.LightningDataModule):
     are known right away; videos are probed in ``setup`` (once: the probes are cached). Training draws one
     random clip per video (random crop; horizontal flip unless ``flip=False`` or the dataset's
     ``classes.json`` forbids it), validation takes the centre clip, test takes ``test_clips`` clips x
-    ``test_crops`` crops.
+    ``test_crops`` crops, decoding each video once for all of them; a test batch holds whole videos (``batch_size``
+    clips at most, or all of one video's views where they are more).
     Every split must have videos: a missing or empty split is a ``ValueError`` naming its file, unless
     ``val_split`` / ``test_split`` say which split to validate / test on instead (``test_split="val"`` tests on
     the validation videos; ``val_split="test"`` validates on the test videos, for datasets such as UCF101 and
@@ -251,8 +252,11 @@ class VideoDataModule(L.LightningDataModule):
 
     def _loader(self, split: str) -> DataLoader:
         dataset = self.dataset(split)
+        # An item is a video with all its views, so a batch holds whole videos: batch_size clips at most, or one video's
+        # views where they are more (a video's views are decoded together, once).
         return DataLoader(
-            dataset, batch_size=self.batch_size, shuffle=split == "train", num_workers=self.num_workers,
+            dataset, batch_size=max(1, self.batch_size // dataset.views), shuffle=split == "train",
+            num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0, collate_fn=dataset.collate,
             # The generator fixes the shuffle and each worker's base seed; the init function seeds the
             # worker's torch / numpy / random from it, so one seed gives the same clips and crops every run.

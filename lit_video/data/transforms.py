@@ -45,8 +45,27 @@ class ClipTransform:
         """The clip ``(C, T, H, W)`` of uint8 ``frames`` ``(T, H, W, C)``; with ``flow`` ``(T', 2, h, w)`` (pixels,
         any size), ``{"rgb": clip, "flow": (2, T', H, W)}``: the flow resized, cropped and flipped with the frames,
         its vectors scaled with the resize (pixels of the clip) and ``dx`` negated by a flip."""
+        return self._views(frames, [crop], crops, flow)[0]
+
+    def views(self, frames: torch.Tensor, crops: int = 1,
+              flow: torch.Tensor | None = None) -> list[torch.Tensor | dict[str, torch.Tensor]]:
+        """Every one of the ``crops`` views of a clip (``self(frames, crop, crops, flow)`` for each crop), from one
+        resize of its frames and flow."""
+        return self._views(frames, range(crops), crops, flow)
+
+    def _views(self, frames: torch.Tensor, which, crops: int, flow: torch.Tensor | None) -> list:
         video = frames.permute(0, 3, 1, 2)  # (T, H, W, C) -> (T, C, H, W)
         video = F.resize(video, [self.resize], antialias=True)  # short side -> self.resize
+        h, w = video.shape[-2:]
+        if flow is not None:
+            scale = torch.tensor([w / flow.shape[-1], h / flow.shape[-2]]).view(1, 2, 1, 1)  # (dx, dy) in clip px
+            flow = F.resize(flow, [h, w], antialias=True) * scale  # (T', 2, h, w)
+        return [self._crop(video, flow, crop, crops) for crop in which]
+
+    def _crop(self, video: torch.Tensor, flow: torch.Tensor | None, crop: int,
+              crops: int) -> torch.Tensor | dict[str, torch.Tensor]:
+        """View ``crop`` of ``crops`` of a resized clip ``(T, C, h, w)`` and its flow ``(T', 2, h, w)``; a training
+        view draws its crop and flip from torch's generator."""
         h, w = video.shape[-2:]
         flip = False
         if self.train:
@@ -66,8 +85,7 @@ class ClipTransform:
         video = video.permute(1, 0, 2, 3)  # (T, C, H, W) -> (C, T, H, W)
         if flow is None:
             return video
-        scale = torch.tensor([w / flow.shape[-1], h / flow.shape[-2]]).view(1, 2, 1, 1)  # (dx, dy) to clip pixels
-        flow = geometry(F.resize(flow, [h, w], antialias=True) * scale)  # (T', 2, size, size)
+        flow = geometry(flow)  # (T', 2, size, size)
         if flip:
             flow = F.horizontal_flip(flow) * torch.tensor([-1.0, 1.0]).view(1, 2, 1, 1)  # mirrored: dx -> -dx
         return {"rgb": video, "flow": flow.permute(1, 0, 2, 3)}  # flow (T', 2, H, W) -> (2, T', H, W)

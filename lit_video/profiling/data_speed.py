@@ -1,9 +1,10 @@
-"""Is the data loader the bottleneck? Clips/s of the DataModule's loader against raw decoding of the same
-clips.
+"""Is reading video the bottleneck? Each decoding backend against raw decord on one plan of clips, the loaders'
+clips/s, and evaluation (each video decoded once for all its views) against the per-view path it replaced.
 
-The clip plan is the evaluation plan of a split (deterministic: ``clips x crops`` views per video, each
-decoded once, as the loader does). "Raw" decodes exactly those frame indices with the decoding library and
-nothing else, in this process: no workers, transforms, collation or fallback.
+"Raw" decodes exactly a plan's frame indices with the decoding library and nothing else, in this process: no
+workers, transforms, collation or fallback. The per-view path reads and transforms every view (clip x crop) of a
+video by itself, as ``ClipDataset`` did before it decoded each video once, and as PyTorchVideo's and MMAction2's
+evaluation loaders do.
 """
 
 from __future__ import annotations
@@ -14,22 +15,21 @@ from typing import Any
 
 import av
 import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
 
-from lit_video.data import VideoDataModule
-from lit_video.data.sampling import eval_clip_indices
+from lit_video.data import VideoDataModule, read_frames
+from lit_video.data.dataset import ClipDataset
 
 Plan = list[tuple[Path, list[int]]]
 
 
 def clip_plan(datamodule: VideoDataModule, split: str = "test") -> Plan:
-    """(video path, frame indices) of every item the ``split`` loader yields, in order."""
+    """(video path, frame indices) of every clip the ``split``'s evaluation decodes, in order (a clip's crops share
+    its frames)."""
     dataset = datamodule.dataset(split)
-    plan = []
-    for record, probe in dataset.videos:
-        clips = eval_clip_indices(probe.num_frames, probe.fps, dataset.frames, dataset.fps, dataset.clips,
-                                  record.segment)
-        plan += [(Path(record.path), indices) for indices in clips for _ in range(dataset.crops)]
-    return plan
+    return [(Path(record.path), indices) for v, (record, _) in enumerate(dataset.videos)
+            for indices in dataset.clip_indices(v)]
 
 
 def _decode_decord(path: Path, indices: list[int]) -> np.ndarray:
@@ -54,44 +54,73 @@ def _decode_pyav(path: Path, indices: list[int]) -> np.ndarray:
 RAW_DECODERS = {"decord": _decode_decord, "pyav": _decode_pyav}
 
 
-def raw_decode_throughput(plan: Plan, backend: str) -> dict[str, Any]:
-    """Clips/s of decoding ``plan`` with ``backend`` alone, in this process."""
+def _rate(clips: int, seconds: float, videos: int | None = None) -> dict[str, Any]:
+    rate = {"clips": clips, "seconds": seconds, "clips_per_s": clips / seconds}
+    if videos is not None:
+        rate |= {"videos": videos, "videos_per_s": videos / seconds}
+    return rate
+
+
+def raw_decode_throughput(plan: Plan, backend: str = "decord") -> dict[str, Any]:
+    """Clips/s of decoding ``plan`` with the ``backend`` library alone, in this process."""
     if backend not in RAW_DECODERS:
         raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(RAW_DECODERS)}")
     decode = RAW_DECODERS[backend]
     start = time.perf_counter()
     for path, indices in plan:
         decode(path, indices)
-    seconds = time.perf_counter() - start
-    return {"clips": len(plan), "seconds": seconds, "clips_per_s": len(plan) / seconds}
+    return _rate(len(plan), time.perf_counter() - start)
 
 
-def loader_throughput(datamodule: VideoDataModule, split: str = "test", epochs: int = 2) -> dict[str, Any]:
-    """Clips/s of the ``split`` loader over the last of ``epochs`` epochs (the first starts the workers)."""
-    loader = {"train": datamodule.train_dataloader, "val": datamodule.val_dataloader,
-              "test": datamodule.test_dataloader}[split]()
+def read_throughput(plan: Plan, backend: str) -> dict[str, Any]:
+    """Clips/s of lit-video's ``read_frames`` with ``backend`` on ``plan``, in this process: a single-clip read."""
+    start = time.perf_counter()
+    for path, indices in plan:
+        read_frames(path, indices, backend)
+    return _rate(len(plan), time.perf_counter() - start)
+
+
+def loader_throughput(loader: DataLoader, epochs: int = 2) -> dict[str, Any]:
+    """Clips/s and videos/s of ``loader`` over the last of ``epochs`` passes (the first starts its workers)."""
     for _ in range(epochs):
-        clips, start = 0, time.perf_counter()
+        clips, videos, start = 0, set(), time.perf_counter()
         for batch in loader:
             clips += len(batch["label"])
+            videos.update(batch["video_index"].tolist())
         seconds = time.perf_counter() - start
-    return {"clips": clips, "seconds": seconds, "clips_per_s": clips / seconds}
+    return _rate(clips, seconds, len(videos))
 
 
-def data_throughput(backends: tuple[str, ...] = ("decord", "pyav"), split: str = "test",
-                    **datamodule_args: Any) -> dict[str, Any]:
-    """Loader vs raw decoding for each backend, on the same clip plan; ratios are against raw decord.
+class PerViewClips(Dataset):
+    """The per-view path over a ``ClipDataset``'s videos: an item per view, each read and transformed alone."""
 
-    ``datamodule_args`` go to ``VideoDataModule`` (``root``, ``frames``, ``fps``, ``size``, ``num_workers``).
-    """
-    rows = {}
-    for backend in backends:
-        datamodule = VideoDataModule(**{**datamodule_args, "backend": backend})
-        plan = clip_plan(datamodule, split)
-        rows[backend] = {"loader": loader_throughput(datamodule, split),
-                         "raw": raw_decode_throughput(plan, backend)}
-    baseline = rows["decord"]["raw"] if "decord" in rows else raw_decode_throughput(plan, "decord")
-    for row in rows.values():
-        row["loader_vs_raw_decord"] = row["loader"]["clips_per_s"] / baseline["clips_per_s"]
-        row["loader_vs_raw_same_backend"] = row["loader"]["clips_per_s"] / row["raw"]["clips_per_s"]
-    return {"split": split, "clips": len(plan), "datamodule": datamodule_args, "backends": rows}
+    def __init__(self, dataset: ClipDataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset) * self.dataset.views
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        data = self.dataset
+        video_index, view = divmod(i, data.views)
+        clip, crop = divmod(view, data.crops)
+        frames = data.read(video_index, data.clip_indices(video_index)[clip])  # (T, H, W, C)
+        return {"video": data.transform(frames, crop, data.crops)[None],  # (1, C, T, H, W)
+                "label": data.label(data.videos[video_index][0])[None],
+                "video_index": torch.tensor([video_index])}
+
+
+def per_view_loader(datamodule: VideoDataModule, split: str = "test") -> DataLoader:
+    """The ``split`` loader of the per-view path, with the DataModule's batch size (in clips) and workers."""
+    dataset = datamodule.dataset(split)
+    return DataLoader(PerViewClips(dataset), batch_size=datamodule.batch_size, num_workers=datamodule.num_workers,
+                      persistent_workers=datamodule.num_workers > 0, collate_fn=dataset.collate)
+
+
+def eval_speedup(datamodule: VideoDataModule, split: str = "test", epochs: int = 2) -> dict[str, Any]:
+    """The ``split`` evaluation loader (each video decoded once) against the per-view path: videos/s of each, on the
+    same videos, views, batch size and workers, and their ratio."""
+    loader = loader_throughput(getattr(datamodule, f"{split}_dataloader")(), epochs)
+    per_view = loader_throughput(per_view_loader(datamodule, split), epochs)
+    return {"views": datamodule.dataset(split).views, "loader": loader, "per_view": per_view,
+            "speedup": loader["videos_per_s"] / per_view["videos_per_s"]}
