@@ -17,6 +17,7 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.retrieval import RetrievalHitRate
 
+from .layout import check_memory_format, fastest_memory_format, inputs_to_memory_format, to_memory_format
 from .models import ModelInfo, create_model, model_info
 from .models.layers.backbone import load_local_checkpoint
 
@@ -90,6 +91,10 @@ class VideoClassifier(L.LightningModule):
             top-1, ties to the nearest 0.5; kept with the weights, used at test, logged as ``val/fusion_weight``).
         init_weights: a local checkpoint (a lit-video ``.ckpt``) whose weights this model starts from, for every
             layer; its optimiser and epochs are not resumed (that is ``--ckpt_path``).
+        memory_format: the layout the model and its clips take: ``auto`` (default) the faster of ``contiguous`` and
+            ``channels_last`` (``channels_last_3d`` for clips) for this model on the run's device, batch size and
+            precision, measured once per model and machine and cached (``lit_video.layout``); or one of
+            them, ``contiguous`` being plain PyTorch's. The layout used is ``self.memory_format`` once set up.
     """
 
     def __init__(
@@ -109,10 +114,13 @@ class VideoClassifier(L.LightningModule):
         stream: str = "both",
         fusion: str = "average",
         init_weights: str | None = None,
+        memory_format: str = "auto",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         check_training_options(lr, weight_decay, warmup_ratio, min_lr_ratio, label_smoothing)
+        check_memory_format(memory_format, "model.memory_format")
+        self.memory_format: str | None = None  # the layout in use: chosen in `setup`, where the device is known
         info = model_info(name)  # raises with the closest names for an unknown model
         args = dict(model_args or {})
         # The data's clip, unless model_args pin the one the model is built for.
@@ -143,6 +151,33 @@ class VideoClassifier(L.LightningModule):
         self.stream_scores = nn.ModuleDict({stage: nn.ModuleDict({s: VideoScores() for s in self.streams})
                                             for stage in ("val", "test")})
 
+    def setup(self, stage: str) -> None:
+        if self.memory_format is None:
+            self.memory_format = self._choose_memory_format()
+            to_memory_format(self.model, self.memory_format)
+            rank_zero_info(f"memory format: {self.memory_format}"
+                           + (" (model.memory_format auto: the faster here)" if self.hparams.memory_format == "auto"
+                              else ""))
+
+    def _choose_memory_format(self) -> str:
+        """``model.memory_format``, or for ``auto`` the faster layout on this run's device, batch size and precision.
+        Every process of a distributed run takes rank 0's choice, so the replicas' weights have one layout."""
+        if self.hparams.memory_format != "auto":
+            return self.hparams.memory_format
+        trainer = self._trainer
+        if trainer is None:  # set up by hand, not by a Trainer: nothing to measure against
+            return "contiguous"
+        batch = getattr(trainer.datamodule, "batch_size", None) or 8
+        shape = model_info(self.hparams.name).input_shape(batch, self.hparams.frames, self.hparams.size)
+        precision = str(trainer.precision)
+        dtype = {"bf16": torch.bfloat16, "16": torch.float16}.get(precision.partition("-")[0], torch.float32)
+        choice = fastest_memory_format(self.model, shape, trainer.strategy.root_device, dtype)["memory_format"]
+        return trainer.strategy.broadcast(choice, src=0)
+
+    def _clips(self, batch: dict[str, Any]) -> Any:
+        """The batch's clips in the model's memory format."""
+        return inputs_to_memory_format(batch["video"], self.memory_format or "contiguous")
+
     def on_fit_start(self) -> None:
         for i, name in enumerate(self.streams):
             self.trained_streams[i] |= name in self.train_streams
@@ -169,13 +204,13 @@ class VideoClassifier(L.LightningModule):
             return None  # every video of the batch failed to decode (listed in skipped_videos.txt): skip the step
         batch_size = len(batch["label"])
         if self.streams:  # the streams this run trains, their losses summed (the streams share no weights)
-            stream_logits = self.model.forward_streams(batch["video"], self.train_streams)
+            stream_logits = self.model.forward_streams(self._clips(batch), self.train_streams)
             losses = {name: self._loss(out, batch["label"]) for name, out in stream_logits.items()}
             self.log_dict({f"train/loss_{name}": value for name, value in losses.items()}, batch_size=batch_size)
             loss = sum(losses.values())
             logits = self._fuse({name: self._probs(out.detach()) for name, out in stream_logits.items()})
         else:
-            logits = self(batch["video"])
+            logits = self(self._clips(batch))
             loss = self._loss(logits, batch["label"])
         if not torch.isfinite(loss):
             # Fail loudly: a NaN run would otherwise train to the end and report chance accuracy.
@@ -191,14 +226,14 @@ class VideoClassifier(L.LightningModule):
             return
         batch_size = len(batch["label"])
         if self.streams:  # each evaluated stream's scores kept; the fusion is made from them at the epoch's end
-            stream_logits = self.model.forward_streams(batch["video"], self.eval_streams)
+            stream_logits = self.model.forward_streams(self._clips(batch), self.eval_streams)
             loss = sum(self._loss(out, batch["label"]) for out in stream_logits.values())
             probs = {name: self._probs(out).float() for name, out in stream_logits.items()}
             for name, p in probs.items():
                 self.stream_scores[stage][name].update(batch["video_index"], p, batch["label"])
             scores = self._fuse(probs)
         else:
-            logits = self(batch["video"])
+            logits = self(self._clips(batch))
             loss, scores = self._loss(logits, batch["label"]), logits
             self.video_scores[stage].update(batch["video_index"], self._probs(logits).float(), batch["label"])
         self.log(f"{stage}/loss", loss, batch_size=batch_size, sync_dist=True)

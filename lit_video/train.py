@@ -21,6 +21,7 @@ from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 
 from .data import VideoDataModule
+from .machine import default_precision
 from .models import builder_arguments, model_info
 from .module import VideoClassifier
 
@@ -112,6 +113,8 @@ class VideoCLI(LightningCLI):
         # Lightning's rich progress bar (unless progress bars are off or the config brings its own) and a
         # learning-rate monitor (only where there is a logger to write to).
         config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
+        if config.get("precision") is None:  # none chosen: the device's fastest (bf16 autocast on a bf16 GPU)
+            kwargs["precision"] = default_precision(config.get("accelerator") or "auto")
         if config.get("logger") in (None, True):
             kwargs["logger"] = config["logger"] = default_loggers(config.get("default_root_dir") or LOG_DIR)
         callbacks = list(config.get("callbacks") or [])

@@ -19,6 +19,8 @@ FORBIDDEN = {
     "sweep": {"report", "cli"},
     "report": {"module", "train", "cli"},
     "files": {"models", "data", "profiling", "module", "train", "sweep", "cli"},
+    "machine": {"models", "data", "profiling", "module", "train", "sweep", "cli", "layout"},
+    "layout": {"models", "data", "profiling", "module", "train", "sweep", "cli"},
 }
 
 

@@ -124,9 +124,10 @@ def test_throughput_figures():
         assert result[key] > 0, key
     assert result["latency_ms_p50"] <= result["latency_ms_p95"]
     assert result["peak_mem_mb"] >= 0
-    assert result["options"] == {"device": "cpu", "dtype": "float32", "channels_last": False,
-                                 "compile": False, "threads": torch.get_num_threads(), "warmup": 1,
-                                 "repeats": 3, "cached_peak": False}
+    assert result["options"] == {"device": "cpu", "dtype": "float32", "memory_format": result["options"][
+                                     "memory_format"], "memory_format_chosen": True, "compile": False,
+                                 "threads": torch.get_num_threads(), "warmup": 1, "repeats": 3, "cached_peak": False}
+    assert result["options"]["memory_format"] in ("contiguous", "channels_last")  # auto: measured, then chosen
     assert result["machine"]["cores"] == os.cpu_count()
 
 
@@ -148,10 +149,11 @@ def test_mfu_of_a_matrix_vector_product():
 def test_speed_options_are_applied_and_recorded():
     threads = torch.get_num_threads()
     net = tiny_net()
-    options = ThroughputOptions(batch_sizes=(1,), train=False, repeats=2, warmup=1, channels_last=True,
+    options = ThroughputOptions(batch_sizes=(1,), train=False, repeats=2, warmup=1, memory_format="channels_last",
                                 dtype="bfloat16", threads=1, find_max_batch=True, batch_limit=8)
     result = measure_throughput(net, torch.zeros(1, 3, 4, 16, 16), options)
-    assert result["options"]["channels_last"] and result["options"]["dtype"] == "bfloat16"
+    assert result["options"]["memory_format"] == "channels_last" and result["options"]["dtype"] == "bfloat16"
+    assert not result["options"]["memory_format_chosen"]
     assert result["options"]["threads"] == 1 and torch.get_num_threads() == threads  # restored
     assert result["train_clips_per_s"] is None and result["train_mfu"] is None
     assert result["max_batch_size"] == 8  # a tiny net fits every batch up to the limit
@@ -161,6 +163,7 @@ def test_speed_options_are_applied_and_recorded():
 @pytest.mark.parametrize("option,value,message", [
     ("batch_sizes", (0,), "batch_sizes must be positive"), ("batch_sizes", (), "batch_sizes must be"),
     ("threads", 0, "threads must be >= 1"), ("dtype", "int8", "dtype 'int8'"), ("repeats", 0, "repeats"),
+    ("memory_format", "nhwc", "memory_format 'nhwc' is not one of auto, contiguous, channels_last"),
     ("device", "gpu0", "device 'gpu0'"),
 ])
 def test_bad_options_say_what_is_wrong(option, value, message):
@@ -204,3 +207,14 @@ def test_git_sha(tmp_path):
     sha = git_sha(Path(__file__).parent)
     assert sha is None or len(sha.removesuffix("-dirty")) == 40  # None: a copy outside git
     assert git_sha(tmp_path) is None
+
+
+def test_the_fastest_dtype_and_precision_for_the_device():
+    from lit_video.machine import default_precision
+    from lit_video.profiling.timing import fastest_dtype
+
+    assert fastest_dtype("cpu") == "float32" and fastest_dtype("cpu", "bfloat16") == "bfloat16"
+    assert default_precision("cpu") == "32-true"
+    gpu_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    assert fastest_dtype("cuda") == ("bfloat16" if gpu_bf16 else "float32")
+    assert default_precision("auto") == ("bf16-mixed" if gpu_bf16 else "32-true")

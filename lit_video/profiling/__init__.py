@@ -5,9 +5,9 @@ data-loader speed against raw decoding; the machine stamp of every measured figu
 Units: ``gmacs`` = 10^9 multiply-accumulates (the field's "GFLOPs"), ``gflops`` = 2 x gmacs.
 """
 
+from ..machine import accelerator_device, cpu_name, device_name, git_sha, machine_info, versions
 from .counting import FlopReport, LayerStats, count_flops, fvcore_count, gflops
 from .inputs import model_input_shape
-from .machine import accelerator_device, cpu_name, device_name, git_sha, machine_info, versions
 from .memory import MemoryNeed, NotEnoughMemory, available_bytes
 from .receptive_field import receptive_fields
 from .timing import (

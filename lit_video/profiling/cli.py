@@ -24,11 +24,12 @@ from lit_video.data.flow import translated_texture
 from lit_video.models import create_model, list_models, model_info
 from lit_video.models.published import Published, describe_setup
 
+from ..layout import MEMORY_FORMATS
 from .counting import FlopReport, count_flops, gflops, stream_gmacs
 from .flow_cost import flow_cost
 from .inputs import model_input_shape, model_to_count
 from .memory import MemoryNeed, check_fits, forward_need
-from .timing import DTYPES, ThroughputOptions, check_device, measure_throughput, throughput_need
+from .timing import DTYPES, ThroughputOptions, check_device, fastest_dtype, measure_throughput, throughput_need
 
 # Eval views of a video when no option says otherwise: the DataModule's own defaults.
 _DATA_DEFAULTS = inspect.signature(VideoDataModule).parameters
@@ -54,8 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cross-check", action="store_true", help="also count with fvcore (real tensors, slower)")
     p.add_argument("--throughput", action="store_true", help="measure speed, latency, memory and MFU")
     p.add_argument("--device", default="cpu", help="device for --throughput (cpu, cuda, cuda:1)")
-    p.add_argument("--dtype", default="float32", choices=list(DTYPES), help="autocast dtype for --throughput")
-    p.add_argument("--channels-last", action="store_true", help="channels_last_3d memory for --throughput")
+    p.add_argument("--dtype", default="auto", choices=["auto", *DTYPES],
+                   help="autocast dtype for --throughput (auto: bfloat16 on a GPU that has it, else float32)")
+    p.add_argument("--memory-format", default="auto", choices=MEMORY_FORMATS,
+                   help="memory layout for --throughput (auto: the faster of contiguous and channels_last[_3d] for "
+                        "this model on this device, measured once and cached; contiguous: the plain figure)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model for --throughput")
     p.add_argument("--threads", type=int, help="torch threads for --throughput (default: torch's)")
     p.add_argument("--repeats", type=int, default=10, help="timed iterations per figure (median; default 10)")
@@ -105,8 +109,8 @@ def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
     if args.throughput:
         check_device(args.device)
         options = ThroughputOptions(
-            batch_sizes=(args.batch_size,), device=args.device, dtype=args.dtype,
-            channels_last=args.channels_last, compile=args.compile, threads=args.threads,
+            batch_sizes=(args.batch_size,), device=args.device, dtype=fastest_dtype(args.device, args.dtype),
+            memory_format=args.memory_format, compile=args.compile, threads=args.threads,
             repeats=args.repeats, find_max_batch=args.max_batch, cached_peak=args.cached_peak)
     # The clip (None: the model's default) and the builder options of --model-args.
     clip = {"frames": args.frames, "size": args.size, **args.model_args}

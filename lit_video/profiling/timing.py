@@ -26,9 +26,10 @@ from torch import nn
 
 from lit_video.files import cache_dir, write_atomic
 
+from ..layout import check_memory_format, fastest_memory_format, inputs_to_memory_format, to_memory_format
+from ..machine import machine_info
 from .counting import FlopReport, count_flops, gflops
-from .inputs import Inputs, as_inputs, call, input_tensors, map_inputs, resize_batch
-from .machine import machine_info
+from .inputs import Inputs, as_inputs, call, resize_batch
 from .memory import MemoryNeed, PeakMemory, available_bytes, check_fits, forward_need
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -39,8 +40,10 @@ class ThroughputOptions:
     """How ``measure_throughput`` runs a model; a bad option raises ValueError naming it.
 
     ``batch_sizes`` to measure (batch 1 is always added, for latency); ``train`` also times training steps (at
-    batch sizes >= 2); ``device``; ``dtype`` other than float32 runs under autocast; ``channels_last`` uses
-    ``channels_last_3d`` (5D inputs) or ``channels_last``; ``compile`` wraps the model in ``torch.compile``;
+    batch sizes >= 2); ``device``; ``dtype`` other than float32 runs under autocast; ``memory_format``: ``auto``
+    (default) measures whichever of ``contiguous`` and ``channels_last`` (``channels_last_3d`` for clips) is faster
+    for this model on this device at the largest batch size (``layout.fastest_memory_format``, once per model and
+    machine), or names one; ``compile`` wraps the model in ``torch.compile``;
     ``threads`` sets torch's thread count for the measurement (None: as it is); ``warmup`` untimed and
     ``repeats`` timed iterations per figure; ``find_max_batch`` also finds the largest batch that fits in
     memory, up to ``batch_limit``; ``cached_peak`` divides MFU by the matmul peak an earlier run cached instead
@@ -51,7 +54,7 @@ class ThroughputOptions:
     train: bool = True
     device: str | torch.device = "cpu"
     dtype: str | torch.dtype = "float32"
-    channels_last: bool = False
+    memory_format: str = "auto"
     compile: bool = False
     threads: int | None = None
     warmup: int = 2
@@ -65,11 +68,22 @@ class ThroughputOptions:
         if not self.batch_sizes or any(not isinstance(b, int) or b < 1 for b in self.batch_sizes):
             raise ValueError(f"batch_sizes must be positive integers, got {self.batch_sizes!r}")
         _dtype(self.dtype)
+        check_memory_format(self.memory_format)
         _parse_device(self.device)  # a name only: whether this machine has it is checked where it runs
         for name, low in (("threads", 1), ("warmup", 0), ("repeats", 1), ("batch_limit", 1)):
             value = getattr(self, name)
             if value is not None and value < low:
                 raise ValueError(f"{name} must be >= {low}, got {value}")
+
+
+def fastest_dtype(device: str | torch.device, dtype: str = "auto") -> str:
+    """``dtype``, or for ``auto`` the fastest the device computes well: bfloat16 on a GPU that has it (Ampere and
+    newer), float32 elsewhere (a CPU without AVX-512 BF16 runs bf16 matmuls a hundred times slower)."""
+    if dtype != "auto":
+        return dtype
+    device = torch.device(device)
+    cuda_bf16 = device.type == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return "bfloat16" if cuda_bf16 else "float32"
 
 
 def _dtype(dtype: str | torch.dtype) -> torch.dtype:
@@ -256,7 +270,7 @@ def measure_throughput(model: nn.Module, inputs_or_shape: Any, options: Throughp
     """
     opts = options or ThroughputOptions()
     device, dt = check_device(opts.device), _dtype(opts.dtype)
-    channels_last, warmup, repeats = opts.channels_last, opts.warmup, opts.repeats
+    warmup, repeats = opts.warmup, opts.repeats
     # Shapes stay on the meta device until the estimate says they fit: nothing real is allocated before it.
     clip = as_inputs(inputs_or_shape, device="meta")
     if report is None:
@@ -268,19 +282,17 @@ def measure_throughput(model: nn.Module, inputs_or_shape: Any, options: Throughp
         torch.set_num_threads(opts.threads)
     try:
         peak = machine_peak(device, dt, cached=opts.cached_peak)  # the same moment as the figures it divides
-        net = copy.deepcopy(model).to(device)  # training and memory formats must not touch the caller's model
-        clips = any(t.dim() == 5 for t in input_tensors(clip))
-        fmt = torch.channels_last_3d if clips else torch.channels_last
-        if channels_last:
-            net = net.to(memory_format=fmt)
+        memory_format = opts.memory_format
+        if memory_format == "auto":
+            memory_format = fastest_memory_format(model, resize_batch(clip, max(opts.batch_sizes)), device,
+                                                  dt)["memory_format"]
+        # A copy: training and memory formats must not touch the caller's model.
+        net = to_memory_format(copy.deepcopy(model).to(device), memory_format)
         runner = torch.compile(net) if opts.compile else net
         autocast = torch.autocast(device.type, dtype=dt, enabled=dt != torch.float32)
 
         def batch(b: int) -> Inputs:
-            x = resize_batch(clip, b, device)
-            if not channels_last:
-                return x
-            return map_inputs(x, lambda t: t.contiguous(memory_format=fmt) if t.dim() in (4, 5) else t)
+            return inputs_to_memory_format(resize_batch(clip, b, device), memory_format)
 
         # Training is measured at batch sizes >= 2 only: batch norm cannot train on one clip whose last map is
         # 1x1 (one value per channel), and nobody trains at batch 1.
@@ -318,7 +330,8 @@ def measure_throughput(model: nn.Module, inputs_or_shape: Any, options: Throughp
         "max_batch_size": max_batch,
         "per_batch": per_batch,
         "options": {"device": str(device), "dtype": str(dt).removeprefix("torch."),
-                    "channels_last": channels_last, "compile": opts.compile,
+                    "memory_format": memory_format, "memory_format_chosen": opts.memory_format == "auto",
+                    "compile": opts.compile,
                     "threads": opts.threads or old_threads, "warmup": warmup, "repeats": repeats,
                     "cached_peak": opts.cached_peak},
         "machine": machine_info(device),

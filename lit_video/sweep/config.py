@@ -34,8 +34,8 @@ from typing import Any
 import yaml
 
 from ..data import dataset_label, eval_views
+from ..machine import accelerator_device, default_precision
 from ..profiling import ThroughputOptions
-from ..profiling.machine import accelerator_device
 from ..train import ConfigError, preflight
 
 SWEEP_KEYS = ("name", "models", "model", "data", "trainer", "profile", "seeds", "timeout_s", "parallel")
@@ -236,7 +236,8 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
             for seed in seeds[:1] if profile_only else seeds:
                 entries.append(Entry(name, variant, label, seed, seeded(config, seed), eval_views(data["test_clips"],
                                      data["test_crops"]), resolved["trainer"]["accelerator"],
-                                     resolved["trainer"]["precision"], profile, float(timeout_s),
+                                     resolved["trainer"]["precision"] or default_precision(
+                                         resolved["trainer"]["accelerator"]), profile, float(timeout_s),
                                      train=not profile_only))
 
     seen: dict[Any, Entry] = {}

@@ -26,6 +26,14 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def default_precision(accelerator: str = "auto") -> str:
+    """The Trainer precision a run takes where its config sets none: bf16 autocast (``bf16-mixed``) on a GPU that has
+    bf16 (Ampere and newer), where it is about twice as fast as float32 at the same accuracy for these networks;
+    ``32-true`` elsewhere (a CPU without AVX-512 BF16 runs bf16 matmuls a hundred times slower)."""
+    cuda = accelerator_device(accelerator).type == "cuda"
+    return "bf16-mixed" if cuda and torch.cuda.is_bf16_supported() else "32-true"
+
+
 def accelerator_device(accelerator: str = "auto") -> torch.device:
     """The device a Trainer ``accelerator`` setting runs on: CUDA for ``auto``, ``gpu`` or ``cuda`` where a
     GPU is available, else the CPU."""

@@ -1,0 +1,60 @@
+"""Training in the faster memory layout: the model's weights and every batch in it, the same training otherwise."""
+
+from __future__ import annotations
+
+import lightning as L
+import pytest
+import torch
+
+from lit_video.data.datamodule import VideoDataModule
+from lit_video.layout import fastest_memory_format
+from lit_video.models import model_info
+from lit_video.module import VideoClassifier
+
+
+class BatchLayouts(L.Callback):
+    """Whether each clip batch the model's forward receives (training and validation) is channels-last."""
+
+    def __init__(self) -> None:
+        self.channels_last: list[bool] = []
+
+    def on_fit_start(self, trainer, module) -> None:
+        module.model.register_forward_pre_hook(lambda model, args: self.channels_last.append(
+            args[0].is_contiguous(memory_format=torch.channels_last_3d)))
+
+
+def fit(tiny_dataset, tmp_path, memory_format: str):
+    L.seed_everything(0)
+    data = VideoDataModule(root=str(tiny_dataset), frames=4, size=32, batch_size=4, num_workers=0, test_clips=1)
+    module = VideoClassifier("slow_fusion", num_classes=data.num_classes, model_args={"width": 4}, frames=4, size=32,
+                             memory_format=memory_format)
+    layouts = BatchLayouts()
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=1, logger=False, callbacks=[layouts],
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        default_root_dir=tmp_path / memory_format, accelerator="cpu")
+    trainer.fit(module, datamodule=data)
+    return module, layouts.channels_last, float(trainer.callback_metrics["train/loss"])
+
+
+def test_channels_last_training_keeps_weights_and_batches_channels_last_and_trains_the_same(tiny_dataset, tmp_path):
+    plain, plain_batches, plain_loss = fit(tiny_dataset, tmp_path, "contiguous")
+    fast, fast_batches, fast_loss = fit(tiny_dataset, tmp_path, "channels_last")
+    assert (plain.memory_format, fast.memory_format) == ("contiguous", "channels_last")
+    assert len(plain_batches) == len(fast_batches) == 5  # sanity check, 3 training steps, validation
+    assert not any(plain_batches) and all(fast_batches)
+    conv = next(m for m in fast.model.modules() if isinstance(m, torch.nn.Conv3d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last_3d)  # still, after the optimiser's steps
+    assert fast_loss == pytest.approx(plain_loss, rel=1e-4)  # the same training, up to rounding
+
+
+def test_auto_takes_the_measured_choice_for_this_model_and_batch(tiny_dataset, tmp_path):
+    module, batches, _ = fit(tiny_dataset, tmp_path, "auto")
+    shape = model_info("slow_fusion").input_shape(4, 4, 32)
+    choice = fastest_memory_format(module.model, shape)
+    assert choice["cached"] and module.memory_format == choice["memory_format"]
+    assert batches == [module.memory_format == "channels_last"] * 5
+
+
+def test_a_bad_memory_format_fails_at_construction():
+    with pytest.raises(ValueError, match="model.memory_format 'nhwc' is not one of auto, contiguous, channels_last"):
+        VideoClassifier("slow_fusion", num_classes=4, memory_format="nhwc")
