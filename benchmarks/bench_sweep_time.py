@@ -28,7 +28,7 @@ from pathlib import Path
 from common import write_result
 
 REPO = Path(__file__).resolve().parent.parent
-PARTS = ("start-up", "build_s", "profile_s", "prepare_s", "fit_s", "test_s")
+PARTS = ("start-up", "build_s", "profile_s", "prepare_s", "loader_s", "fit_s", "test_s")
 
 
 def profile_split(spec_path: Path) -> dict[str, dict[str, float]]:

@@ -198,9 +198,11 @@ def test_an_entry_builds_its_data_and_model_once_and_profiles_the_model_it_train
     assert len(built["annotations"]) == 1 and len(built["models"]) == 1
     assert built["profiled"] == built["models"]  # the very model that trained
     timings = json.loads((tmp_path / "runs" / entry.entry_id / "details.json").read_text())["timings"]
-    assert set(timings) == {"build_s", "profile_s", "prepare_s", "fit_s", "test_s"}
+    assert set(timings) == {"build_s", "profile_s", "prepare_s", "loader_s", "fit_s", "test_s"}
     assert all(t > 0 for t in timings.values())
     assert row["status"] == "ok" and row["variant"] == "lecture_late_fusion"
+    assert row["data_clips_per_s"] > 0  # the training loader's speed, beside the model's
+    assert row["memory_format"] in ("contiguous", "channels_last")  # what the fit trained in
 
 
 def test_one_writer_per_results_folder(tiny_dataset, tmp_path, capsys):

@@ -146,3 +146,14 @@ def test_profile_only_lines_show_cost_unranked_and_apart(tmp_path):
     ranked, profiled = md.split("## Profiled only")
     assert "| c3d |" not in ranked and "| 1 | lrcn |" in ranked and "| c3d |" in profiled
     assert "Failed entries" not in md
+
+
+def test_the_markdown_names_the_loader_bound_lines_and_each_layout(tmp_path):
+    rows = [row("c3d", 0, 0.6, train_clips_per_s=40.0, data_clips_per_s=30.0, memory_format="channels_last"),
+            row("lrcn", 0, 0.5, train_clips_per_s=40.0, data_clips_per_s=900.0, memory_format="contiguous")]
+    write_leaderboards(tmp_path, rows, "test board")
+    md = (tmp_path / "leaderboard.md").read_text()
+    assert "Loader-bound lines (loader clips/s below train clips/s): c3d." in md
+    header = next(line for line in md.splitlines() if line.startswith("| #"))
+    assert "| loader clips/s | layout |" in header
+    assert "| 30.0 | channels_last |" in md and "| 900.0 | contiguous |" in md

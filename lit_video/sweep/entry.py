@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from ..files import write_atomic
+from ..machine import accelerator_device, device_name, git_sha, versions
 from ..models import model_info
-from ..profiling.machine import accelerator_device, device_name, git_sha, versions
 from . import tracking
 from .config import Entry
 from .rows import make_row, precision_dtype
@@ -140,23 +140,27 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, cost: Cost 
     for logger in run.trainer.loggers:
         if isinstance(logger, WandbLogger):
             tracking.log_cost(logger.experiment, cost.report, cost.speed, data.eval_views)
-    common = {"dataset_fingerprint": fingerprint, **cost.fields,
+    common = {"dataset_fingerprint": fingerprint,
               "group_classes": {group: len(classes) for group, classes in data.groups.items()} or None}
     # Where the entry's time goes (benchmarks/bench_sweep_time.py adds up a sweep's).
     details = {"flops": cost.report.to_dict(), "throughput": cost.speed, "timings": timings}
     if not entry.train:  # profile-only: what the model costs, and no accuracy from a run too short to mean one
         finish_wandb(run.trainer)
         write_atomic(entry_dir / "details.json", json.dumps(details, indent=1, default=str))
-        return base_row(entry, device, **common, status="profiled", error=None), cost
+        return base_row(entry, device, **common, **cost.fields, status="profiled", error=None), cost
 
     started = time.perf_counter()
     run.datamodule.prepare_data()  # the flow cache, where the model takes flow: filled before the fit is timed
     timings["prepare_s"] = time.perf_counter() - started
     with torch_threads(threads) as train_threads:
+        if cost.fields.get("data_clips_per_s") is None:  # once per model: the seeds share its loader's speed
+            started = time.perf_counter()
+            cost.fields["data_clips_per_s"] = loader_clips_per_s(data)
+            timings["loader_s"] = time.perf_counter() - started
         result = fit_and_test(run)
     metrics = result["metrics"]
     row = base_row(
-        entry, device, **common,
+        entry, device, **common, **cost.fields, memory_format=run.model.memory_format,
         clip_top1=metrics.get("test/clip_top1"), clip_top5=metrics.get("test/clip_top5"),
         # Multi-label data reports hit@k, its top-k.
         video_top1=metrics.get("test/video_top1", metrics.get("test/video_hit1")),
@@ -172,6 +176,18 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, cost: Cost 
     details = {"resolved_config": result["config"], "metrics": metrics, **details}
     write_atomic(entry_dir / "details.json", json.dumps(details, indent=1, default=str))
     return row, cost
+
+
+def loader_clips_per_s(data: Any) -> float:
+    """The training loader's clips/s in this process, as the fit will see it from its second epoch on: a first pass
+    starts it (and, with ``data.cache_frames``, decodes every video into memory for the fit), the second is timed.
+    Torch's random state is left as it was, so the fit draws the clips it would have drawn."""
+    import torch
+
+    from ..profiling.data_speed import loader_throughput
+
+    with torch.random.fork_rng(devices=[]):
+        return loader_throughput(data.train_dataloader(), epochs=2)["clips_per_s"]
 
 
 def stream_accuracies(metrics: dict[str, float]) -> dict[str, dict[str, Any]] | None:

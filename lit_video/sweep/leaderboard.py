@@ -21,7 +21,7 @@ from .rows import variant_of
 # Figures averaged over seeds; the accuracies also get a standard deviation.
 ACCURACY = ("video_top1", "video_top5", "clip_top1", "clip_top5", "mean_class_acc")
 COST = ("params", "gmacs_per_clip", "gmacs_per_video", "flow_ms_per_clip", "infer_clips_per_s", "latency_ms_p50",
-        "latency_ms_p95", "train_clips_per_s", "peak_mem_mb", "mfu", "train_time_s")
+        "latency_ms_p95", "train_clips_per_s", "data_clips_per_s", "peak_mem_mb", "mfu", "train_time_s")
 # One leaderboard line per (dataset, model variant, clip shape, eval views): the seeds of an entry are averaged.
 GROUP_KEY = ("dataset", "variant", "frames", "size", "fps", "eval_views")
 
@@ -96,7 +96,7 @@ def leaderboard(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         line["group_acc_std"] = {g: _std(values) for g, values in per_group.items()}
         line["stream_gmacs_per_clip"] = use[-1].get("stream_gmacs_per_clip")
         line["stream_acc"] = stream_means(ok)
-        for stamp in ("device", "git_sha", "dataset_fingerprint", "train_threads"):
+        for stamp in ("device", "git_sha", "dataset_fingerprint", "train_threads", "memory_format"):
             line[stamp] = use[-1].get(stamp)
         failed = [r for r in members if r.get("status") == "failed"]
         line["status"] = "ok" if ok else "profiled" if profiled else "failed"
@@ -166,6 +166,7 @@ COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
     ("flow_ms_per_clip", "flow ms/clip", _num(2)),
     ("infer_clips_per_s", "infer clips/s", _num(1)), ("latency_ms_p50", "latency p50 ms", _num(1)),
     ("latency_ms_p95", "latency p95 ms", _num(1)), ("train_clips_per_s", "train clips/s", _num(1)),
+    ("data_clips_per_s", "loader clips/s", _num(1)), ("memory_format", "layout", lambda v: v or ""),
     ("peak_mem_mb", "peak mem MB", _num(0)), ("mfu", "MFU %", _pct), ("train_time_s", "train s", _num(0)),
     ("status", "status", str),
 ]
@@ -174,7 +175,8 @@ HEADERS = {field: header for field, header, _ in COLUMNS}
 # which starts with the model's name.
 MARKDOWN_COLUMNS = [c for c in COLUMNS if c[0] not in ("model", "status")]
 # Profile-only lines: what identifies them and what they cost.
-PROFILED_COLUMNS = [c for c in MARKDOWN_COLUMNS if c[0] not in ("rank", "seeds", "train_time_s", *ACCURACY)
+PROFILED_COLUMNS = [c for c in MARKDOWN_COLUMNS if c[0] not in ("rank", "seeds", "train_time_s", "data_clips_per_s",
+                                                                 "memory_format", *ACCURACY)
                     and not c[0].startswith("video_top1_")]
 STAMP = ("device", "git_sha", "error")  # compare needs the device: speeds compare on one device only
 
@@ -215,7 +217,10 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
              "± (here and in the per-group columns) is the standard deviation over seeds and 95% CI ± the "
              "half-width of the 95 % confidence interval "
              "of the mean (Student's t); a rank marked (≈N) is within noise of rank N (their intervals overlap), "
-             "so the two are not told apart. A line with one seed has no interval: its rank is not a claim.", ""]
+             "so the two are not told apart. A line with one seed has no interval: its rank is not a claim. "
+             "Train clips/s is the model's training speed alone (the profiler, on synthetic clips); loader clips/s "
+             "the training loader's in the fit's own process, and below the model's the loader is the bottleneck; "
+             "layout is the memory format the fit trained in.", ""]
     lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for line in board:
         if line["status"] != "ok":
@@ -225,6 +230,11 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
             cells[0] = f"{line['rank']} (≈{line['rank'] - 1})"
         cells += [_pct_std(line["group_acc"].get(g), (line.get("group_acc_std") or {}).get(g)) for g in groups]
         lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+    loaded = [line for line in board if line["status"] == "ok" and line.get("data_clips_per_s")]
+    if loaded:
+        bound = [line["variant"] for line in loaded
+                 if line.get("train_clips_per_s") and line["data_clips_per_s"] < line["train_clips_per_s"]]
+        lines += ["", f"Loader-bound lines (loader clips/s below train clips/s): {', '.join(bound) or 'none'}."]
     streamed = [line for line in board if line["status"] == "ok" and line.get("stream_acc")]
     if streamed:
         lines += ["", "## Each stream alone", "",

@@ -17,13 +17,16 @@ from ..files import write_atomic
 # `train_threads` is torch's threads during the fit (the speed columns are measured with the device's threads).
 # Multi-stream models (two_stream) add each stream's GMACs (`stream_gmacs_per_clip`) and test accuracy
 # (`stream_acc`: stream -> video_top1, group_acc), and models that take optical flow the milliseconds computing it
-# takes per clip (`flow_ms_per_clip`), a cost the GMACs leave out.
+# takes per clip (`flow_ms_per_clip`), a cost the GMACs leave out. `data_clips_per_s` is the training loader's rate in
+# the fit's process (below `train_clips_per_s`, the loader is the bottleneck); `memory_format` the layout the fit
+# trained in (the speed columns' own is in details.json, `throughput.options`).
 ROW_FIELDS = (
     "model", "variant", "family", "dataset", "dataset_fingerprint", "frames", "fps", "size", "eval_views", "seed",
     "params", "gmacs_per_clip", "gmacs_per_video", "stream_gmacs_per_clip", "flow_ms_per_clip", "clip_top1",
     "clip_top5", "video_top1", "video_top5", "mean_class_acc", "group_acc", "group_classes", "stream_acc",
     "train_time_s", "train_threads", "infer_clips_per_s", "latency_ms_p50", "latency_ms_p95", "train_clips_per_s",
-    "peak_mem_mb", "mfu", "device", "dtype", "versions", "git_sha", "config_hash", "status", "error",
+    "data_clips_per_s", "peak_mem_mb", "mfu", "device", "dtype", "memory_format", "versions", "git_sha", "config_hash",
+    "status", "error",
 )
 RESULTS_FILE = "results.jsonl"
 
