@@ -72,9 +72,11 @@ class VideoDataModule(L.LightningDataModule):
     Videos that cannot be read are skipped with one warning each and listed in ``skipped`` and in
     ``skipped_videos.txt`` in the log folder (``log_dir``, else the trainer's, else the working directory),
     including those that fail later in DataLoader workers; ``strict=True`` raises on the first one instead.
-    ``cache_frames=True`` decodes each video once per process and keeps all its frames in memory (up to 4 GiB
-    a process, then reads as usual): for small datasets such as the built-in one, read every epoch by every
-    model of a sweep; pair it with ``num_workers=0`` so one process holds the frames.
+    ``cache_frames=True`` decodes each video once per process and keeps all its frames in memory, resized to the
+    clips' short side (``resize``), uint8 (up to 4 GiB a process, then reads as usual; keyed by the file's path,
+    size and mtime, the decoder and the short side, so a changed video or setting is decoded again): for small
+    datasets such as the built-in one, read every epoch by every model of a sweep; pair it with ``num_workers=0``
+    so one process holds the frames.
     ``modalities``: what the model takes (its ``model_info``, filled in by the CLI and sweeps; None: ``rgb``).
     With ``flow``, items carry ``{"rgb": clip, "flow": its optical flow}`` (``ClipDataset``), the flow computed with
     ``flow_method`` (``dis``, ``farneback`` or ``tvl1``) and optionally minus its mean (``flow_subtract_mean``),

@@ -27,8 +27,8 @@ class ClipDataset(Dataset):
     crops: a video is opened, sought and decoded once, not once per view. A video that fails to decode here (it
     probed fine at setup) is tried again with PyAV; if that fails too the item is ``None`` and ``collate`` drops it
     from the batch, and the video is recorded in ``skipped`` (in strict mode the read error is raised instead).
-    ``cache_frames``: decode each video once per process and keep its frames in memory (``DECODED_VIDEOS``), for
-    small datasets.
+    ``cache_frames``: decode each video once per process and keep its frames in memory (``DECODED_VIDEOS``), resized to
+    the transform's short side, for small datasets.
     """
 
     def __init__(self, videos: list[tuple[VideoRecord, VideoProbe]], num_classes: int, multi_label: bool,
@@ -70,8 +70,8 @@ class ClipDataset(Dataset):
     def read(self, video_index: int, indices: Sequence[int]) -> torch.Tensor:
         """Frames ``indices`` of video ``video_index``, uint8 ``(T, H, W, C)``, from the in-memory cache or decoded."""
         record, probe = self.videos[video_index]
-        if self.cache_frames:
-            return DECODED_VIDEOS.read(record.path, indices, probe.num_frames, self.backend)
+        if self.cache_frames:  # kept at the resolution the transform crops from
+            return DECODED_VIDEOS.read(record.path, indices, probe.num_frames, self.backend, self.transform.resize)
         return read_frames(record.path, indices, self.backend)
 
     def __getitem__(self, video_index: int) -> dict[str, torch.Tensor] | None:

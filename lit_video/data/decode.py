@@ -193,25 +193,32 @@ def read_frames(path: str | Path, indices: Sequence[int], backend: str = "decord
 
 class DecodedVideos:
     """Whole videos decoded once and kept in memory, for small datasets read many times (a sweep trains every
-    model, with every seed, on the same few hundred built-in videos). One per process, so every DataModule a
-    process builds shares it; DataLoader workers each hold their own. Bounded: past ``max_mb`` a video is read
-    as without the cache. Keys carry the file's size and mtime, so a rewritten file is decoded again."""
+    model, with every seed, on the same few hundred built-in videos), at the clip transform's resolution (short side
+    ``short_side``) or as decoded. One per process, so every DataModule a process builds shares it; DataLoader
+    workers each hold their own. Bounded: past ``max_mb`` a video is read as without the cache. Keys carry the
+    file's size and mtime, the decoder and the short side, so a rewritten file or another setting is decoded
+    again, never served stale."""
 
     def __init__(self, max_mb: float = 4096):
         self.max_bytes = max_mb * 2**20
         self.videos: dict[str, np.ndarray] = {}  # key -> (N, H, W, C) uint8, every frame of the video
         self.bytes = 0
 
-    def read(self, path: str | Path, indices: Sequence[int], num_frames: int, backend: str = "decord"
-             ) -> torch.Tensor:
-        """Frames ``indices`` of a video of ``num_frames`` frames (its probe's count), as ``read_frames``."""
+    def read(self, path: str | Path, indices: Sequence[int], num_frames: int, backend: str = "decord",
+             short_side: int | None = None) -> torch.Tensor:
+        """Frames ``indices`` of a video of ``num_frames`` frames (its probe's count), as ``read_frames``; with
+        ``short_side``, resized so (``transforms.resize_frames``)."""
+        from .transforms import resize_frames  # (transforms needs nothing of this module)
+
         path = Path(path)
-        key = video_file_key(path, backend) if path.is_file() else None
+        key = f"{video_file_key(path, backend)}|short_side={short_side}" if path.is_file() else None
         video = self.videos.get(key) if key else None
         if video is None:
             if key is None or self.bytes >= self.max_bytes:
-                return read_frames(path, indices, backend)
-            video = read_frames(path, range(num_frames), backend).numpy()  # (N, H, W, C)
+                frames = read_frames(path, indices, backend)
+                return frames if short_side is None else resize_frames(frames, short_side)
+            video = read_frames(path, range(num_frames), backend)  # (N, H, W, C)
+            video = (video if short_side is None else resize_frames(video, short_side)).numpy()  # (N, h, w, C)
             self.videos[key] = video
             self.bytes += video.nbytes
         last = len(video) - 1  # decoders may find a frame fewer than the header counts

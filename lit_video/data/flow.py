@@ -199,13 +199,15 @@ class ClipFlow:
         self.settings, self.backend, self.root = settings, backend, root
 
     def __call__(self, path: str | Path, indices: Sequence[int], frame_size: tuple[int, int]) -> np.ndarray:
-        """Flow ``float32 (len(indices) - 1, 2, H, W)`` between consecutive ``indices`` of the video at ``path``,
-        whose frames are ``frame_size`` = ``(H, W)``."""
+        """Flow ``float32 (len(indices) - 1, 2, H, W)`` between consecutive ``indices`` of the video at ``path``, at
+        the video's own size ``(H, W)`` (``frame_size``, where no pair has a stored field: a clip of one frame
+        repeated)."""
         pairs = list(zip(indices[:-1], indices[1:], strict=True))
         # Each gap's file opened once per clip (a clip at a fractional stride has two gaps, a padded one a third).
         gaps = {b - a for a, b in pairs if b > a}
         stores = {gap: stored_flow(path, self.settings, self.backend, self.root, gap) for gap in gaps}
-        flow = np.zeros((len(pairs), 2, *frame_size), np.float32)
+        size = next((fields.shape[-2:] for fields in stores.values() if len(fields)), frame_size)
+        flow = np.zeros((len(pairs), 2, *size), np.float32)
         for k, (a, b) in enumerate(pairs):
             fields = stores.get(b - a, ())
             if len(fields):  # (a decoder may find a frame fewer than the header counts: the last field stands in)

@@ -28,6 +28,13 @@ def three_crop_boxes(height: int, width: int, size: int) -> list[tuple[int, int]
     return [(top, left) for top in (0, (height - size) // 2, height - size)]
 
 
+def resize_frames(frames: torch.Tensor, short_side: int) -> torch.Tensor:
+    """uint8 frames ``(T, H, W, C)`` with their short side resized to ``short_side`` (antialiased), ``(T, h, w, C)``:
+    each frame alone, so that any subset of frames resizes to the same pixels."""
+    video = F.resize(frames.permute(0, 3, 1, 2), [short_side], antialias=True)  # (T, C, H, W) -> (T, C, h, w)
+    return video.permute(0, 2, 3, 1).contiguous()  # (T, h, w, C)
+
+
 class ClipTransform:
     """Training (``train=True``): random crop, and a horizontal flip half the time where ``flip``.
     Evaluation: crop ``crop`` of ``crops`` (centre, or three along the long side)."""
@@ -54,8 +61,8 @@ class ClipTransform:
         return self._views(frames, range(crops), crops, flow)
 
     def _views(self, frames: torch.Tensor, which, crops: int, flow: torch.Tensor | None) -> list:
-        video = frames.permute(0, 3, 1, 2)  # (T, H, W, C) -> (T, C, H, W)
-        video = F.resize(video, [self.resize], antialias=True)  # short side -> self.resize
+        # Frames already at the short side (the decoded-frame cache keeps them so) pass through unchanged.
+        video = resize_frames(frames, self.resize).permute(0, 3, 1, 2)  # (T, h, w, C) -> (T, C, h, w)
         h, w = video.shape[-2:]
         if flow is not None:
             scale = torch.tensor([w / flow.shape[-1], h / flow.shape[-2]]).view(1, 2, 1, 1)  # (dx, dy) in clip px
