@@ -64,7 +64,7 @@ def main() -> None:
         result = measure_throughput(model, SHAPE, run, gmacs=gmacs)
         rows[label] = {k: result[k] for k in ("batch_size", "infer_clips_per_s", "latency_ms_p50", "mfu",
                                               "mfu_error", "peak_gflops_per_s", "peak_source",
-                                              "achieved_gflops_per_s", "peak_mem_mb", "options")}
+                                              "achieved_gflops_per_s", "peak_mem_mb", "options", "per_batch")}
         print(label, rows[label], flush=True)
     base = rows["baseline (fp32, batch 1, contiguous)"]["infer_clips_per_s"]
     table = [f"C3D {'x'.join(map(str, SHAPE[1:]))}: {gmacs:.2f} GMACs ({gflops(gmacs):.2f} GFLOPs) per clip, "
