@@ -28,7 +28,7 @@ from .machine import device_name
 Inputs = torch.Tensor | dict[str, torch.Tensor] | tuple[torch.Tensor, ...]
 
 MEMORY_FORMATS = ("auto", "contiguous", "channels_last")
-MARGIN = 0.05  # channels-last must be this much faster to be chosen: timing noise must not flip a tie
+MARGIN = 0.10  # channels-last must be this much faster to be chosen: timing noise must not flip a tie
 
 
 def check_memory_format(memory_format: str, option: str = "memory_format") -> str:
@@ -100,7 +100,7 @@ def _median_seconds(model: nn.Module, x: Inputs, device: torch.device, autocast,
 
 
 def fastest_memory_format(model: nn.Module, inputs: Any, device: str | torch.device = "cpu",
-                          dtype: torch.dtype = torch.float32, repeats: int = 3) -> dict[str, Any]:
+                          dtype: torch.dtype = torch.float32, repeats: int = 5) -> dict[str, Any]:
     """``{"memory_format": "contiguous" | "channels_last", "seconds": {format: median inference seconds},
     "cached": bool}`` (and ``channels_last_fails``, the reason, where the model cannot run channels-last): the faster
     layout for ``model`` on ``inputs`` (a batch's shape, or tensors) on ``device``
