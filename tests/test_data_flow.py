@@ -139,3 +139,20 @@ def test_a_clips_flow_is_read_from_the_cache_for_its_own_frame_gaps(moving_video
     np.testing.assert_allclose(inner, [[4, -2], [2, -1], [0, 0]], atol=0.5)
     assert len(list((tmp_path / "flow").iterdir())) == 2  # gaps 2 and 1, stored once each
     np.testing.assert_array_equal(flow[1], video_flow(moving_video, root=tmp_path / "flow")[2])
+
+
+def test_flow_at_the_size_of_resized_frames_is_resized_and_scaled_the_same_kept_or_not(moving_video, tmp_path,
+                                                                                       monkeypatch):
+    """At 32 x 32 (frames resized from 64), the (2, -1) px motion is (1, -0.5) px; kept in memory or read from the
+    cache each time, and with the memory full, the numbers are the same."""
+    from lit_video.data import flow as flow_module
+
+    reader = ClipFlow(root=tmp_path / "flow")
+    read = reader(moving_video, [0, 2, 3, 3], (32, 32))
+    kept = reader(moving_video, [0, 2, 3, 3], (32, 32), keep=True)
+    assert read.shape == kept.shape == (3, 2, 32, 32)
+    np.testing.assert_array_equal(read, kept)
+    np.testing.assert_allclose(np.median(kept[1, :, 4:-4, 4:-4], axis=(1, 2)), [1, -0.5], atol=0.25)
+    assert sum(1 for key in flow_module.KEPT_FLOW.fields if key[0] == str(moving_video)) == 2  # gaps 2 and 1
+    monkeypatch.setattr(flow_module, "KEPT_FLOW", flow_module.KeptFlow(max_bytes=0))
+    np.testing.assert_array_equal(reader(moving_video, [0, 2, 3, 3], (32, 32), keep=True), read)

@@ -87,7 +87,8 @@ class ClipDataset(Dataset):
                 clip_frames = frames[[where[i] for i in clip]]  # (T, H, W, C)
                 flow = None
                 if self.flow is not None:
-                    flow = torch.from_numpy(self.flow(record.path, clip, frames.shape[1:3]))  # (T-1, 2, H, W)
+                    # At the frames' size; frames kept resized in memory keep their flow so too.
+                    flow = torch.from_numpy(self.flow(record.path, clip, frames.shape[1:3], keep=self.cache_frames))
                 views += self.transform.views(clip_frames, self.crops, flow)
         except VideoReadError as err:
             if self.skipped.strict:

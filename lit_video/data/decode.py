@@ -201,7 +201,7 @@ class DecodedVideos:
 
     def __init__(self, max_mb: float = 4096):
         self.max_bytes = max_mb * 2**20
-        self.videos: dict[str, np.ndarray] = {}  # key -> (N, H, W, C) uint8, every frame of the video
+        self.videos: dict[tuple, np.ndarray] = {}  # key -> (N, H, W, C) uint8, every frame of the video
         self.bytes = 0
 
     def read(self, path: str | Path, indices: Sequence[int], num_frames: int, backend: str = "decord",
@@ -211,7 +211,11 @@ class DecodedVideos:
         from .transforms import resize_frames  # (transforms needs nothing of this module)
 
         path = Path(path)
-        key = f"{video_file_key(path, backend)}|short_side={short_side}" if path.is_file() else None
+        try:  # a stat per read, no path resolving: this runs once per clip
+            stat = path.stat()
+            key = (str(path), stat.st_size, stat.st_mtime_ns, backend, short_side)
+        except OSError:
+            key = None
         video = self.videos.get(key) if key else None
         if video is None:
             if key is None or self.bytes >= self.max_bytes:

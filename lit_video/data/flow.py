@@ -21,14 +21,16 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 from ..files import cache_dir, write_atomic
 from .decode import VideoReadError, probe_video, read_frames, video_file_key
+from .transforms import resize_flow
 
 METHODS = ("dis", "farneback", "tvl1")
 # Flow beyond +-20 px is clipped before storing, as in the two-stream paper's released flow (its frames were about
@@ -193,26 +195,68 @@ def video_flow(path: str | Path, settings: FlowSettings = FlowSettings(), backen
 
 class ClipFlow:
     """The flow of a clip: from each of its frames to the next one sampled, read from the cache (computed there
-    on first use). Pairs of one frame with itself (a clip padded past the video's end) have zero flow."""
+    on first use). Pairs of one frame with itself (a clip padded past the video's end) have zero flow.
+
+    Asked for the flow at another size than the video's (frames kept resized in memory, ``data.cache_frames``),
+    with ``keep`` it keeps each video's fields resized so (``transforms.resize_flow``, float32) in memory, once per
+    process (``KEPT_FLOW``, up to ``max_mb``), so that a clip costs a gather: the same numbers, since each field is
+    resized alone."""
 
     def __init__(self, settings: FlowSettings = FlowSettings(), backend: str = "decord", root: Path | None = None):
         self.settings, self.backend, self.root = settings, backend, root
 
-    def __call__(self, path: str | Path, indices: Sequence[int], frame_size: tuple[int, int]) -> np.ndarray:
+    def __call__(self, path: str | Path, indices: Sequence[int], frame_size: tuple[int, int],
+                 keep: bool = False) -> np.ndarray:
         """Flow ``float32 (len(indices) - 1, 2, H, W)`` between consecutive ``indices`` of the video at ``path``, at
-        the video's own size ``(H, W)`` (``frame_size``, where no pair has a stored field: a clip of one frame
-        repeated)."""
+        ``frame_size`` = ``(H, W)``: the size of the frames it goes with (the video's own, or a resize of them, to
+        which the flow is resized and its vectors scaled)."""
         pairs = list(zip(indices[:-1], indices[1:], strict=True))
-        # Each gap's file opened once per clip (a clip at a fractional stride has two gaps, a padded one a third).
+        # Each gap's fields got once per clip (a clip at a fractional stride has two gaps, a padded one a third).
         gaps = {b - a for a, b in pairs if b > a}
-        stores = {gap: stored_flow(path, self.settings, self.backend, self.root, gap) for gap in gaps}
-        size = next((fields.shape[-2:] for fields in stores.values() if len(fields)), frame_size)
-        flow = np.zeros((len(pairs), 2, *size), np.float32)
+        size = tuple(frame_size)
+        stores = {gap: self._fields(path, gap, size, keep) for gap in gaps}
+        if any(len(f) and f.shape[-2:] != size for f in stores.values()):  # not all kept (memory full): as stored
+            stores = {gap: self._fields(path, gap, size, False) for gap in gaps}
+        native = next((tuple(f.shape[-2:]) for f in stores.values() if len(f)), size)
+        flow = np.zeros((len(pairs), 2, *native), np.float32)
         for k, (a, b) in enumerate(pairs):
             fields = stores.get(b - a, ())
             if len(fields):  # (a decoder may find a frame fewer than the header counts: the last field stands in)
-                flow[k] = dequantize_flow(fields[min(a, len(fields) - 1)], self.settings.bound)
-        return flow
+                one = fields[min(a, len(fields) - 1)]
+                flow[k] = one if one.dtype == np.float32 else dequantize_flow(one, self.settings.bound)
+        if native == size:
+            return flow
+        return resize_flow(torch.from_numpy(flow), size).numpy()  # (T-1, 2, H, W)
+
+    def _fields(self, path: str | Path, gap: int, size: tuple[int, int], keep: bool) -> np.ndarray:
+        """The video's stored fields for ``gap``: uint8 at its own size (memory-mapped), or with ``keep`` float32
+        resized to ``size`` and kept in memory (keyed by the file's path, size and mtime, the settings and size)."""
+        if not keep:
+            return stored_flow(path, self.settings, self.backend, self.root, gap)
+        stat = os.stat(path)
+        key = (str(path), stat.st_size, stat.st_mtime_ns, self.backend, self.root, self.settings, gap, size)
+        if key not in KEPT_FLOW.fields:
+            stored = stored_flow(path, self.settings, self.backend, self.root, gap)
+            if stored.shape[-2:] == size or KEPT_FLOW.bytes >= KEPT_FLOW.max_bytes:
+                return stored
+            fields = resize_flow(torch.from_numpy(dequantize_flow(np.asarray(stored), self.settings.bound)),
+                                 size).numpy()  # (N-gap, 2, h, w)
+            KEPT_FLOW.fields[key] = fields
+            KEPT_FLOW.bytes += fields.nbytes
+        return KEPT_FLOW.fields[key]
+
+
+@dataclass
+class KeptFlow:
+    """Videos' flow fields resized to their clips' size, kept in memory by ``ClipFlow(..., keep=True)``: one per
+    process, bounded (past ``max_bytes``, fields are read from the cache on disk as without it)."""
+
+    max_bytes: float = 2 * 2**30
+    bytes: int = 0
+    fields: dict = field(default_factory=dict)
+
+
+KEPT_FLOW = KeptFlow()
 
 
 def _cache_one(path: Path, settings: FlowSettings, backend: str, fps: float | None,

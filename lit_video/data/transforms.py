@@ -35,6 +35,14 @@ def resize_frames(frames: torch.Tensor, short_side: int) -> torch.Tensor:
     return video.permute(0, 2, 3, 1).contiguous()  # (T, h, w, C)
 
 
+def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Flow ``(T', 2, H, W)`` in pixels resized to ``size`` = ``(h, w)`` (antialiased, each field alone) and its
+    vectors scaled with it, ``(dx, dy)`` in pixels of the resized frames; flow already at ``size`` comes back as it
+    is (its scale is 1)."""
+    scale = torch.tensor([size[1] / flow.shape[-1], size[0] / flow.shape[-2]]).view(1, 2, 1, 1)
+    return F.resize(flow, list(size), antialias=True) * scale  # (T', 2, h, w)
+
+
 class ClipTransform:
     """Training (``train=True``): random crop, and a horizontal flip half the time where ``flip``.
     Evaluation: crop ``crop`` of ``crops`` (centre, or three along the long side)."""
@@ -65,8 +73,7 @@ class ClipTransform:
         video = resize_frames(frames, self.resize).permute(0, 3, 1, 2)  # (T, h, w, C) -> (T, C, h, w)
         h, w = video.shape[-2:]
         if flow is not None:
-            scale = torch.tensor([w / flow.shape[-1], h / flow.shape[-2]]).view(1, 2, 1, 1)  # (dx, dy) in clip px
-            flow = F.resize(flow, [h, w], antialias=True) * scale  # (T', 2, h, w)
+            flow = resize_flow(flow, (h, w))  # (T', 2, h, w), (dx, dy) in pixels of the resized frames
         return [self._crop(video, flow, crop, crops) for crop in which]
 
     def _crop(self, video: torch.Tensor, flow: torch.Tensor | None, crop: int,
