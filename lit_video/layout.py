@@ -56,8 +56,8 @@ def to_memory_format(module: nn.Module, memory_format: str) -> nn.Module:
     return module
 
 
-def _map(inputs: Any, fn) -> Any:
-    """``fn`` applied to every tensor (or shape) of ``inputs``, keeping its structure."""
+def map_inputs(inputs: Any, fn) -> Any:
+    """``fn`` applied to every tensor (or shape) of ``inputs``, keeping its structure (the profiler's too)."""
     if isinstance(inputs, dict):
         return {k: fn(v) for k, v in inputs.items()}
     if isinstance(inputs, tuple) and inputs and not isinstance(inputs[0], int):
@@ -69,10 +69,11 @@ def inputs_to_memory_format(inputs: Inputs, memory_format: str) -> Inputs:
     """The clips of ``inputs`` in ``memory_format`` (a channels-last clip ``(B, C, T, H, W)`` keeps its shape)."""
     if memory_format != "channels_last":
         return inputs
-    return _map(inputs, _channels_last)
+    return map_inputs(inputs, _channels_last)
 
 
-def _call(model: nn.Module, inputs: Inputs) -> Any:
+def call(model: nn.Module, inputs: Inputs) -> Any:
+    """``model`` on ``inputs`` (a tuple: positional arguments)."""
     return model(*inputs) if isinstance(inputs, tuple) else model(inputs)
 
 
@@ -89,11 +90,11 @@ def _median_seconds(model: nn.Module, x: Inputs, device: torch.device, autocast,
 
     times = []
     with torch.inference_mode(), autocast:
-        _call(model, x)  # warm-up: kernels chosen, memory allocated
+        call(model, x)  # warm-up: kernels chosen, memory allocated
         for _ in range(repeats):
             sync()
             start = time.perf_counter()
-            _call(model, x)
+            call(model, x)
             sync()
             times.append(time.perf_counter() - start)
     return statistics.median(times)
@@ -108,7 +109,7 @@ def fastest_memory_format(model: nn.Module, inputs: Any, device: str | torch.dev
     no 4D or 5D tensor anywhere has nothing to lay out: ``contiguous``, unmeasured. Torch's random state is left
     as it was, so a run that checks trains as one that does not."""
     device = torch.device(device)
-    shapes = _map(inputs, lambda t: list(t.shape) if isinstance(t, torch.Tensor) else list(t))
+    shapes = map_inputs(inputs, lambda t: list(t.shape) if isinstance(t, torch.Tensor) else list(t))
     # (device_name says a CPU's threads)
     key = "|".join([_architecture(model), json.dumps(shapes), device_name(device), str(dtype),
                     f"torch={torch.__version__}"])
@@ -125,7 +126,7 @@ def fastest_memory_format(model: nn.Module, inputs: Any, device: str | torch.dev
     autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
     seconds = {}
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        real = _map(shapes, lambda shape: torch.randn(shape, device=device))
+        real = map_inputs(shapes, lambda shape: torch.randn(shape, device=device))
         for memory_format in ("contiguous", "channels_last"):
             net = to_memory_format(copy.deepcopy(model).to(device).eval(), memory_format)
             try:

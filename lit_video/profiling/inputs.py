@@ -9,7 +9,7 @@ import torch
 
 from lit_video.models import create_model, model_info
 
-Inputs = torch.Tensor | dict[str, torch.Tensor] | tuple[torch.Tensor, ...]
+from ..layout import Inputs, call, map_inputs  # noqa: F401  (re-exported: the profiler's inputs are the layout's)
 
 
 def is_shape(obj: Any) -> bool:
@@ -37,23 +37,10 @@ def as_inputs(spec: Any, *, device: torch.device | str = "cpu", dtype: torch.dty
     )
 
 
-def map_inputs(inputs: Inputs, fn) -> Inputs:
-    """Apply ``fn`` to every tensor of ``inputs``, keeping the structure."""
-    if isinstance(inputs, dict):
-        return {k: fn(v) for k, v in inputs.items()}
-    if isinstance(inputs, tuple):
-        return tuple(fn(v) for v in inputs)
-    return fn(inputs)
-
-
 def input_tensors(inputs: Inputs) -> list[torch.Tensor]:
     if isinstance(inputs, dict):
         return list(inputs.values())
     return list(inputs) if isinstance(inputs, tuple) else [inputs]
-
-
-def call(model: torch.nn.Module, inputs: Inputs) -> Any:
-    return model(*inputs) if isinstance(inputs, tuple) else model(inputs)
 
 
 def describe_shape(inputs: Inputs) -> list[int] | dict[str, list[int]]:
