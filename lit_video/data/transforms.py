@@ -3,13 +3,14 @@
 Input: uint8 ``(T, H, W, C)`` as decoded, and for a model that takes optical flow, the clip's flow ``(T-1, 2, h, w)``
 in pixels. Output: float ``(C, T, H, W)``, the layout every model takes, or ``{"rgb": ..., "flow": (2, T-1, H, W)}``,
 the flow given the frames' crop and flip and kept in pixels of the clip.
-torchvision.transforms.v2 functional ops do the work; they treat ``(T, C, H, W)`` as a batch of images, so
-every frame of a clip gets the same crop and flip.
+torchvision.transforms.v2's functional ops resize and normalise, treating ``(T, C, H, W)`` as a batch of images;
+a crop is a slice, the same for every frame of a clip. The views of a video share one resize of its frames, and one
+normalisation where that touches fewer pixels than normalising each view.
 """
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Sequence
 
 import torch
 from torchvision.transforms.v2 import functional as F
@@ -60,46 +61,66 @@ class ClipTransform:
         """The clip ``(C, T, H, W)`` of uint8 ``frames`` ``(T, H, W, C)``; with ``flow`` ``(T', 2, h, w)`` (pixels,
         any size), ``{"rgb": clip, "flow": (2, T', H, W)}``: the flow resized, cropped and flipped with the frames,
         its vectors scaled with the resize (pixels of the clip) and ``dx`` negated by a flip."""
-        return self._views(frames, [crop], crops, flow)[0]
+        views = self._views(frames, [range(len(frames))], [crop], crops, None if flow is None else [flow])
+        return {m: v[0] for m, v in views.items()} if isinstance(views, dict) else views[0]
 
-    def views(self, frames: torch.Tensor, crops: int = 1,
-              flow: torch.Tensor | None = None) -> list[torch.Tensor | dict[str, torch.Tensor]]:
-        """Every one of the ``crops`` views of a clip (``self(frames, crop, crops, flow)`` for each crop), from one
-        resize of its frames and flow."""
-        return self._views(frames, range(crops), crops, flow)
+    def views(self, frames: torch.Tensor, clips: list[Sequence[int]], crops: int = 1,
+              flows: list[torch.Tensor] | None = None) -> torch.Tensor | dict[str, torch.Tensor]:
+        """Every view of a video, clip-major: for each clip (its frames' positions in ``frames``, uint8
+        ``(U, H, W, C)``) each of its ``crops`` crops, ``(V, C, T, H, W)`` with ``V = len(clips) * crops``; with
+        ``flows`` (each clip's, as in ``__call__``) ``{"rgb": ..., "flow": (V, 2, T', H, W)}``. View ``v`` is
+        ``self(frames[clips[v // crops]], v % crops, crops, flows[v // crops])`` to the bit, from one resize of the
+        frames (and of each clip's flow) for every view."""
+        return self._views(frames, clips, range(crops), crops, flows)
 
-    def _views(self, frames: torch.Tensor, which, crops: int, flow: torch.Tensor | None) -> list:
+    def _views(self, frames: torch.Tensor, clips: list[Sequence[int]], which: Sequence[int], crops: int,
+               flows: list[torch.Tensor] | None) -> torch.Tensor | dict[str, torch.Tensor]:
         # Frames already at the short side (the decoded-frame cache keeps them so) pass through unchanged.
-        video = resize_frames(frames, self.resize).permute(0, 3, 1, 2)  # (T, h, w, C) -> (T, C, h, w)
+        video = resize_frames(frames, self.resize).permute(0, 3, 1, 2).contiguous()  # (U, h, w, C) -> (U, C, h, w)
         h, w = video.shape[-2:]
-        if flow is not None:
-            flow = resize_flow(flow, (h, w))  # (T', 2, h, w), (dx, dy) in pixels of the resized frames
-        return [self._crop(video, flow, crop, crops) for crop in which]
+        size, length = self.size, len(clips[0])
+        views = len(clips) * len(which)
+        # Normalisation is per pixel, so it gives the same bits before or after cropping and picking frames: do it
+        # where it touches fewer pixels (once for a video's frames when its views overlap, as 10 x 3 do).
+        normalize_first = video.numel() < views * length * 3 * size * size
+        if normalize_first:
+            video = self._normalize(video)
+        rgb = torch.empty(views, 3, length, size, size)
+        flow_views = None if flows is None else torch.empty(views, 2, length - 1, size, size)
+        v = 0
+        for positions, clip_flow in zip(clips, flows or [None] * len(clips), strict=True):
+            index = torch.as_tensor(list(positions))
+            if clip_flow is not None:  # (T', 2, h, w), (dx, dy) in pixels of the resized frames
+                clip_flow = resize_flow(clip_flow, (h, w))
+            for crop in which:
+                top, left, flip = self._box(h, w, crop, crops)
+                box = (..., slice(top, top + size), slice(left, left + size))
+                if normalize_first:  # the clip's frames gathered straight into the view, (T, C, size, size)
+                    torch.index_select(video[box], 0, index, out=rgb[v].transpose(0, 1))
+                else:
+                    rgb[v] = self._normalize(video[box].index_select(0, index)).transpose(0, 1)  # (C, T, size, size)
+                if flip:
+                    rgb[v] = rgb[v].flip(-1)
+                if clip_flow is not None:
+                    flow_views[v] = clip_flow[box].transpose(0, 1)  # (T', 2, size, size) -> (2, T', size, size)
+                    if flip:  # mirrored: dx -> -dx
+                        flow_views[v] = flow_views[v].flip(-1) * torch.tensor([-1.0, 1.0]).view(2, 1, 1, 1)
+                v += 1
+        return rgb if flow_views is None else {"rgb": rgb, "flow": flow_views}
 
-    def _crop(self, video: torch.Tensor, flow: torch.Tensor | None, crop: int,
-              crops: int) -> torch.Tensor | dict[str, torch.Tensor]:
-        """View ``crop`` of ``crops`` of a resized clip ``(T, C, h, w)`` and its flow ``(T', 2, h, w)``; a training
-        view draws its crop and flip from torch's generator."""
-        h, w = video.shape[-2:]
-        flip = False
+    def _box(self, h: int, w: int, crop: int, crops: int) -> tuple[int, int, bool]:
+        """Top-left corner of crop ``crop`` of ``crops`` in ``(h, w)`` frames, and whether to flip it: a training view
+        draws both from torch's generator."""
         if self.train:
             top = int(torch.randint(0, h - self.size + 1, ()))
             left = int(torch.randint(0, w - self.size + 1, ()))
-            geometry = functools.partial(F.crop, top=top, left=left, height=self.size, width=self.size)
-            flip = bool(self.flip and torch.rand(()) < 0.5)
-        elif crops == 3:
-            top, left = three_crop_boxes(h, w, self.size)[crop]
-            geometry = functools.partial(F.crop, top=top, left=left, height=self.size, width=self.size)
-        else:
-            geometry = functools.partial(F.center_crop, output_size=[self.size])
-        video = geometry(video)
-        if flip:
-            video = F.horizontal_flip(video)
-        video = F.normalize(F.to_dtype(video, torch.float32, scale=True), self.mean, self.std)
-        video = video.permute(1, 0, 2, 3)  # (T, C, H, W) -> (C, T, H, W)
-        if flow is None:
-            return video
-        flow = geometry(flow)  # (T', 2, size, size)
-        if flip:
-            flow = F.horizontal_flip(flow) * torch.tensor([-1.0, 1.0]).view(1, 2, 1, 1)  # mirrored: dx -> -dx
-        return {"rgb": video, "flow": flow.permute(1, 0, 2, 3)}  # flow (T', 2, H, W) -> (2, T', H, W)
+            return top, left, bool(self.flip and torch.rand(()) < 0.5)
+        if crops == 3:
+            return (*three_crop_boxes(h, w, self.size)[crop], False)
+        # Rounded halves, as torchvision's center_crop places it.
+        return int(round((h - self.size) / 2.0)), int(round((w - self.size) / 2.0)), False
+
+    def _normalize(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 frames ``(T, C, H, W)`` to float, scaled to [0, 1] and normalised with the mean and std."""
+        # In place on the new float tensor: one allocation, not two.
+        return F.normalize(F.to_dtype(frames, torch.float32, scale=True), self.mean, self.std, inplace=True)
