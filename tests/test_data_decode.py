@@ -2,12 +2,14 @@
 
 import json
 import os
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import decoders, frame_index, index_frames
 
-from lit_video.data.decode import VideoReadError, check_video, probe_video, probe_videos, read_frames
+from lit_video.data.decode import VideoReadError, check_video, probe_video, probe_videos, pyav_frames, read_frames
 from lit_video.data.synthetic import write_video
 
 
@@ -25,6 +27,35 @@ def test_frames_come_back_in_the_order_asked(indexed_videos, backend, ext):
 def test_probe(indexed_videos, backend, ext):
     probe = probe_video(indexed_videos[ext], backend)
     assert (probe.num_frames, probe.fps) == (30, 30.0)
+
+
+@pytest.fixture(scope="session")
+def keyframed_videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """60 frames of noise texture panning under the camera with a keyframe at least every 8 frames, in each
+    container: the frames between keyframes carry real motion, so one decoded from the wrong reference differs."""
+    folder = tmp_path_factory.mktemp("keyframed")
+    texture = np.random.default_rng(0).integers(0, 256, (48, 48 + 60, 3), dtype=np.uint8)
+    frames = np.stack([texture[:, t:t + 48] for t in range(60)])  # (60, 48, 48, 3)
+    return {ext: write_video(folder / f"keyframed.{ext}", frames, fps=30, crf=10, keyint=8)
+            for ext in ("mp4", "mkv", "webm", "avi")}
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mkv", "webm", "avi"])
+def test_pyav_seeks_to_the_keyframe_before_the_frames_and_gets_decords_frames(keyframed_videos, ext):
+    video = keyframed_videos[ext]
+    for wanted in ([55], [40, 41, 42, 50, 59], [12, 58, 70], [0, 7, 3, 29, 15, 15, 1]):
+        assert torch.equal(read_frames(video, wanted, "pyav"), read_frames(video, wanted, "decord")), wanted
+    # Frame 55 is decoded from the keyframe before it (at most 8 frames back), not from the first frame.
+    assert pyav_frames(video, [55])[1] <= 8
+    # Two runs of frames a keyframe apart: the frames between them are skipped, not decoded.
+    assert pyav_frames(video, [2, 3, 50, 51])[1] <= 2 * 8
+
+
+def test_pyav_decodes_from_the_start_where_packets_carry_no_timestamps(tmp_path):
+    """A raw H.264 stream has no timestamps (nor can it seek): frame i is the i-th decoded."""
+    frames, decoded = pyav_frames(write_video(tmp_path / "raw.h264", index_frames(30), fps=30, keyint=8), [20, 3])
+    assert decoded == 21
+    assert {i: frame_index(frame.mean()) for i, frame in frames.items()} == {3: 3, 20: 20}
 
 
 def test_probe_cache_is_used_and_refreshed_when_the_file_changes(indexed_videos, tmp_path):

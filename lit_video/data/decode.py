@@ -9,6 +9,7 @@ what another found (a failure, or a frame count that differs by one).
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import os
@@ -114,17 +115,74 @@ def _read_torchcodec(path: Path, indices: Sequence[int]) -> np.ndarray:
 
 
 def _read_pyav(path: Path, indices: Sequence[int]) -> np.ndarray:
-    # Sequential decode up to the last wanted frame: exact frame indices, which seeking by timestamp is not.
-    wanted = max(indices)
-    frames: list[np.ndarray] = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            frames.append(frame.to_ndarray(format="rgb24"))  # (H, W, C)
-            if len(frames) > wanted:
-                break
+    frames, _ = pyav_frames(path, indices)
     if not frames:
         raise VideoReadError(path, "no decodable frame")
-    return np.stack([frames[min(i, len(frames) - 1)] for i in indices])  # (T, H, W, C)
+    last = max(frames)
+    return np.stack([frames[min(i, last)] for i in indices])  # (T, H, W, C)
+
+
+def pyav_frames(path: Path, indices: Sequence[int]) -> tuple[dict[int, np.ndarray], int]:
+    """Frames ``indices`` of the file's video stream with PyAV, RGB ``(H, W, C)`` by frame index (an index past the
+    end gives the last frame), and how many frames were decoded for them. Frame ``i`` is the one with the ``i``-th
+    presentation timestamp, as decord numbers them. Each run of wanted frames is decoded from the keyframe before it,
+    so frames between runs are not decoded; where the packets carry no timestamps, or a seek lands past a wanted
+    frame, it decodes from the start."""
+    stat = path.stat()
+    index = _pyav_packet_index(str(path), stat.st_size, stat.st_mtime_ns)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if index is not None:
+            found = _pyav_seek_and_decode(container, stream, indices, *index)
+            if found is not None:
+                return found
+            container.seek(0)
+        wanted, frames, decoded = set(indices), {}, 0
+        for decoded, frame in enumerate(container.decode(stream), 1):
+            if decoded - 1 in wanted:
+                frames[decoded - 1] = frame.to_ndarray(format="rgb24")  # (H, W, C)
+            if decoded > max(wanted):
+                break
+        return frames, decoded
+
+
+@functools.lru_cache(maxsize=4096)
+def _pyav_packet_index(path: str, size: int, mtime_ns: int) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """The presentation timestamps of a file's video frames, in order, and the indices of its keyframes, from one pass
+    over its packets (demuxing, no decoding); None where a packet has no timestamp. Kept per process, keyed by the
+    file's size and mtime, so that a rewritten file is scanned again."""
+    with av.open(path) as container:
+        packets = [(p.pts, p.is_keyframe) for p in container.demux(container.streams.video[0]) if p.size > 0]
+    if not packets or any(pts is None for pts, _ in packets):
+        return None
+    packets.sort()  # decoding order -> presentation order
+    return tuple(pts for pts, _ in packets), tuple(i for i, (_, key) in enumerate(packets) if key)
+
+
+def _pyav_seek_and_decode(container, stream, indices: Sequence[int], timestamps: Sequence[int],
+                          keyframes: Sequence[int]) -> tuple[dict[int, np.ndarray], int] | None:
+    """``pyav_frames`` by seeking, given the frames' presentation ``timestamps`` in order and the indices of the
+    ``keyframes``; None where the decoded frames are not the ones the packets listed."""
+    position = {pts: i for i, pts in enumerate(timestamps)}
+    wanted = {min(i, len(timestamps) - 1) for i in indices}
+    frames, decoded, at, frame_iter = {}, 0, -1, None  # at: the index of the frame decoded last
+    for target in sorted(wanted):
+        key = keyframes[max(bisect.bisect_right(keyframes, target) - 1, 0)] if keyframes else 0
+        if frame_iter is None or key > at + 1:  # a keyframe after the next frame: skip to it
+            container.seek(timestamps[target], stream=stream, backward=True)  # to the keyframe at or before it
+            frame_iter, at = container.decode(stream), -1
+        for frame in frame_iter:
+            decoded += 1
+            if frame.pts not in position or (at == -1 and position[frame.pts] > target):
+                return None  # a frame the packets did not list, or the seek went past the target
+            at = position[frame.pts]
+            if at in wanted:
+                frames[at] = frame.to_ndarray(format="rgb24")  # (H, W, C)
+            if at >= target:
+                break
+        if target not in frames:
+            return None
+    return frames, decoded
 
 
 _PROBE = {"decord": _probe_decord, "pyav": _probe_pyav, "torchcodec": _probe_torchcodec}

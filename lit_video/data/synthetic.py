@@ -89,8 +89,8 @@ def synthetic_classes(groups: Sequence[str] | None = None,
 
 def write_video(path: str | Path, frames: np.ndarray, fps: float, crf: int = 20, keyint: int | None = None) -> Path:
     """Encode uint8 RGB frames ``(T, H, W, 3)``: H.264 (yuv420p) in .mp4/.mkv/.mov, VP9 in .webm, MPEG-4 in .avi.
-    ``keyint``: H.264 with a keyframe exactly every ``keyint`` frames (None: x264's choice), as in real footage, where
-    a seek decodes from the keyframe before it."""
+    ``keyint``: a keyframe at least every ``keyint`` frames, exactly every ``keyint`` in H.264 (None: the encoder's
+    choice), as in real footage, where a seek decodes from the keyframe before it."""
     path = Path(path)
     codec = {".webm": "libvpx-vp9", ".avi": "mpeg4"}.get(path.suffix.lower(), "libx264")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,6 +99,8 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float, crf: int = 20,
         stream.height, stream.width = frames.shape[1:3]
         stream.pix_fmt = "yuv420p"
         stream.codec_context.thread_count = 1  # one thread: byte-identical output for a seed
+        if keyint:
+            stream.codec_context.gop_size = keyint
         if codec == "libx264":
             # veryfast: twice as fast as the default preset, same size. No macroblock-tree rate control: with it
             # x264's output varies from run to run even on one thread (measured: 3 to 7 of 64 built-in videos).
