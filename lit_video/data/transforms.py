@@ -76,15 +76,15 @@ class ClipTransform:
     def _views(self, frames: torch.Tensor, clips: list[Sequence[int]], which: Sequence[int], crops: int,
                flows: list[torch.Tensor] | None) -> torch.Tensor | dict[str, torch.Tensor]:
         # Frames already at the short side (the decoded-frame cache keeps them so) pass through unchanged.
-        video = resize_frames(frames, self.resize).permute(0, 3, 1, 2).contiguous()  # (U, h, w, C) -> (U, C, h, w)
+        video = resize_frames(frames, self.resize).permute(0, 3, 1, 2)  # (U, h, w, C) -> (U, C, h, w)
         h, w = video.shape[-2:]
         size, length = self.size, len(clips[0])
         views = len(clips) * len(which)
         # Normalisation is per pixel, so it gives the same bits before or after cropping and picking frames: do it
         # where it touches fewer pixels (once for a video's frames when its views overlap, as 10 x 3 do).
         normalize_first = video.numel() < views * length * 3 * size * size
-        if normalize_first:
-            video = self._normalize(video)
+        if normalize_first:  # contiguous first: gathering frames from it is then a copy of whole rows
+            video = self._normalize(video.contiguous())
         rgb = torch.empty(views, 3, length, size, size)
         flow_views = None if flows is None else torch.empty(views, 2, length - 1, size, size)
         v = 0
@@ -97,10 +97,11 @@ class ClipTransform:
                 box = (..., slice(top, top + size), slice(left, left + size))
                 if normalize_first:  # the clip's frames gathered straight into the view, (T, C, size, size)
                     torch.index_select(video[box], 0, index, out=rgb[v].transpose(0, 1))
-                else:
-                    rgb[v] = self._normalize(video[box].index_select(0, index)).transpose(0, 1)  # (C, T, size, size)
-                if flip:
-                    rgb[v] = rgb[v].flip(-1)
+                    if flip:
+                        rgb[v] = rgb[v].flip(-1)
+                else:  # the view's uint8 frames picked, cropped and flipped, then normalised
+                    clip = video[box].index_select(0, index)  # (T, C, size, size)
+                    rgb[v] = self._normalize(clip.flip(-1) if flip else clip).transpose(0, 1)  # (C, T, size, size)
                 if clip_flow is not None:
                     flow_views[v] = clip_flow[box].transpose(0, 1)  # (T', 2, size, size) -> (2, T', size, size)
                     if flip:  # mirrored: dx -> -dx
