@@ -1,6 +1,6 @@
 """Reading video at Kinetics' size: each decoding backend, the training loader and the evaluation loader.
 
-    python benchmarks/bench_loader.py [--videos 12] [--eval-videos 4] [--workers 0 2]
+    python benchmarks/bench_loader.py [--videos 12] [--eval-videos 8] [--workers 0 2]
 
 The files are made here to Kinetics' measure (340 x 256, 30 fps, 10 s, H.264 with a keyframe every 8 s, so that a
 seek decodes from the keyframe before it, as in real footage); clips of 16 frames at 5 fps, 112 px crops of a
@@ -76,7 +76,7 @@ def kinetics_like_dataset(root: Path, videos: int) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", type=int, default=12, help="files to make (default 12)")
-    parser.add_argument("--eval-videos", type=int, default=4,
+    parser.add_argument("--eval-videos", type=int, default=8,
                         help="of them, the videos the 10 x 3 evaluation is timed on (the per-view path is slow)")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2], help="loader workers to time")
     args = parser.parse_args()
