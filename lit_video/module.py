@@ -30,16 +30,31 @@ FUSION_WEIGHTS = torch.linspace(0, 1, 21)
 class VideoScores(torchmetrics.Metric):
     """Collects per-view class probabilities and averages them per video (the multi-view test protocol).
 
-    States are concatenated across processes, so the video-level numbers are right under DDP too.
+    States are concatenated across processes, so under DDP a video's views are averaged together wherever they were
+    scored. Each state starts with an empty entry of its shape, so that a process that scored nothing (a split
+    smaller than the processes, or every video of its share unreadable) still joins the gathering.
     """
 
     full_state_update = False
 
-    def __init__(self) -> None:
+    def __init__(self, num_classes: int, multi_label: bool = False) -> None:
         super().__init__()
+        self.num_classes, self.multi_label = num_classes, multi_label
         self.add_state("index", default=[], dist_reduce_fx="cat")
         self.add_state("probs", default=[], dist_reduce_fx="cat")
         self.add_state("labels", default=[], dist_reduce_fx="cat")
+        self.reset()
+
+    def reset(self) -> None:
+        super().reset()
+        labels = (torch.empty(0, self.num_classes) if self.multi_label else torch.empty(0, dtype=torch.long))
+        self.update(torch.empty(0, dtype=torch.long, device=self.device),
+                    torch.empty(0, self.num_classes, device=self.device), labels.to(self.device))
+
+    @property
+    def empty(self) -> bool:
+        """No view scored here (in this process)."""
+        return sum(len(index) for index in self.index) == 0
 
     def update(self, video_index: torch.Tensor, probs: torch.Tensor, labels: torch.Tensor) -> None:
         self.index.append(video_index)
@@ -147,9 +162,12 @@ class VideoClassifier(L.LightningModule):
                 "clip_top5": MulticlassAccuracy(num_classes, top_k=top5, average="micro"),
             }, prefix=prefix) for stage, prefix in (("fit", "train/"), ("val", "val/"), ("test", "test/"))
         }) if not multi_label else nn.ModuleDict()
-        self.video_scores = nn.ModuleDict({stage: VideoScores() for stage in ("val", "test")})
-        self.stream_scores = nn.ModuleDict({stage: nn.ModuleDict({s: VideoScores() for s in self.streams})
-                                            for stage in ("val", "test")})
+        self.video_scores = nn.ModuleDict({stage: VideoScores(num_classes, multi_label) for stage in ("val", "test")})
+        self.stream_scores = nn.ModuleDict({
+            stage: nn.ModuleDict({s: VideoScores(num_classes, multi_label) for s in self.streams})
+            for stage in ("val", "test")})
+        # The evaluation loss, averaged over every clip of every process (weighted by batch size).
+        self.eval_loss = nn.ModuleDict({stage: torchmetrics.MeanMetric() for stage in ("val", "test")})
 
     def setup(self, stage: str) -> None:
         if self.memory_format is None:
@@ -236,10 +254,9 @@ class VideoClassifier(L.LightningModule):
             logits = self(self._clips(batch))
             loss, scores = self._loss(logits, batch["label"]), logits
             self.video_scores[stage].update(batch["video_index"], self._probs(logits).float(), batch["label"])
-        self.log(f"{stage}/loss", loss, batch_size=batch_size, sync_dist=True)
+        self.eval_loss[stage].update(loss.detach().float(), batch_size)
         if not self.hparams.multi_label:
             self.clip_metrics[stage].update(scores, batch["label"])
-            self.log_dict(self.clip_metrics[stage], batch_size=batch_size, prog_bar=stage == "val")
 
     @property
     def eval_streams(self) -> tuple[str, ...]:
@@ -265,28 +282,40 @@ class VideoClassifier(L.LightningModule):
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         self._eval_step("test", batch)
 
-    def _video_metrics(self, stage: str) -> None:
-        if self.streams:
-            self._stream_video_metrics(stage)
-            return
-        scores = self.video_scores[stage]
-        if not scores.index:  # sanity checking with no batches, or an empty split
-            scores.reset()
-            return
-        probs, labels = scores.compute()
-        scores.reset()
-        self.log_dict(self._accuracies(stage, probs, labels), prog_bar=stage == "val")
+    def _epoch_metrics(self, stage: str) -> None:
+        """The epoch's loss, clip- and video-level metrics, each computed from the states of every process (so
+        under DDP they are a single process's numbers: the evaluation sampler gives each video to one process).
+        Every process takes part in each gathering, whatever it scored, and logs the same numbers."""
+        metrics = self._stream_video_metrics(stage) if self.streams else self._video_metrics(stage)
+        clip_metrics = self.clip_metrics[stage] if stage in self.clip_metrics else None  # none for multi-label
+        loss = self.eval_loss[stage].compute() if metrics else None
+        clip = clip_metrics.compute() if metrics and clip_metrics is not None else {}
+        self.eval_loss[stage].reset()
+        if clip_metrics is not None:
+            clip_metrics.reset()
+        if metrics:  # nothing scored anywhere (sanity checking without batches, an empty split): nothing to log
+            # The numbers are the same in every process: "max" passes them on unchanged (a mean of equal floats
+            # can round).
+            self.log_dict({f"{stage}/loss": loss, **clip, **metrics}, prog_bar=stage == "val", sync_dist=True,
+                          reduce_fx="max")
 
-    def _stream_video_metrics(self, stage: str) -> None:
+    def _video_metrics(self, stage: str) -> dict[str, Any]:
+        scores = self.video_scores[stage]
+        probs, labels = scores.compute()  # (V, K) and labels of the V videos scored in any process
+        scores.reset()
+        return self._accuracies(stage, probs, labels) if len(probs) else {}
+
+    def _stream_video_metrics(self, stage: str) -> dict[str, Any]:
         """Each evaluated stream's video-level accuracies, suffixed with its name, and their fusion's under the
         usual names; with ``fusion="weighted"``, validation first chooses the fusion weight."""
         per_stream = {}
         for name, scores in self.stream_scores[stage].items():
-            if scores.index:
-                per_stream[name] = scores.compute()  # (probs (V, K), labels), videos in index order
+            probs, labels = scores.compute()  # (probs (V, K), labels), videos in index order
+            if len(probs):
+                per_stream[name] = probs, labels
             scores.reset()
         if not per_stream:
-            return
+            return {}
         labels = next(iter(per_stream.values()))[1]
         metrics = {}
         for name, (probs, _) in per_stream.items():
@@ -296,8 +325,7 @@ class VideoClassifier(L.LightningModule):
         if choose and not self.trainer.sanity_checking:
             self.model.fusion_weight.fill_(self._choose_fusion_weight(probs, labels))
             metrics["val/fusion_weight"] = self.model.fusion_weight.clone()
-        metrics |= self._accuracies(stage, self._fuse(probs), labels)
-        self.log_dict(metrics, prog_bar=stage == "val")
+        return metrics | self._accuracies(stage, self._fuse(probs), labels)
 
     def _choose_fusion_weight(self, probs: dict[str, torch.Tensor], labels: torch.Tensor) -> float:
         """The spatial stream's weight (of ``FUSION_WEIGHTS``) that gives the best video-level top-1 (hit@1) on
@@ -333,10 +361,10 @@ class VideoClassifier(L.LightningModule):
         return metrics
 
     def on_validation_epoch_end(self) -> None:
-        self._video_metrics("val")
+        self._epoch_metrics("val")
 
     def on_test_epoch_end(self) -> None:
-        self._video_metrics("test")
+        self._epoch_metrics("test")
 
     def configure_optimizers(self) -> dict[str, Any]:
         # No weight decay on biases and norm parameters (the usual AdamW recipe).

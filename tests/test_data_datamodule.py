@@ -102,11 +102,23 @@ def test_same_seed_gives_the_same_clips(tiny_dataset, workers):
     ("format", "youtube", "data.format 'youtube'"), ("backend", "opencv", "data.backend 'opencv'"),
     ("test_crops", 2, "test_crops must be 1 or 3"), ("fps", 0, "data.fps must be > 0"),
     ("resize", 16, "data.resize"), ("root", "/nonexistent/videos", "is not a folder"),
+    ("prefetch_factor", 0, "data.prefetch_factor must be >= 1"),
 ])
 def test_bad_options_fail_at_construction(tiny_dataset, option, value, message):
     kwargs = {"root": str(tiny_dataset), "size": 32, option: value}
     with pytest.raises(ValueError, match=message):
         VideoDataModule(**kwargs)
+
+
+def test_loader_options_reach_the_dataloaders(tiny_dataset):
+    dm = VideoDataModule(root=str(tiny_dataset), frames=4, size=32, num_workers=1, prefetch_factor=3,
+                         persistent_workers=False)
+    for loader in (dm.train_dataloader(), dm.test_dataloader()):
+        assert (loader.num_workers, loader.prefetch_factor, loader.persistent_workers) == (1, 3, False)
+        assert not loader.pin_memory  # no Trainer on a GPU
+    assert VideoDataModule(root=str(tiny_dataset), frames=4, size=32, pin_memory=True).val_dataloader().pin_memory
+    in_process = VideoDataModule(root=str(tiny_dataset), frames=4, size=32, num_workers=0).train_dataloader()
+    assert (in_process.prefetch_factor, in_process.persistent_workers) == (None, False)
 
 
 def test_no_videos_found(tmp_path):

@@ -10,12 +10,26 @@ from lit_video.module import VideoClassifier, VideoScores, check_clip_shape, hit
 
 
 def test_video_scores_average_views_per_video():
-    scores = VideoScores()
+    scores = VideoScores(num_classes=2)
     # Two views of video 7 and one of video 2, delivered out of order across two batches.
     scores.update(torch.tensor([7, 2]), torch.tensor([[0.8, 0.2], [0.1, 0.9]]), torch.tensor([0, 1]))
     scores.update(torch.tensor([7]), torch.tensor([[0.2, 0.8]]), torch.tensor([0]))
     probs, labels = scores.compute()
     torch.testing.assert_close(probs, torch.tensor([[0.1, 0.9], [0.5, 0.5]]))  # ordered by index: 2, then 7
+    assert labels.tolist() == [1, 0]
+
+
+def test_video_scores_average_a_videos_views_scored_in_different_processes():
+    """What DDP's gathering does (each process's states concatenated), done by torchmetrics' merge_state: video 7's
+    views scored in two processes are averaged together; a process that scored nothing adds nothing."""
+    here, there, idle = VideoScores(num_classes=2), VideoScores(num_classes=2), VideoScores(num_classes=2)
+    here.update(torch.tensor([7, 2]), torch.tensor([[0.8, 0.2], [0.1, 0.9]]), torch.tensor([0, 1]))
+    there.update(torch.tensor([7]), torch.tensor([[0.2, 0.8]]), torch.tensor([0]))
+    assert idle.empty and not here.empty
+    here.merge_state(there)
+    here.merge_state(idle)
+    probs, labels = here.compute()
+    torch.testing.assert_close(probs, torch.tensor([[0.1, 0.9], [0.5, 0.5]]))
     assert labels.tolist() == [1, 0]
 
 
@@ -29,6 +43,7 @@ def test_hit_at_k_counts_any_true_label_in_top_k():
 def _step(module: VideoClassifier, stage: str, logits: torch.Tensor, labels: torch.Tensor, index: torch.Tensor):
     module.clip_metrics[stage].update(logits, labels)
     module.video_scores[stage].update(index, logits.softmax(-1), labels)
+    module.eval_loss[stage].update(torch.nn.functional.cross_entropy(logits, labels), len(labels))
 
 
 def test_video_level_metrics_and_group_accuracy():
@@ -39,13 +54,17 @@ def test_video_level_metrics_and_group_accuracy():
     # Video 0 (class 0): one wrong view and two right ones -> right after averaging. Video 1 (class 2): wrong.
     logits = torch.tensor([[0.0, 3.0, 0.0], [4.0, 0.0, 0.0], [4.0, 0.0, 0.0], [5.0, 0.0, 0.0]])
     _step(module, "test", logits, torch.tensor([0, 0, 0, 2]), torch.tensor([0, 0, 0, 1]))
-    module._video_metrics("test")
+    module._epoch_metrics("test")
+    assert logged["test/clip_top1"] == pytest.approx(0.5)  # views 1, 2 of video 0 right; 0 and video 1's wrong
     assert logged["test/video_top1"] == pytest.approx(0.5)
     assert logged["test/mean_class_acc"] == pytest.approx(0.5)  # classes 0 (right) and 2 (wrong) present
     assert logged["test/group_acc/appearance"] == pytest.approx(1.0)
     assert logged["test/group_acc/motion"] == pytest.approx(0.0)
     assert logged["test/video_top5"] == pytest.approx(1.0)  # top-5 of 3 classes always hits
-    assert not module.video_scores["test"].index  # reset for the next epoch
+    assert module.video_scores["test"].empty  # reset for the next epoch
+    logged.clear()
+    module._epoch_metrics("test")  # an epoch that scored nothing logs nothing
+    assert logged == {}
 
 
 def test_cosine_schedule_with_warmup():
@@ -92,4 +111,4 @@ def test_empty_batch_is_skipped():
              "video_index": torch.empty(0, dtype=torch.long)}
     assert module.training_step(empty, 0) is None
     module.test_step(empty, 0)
-    assert not module.video_scores["test"].index
+    assert module.video_scores["test"].empty

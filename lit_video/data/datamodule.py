@@ -11,6 +11,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from lightning.fabric.utilities.seed import pl_worker_init_function
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader
 
@@ -77,6 +78,12 @@ class VideoDataModule(L.LightningDataModule):
     size and mtime, the decoder and the short side, so a changed video or setting is decoded again): for small
     datasets such as the built-in one, read every epoch by every model of a sweep; pair it with ``num_workers=0``
     so one process holds the frames.
+    Loading: ``num_workers`` processes, each keeping ``prefetch_factor`` batches ready, kept between epochs unless
+    ``persistent_workers=False``; ``pin_memory`` (None: when the Trainer runs on a GPU) pins batches for faster copies
+    to it. Under DDP every process trains on its share of the videos (Lightning's ``DistributedSampler``), and
+    validation and test give each video to exactly one process (Lightning's ``UnrepeatedDistributedSampler``: the
+    default sampler pads a split by repeating videos, which would count them twice), so the metrics gathered from
+    all processes are a single process's.
     ``modalities``: what the model takes (its ``model_info``, filled in by the CLI and sweeps; None: ``rgb``).
     With ``flow``, items carry ``{"rgb": clip, "flow": its optical flow}`` (``ClipDataset``), the flow computed with
     ``flow_method`` (``dis``, ``farneback`` or ``tvl1``) and optionally minus its mean (``flow_subtract_mean``),
@@ -90,7 +97,8 @@ class VideoDataModule(L.LightningDataModule):
                  test_crops: int = 1, backend: str = "decord", strict: bool = False, seed: int = 0,
                  log_dir: str | None = None, flip: bool | None = None, name: str | None = None,
                  val_split: str = "val", test_split: str = "test", cache_frames: bool = False,
-                 modalities: list[str] | None = None, flow_method: str = "dis", flow_subtract_mean: bool = False):
+                 modalities: list[str] | None = None, flow_method: str = "dis", flow_subtract_mean: bool = False,
+                 pin_memory: bool | None = None, persistent_workers: bool = True, prefetch_factor: int = 2):
         super().__init__()
         frames = DEFAULT_FRAMES if frames is None else frames
         fps = DEFAULT_FPS if fps is None else fps
@@ -99,7 +107,7 @@ class VideoDataModule(L.LightningDataModule):
         # VideoClassifier's `name` is the model's, and Lightning refuses two values under one key.
         self.save_hyperparameters(ignore=["name"])
         _check_options(format, frames, fps, size, resize, batch_size, num_workers, test_clips, test_crops, backend,
-                       val_split, test_split, modalities, flow_method)
+                       val_split, test_split, modalities, flow_method, prefetch_factor)
         self.modalities = tuple(modalities or ("rgb",))
         # What the flow depends on (a bad method fails here); None where the model takes no flow.
         self.flow_settings = FlowSettings(flow_method, flow_subtract_mean) if "flow" in self.modalities else None
@@ -107,6 +115,7 @@ class VideoDataModule(L.LightningDataModule):
         self.name = name
         self.frames, self.fps, self.size, self.resize = frames, fps, size, resize
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
+        self.pin_memory, self.persistent_workers, self.prefetch_factor = pin_memory, persistent_workers, prefetch_factor
         self.test_clips, self.test_crops = test_clips, test_crops
         self.backend = resolve_backend(backend)  # a backend this machine cannot run fails here, saying why
         if backend == "auto":
@@ -254,15 +263,34 @@ class VideoDataModule(L.LightningDataModule):
 
     def _loader(self, split: str) -> DataLoader:
         dataset = self.dataset(split)
+        trainer = self.trainer
+        on_gpu = trainer is not None and trainer.strategy.root_device.type == "cuda"
+        workers = self.num_workers > 0
         # An item is a video with all its views, so a batch holds whole videos: batch_size clips at most, or one video's
         # views where they are more (a video's views are decoded together, once).
         return DataLoader(
             dataset, batch_size=max(1, self.batch_size // dataset.views), shuffle=split == "train",
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0, collate_fn=dataset.collate,
+            sampler=None if split == "train" else self._eval_sampler(split),
+            num_workers=self.num_workers, collate_fn=dataset.collate,
+            pin_memory=on_gpu if self.pin_memory is None else self.pin_memory,
+            persistent_workers=workers and self.persistent_workers,
+            prefetch_factor=self.prefetch_factor if workers else None,
             # The generator fixes the shuffle and each worker's base seed; the init function seeds the
             # worker's torch / numpy / random from it, so one seed gives the same clips and crops every run.
             worker_init_fn=pl_worker_init_function, generator=torch.Generator().manual_seed(self.seed))
+
+    def _eval_sampler(self, split: str) -> UnrepeatedDistributedSampler | None:
+        """Under DDP, each of the split's videos for exactly one process, in order (None in one process: Lightning
+        leaves the loader as it is)."""
+        trainer = self.trainer
+        if trainer is None or trainer.world_size == 1:
+            return None
+        dataset = self.dataset(split)
+        if len(dataset) < trainer.world_size:
+            raise ValueError(f"the {split} split has {len(dataset)} readable videos, fewer than the "
+                             f"{trainer.world_size} processes of this run: each process must evaluate at least one")
+        return UnrepeatedDistributedSampler(dataset, num_replicas=trainer.world_size, rank=trainer.global_rank,
+                                            shuffle=False)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")
@@ -276,7 +304,7 @@ class VideoDataModule(L.LightningDataModule):
 
 def _check_options(format: str, frames: int, fps: float, size: int, resize: int | None, batch_size: int,
                    num_workers: int, test_clips: int, test_crops: int, backend: str, val_split: str,
-                   test_split: str, modalities: list[str] | None, flow_method: str) -> None:
+                   test_split: str, modalities: list[str] | None, flow_method: str, prefetch_factor: int) -> None:
     """Bad options fail here, at construction, with the option to change."""
     problems = []
     if format not in FORMATS:
@@ -295,6 +323,8 @@ def _check_options(format: str, frames: int, fps: float, size: int, resize: int 
         problems.append(f"data.batch_size must be >= 1 (got {batch_size})")
     if num_workers < 0:
         problems.append(f"data.num_workers must be >= 0 (got {num_workers})")
+    if prefetch_factor < 1:
+        problems.append(f"data.prefetch_factor must be >= 1 batch per worker (got {prefetch_factor})")
     if test_clips < 1:
         problems.append(f"data.test_clips must be >= 1 (got {test_clips})")
     if test_crops not in (1, 3):
