@@ -2,7 +2,12 @@
 
 Writes ``<out>/<name>/results.jsonl`` (one row per entry), ``leaderboard.csv/.md/.json`` and PNG plots, and
 one wandb run per entry (offline by default: no account needed, ``wandb sync`` later). Exit status: 0 when
-every entry passed, 1 when any failed (the sweep still runs the others), 2 for a config that cannot run.
+every entry passed, 1 when any failed (the sweep still runs the others), 2 for a config that cannot run (or row
+files that cannot be merged).
+
+Across machines: ``--launcher slurm`` submits each job (a model's seeds) to SLURM with submitit and merges the rows
+as jobs finish; ``--shard I/N`` runs every N-th job, for a scheduler of your own; ``--merge`` builds the
+leaderboard from every shard's and job's rows.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from .config import SweepConfigError, load_sweep
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="lit-video sweep", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="lit-video sweep", description=__doc__.split("\n\n")[0],
+                                     epilog=__doc__.split("\n\n")[2], formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("config", help="sweep YAML, e.g. configs/sweeps/lecture.yaml")
     parser.add_argument("--out", default="results", help="results folder; the sweep writes OUT/<name>/ "
                                                          "(default: results)")
@@ -27,19 +33,49 @@ def main(argv: list[str] | None = None) -> int:
                              "(needs a login)")
     parser.add_argument("--no-wandb", action="store_true",
                         help="no wandb runs (the results files never need it)")
+    where = parser.add_argument_group("across machines")
+    where.add_argument("--launcher", choices=("local", "slurm", "submitit-local"), default="local",
+                       help="local (default): run the jobs here; slurm: one SLURM job per model's seeds, with "
+                            "submitit; submitit-local: the same jobs as local processes")
+    where.add_argument("--shard", metavar="I/N", help="run only shard I of N (every N-th job), its rows in "
+                                                      "OUT/<name>/rows/; then --merge")
+    where.add_argument("--merge", action="store_true",
+                       help="run nothing: merge the shards' and jobs' rows and write the leaderboard")
+    slurm = parser.add_argument_group("slurm (override the config's `slurm` section)")
+    slurm.add_argument("--partition")
+    slurm.add_argument("--gpus", type=int, dest="gpus_per_node", help="GPUs per job")
+    slurm.add_argument("--cpus", type=int, dest="cpus_per_task", help="CPUs per job")
+    slurm.add_argument("--mem-gb", type=int, dest="mem_gb", help="memory per job, GB")
+    slurm.add_argument("--time-min", type=int, dest="timeout_min",
+                       help="time limit per job, minutes (default: its entries' timeout_s summed, + 10)")
+    slurm.add_argument("--array-parallelism", type=int, dest="array_parallelism",
+                       help="jobs of the array running at once")
     args = parser.parse_args(argv)
+    if args.shard and (args.launcher != "local" or args.merge):
+        parser.error("--shard runs a share of the jobs here: it goes with neither --launcher nor --merge")
     try:
         sweep = load_sweep(args.config)
     except SweepConfigError as err:
         print(f"lit-video sweep: configuration error: {err}", file=sys.stderr)
         return 2
-    from .runner import ResultsFolderBusy, run_sweep
+    from .merge import RowsDisagree
+    from .runner import ResultsFolderBusy, Shard, merge_sweep, run_sweep
 
+    try:
+        shard = Shard.parse(args.shard) if args.shard else None
+    except ValueError as err:
+        parser.error(str(err))
     if not args.no_wandb:
         os.environ.setdefault("WANDB_SILENT", "true")
+    wandb_mode = None if args.no_wandb else args.wandb
     try:
-        return run_sweep(sweep, args.out, resume=args.resume, wandb_mode=None if args.no_wandb else args.wandb)
-    except ResultsFolderBusy as err:
+        if args.merge:
+            return merge_sweep(sweep, args.out, wandb_mode)
+        cluster = sweep.cluster.overridden(**{k: getattr(args, k) for k in (
+            "partition", "gpus_per_node", "cpus_per_task", "mem_gb", "timeout_min", "array_parallelism")})
+        return run_sweep(sweep, args.out, resume=args.resume, wandb_mode=wandb_mode, shard=shard,
+                         launcher=args.launcher, cluster=cluster)
+    except (ResultsFolderBusy, RowsDisagree) as err:
         print(f"lit-video sweep: {err}", file=sys.stderr)
         return 2
 

@@ -6,6 +6,7 @@ name: lecture                   # results go to <out>/lecture/
 seeds: [0, 1, 2]
 timeout_s: 900                  # per entry
 parallel: 2                     # models trained at once on a CPU (default 1); see Sweep.parallel
+slurm: {partition: gpu, gpus_per_node: 1, cpus_per_task: 8, mem_gb: 64}  # each job's share (--launcher slurm)
 profile: {batch_sizes: [1, 8]}  # ThroughputOptions of the cost measurement
 model: {lr: 1.0e-3}             # the CLI's sections, for every entry: model (VideoClassifier),
 data: {size: 64}                #   data (VideoDataModule; a list of them sweeps several datasets)
@@ -38,7 +39,7 @@ from ..machine import accelerator_device, default_precision
 from ..profiling import ThroughputOptions
 from ..train import ConfigError, preflight
 
-SWEEP_KEYS = ("name", "models", "model", "data", "trainer", "profile", "seeds", "timeout_s", "parallel")
+SWEEP_KEYS = ("name", "models", "model", "data", "trainer", "profile", "seeds", "timeout_s", "parallel", "slurm")
 ITEM_KEYS = ("label", "data", "trainer", "profile_only")  # besides the CLI's model keys
 # Trainer settings each entry gets from the sweep: its own folder and loggers.
 SWEEP_TRAINER_KEYS = ("default_root_dir", "logger")
@@ -106,6 +107,41 @@ def seeded(config: dict[str, Any], seed: int) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class ClusterOptions:
+    """What each cluster job asks for: the sweep config's ``slurm`` section, overridden by the command's flags.
+    ``timeout_min`` None: the longest job's entries' timeouts summed, plus 10 minutes."""
+
+    partition: str | None = None
+    gpus_per_node: int | None = None
+    cpus_per_task: int | None = None
+    mem_gb: int | None = None
+    timeout_min: int | None = None
+    array_parallelism: int | None = None  # jobs of the array running at once (None: SLURM's limit)
+
+    @classmethod
+    def from_config(cls, section: Any, source: str = "<config>") -> ClusterOptions:
+        if section is None:
+            return cls()
+        if not isinstance(section, dict):
+            raise SweepConfigError(f"{source}: slurm must be a mapping of {', '.join(f.name for f in fields(cls))}")
+        unknown = sorted(set(section) - {f.name for f in fields(cls)})
+        if unknown:
+            raise SweepConfigError(f"{source}: slurm: unknown key(s) {', '.join(unknown)}; accepted: "
+                                   f"{', '.join(f.name for f in fields(cls))}")
+        for key, value in section.items():
+            wanted = str if key == "partition" else int
+            if value is not None and (not isinstance(value, wanted) or isinstance(value, bool)
+                                      or (wanted is int and value < (0 if key == "gpus_per_node" else 1))):
+                raise SweepConfigError(f"{source}: slurm.{key} must be {'a name' if wanted is str else 'a count'}, "
+                                       f"got {value!r}")
+        return cls(**section)
+
+    def overridden(self, **flags: Any) -> ClusterOptions:
+        """These options with the flags that were given (not None)."""
+        return ClusterOptions(**{**asdict(self), **{k: v for k, v in flags.items() if v is not None}})
+
+
+@dataclass(frozen=True)
 class Sweep:
     name: str
     entries: list[Entry]
@@ -113,6 +149,7 @@ class Sweep:
     # second thread, so two one-thread fits on two cores take about the time of one. Every model is profiled
     # first, one at a time, so that no speed figure is measured beside a neighbour's training. CPU only.
     parallel: int = 1
+    cluster: ClusterOptions = ClusterOptions()  # the ``slurm`` section: what each job asks a cluster for
 
 
 def _mapping(where: str, value: Any) -> dict[str, Any]:
@@ -184,6 +221,7 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
     parallel = raw.get("parallel", 1)
     if not isinstance(parallel, int) or isinstance(parallel, bool) or parallel < 1:
         raise SweepConfigError(f"{source}: `parallel` must be a whole number of jobs >= 1, got {parallel!r}")
+    cluster = ClusterOptions.from_config(raw.get("slurm"), source)
     profile = _mapping(f"{source}: profile", raw.get("profile"))
     try:
         ThroughputOptions(**profile)
@@ -253,7 +291,7 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
         raise SweepConfigError(f"{source}: `parallel: {parallel}` trains models side by side on CPU cores; "
                                f"{', '.join(gpu)} run(s) on an accelerator, which trains one model at a time "
                                "(leave parallel out, or set trainer.accelerator: cpu)")
-    return Sweep(name, entries, parallel)
+    return Sweep(name, entries, parallel, cluster)
 
 
 def load_sweep(path: str | Path) -> Sweep:

@@ -29,6 +29,12 @@ ROW_FIELDS = (
     "status", "error",
 )
 RESULTS_FILE = "results.jsonl"
+# The fields measured by timing (and the layout chosen by timing), which differ from run to run of one entry.
+TIMED_FIELDS = ("flow_ms_per_clip", "train_time_s", "infer_clips_per_s", "latency_ms_p50", "latency_ms_p95",
+                "train_clips_per_s", "data_clips_per_s", "peak_mem_mb", "mfu", "memory_format")
+# Where a shard (``--shard I/N``) or a cluster job writes its own rows, one file each, beside results.jsonl; merging
+# (``merge.merge_rows``) brings them into results.jsonl.
+ROWS_DIR = "rows"
 
 
 def make_row(**fields: Any) -> dict[str, Any]:
@@ -87,3 +93,15 @@ def latest_rows(rows: Iterable[dict[str, Any]], hashes: Iterable[str] | None = N
         keep = set(hashes)
         latest = {h: r for h, r in latest.items() if h in keep}
     return list(latest.values())
+
+
+def row_files(out_dir: str | Path) -> list[Path]:
+    """A sweep's row files: ``results.jsonl`` and each shard's or cluster job's file in ``rows/``."""
+    out_dir = Path(out_dir)
+    return [out_dir / RESULTS_FILE, *sorted((out_dir / ROWS_DIR).glob("*.jsonl"))]
+
+
+def done_hashes(out_dir: str | Path) -> set[str]:
+    """The config hashes with an ``ok`` (or ``profiled``) row in any of the sweep's row files: what resume skips."""
+    return {row["config_hash"] for path in row_files(out_dir) for row in read_rows(path)
+            if row.get("status") in ("ok", "profiled")}

@@ -35,8 +35,9 @@ from . import tracking
 from .config import Entry, Sweep
 from .entry import COST_FILE, PROFILE_FILE, PROFILE_SPEC_FILE, RESULT_FILE, SPEC_FILE, base_row
 from .leaderboard import write_leaderboards
+from .merge import describe, merge_rows
 from .plots import write_plots
-from .rows import RESULTS_FILE, append_row, latest_rows, read_rows
+from .rows import RESULTS_FILE, ROWS_DIR, append_row, done_hashes, latest_rows, read_rows
 
 STDERR_TAIL = 2000  # characters of a dead entry's stderr kept as its error
 LOCK_FILE = ".lock"
@@ -163,6 +164,51 @@ def _expected_fit(job: list[Entry], runs_dir: Path) -> float:
     return len(job) * epochs / profile["train_clips_per_s"] if profile.get("train_clips_per_s") else 0.0
 
 
+def finished_rows(job: list[Entry], outcomes: list[Outcome], runs_dir: Path, wandb_mode: str | None,
+                  console: Console | None = None) -> list[dict[str, Any]]:
+    """The rows of a job's outcomes, one per entry: an entry out of GPU memory is first retried once at half its
+    batch size; a failed entry's row carries its error."""
+    rows = []
+    for entry, outcome in zip(job, outcomes, strict=True):
+        if outcome.oom and (smaller := _halved_batch(entry)) is not None:
+            if console:
+                console.print(f"[yellow]{entry.entry_id}: out of memory; retrying once at batch size "
+                              f"{smaller.config['data']['batch_size']}[/]")
+            (outcome,) = run_child([smaller], runs_dir, wandb_mode)
+        if outcome.status == "ok":
+            rows.append({**outcome.row, "config_hash": entry.config_hash})  # as configured, even after a retry
+        else:
+            rows.append(base_row(entry, status="failed", error=outcome.error))
+    return rows
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count`` (from 1): every ``count``-th job of the sweep (a model's seeds stay together),
+    the same ones whenever the config is the same; its rows go to ``rows/shard-I-of-N.jsonl``."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        index, _, count = text.partition("/")
+        try:
+            shard = cls(int(index), int(count))
+        except ValueError:
+            shard = None
+        if shard is None or not 1 <= shard.index <= shard.count:
+            raise ValueError(f"--shard {text!r}: give I/N with 1 <= I <= N, e.g. 1/4")
+        return shard
+
+    @property
+    def name(self) -> str:
+        return f"shard-{self.index}-of-{self.count}"
+
+    def select(self, grouped: list[list[Entry]]) -> list[list[Entry]]:
+        return grouped[self.index - 1::self.count]
+
+
 def _halved_batch(entry: Entry) -> Entry | None:
     """The entry at half its batch size, for one retry after a GPU out-of-memory; None if it cannot shrink."""
     batch = entry.config["data"]["batch_size"]
@@ -215,7 +261,9 @@ class SweepDisplay:
 
 
 def refresh_outputs(out_dir: Path, sweep: Sweep) -> tuple[list[dict[str, Any]], list[Path]]:
-    """Regenerate the leaderboards and plots from results.jsonl (the rows of this sweep's current entries)."""
+    """Regenerate the leaderboards and plots from results.jsonl (the rows of this sweep's current entries), with
+    the rows of shards and cluster jobs merged into it first (``merge.merge_rows``)."""
+    merge_rows(out_dir, sweep)
     rows = latest_rows(read_rows(out_dir / RESULTS_FILE), [e.config_hash for e in sweep.entries])
     board = write_leaderboards(out_dir, rows, f"Leaderboard: sweep {sweep.name}")
     return board, write_plots(out_dir, board)
@@ -236,19 +284,20 @@ class ResultsFolderBusy(Exception):
 
 
 @contextlib.contextmanager
-def results_lock(out_dir: Path) -> Iterator[None]:
-    """One writer per results folder: an OS lock on ``<out_dir>/.lock``, held while the sweep runs. The kernel
-    drops it when the holder exits in any way, SIGKILL included, so a dead sweep never leaves the folder locked.
-    The file says who holds it. (``flock``: a folder shared over NFS may not honour it.)"""
-    handle = open(out_dir / LOCK_FILE, "a+")  # held open as long as the lock
+def results_lock(out_dir: Path, name: str = LOCK_FILE) -> Iterator[None]:
+    """One writer per results folder: an OS lock on ``<out_dir>/.lock``, held while the sweep runs (a shard locks
+    only its own rows, ``.lock-shard-I-of-N``, so that shards run side by side). The kernel drops it when the holder
+    exits in any way, SIGKILL included, so a dead sweep never leaves the folder locked. The file says who holds it.
+    (``flock``: a folder shared over NFS may not honour it.)"""
+    handle = open(out_dir / name, "a+")  # held open as long as the lock
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.seek(0)
         holder = handle.read().strip() or "another process"
         handle.close()
-        raise ResultsFolderBusy(f"results folder {out_dir} is in use by {holder}; wait for it to finish or give "
-                                "another --out") from None
+        raise ResultsFolderBusy(f"results folder {out_dir} ({name}) is in use by {holder}; wait for it to finish "
+                                "or give another --out") from None
     try:
         handle.seek(0)
         handle.truncate()
@@ -261,57 +310,72 @@ def results_lock(out_dir: Path) -> Iterator[None]:
 
 
 def run_sweep(sweep: Sweep, out_root: str | Path, resume: bool = True, wandb_mode: str | None = "offline",
-              console: Console | None = None) -> int:
+              console: Console | None = None, shard: Shard | None = None, launcher: str = "local",
+              cluster: Any = None) -> int:
     """Run every entry of ``sweep`` into ``out_root/<name>/``; returns 0, or 1 if any entry failed. Raises
-    ResultsFolderBusy, before touching anything, when another sweep writes to that folder."""
+    ResultsFolderBusy, before touching anything, when another sweep writes to that folder, and merge.RowsDisagree
+    when the rows already there cannot share a leaderboard.
+
+    ``shard``: only that shard's jobs, its rows in ``rows/`` (no tables: ``--merge`` builds them once every shard is
+    done). ``launcher``: ``local`` runs the jobs here; ``slurm`` (or ``submitit-local``, the same path on this
+    machine) submits each job with submitit (``cluster.ClusterOptions`` ``cluster``) and merges their rows as they
+    finish."""
     out_dir = Path(out_root) / sweep.name
     out_dir.mkdir(parents=True, exist_ok=True)
-    with results_lock(out_dir):
-        return _run_sweep(sweep, out_dir, resume, wandb_mode, console or Console())
+    with results_lock(out_dir, LOCK_FILE if shard is None else f"{LOCK_FILE}-{shard.name}"):
+        return _run_sweep(sweep, out_dir, resume, wandb_mode, console or Console(), shard, launcher, cluster)
 
 
-def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None, console: Console) -> int:
+def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None, console: Console,
+               shard: Shard | None, launcher: str, cluster: Any) -> int:
     # Per-entry logs, checkpoints and wandb files stay out of git; the tables and plots are the record.
-    write_atomic(out_dir / ".gitignore", "runs/\nwandb/\n.lock\n.wandb-leaderboard\n")
+    write_atomic(out_dir / ".gitignore", "runs/\nwandb/\ncluster/\n.lock*\n.wandb-leaderboard\n")
     remove_temporaries(out_dir)
-    results_path = out_dir / RESULTS_FILE
-    rows = read_rows(results_path) if resume else []
-    done_hashes = {r["config_hash"] for r in rows if r.get("status") in ("ok", "profiled")}
+    if shard is None and (report := merge_rows(out_dir, sweep)).added:  # a conflict stops the sweep here
+        console.print(describe(report))
+    results_path = out_dir / RESULTS_FILE if shard is None else out_dir / ROWS_DIR / f"{shard.name}.jsonl"
+    results_path.parent.mkdir(exist_ok=True)
+    done = done_hashes(out_dir) if resume else set()
     display = SweepDisplay(sweep, console)
     failures: list[tuple[Entry, str]] = []
+    mine = {e.entry_id for job in (shard.select(jobs(sweep.entries)) if shard else [sweep.entries]) for e in job}
     todo = []
     for entry in sweep.entries:
-        if entry.config_hash in done_hashes:
+        if entry.entry_id not in mine:
             display.skipped += 1
-            console.print(f"[dim]skip {entry.entry_id}: done (same config hash in {results_path})[/]")
+        elif entry.config_hash in done:
+            display.skipped += 1
+            console.print(f"[dim]skip {entry.entry_id}: done (same config hash in {out_dir})[/]")
         else:
             todo.append(entry)
     outputs = None  # the latest tables and plots
 
-    def record(job: list[Entry], outcomes: list[Outcome], started: float) -> None:
-        """Append the job's rows (after one retry at half the batch of an entry out of GPU memory), then
-        regenerate the tables and plots."""
+    def tally(job: list[Entry], rows: list[dict[str, Any]], started: float) -> None:
+        """Count and report a finished job's rows, then regenerate the tables and plots (not in a shard)."""
         nonlocal outputs
-        for entry, outcome in zip(job, outcomes, strict=True):
-            if outcome.oom and (smaller := _halved_batch(entry)) is not None:
-                console.print(f"[yellow]{entry.entry_id}: out of memory; retrying once at batch size "
-                              f"{smaller.config['data']['batch_size']}[/]")
-                (outcome,) = run_child([smaller], out_dir / "runs", wandb_mode)
-            if outcome.status == "ok":
-                # The entry as configured, even after a retry at a smaller batch.
-                row = {**outcome.row, "config_hash": entry.config_hash}
-                display.done += 1
-            else:
-                row = base_row(entry, status="failed", error=outcome.error)
+        for entry, row in zip(job, rows, strict=True):
+            if row["status"] == "failed":
                 display.failed += 1
-                failures.append((entry, str(outcome.error)))
-                console.print(f"[red]{entry.entry_id} failed:[/] {outcome.error}")
-            append_row(results_path, row)
+                failures.append((entry, str(row["error"])))
+                console.print(f"[red]{entry.entry_id} failed:[/] {row['error']}")
+            else:
+                display.done += 1
         display.durations += [(time.monotonic() - started) / len(job)] * len(job)
-        outputs = refresh_outputs(out_dir, sweep)
+        if shard is None:
+            outputs = refresh_outputs(out_dir, sweep)
+
+    def record(job: list[Entry], outcomes: list[Outcome], started: float) -> None:
+        rows = finished_rows(job, outcomes, out_dir / "runs", wandb_mode, console)
+        for row in rows:
+            append_row(results_path, row)
+        tally(job, rows, started)
 
     runs = out_dir / "runs"
-    if sweep.parallel == 1:
+    if launcher != "local":
+        from .cluster import run_on_cluster
+
+        run_on_cluster(jobs(todo), out_dir, wandb_mode, launcher, cluster, tally, console)
+    elif sweep.parallel == 1:
         for job in jobs(todo):
             display.show(job)
             started = time.monotonic()
@@ -344,13 +408,24 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
                 for future in wait(running, return_when=FIRST_COMPLETED).done:
                     job, started = running.pop(future)
                     record(job, future.result(), started)
+    if shard is not None:
+        console.print(f"sweep {sweep.name}, {shard.name}: {display.done} done, {display.failed} failed in "
+                      f"{_duration(time.monotonic() - display.start)}; rows in {results_path}. Once every shard "
+                      f"is done, `lit-video sweep CONFIG --merge` builds the leaderboard.")
+        return 1 if failures else 0
     # Nothing ran: the config may still have changed which rows count.
     board, plots = outputs or refresh_outputs(out_dir, sweep)
-    if wandb_mode:  # unless this board is logged already (a sweep killed after its last row never logged it)
-        tracking.log_leaderboard(sweep.name, board, plots, wandb_mode, out_dir)
     console.print(f"sweep {sweep.name}: {display.done} done, {display.skipped} skipped, "
                   f"{display.failed} failed in {_duration(time.monotonic() - display.start)}; "
                   f"results in {out_dir}")
+    return _report(sweep.name, board, plots, out_dir, wandb_mode, console, failures)
+
+
+def _report(name: str, board: list[dict[str, Any]], plots: list[Path], out_dir: Path, wandb_mode: str | None,
+            console: Console, failures: list[tuple[Entry, str]]) -> int:
+    """Log the leaderboard to wandb, print its top ten and the failures; 1 if any entry failed, else 0."""
+    if wandb_mode:  # unless this board is logged already (a sweep killed after its last row never logged it)
+        tracking.log_leaderboard(name, board, plots, wandb_mode, out_dir)
     for line in [line for line in board if line["status"] == "ok"][:10]:
         console.print(f"  {line['rank']:>2}. {line['variant']:<22} {100 * line['video_top1']:5.1f}% "
                       f"video top-1  {line['gmacs_per_video']:.3f} GMACs/video  {line['dataset']}")
@@ -360,3 +435,26 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
             console.print(f"  [red]{entry.entry_id}[/]: {error.splitlines()[0] if error else ''}")
         return 1
     return 0
+
+
+def merge_sweep(sweep: Sweep, out_root: str | Path, wandb_mode: str | None = "offline",
+                console: Console | None = None) -> int:
+    """``--merge``: bring every shard's and cluster job's rows into ``results.jsonl`` and write the leaderboard and
+    plots, running nothing; 0 when every entry of the sweep has a done row, else 1 (the entries failed or not run
+    yet are listed). Raises merge.RowsDisagree, writing nothing, for rows measured on different data."""
+    console = console or Console()
+    out_dir = Path(out_root) / sweep.name
+    if not out_dir.is_dir():
+        console.print(f"[red]no results folder {out_dir}: run the sweep (or its shards) first[/]")
+        return 1
+    with results_lock(out_dir):
+        console.print(describe(merge_rows(out_dir, sweep)))
+        board, plots = refresh_outputs(out_dir, sweep)
+        rows = {row["config_hash"]: row for row in latest_rows(read_rows(out_dir / RESULTS_FILE),
+                                                                [e.config_hash for e in sweep.entries])}
+        failures = [(e, rows[e.config_hash]["error"] or "failed") if e.config_hash in rows else (e, "no row yet")
+                    for e in sweep.entries
+                    if e.config_hash not in rows or rows[e.config_hash]["status"] not in ("ok", "profiled")]
+        console.print(f"sweep {sweep.name}: {len(sweep.entries) - len(failures)} of {len(sweep.entries)} entries "
+                      f"done; results in {out_dir}")
+        return _report(sweep.name, board, plots, out_dir, wandb_mode, console, failures)

@@ -1,0 +1,95 @@
+"""Sweeps across machines: shards merged, and jobs submitted with submitit (its local executor: real processes,
+real files), give the rows of a sweep run in one place; rows measured on different data are refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from test_sweep import sweep_config
+
+from lit_video.sweep import cli
+from lit_video.sweep.config import parse_sweep
+from lit_video.sweep.entry import base_row
+from lit_video.sweep.merge import RowsDisagree, merge_rows
+from lit_video.sweep.rows import RESULTS_FILE, ROWS_DIR, TIMED_FIELDS, append_row, read_rows
+from lit_video.sweep.runner import Shard, jobs
+
+
+def two_jobs(root) -> dict:
+    """One model that trains and one whose loss turns NaN (a failed row), each its own job."""
+    return sweep_config(root, models=["lecture_late_fusion",
+                                      {"name": "lecture_early_fusion", "lr": 1.0e30, "warmup_ratio": 0.0}])
+
+
+def untimed(path) -> dict[str, dict]:
+    """The rows of a results file by config hash, without what timing measures (it differs from run to run)."""
+    return {row["config_hash"]: {k: v for k, v in row.items() if k not in TIMED_FIELDS} for row in read_rows(path)}
+
+
+def test_shards_and_submitit_jobs_give_the_rows_of_one_sweep(tiny_dataset, tmp_path):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(two_jobs(tiny_dataset)))
+    run = lambda out, *flags: cli.main([str(config), "--out", str(tmp_path / out), "--no-wandb", *flags])  # noqa: E731
+    assert run("whole") == 1  # the NaN entry failed; the other one went on
+    whole = untimed(tmp_path / "whole" / "tiny" / RESULTS_FILE)
+    assert sorted(row["status"] for row in whole.values()) == ["failed", "ok"]
+
+    assert run("sharded", "--shard", "1/2") == 0 and run("sharded", "--shard", "2/2") == 1
+    sharded = tmp_path / "sharded" / "tiny"
+    assert sorted(p.name for p in (sharded / ROWS_DIR).iterdir()) == ["shard-1-of-2.jsonl", "shard-2-of-2.jsonl"]
+    assert not (sharded / "leaderboard.md").exists()  # shards write rows only
+    assert run("sharded", "--merge") == 1  # merged; exit 1: an entry failed
+    assert untimed(sharded / RESULTS_FILE) == whole
+    assert "lecture_late_fusion" in (sharded / "leaderboard.md").read_text()
+    assert run("sharded", "--merge") == 1 and len(read_rows(sharded / RESULTS_FILE)) == 2  # merging twice adds nothing
+
+    assert run("cluster", "--launcher", "submitit-local") == 1
+    cluster = tmp_path / "cluster" / "tiny"
+    assert untimed(cluster / RESULTS_FILE) == whole
+    assert len(list((cluster / ROWS_DIR).glob("job-*.jsonl"))) == 2  # each job wrote its own rows
+    assert list((cluster / "cluster").glob("*/*_log.out"))  # submitit's logs, kept beside the results
+    assert "lecture_late_fusion" in (cluster / "leaderboard.md").read_text()
+    # Resumed: the done entry is skipped, the failed one is submitted again.
+    assert run("cluster", "--launcher", "submitit-local") == 1
+    assert len([r for r in read_rows(cluster / RESULTS_FILE) if r["status"] == "ok"]) == 1
+
+
+def test_shards_are_every_nth_job_whole_and_stable(tiny_dataset):
+    sweep = parse_sweep(sweep_config(tiny_dataset, seeds=[0, 1], models=[
+        "lecture_late_fusion", "lecture_early_fusion", "lecture_3d_cnn"]))
+    grouped = jobs(sweep.entries)
+    shards = [Shard.parse(f"{i}/2").select(grouped) for i in (1, 2)]
+    assert shards == [[grouped[0], grouped[2]], [grouped[1]]]  # a model's seeds stay together
+    assert sorted(e.entry_id for s in shards for job in s for e in job) == sorted(e.entry_id for e in sweep.entries)
+    for bad in ("0/2", "3/2", "1", "a/b"):
+        with pytest.raises(ValueError, match="I/N"):
+            Shard.parse(bad)
+
+
+def test_merge_refuses_rows_measured_on_different_data_and_leaves_out_other_configs(tiny_dataset, tmp_path,
+                                                                                   capsys):
+    raw = sweep_config(tiny_dataset)
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    first, second = parse_sweep(raw).entries
+    out = tmp_path / "out" / "tiny"
+    ok = lambda entry, fingerprint: base_row(entry, status="ok", video_top1=0.5, gmacs_per_video=1.0,  # noqa: E731
+                                             dataset_fingerprint={"videos": 24, "hash": fingerprint})
+    append_row(out / ROWS_DIR / "shard-1-of-2.jsonl", ok(first, "aaaa"))
+    append_row(out / ROWS_DIR / "shard-2-of-2.jsonl", ok(second, "bbbb"))  # another copy of the data
+    other = parse_sweep({**raw, "seeds": [7]}).entries[0]
+    append_row(out / ROWS_DIR / "shard-2-of-2.jsonl", ok(other, "bbbb"))  # an entry this config does not have
+    with pytest.raises(RowsDisagree, match="shard-1-of-2.jsonl.*shard-2-of-2.jsonl"):
+        merge_rows(out, parse_sweep(raw))
+    assert not (out / RESULTS_FILE).exists()  # nothing written
+    assert cli.main([str(config), "--out", str(tmp_path / "out"), "--merge", "--no-wandb"]) == 2
+    assert "different data" in capsys.readouterr().err
+
+    append_row(out / ROWS_DIR / "shard-2-of-2.jsonl", ok(second, "aaaa"))  # rerun on the same data
+    (out / ROWS_DIR / "shard-2-of-2.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in read_rows(out / ROWS_DIR / "shard-2-of-2.jsonl")[1:]))
+    report = merge_rows(out, parse_sweep(raw))
+    assert report.added == 2 and report.other_config == {"shard-2-of-2.jsonl": 1}
+    assert {r["config_hash"] for r in read_rows(out / RESULTS_FILE)} == {first.config_hash, second.config_hash}
