@@ -131,3 +131,18 @@ def test_multi_label_data_reports_hit_at_k(tiny_dataset, tmp_path):
     result = fit_and_test(build_run({"model": {"name": "lecture_late_fusion"}, "data": data, "trainer": trainer}))
     assert 0.0 <= result["metrics"]["test/video_hit1"] <= result["metrics"]["test/video_hit5"] <= 1.0
     assert "test/video_top1" not in result["metrics"]
+
+
+TRAINER_CONFIGS = Path(__file__).parents[1] / "configs" / "trainer"
+
+
+@pytest.mark.parametrize("trainer", sorted(p.name for p in TRAINER_CONFIGS.glob("*.yaml")))
+def test_shipped_trainer_configs_are_valid(tiny_dataset, trainer):
+    """Each ready trainer config (one GPU, DDP, multi-node, CPU) passes the CLI's own parser and checks."""
+    import yaml
+
+    from lit_video.train import resolve_config
+
+    config = yaml.safe_load((TRAINER_CONFIGS / trainer).read_text())
+    resolved = resolve_config({**config, "data": {**config.get("data", {}), "root": str(tiny_dataset)}})
+    assert resolved["trainer"]["max_epochs"] >= 1
