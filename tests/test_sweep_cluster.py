@@ -93,3 +93,21 @@ def test_merge_refuses_rows_measured_on_different_data_and_leaves_out_other_conf
     report = merge_rows(out, parse_sweep(raw))
     assert report.added == 2 and report.other_config == {"shard-2-of-2.jsonl": 1}
     assert {r["config_hash"] for r in read_rows(out / RESULTS_FILE)} == {first.config_hash, second.config_hash}
+
+
+@pytest.mark.slow
+def test_a_cluster_job_that_dies_is_a_failed_row_with_its_log_and_the_sweep_goes_on(tiny_dataset, tmp_path):
+    """A job at its time limit is stopped by the executor (as SLURM stops it: a signal ahead of the limit, 30 s ahead
+    here) before writing its rows: a failed row with submitit's reason and the job's log; the other job's row is
+    there as usual. About 40 s."""
+    config = sweep_config(tiny_dataset, models=[
+        "lecture_late_fusion",
+        {"name": "single_frame", "model_args": {"backbone": "shufflenet_v2_x0_5"}, "trainer": {"max_epochs": 1000}}])
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert cli.main([str(path), "--out", str(tmp_path), "--no-wandb", "--launcher", "submitit-local",
+                     "--time-min", "1"]) == 1
+    rows = {row["variant"]: row for row in read_rows(tmp_path / "tiny" / RESULTS_FILE)}
+    assert rows["lecture_late_fusion"]["status"] == "ok"
+    assert rows["single_frame"]["status"] == "failed"
+    assert "cluster job" in rows["single_frame"]["error"] and "its log" in rows["single_frame"]["error"]
