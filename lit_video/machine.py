@@ -74,7 +74,7 @@ def versions() -> dict[str, Any]:
 
 def git_sha(repo: str | Path | None = None) -> str | None:
     """The commit of the lit-video checkout (``-dirty`` when tracked files differ), or None outside git."""
-    repo = Path(repo) if repo else Path(__file__).resolve().parents[2]
+    repo = Path(repo) if repo else Path(__file__).resolve().parents[1]  # lit_video/machine.py -> the checkout
     try:
         sha = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
                              check=True, timeout=10).stdout.strip()

@@ -207,6 +207,7 @@ def test_git_sha(tmp_path):
     sha = git_sha(Path(__file__).parent)
     assert sha is None or len(sha.removesuffix("-dirty")) == 40  # None: a copy outside git
     assert git_sha(tmp_path) is None
+    assert git_sha() == sha  # by default, the checkout lit_video is imported from (this one)
 
 
 def test_the_fastest_dtype_and_precision_for_the_device():
