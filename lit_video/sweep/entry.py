@@ -174,7 +174,8 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, cost: Cost 
     # What the row summarises, in full, beside the entry's logs.
     timings.update(fit_s=result["train_time_s"], test_s=result["test_time_s"])
     # The checkpoint (where the config keeps one): what `lit-video visualize` reads.
-    details = {"resolved_config": result["config"], "metrics": metrics, "checkpoint": result["checkpoint"], **details}
+    checkpoint = result["checkpoint"] and str(Path(result["checkpoint"]).resolve())
+    details = {"resolved_config": result["config"], "metrics": metrics, "checkpoint": checkpoint, **details}
     write_atomic(entry_dir / "details.json", json.dumps(details, indent=1, default=str))
     return row, cost
 
