@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "sweep": "the main job: train, test and profile many models, write leaderboards",
     "compare": "two leaderboards side by side, with regressions flagged",
     "report": "lecture-claims | fidelity: reports from a sweep's results or the registry",
+    "visualize": "class-model | saliency: what a trained model looks for, and where in space and time it looks",
 }
 
 
@@ -87,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         from .report.cli import main as report_main
 
         return report_main(rest)
+    if command == "visualize":
+        from .visualize.cli import main as visualize_main
+
+        return visualize_main(rest)
     if command not in ("fit", "validate", "test", "predict"):
         print(f"lit-video: unknown command {command!r}; choose from {', '.join(SUBCOMMANDS)}", file=sys.stderr)
         return 2
