@@ -33,7 +33,8 @@ def checkpoint(tiny_dataset, tmp_path_factory) -> Path:
 
 def test_class_model_through_the_cli_writes_clips_strips_and_the_appearance_and_motion(checkpoint, tmp_path):
     assert main(["visualize", "class-model", "--ckpt", str(checkpoint), "--class", "move_right",
-                 "--temporal-penalty", "0", "10", "--steps", "4", "--out", str(tmp_path)]) == 0
+                 "--temporal-penalty", "0", "10", "--steps", "4", "--out", str(tmp_path), "--wandb", "offline"]) == 0
+    assert list((tmp_path / "wandb").glob("offline-run-*/files/media/videos/**/*.gif"))  # the clips, as wandb.Video
     for weight in ("0", "10"):
         folder = tmp_path / "move_right" / f"temporal-{weight}"
         gif = Image.open(folder / "clip.gif")
