@@ -74,15 +74,18 @@ def load_trained_model(checkpoint: str | Path, device: str = "cpu") -> TrainedMo
                         data.groups, data.backend, data.flow_settings, data.root)
 
 
+def _mean_std() -> tuple[torch.Tensor, torch.Tensor]:
+    """The models' input normalisation (the clip transform's), ``(3, 1, 1, 1)`` each."""
+    return torch.tensor(MEAN).view(3, 1, 1, 1), torch.tensor(STD).view(3, 1, 1, 1)
+
+
 def to_unit_range(clip: torch.Tensor) -> torch.Tensor:
     """An RGB clip ``(3, T, H, W)`` in the models' input normalisation, back in [0, 1] (clamped)."""
-    mean = torch.tensor(MEAN).view(3, 1, 1, 1)
-    std = torch.tensor(STD).view(3, 1, 1, 1)
+    mean, std = _mean_std()
     return (clip * std + mean).clamp(0, 1)
 
 
 def normalized_bounds() -> tuple[torch.Tensor, torch.Tensor]:
     """The normalised values of black and white per channel, ``(3, 1, 1, 1)`` each: the range of a real clip."""
-    mean = torch.tensor(MEAN).view(3, 1, 1, 1)
-    std = torch.tensor(STD).view(3, 1, 1, 1)
+    mean, std = _mean_std()
     return (0 - mean) / std, (1 - mean) / std

@@ -20,6 +20,7 @@ from ..data.flow import ClipFlow
 from ..data.sampling import eval_clip_indices
 from ..data.transforms import ClipTransform
 from . import TrainedModel
+from .render import rgb_frames
 
 
 @dataclass
@@ -50,11 +51,8 @@ def prepare_clip(model: TrainedModel, video: str | Path) -> tuple[dict[str, torc
         flow = torch.from_numpy(ClipFlow(model.flow, backend)(str(video), indices, frames.shape[1:3]))
     view = transform(frames, flow=flow)
     inputs = view if isinstance(view, dict) else {"rgb": view}
-    # What the model saw, in pixels: the same resize and crop applied to the uint8 frames.
-    seen = ClipTransform(model.size, model.resize, mean=(0, 0, 0), std=(1, 1, 1))(frames)
-    seen = seen["rgb"] if isinstance(seen, dict) else seen
-    pixels = (seen.permute(1, 2, 3, 0) * 255).round().to(torch.uint8).numpy()  # (3, T, H, W) -> (T, H, W, 3)
-    return {m: x.unsqueeze(0) for m, x in inputs.items()}, pixels, indices
+    # What the model saw, in pixels (the normalisation undone: the resized, cropped uint8 frames).
+    return {m: x.unsqueeze(0) for m, x in inputs.items()}, rgb_frames(inputs["rgb"]), indices
 
 
 def saliency(model: TrainedModel, video: str | Path, target: int | None = None) -> Saliency:
