@@ -12,6 +12,7 @@ submitit's local executor, to try a config or test the path without a cluster.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -64,9 +65,7 @@ def run_on_cluster(grouped: list[list[Entry]], out_dir: Path, wandb_mode: str | 
                                                                      None], console: Console) -> None:
     """Submit each job of ``grouped`` (one array), wait for them, and hand each finished job's rows to
     ``finished(job, rows, started)``; a job that died without its rows gets ``failed`` rows (written to its file)."""
-    import time
-
-    import submitit
+    import submitit  # imported here: only a sweep on a cluster needs it
 
     if not grouped:
         return

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .leaderboard import GROUP_KEY, HEADERS, leaderboard, line_key, within_noise
-from .rows import RESULTS_FILE, read_rows
+from .rows import DONE_STATUSES, RESULTS_FILE, read_rows
 
 # Accuracies compare in points; speeds relatively, each with the direction that is better.
 ACCURACY_METRICS = ("video_top1", "clip_top1", "mean_class_acc")
@@ -91,7 +91,7 @@ def compare_boards(a: list[dict[str, Any]], b: list[dict[str, Any]], threshold: 
         la, lb = lines_a.get(key), lines_b.get(key)
         regressions, notes = [], []
         # A profile-only line has cost figures to compare and no accuracy.
-        a_ok, b_ok = (x is not None and x.get("status") in ("ok", "profiled") for x in (la, lb))
+        a_ok, b_ok = (x is not None and x.get("status") in DONE_STATUSES for x in (la, lb))
         if a_ok and lb is None:
             regressions.append("missing in B")
         elif a_ok and not b_ok:

@@ -15,9 +15,7 @@ from pathlib import Path
 
 from ..files import write_atomic
 from .config import Sweep
-from .rows import RESULTS_FILE, read_rows, row_files
-
-DONE = ("ok", "profiled")
+from .rows import DONE_STATUSES, RESULTS_FILE, read_rows, row_files
 
 
 class RowsDisagree(Exception):
@@ -63,7 +61,7 @@ def merge_rows(out_dir: str | Path, sweep: Sweep) -> MergeReport:
         raise RowsDisagree(f"rows in {out_dir} were measured on different data, so they cannot share a leaderboard "
                            f"(is each machine's copy of the dataset the same?): {' | '.join(conflicts)}")
     if new:
-        new.sort(key=lambda row: row.get("status") in DONE)  # stable: failed tries first, a done row last
+        new.sort(key=lambda row: row.get("status") in DONE_STATUSES)  # stable: failed tries first, a done row last
         write_atomic(results, "".join(json.dumps(row, default=str) + "\n" for row in [*merged, *new]))
     report.added = len(new)
     return report

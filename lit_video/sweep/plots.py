@@ -11,6 +11,7 @@ matplotlib.use("Agg")  # files only: no display, and safe in a child process or 
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ..files import write_atomic  # noqa: E402
+from .rows import DONE_STATUSES  # noqa: E402
 
 
 def _save(fig: Any, path: Path) -> None:
@@ -79,7 +80,7 @@ def write_plots(out_dir: str | Path, board: list[dict[str, Any]]) -> list[Path]:
     """Write the leaderboard's PNG plots into ``out_dir``; returns the files written."""
     out_dir = Path(out_dir)
     ok = [line for line in board if line["status"] == "ok"]
-    costed = [line for line in board if line["status"] in ("ok", "profiled")]
+    costed = [line for line in board if line["status"] in DONE_STATUSES]
     written = [
         _scatter(ok, "gmacs_per_video", "video_top1", "GMACs per video (all eval views, log scale)",
                  "video top-1 (%)", "Accuracy vs compute", out_dir / "accuracy_vs_gmacs.png", scale_y=100),

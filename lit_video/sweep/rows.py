@@ -29,6 +29,8 @@ ROW_FIELDS = (
     "status", "error",
 )
 RESULTS_FILE = "results.jsonl"
+# The statuses of an entry that is done (resume skips it): trained and tested, or profiled only (its config says so).
+DONE_STATUSES = ("ok", "profiled")
 # The fields measured by timing (and the layout chosen by timing), which differ from run to run of one entry.
 TIMED_FIELDS = ("flow_ms_per_clip", "train_time_s", "infer_clips_per_s", "latency_ms_p50", "latency_ms_p95",
                 "train_clips_per_s", "data_clips_per_s", "peak_mem_mb", "mfu", "memory_format")
@@ -104,4 +106,4 @@ def row_files(out_dir: str | Path) -> list[Path]:
 def done_hashes(out_dir: str | Path) -> set[str]:
     """The config hashes with an ``ok`` (or ``profiled``) row in any of the sweep's row files: what resume skips."""
     return {row["config_hash"] for path in row_files(out_dir) for row in read_rows(path)
-            if row.get("status") in ("ok", "profiled")}
+            if row.get("status") in DONE_STATUSES}

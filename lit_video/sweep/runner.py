@@ -37,7 +37,7 @@ from .entry import COST_FILE, PROFILE_FILE, PROFILE_SPEC_FILE, RESULT_FILE, SPEC
 from .leaderboard import write_leaderboards
 from .merge import describe, merge_rows
 from .plots import write_plots
-from .rows import RESULTS_FILE, ROWS_DIR, append_row, done_hashes, latest_rows, read_rows
+from .rows import DONE_STATUSES, RESULTS_FILE, ROWS_DIR, append_row, done_hashes, latest_rows, read_rows
 
 STDERR_TAIL = 2000  # characters of a dead entry's stderr kept as its error
 LOCK_FILE = ".lock"
@@ -454,7 +454,7 @@ def merge_sweep(sweep: Sweep, out_root: str | Path, wandb_mode: str | None = "of
                                                                 [e.config_hash for e in sweep.entries])}
         failures = [(e, rows[e.config_hash]["error"] or "failed") if e.config_hash in rows else (e, "no row yet")
                     for e in sweep.entries
-                    if e.config_hash not in rows or rows[e.config_hash]["status"] not in ("ok", "profiled")]
+                    if e.config_hash not in rows or rows[e.config_hash]["status"] not in DONE_STATUSES]
         console.print(f"sweep {sweep.name}: {len(sweep.entries) - len(failures)} of {len(sweep.entries)} entries "
                       f"done; results in {out_dir}")
         return _report(sweep.name, board, plots, out_dir, wandb_mode, console, failures)
