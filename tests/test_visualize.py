@@ -14,6 +14,7 @@ from lit_video.cli import main
 from lit_video.data.decode import read_frames
 from lit_video.visualize import load_trained_model
 from lit_video.visualize.class_model import ClassModelSettings, class_model, motion_energy
+from lit_video.visualize.saliency import saliency
 
 
 def fit_checkpoint(root: Path, folder: Path, *model: str) -> Path:
@@ -89,3 +90,8 @@ def test_a_two_stream_model_shows_its_optical_flow_on_the_colour_wheel(tiny_data
     folder = tmp_path / "out" / "move_left" / "temporal-1"
     assert Image.open(folder / "flow.gif").n_frames == 3  # flow between 4 frames
     assert Image.open(folder / "strip.png").size[1] == 3 * 256 + 2 * 4  # clip, motion, flow
+    # Saliency takes the video's flow as training did (computed into the cache on demand).
+    video = sorted((tiny_dataset / "test").rglob("*.mp4"))[0]
+    result = saliency(load_trained_model(ckpt), video)
+    assert result.heat.shape == (4, 32, 32) and result.flow_heat.shape == (3, 32, 32)
+    assert result.flow_heat.sum() > 0
