@@ -61,6 +61,7 @@ def _wandb_run(mode: str | None, out: Path, command: str, config: dict[str, Any]
 def class_model_main(args: argparse.Namespace) -> int:
     import torch
 
+    from ..data.synthetic import write_video
     from . import load_trained_model
     from .class_model import ClassModelSettings, appearance_and_motion, class_model, motion_energy
     from .render import (
@@ -70,7 +71,6 @@ def class_model_main(args: argparse.Namespace) -> int:
         rgb_frames,
         write_gif,
         write_image,
-        write_mp4,
         write_strip,
     )
 
@@ -95,7 +95,7 @@ def class_model_main(args: argparse.Namespace) -> int:
                     rows.append(enlarge(flow_frames(inputs["flow"])))
                     write_gif(folder / "flow.gif", rows[-1], model.fps)
                 write_gif(folder / "clip.gif", frames, model.fps)
-                write_mp4(folder / "clip.mp4", frames, model.fps)
+                write_video(folder / "clip.mp4", frames, model.fps)  # H.264, as the datasets' videos
                 write_gif(folder / "motion.gif", rows[1], model.fps)
                 write_strip(folder / "strip.png", rows)
                 write_image(folder / "appearance.png", enlarge(rgb_frames(appearance.unsqueeze(1)))[0])

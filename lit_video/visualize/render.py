@@ -1,6 +1,7 @@
 """Pictures of clips: uint8 frames from model inputs, optical flow on the standard colour wheel (torchvision's
 ``flow_to_image``, Baker et al.'s Middlebury coding), heat maps over frames, and the files a person watches: an
-animated GIF and an MP4 of a clip, a PNG strip of its frames, a curve of importance per frame."""
+animated GIF of a clip (the MP4 is synthetic.write_video's), a PNG strip of its frames, a curve of importance per
+frame."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..data.synthetic import write_video
 from . import to_unit_range
 
 SCALE = 8  # the built-in clips are 32 px: drawn 8 times larger, each pixel a block
@@ -57,11 +57,6 @@ def write_gif(path: Path, frames: np.ndarray, fps: float) -> Path:
     images = [Image.fromarray(frame) for frame in frames]
     images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
     return path
-
-
-def write_mp4(path: Path, frames: np.ndarray, fps: float) -> Path:
-    """An H.264 MP4 of uint8 frames ``(T, H, W, 3)`` (even height and width)."""
-    return write_video(path, frames, fps)
 
 
 def write_strip(path: Path, rows: list[np.ndarray], gap: int = 4) -> Path:
