@@ -27,6 +27,8 @@ from pathlib import Path
 
 from common import write_result
 
+from lit_video.sweep.entry import DETAILS_FILE, RESULT_FILE
+
 REPO = Path(__file__).resolve().parent.parent
 PARTS = ("start-up", "build_s", "profile_s", "prepare_s", "loader_s", "fit_s", "test_s")
 
@@ -68,7 +70,7 @@ def job_splits(spec_path: Path) -> dict[str, dict[str, float]]:
     splits, previous = {}, spec_path.stat().st_mtime
     runs = spec_path.parent.parent  # the spec names its entries' folders as the sweep saw them (maybe relative)
     for entry_dir in (runs / Path(d).name for d in json.loads(spec_path.read_text())["entry_dirs"]):
-        result, details = entry_dir / "result.json", entry_dir / "details.json"
+        result, details = entry_dir / RESULT_FILE, entry_dir / DETAILS_FILE
         if not (result.is_file() and details.is_file()):
             break
         timings = json.loads(details.read_text()).get("timings", {})

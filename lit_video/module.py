@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import lightning as L
 import torch
@@ -25,6 +25,15 @@ STREAM_CHOICES = ("rgb", "flow", "both")  # which streams of a two-stream model 
 FUSIONS = ("average", "weighted")
 # The spatial stream's fusion weights tried on validation (``fusion="weighted"``).
 FUSION_WEIGHTS = torch.linspace(0, 1, 21)
+
+
+class VideoProbs(NamedTuple):
+    """Video-level class probabilities: ``videos (V,)`` (each video's index in its split, ascending), ``probs (V, K)``
+    and ``labels`` (``(V,)`` class indices, or ``(V, K)`` multi-hot for multi-label data)."""
+
+    videos: torch.Tensor
+    probs: torch.Tensor
+    labels: torch.Tensor
 
 
 class VideoScores(torchmetrics.Metric):
@@ -61,8 +70,8 @@ class VideoScores(torchmetrics.Metric):
         self.probs.append(probs)
         self.labels.append(labels)
 
-    def compute(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns ``(probs (V, K), labels (V,) or (V, K))`` for the V distinct videos seen, ordered by index."""
+    def compute(self) -> VideoProbs:
+        """The V distinct videos seen, ordered by index, with their views' probabilities averaged."""
         index = torchmetrics.utilities.dim_zero_cat(self.index)
         probs = torchmetrics.utilities.dim_zero_cat(self.probs)
         labels = torchmetrics.utilities.dim_zero_cat(self.labels)
@@ -70,7 +79,7 @@ class VideoScores(torchmetrics.Metric):
         summed = probs.new_zeros(len(videos), probs.shape[1]).index_add_(0, slot, probs)
         counts = torch.bincount(slot, minlength=len(videos)).clamp_min(1).unsqueeze(1)
         video_labels = labels.new_zeros((len(videos), *labels.shape[1:])).index_copy_(0, slot, labels)
-        return summed / counts, video_labels
+        return VideoProbs(videos, summed / counts, video_labels)
 
 
 def hit_at_k(probs: torch.Tensor, multi_hot: torch.Tensor, k: int) -> torch.Tensor:
@@ -168,6 +177,9 @@ class VideoClassifier(L.LightningModule):
             for stage in ("val", "test")})
         # The evaluation loss, averaged over every clip of every process (weighted by batch size).
         self.eval_loss = nn.ModuleDict({stage: torchmetrics.MeanMetric() for stage in ("val", "test")})
+        # The last test's video-level probabilities (a multi-stream model's fusion), on the CPU, in every process:
+        # what a confusion matrix or an error analysis reads (``train.test_predictions``).
+        self.test_predictions: VideoProbs | None = None
 
     def setup(self, stage: str) -> None:
         if self.memory_format is None:
@@ -301,31 +313,40 @@ class VideoClassifier(L.LightningModule):
 
     def _video_metrics(self, stage: str) -> dict[str, Any]:
         scores = self.video_scores[stage]
-        probs, labels = scores.compute()  # (V, K) and labels of the V videos scored in any process
+        videos, probs, labels = scores.compute()  # the V videos scored in any process: (V,), (V, K), labels
         scores.reset()
-        return self._accuracies(stage, probs, labels) if len(probs) else {}
+        if not len(probs):
+            return {}
+        self._keep_predictions(stage, VideoProbs(videos, probs, labels))
+        return self._accuracies(stage, probs, labels)
+
+    def _keep_predictions(self, stage: str, video_probs: VideoProbs) -> None:
+        if stage == "test":
+            self.test_predictions = VideoProbs(*(t.detach().cpu() for t in video_probs))
 
     def _stream_video_metrics(self, stage: str) -> dict[str, Any]:
         """Each evaluated stream's video-level accuracies, suffixed with its name, and their fusion's under the
         usual names; with ``fusion="weighted"``, validation first chooses the fusion weight."""
         per_stream = {}
         for name, scores in self.stream_scores[stage].items():
-            probs, labels = scores.compute()  # (probs (V, K), labels), videos in index order
-            if len(probs):
-                per_stream[name] = probs, labels
+            video_probs = scores.compute()  # videos in index order, the same for every stream
+            if len(video_probs.probs):
+                per_stream[name] = video_probs
             scores.reset()
         if not per_stream:
             return {}
-        labels = next(iter(per_stream.values()))[1]
+        videos, _, labels = next(iter(per_stream.values()))
         metrics = {}
-        for name, (probs, _) in per_stream.items():
-            metrics |= self._accuracies(stage, probs, labels, suffix=f"_{name}")
-        probs = {name: stream_probs for name, (stream_probs, _) in per_stream.items()}
+        for name, video_probs in per_stream.items():
+            metrics |= self._accuracies(stage, video_probs.probs, labels, suffix=f"_{name}")
+        probs = {name: video_probs.probs for name, video_probs in per_stream.items()}
         choose = stage == "val" and self.hparams.fusion == "weighted" and len(probs) == 2
         if choose and not self.trainer.sanity_checking:
             self.model.fusion_weight.fill_(self._choose_fusion_weight(probs, labels))
             metrics["val/fusion_weight"] = self.model.fusion_weight.clone()
-        return metrics | self._accuracies(stage, self._fuse(probs), labels)
+        fused = self._fuse(probs)
+        self._keep_predictions(stage, VideoProbs(videos, fused, labels))
+        return metrics | self._accuracies(stage, fused, labels)
 
     def _choose_fusion_weight(self, probs: dict[str, torch.Tensor], labels: torch.Tensor) -> float:
         """The spatial stream's weight (of ``FUSION_WEIGHTS``) that gives the best video-level top-1 (hit@1) on

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import time
 import warnings
 from typing import Any
@@ -213,7 +214,7 @@ def fit_and_test(run: VideoCLI) -> dict[str, Any]:
     """Fit ``run``, then test it with the multi-clip video-level protocol, in this process.
 
     Returns ``{"metrics": {"test/video_top1": ...}, "train_time_s", "test_time_s", "config" (the resolved config),
-    "log_dir", "checkpoint", "skipped" (number of unreadable videos)}``.
+    "log_dir", "checkpoint", "skipped" (number of unreadable videos), "predictions" (``test_predictions``)}``.
     """
     start = time.perf_counter()
     run.trainer.fit(run.model, datamodule=run.datamodule)
@@ -231,7 +232,28 @@ def fit_and_test(run: VideoCLI) -> dict[str, Any]:
         "log_dir": run.trainer.log_dir,
         "checkpoint": (ckpt.last_model_path or ckpt.best_model_path) if ckpt else None,
         "skipped": len(run.datamodule.skipped),
+        "predictions": test_predictions(run),
     }
+
+
+def test_predictions(run: VideoCLI, top_k: int = 5) -> dict[str, Any] | None:
+    """The last test's video-level predictions, JSON-ready: ``{"classes", "multi_label", "videos": [{"video" (its
+    path under the data root), "label" (class index; a list of them for multi-label data), "top" (the ``top_k`` most
+    probable classes, best first), "probs" (theirs)}]}``, in the test split's order. None before any test. The top
+    classes, not every probability, so that the file stays small on Kinetics (400 classes)."""
+    kept = run.model.test_predictions
+    if kept is None:
+        return None
+    data = run.datamodule
+    records = data.dataset("test").videos
+    probs, top = kept.probs.topk(min(top_k, kept.probs.shape[1]), dim=1)  # (V, k) each
+    videos = []
+    for index, label, classes, p in zip(kept.videos.tolist(), kept.labels, top.tolist(), probs.tolist(), strict=True):
+        record = records[index][0]
+        videos.append({"video": os.path.relpath(record.path, data.root),
+                       "label": label.nonzero().flatten().tolist() if data.multi_label else int(label),
+                       "top": classes, "probs": [round(x, 5) for x in p]})
+    return {"classes": data.class_names, "multi_label": data.multi_label, "videos": videos}
 
 
 def resolved_config(run: VideoCLI) -> dict[str, Any]:

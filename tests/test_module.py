@@ -14,9 +14,9 @@ def test_video_scores_average_views_per_video():
     # Two views of video 7 and one of video 2, delivered out of order across two batches.
     scores.update(torch.tensor([7, 2]), torch.tensor([[0.8, 0.2], [0.1, 0.9]]), torch.tensor([0, 1]))
     scores.update(torch.tensor([7]), torch.tensor([[0.2, 0.8]]), torch.tensor([0]))
-    probs, labels = scores.compute()
+    videos, probs, labels = scores.compute()
     torch.testing.assert_close(probs, torch.tensor([[0.1, 0.9], [0.5, 0.5]]))  # ordered by index: 2, then 7
-    assert labels.tolist() == [1, 0]
+    assert labels.tolist() == [1, 0] and videos.tolist() == [2, 7]
 
 
 def test_video_scores_average_a_videos_views_scored_in_different_processes():
@@ -28,9 +28,9 @@ def test_video_scores_average_a_videos_views_scored_in_different_processes():
     assert idle.empty and not here.empty
     here.merge_state(there)
     here.merge_state(idle)
-    probs, labels = here.compute()
+    videos, probs, labels = here.compute()
     torch.testing.assert_close(probs, torch.tensor([[0.1, 0.9], [0.5, 0.5]]))
-    assert labels.tolist() == [1, 0]
+    assert labels.tolist() == [1, 0] and videos.tolist() == [2, 7]
 
 
 def test_hit_at_k_counts_any_true_label_in_top_k():

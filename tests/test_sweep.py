@@ -177,7 +177,7 @@ def test_an_entry_builds_its_data_and_model_once_and_profiles_the_model_it_train
     import lit_video.data.datamodule
     import lit_video.module
     import lit_video.profiling
-    from lit_video.sweep.entry import run_entry
+    from lit_video.sweep.entry import DETAILS_FILE, PREDICTIONS_FILE, run_entry
 
     entry = parse_sweep(sweep_config(tiny_dataset, models=["lecture_late_fusion"])).entries[0]  # (checks it)
     built: dict[str, list] = {"annotations": [], "models": [], "profiled": []}
@@ -197,10 +197,17 @@ def test_an_entry_builds_its_data_and_model_once_and_profiles_the_model_it_train
     row, _ = run_entry(entry, tmp_path / "runs" / entry.entry_id, wandb_mode=None)
     assert len(built["annotations"]) == 1 and len(built["models"]) == 1
     assert built["profiled"] == built["models"]  # the very model that trained
-    timings = json.loads((tmp_path / "runs" / entry.entry_id / "details.json").read_text())["timings"]
+    entry_dir = tmp_path / "runs" / entry.entry_id
+    timings = json.loads((entry_dir / DETAILS_FILE).read_text())["timings"]
     assert set(timings) == {"build_s", "profile_s", "prepare_s", "loader_s", "fit_s", "test_s"}
     assert all(t > 0 for t in timings.values())
     assert row["status"] == "ok" and row["variant"] == "lecture_late_fusion"
+    # The test predictions (the report's confusion matrix) are the very ones the row's video top-1 scores.
+    predictions = json.loads((entry_dir / PREDICTIONS_FILE).read_text())
+    videos = predictions["videos"]
+    assert len(videos) == len(list((tiny_dataset / "test").rglob("*.mp4")))
+    assert all((tiny_dataset / v["video"]).is_file() and len(v["top"]) == len(v["probs"]) for v in videos)
+    assert sum(v["top"][0] == v["label"] for v in videos) / len(videos) == pytest.approx(row["video_top1"])
     assert row["data_clips_per_s"] > 0  # the training loader's speed, beside the model's
     assert row["memory_format"] in ("contiguous", "channels_last")  # what the fit trained in
 
@@ -392,6 +399,10 @@ def test_sweep_end_to_end_kill_resume_failure_tables_plots_wandb(tiny_dataset, t
     # for the leaderboard.
     runs = sorted((sweep_dir / "wandb").glob("offline-run-*"))
     assert len(runs) == 3 and all(list(run.glob("*.wandb")) for run in runs)
+    # An entry's details name its wandb run (the HTML report shows the path): single_frame's here (the first entry
+    # ran without wandb; the failed one wrote no details).
+    named = {w["dir"] for d in (sweep_dir / "runs").glob("*/details.json") if (w := json.loads(d.read_text())["wandb"])}
+    assert len(named) == 1 and named <= {str(run.relative_to(sweep_dir)) for run in runs}
     assert not list(sweep_dir.glob(".tmp-*"))  # what the killed sweep was writing was cleaned up
 
 

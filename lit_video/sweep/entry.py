@@ -32,6 +32,9 @@ from .config import Entry
 from .rows import make_row, precision_dtype
 
 SPEC_FILE, RESULT_FILE = "spec.json", "result.json"
+# What an entry's folder keeps beside its logs: the row's full detail (config, FLOP table, throughput per batch size,
+# timings, checkpoint, wandb run) and its test predictions.
+DETAILS_FILE, PREDICTIONS_FILE = "details.json", "predictions.json"
 # A parallel sweep's profile phase (``profile_job``): its spec, its outcome and timings, and the cost it measured.
 PROFILE_SPEC_FILE, PROFILE_FILE, COST_FILE = "profile_spec.json", "profile.json", "cost.pickle"
 
@@ -137,16 +140,18 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, cost: Cost 
     fingerprint = {"videos": len(data.info.videos()), "hash": data.fingerprint}  # before training: cheap, may fail
     # Cost first (weights do not change it).
     timings["profile_s"] = 0.0 if cost else (cost := measure_cost(entry, run)).profile_s
+    wandb_run = None
     for logger in run.trainer.loggers:
         if isinstance(logger, WandbLogger):
             tracking.log_cost(logger.experiment, cost.report, cost.speed, data.eval_views)
+            wandb_run = tracking.run_location(logger.experiment, entry_dir.parents[1])
     common = {"dataset_fingerprint": fingerprint,
               "group_classes": {group: len(classes) for group, classes in data.groups.items()} or None}
     # Where the entry's time goes (benchmarks/bench_sweep_time.py adds up a sweep's).
-    details = {"flops": cost.report.to_dict(), "throughput": cost.speed, "timings": timings}
+    details = {"flops": cost.report.to_dict(), "throughput": cost.speed, "timings": timings, "wandb": wandb_run}
     if not entry.train:  # profile-only: what the model costs, and no accuracy from a run too short to mean one
         finish_wandb(run.trainer)
-        write_atomic(entry_dir / "details.json", json.dumps(details, indent=1, default=str))
+        write_atomic(entry_dir / DETAILS_FILE, json.dumps(details, indent=1, default=str))
         return base_row(entry, device, **common, **cost.fields, status="profiled", error=None), cost
 
     started = time.perf_counter()
@@ -176,7 +181,9 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, cost: Cost 
     # The checkpoint (where the config keeps one): what `lit-video visualize` reads.
     checkpoint = result["checkpoint"] and str(Path(result["checkpoint"]).resolve())
     details = {"resolved_config": result["config"], "metrics": metrics, "checkpoint": checkpoint, **details}
-    write_atomic(entry_dir / "details.json", json.dumps(details, indent=1, default=str))
+    write_atomic(entry_dir / DETAILS_FILE, json.dumps(details, indent=1, default=str))
+    if result["predictions"] is not None:  # each test video's label and top classes: the report's confusion matrix
+        write_atomic(entry_dir / PREDICTIONS_FILE, json.dumps(result["predictions"]))
     return row, cost
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,13 @@ def entry_logger(entry: Entry, mode: str, save_dir: Path) -> dict[str, Any]:
             "init_args": {"project": PROJECT, "group": entry.sweep, "name": entry.variant, "job_type": "entry",
                           "tags": [entry.dataset, entry.name], "config": json.loads(json.dumps(entry.to_dict())),
                           "save_dir": str(save_dir), "offline": mode == "offline"}}
+
+
+def run_location(run: Any, sweep_dir: Path) -> dict[str, Any]:
+    """Where a wandb run is: its folder relative to the sweep's results folder (``wandb/offline-run-...``, what
+    ``wandb sync`` takes), its id and, online, its URL."""
+    folder = Path(run.dir).parent  # run.dir is the run's files/ folder
+    return {"dir": os.path.relpath(folder, sweep_dir), "id": run.id, "url": run.url}
 
 
 def log_cost(run: Any, report: Any, speed: dict[str, Any], views: int) -> None:
