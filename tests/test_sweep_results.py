@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import pytest
 
@@ -79,6 +80,7 @@ def test_leaderboard_averages_seeds_ranks_and_keeps_failures(tmp_path):
     assert float(table[0]["group_acc/motion"]) == pytest.approx(0.7)
     assert float(table[0]["group_acc_std/motion"]) == pytest.approx(0.1414, abs=1e-3)
     assert json.loads((tmp_path / "leaderboard.json").read_text())[0]["model"] == "c3d"
+    assert board[0]["config_hashes"] == ["c3d-0", "c3d-1"]  # the rows behind the line (the HTML report's sections)
 
     plots = write_plots(tmp_path, board)
     assert {p.name for p in plots} == {"accuracy_vs_gmacs.png", "throughput_vs_gmacs.png",
@@ -91,6 +93,32 @@ def test_every_model_of_a_chart_has_its_own_colour_up_to_20():
 
     for n in (3, 10, 12, 20):
         assert len(set(model_colours(n))) == n
+
+
+def test_pareto_front_keeps_the_points_nothing_cheaper_beats():
+    from lit_video.sweep.plots import pareto_front
+
+    points = [(1.0, 0.5), (2.0, 0.4), (2.0, 0.7), (4.0, 0.7), (8.0, 0.9), (0.5, 0.2)]
+    assert pareto_front(points) == [5, 0, 2, 4]  # by cost: (0.5, .2), (1, .5), (2, .7), (8, .9)
+    assert pareto_front([]) == []
+
+
+def test_svg_charts_carry_tooltips_and_share_a_page():
+    import matplotlib.pyplot as plt
+
+    from lit_video.sweep.plots import Chart, svg
+
+    pages = []
+    for name in ("one", "two"):
+        chart = Chart(name, plt.figure())
+        ax = chart.fig.add_subplot()
+        for i in range(3):
+            chart.mark(ax.scatter([i], [i]), f"model {i} of {name}")
+        pages.append(svg(chart))
+    assert all(page.count("<title>") == 3 and "model 2 of" in page for page in pages)
+    ids = [i for page in pages for i in re.findall(r'\bid="([^"]+)"', page)]
+    assert len(ids) == len(set(ids))  # no id twice in one document
+    assert svg(Chart("one", plt.figure())) == svg(Chart("one", plt.figure()))  # deterministic
 
 
 def test_latest_row_per_config_hash_wins():

@@ -21,7 +21,7 @@ from rich.console import Console
 
 from .config import ClusterOptions, Entry
 from .entry import base_row
-from .rows import ROWS_DIR, append_row, read_rows
+from .rows import ROWS_DIR, RUNS_DIR, append_row, read_rows
 
 LAUNCHERS = ("local", "slurm", "submitit-local")
 CLUSTER_FOLDER = "cluster"  # submitit's job files and logs, under the sweep's results folder
@@ -38,7 +38,7 @@ def run_cluster_job(entries: list[dict[str, Any]], out_dir: str, wandb_mode: str
     from .runner import finished_rows, run_child
 
     job, out = [Entry.from_dict(spec) for spec in entries], Path(out_dir)
-    rows = finished_rows(job, run_child(job, out / "runs", wandb_mode), out / "runs", wandb_mode)
+    rows = finished_rows(job, run_child(job, out / RUNS_DIR, wandb_mode), out / RUNS_DIR, wandb_mode)
     path = job_rows_file(job, out)
     for row in rows:
         append_row(path, row)

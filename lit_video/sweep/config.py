@@ -52,6 +52,12 @@ class SweepConfigError(ValueError):
     """A sweep config that cannot run; the message names the file, the key and the reason."""
 
 
+def entry_id(variant: str, dataset: str, seed: int, config_hash: str) -> str:
+    """An entry's folder name under ``runs/``: its variant, dataset, seed and hash (a results row has them all)."""
+    variant, dataset = (re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.") for text in (variant, dataset))
+    return f"{variant}-{dataset}-seed{seed}-{config_hash[:8]}"
+
+
 @dataclass(frozen=True)
 class Entry:
     """One unit of work: fit, test and profile one model variant on one dataset with one seed."""
@@ -81,9 +87,7 @@ class Entry:
 
     @property
     def entry_id(self) -> str:
-        """A folder name: the variant, dataset, seed and hash."""
-        variant, dataset = (re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.") for text in (self.variant, self.dataset))
-        return f"{variant}-{dataset}-seed{self.seed}-{self.config_hash[:8]}"
+        return entry_id(self.variant, self.dataset, self.seed, self.config_hash)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -82,6 +82,7 @@ def leaderboard(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         line["model"] = use[-1].get("model")
         line["family"] = use[-1].get("family")
         line["seeds"] = len(ok)
+        line["config_hashes"] = [r.get("config_hash") for r in members]  # the rows behind the line, every status
         for name in ACCURACY:
             line[name] = _mean([r.get(name) for r in ok])
             line[f"{name}_std"] = _std([r.get(name) for r in ok])
@@ -139,7 +140,7 @@ def _pct(v: Any) -> str:
     return "" if v is None else f"{100 * v:.1f}"
 
 
-def _pct_std(mean: Any, std: Any) -> str:
+def pct_std(mean: Any, std: Any) -> str:
     """A per-group accuracy: mean ± standard deviation over seeds (the mean alone with one seed)."""
     return _pct(mean) + ("" if mean is None or std is None else f" ± {100 * std:.1f}")
 
@@ -202,25 +203,30 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(board: list[dict[str, Any]], title: str) -> str:
-    groups = _group_names(board)
-    headers = [header for _, header, _ in MARKDOWN_COLUMNS] + [f"{g} %" for g in groups]
+def notes(board: list[dict[str, Any]]) -> list[str]:
+    """What a leaderboard's figures mean and where they were measured (Markdown paragraphs), for every rendering
+    of it (the Markdown table, the HTML report)."""
     devices = sorted({str(line["device"]) for line in board if line.get("device")})
     shas = sorted({str(line["git_sha"]) for line in board if line.get("git_sha")})
     # Speeds are measured with the device's threads; a sweep with `parallel` fits models side by side on fewer.
     fit_threads = sorted({line["train_threads"] for line in board if line.get("train_threads")})
     fits = f" Fits (train s) ran with {' or '.join(map(str, fit_threads))} torch thread(s) each." if fit_threads else ""
-    lines = [f"# {title}", "",
-             f"Machine: {', '.join(devices) or 'unknown'}. lit-video commit: {', '.join(shas) or 'unknown'}.{fits}",
-             "Accuracies are video-level (softmax averaged over the eval views) unless marked clip; "
-             f"GMACs = 10^9 multiply-accumulates counted by {COUNTER}, GFLOPs = 2 x GMACs; "
-             "± (here and in the per-group columns) is the standard deviation over seeds and 95% CI ± the "
-             "half-width of the 95 % confidence interval "
-             "of the mean (Student's t); a rank marked (≈N) is within noise of rank N (their intervals overlap), "
-             "so the two are not told apart. A line with one seed has no interval: its rank is not a claim. "
-             "Train clips/s is the model's training speed alone (the profiler, on synthetic clips); loader clips/s "
-             "the training loader's in the fit's own process, and below the model's the loader is the bottleneck; "
-             "layout is the memory format the fit trained in.", ""]
+    return [f"Machine: {', '.join(devices) or 'unknown'}. lit-video commit: {', '.join(shas) or 'unknown'}.{fits}",
+            "Accuracies are video-level (softmax averaged over the eval views) unless marked clip; "
+            f"GMACs = 10^9 multiply-accumulates counted by {COUNTER}, GFLOPs = 2 x GMACs; "
+            "± (here and in the per-group columns) is the standard deviation over seeds and 95% CI ± the "
+            "half-width of the 95 % confidence interval "
+            "of the mean (Student's t); a rank marked (≈N) is within noise of rank N (their intervals overlap), "
+            "so the two are not told apart. A line with one seed has no interval: its rank is not a claim. "
+            "Train clips/s is the model's training speed alone (the profiler, on synthetic clips); loader clips/s "
+            "the training loader's in the fit's own process, and below the model's the loader is the bottleneck; "
+            "layout is the memory format the fit trained in."]
+
+
+def to_markdown(board: list[dict[str, Any]], title: str) -> str:
+    groups = _group_names(board)
+    headers = [header for _, header, _ in MARKDOWN_COLUMNS] + [f"{g} %" for g in groups]
+    lines = [f"# {title}", "", *notes(board), ""]
     lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for line in board:
         if line["status"] != "ok":
@@ -228,7 +234,7 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
         cells = [fmt(line.get(field)) for field, _, fmt in MARKDOWN_COLUMNS]
         if line.get("within_noise_of"):  # the rank says so: no better than the line above beyond noise
             cells[0] = f"{line['rank']} (≈{line['rank'] - 1})"
-        cells += [_pct_std(line["group_acc"].get(g), (line.get("group_acc_std") or {}).get(g)) for g in groups]
+        cells += [pct_std(line["group_acc"].get(g), (line.get("group_acc_std") or {}).get(g)) for g in groups]
         lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     loaded = [line for line in board if line["status"] == "ok" and line.get("data_clips_per_s")]
     if loaded:
@@ -247,7 +253,7 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
             for stream, acc in line["stream_acc"].items():
                 gmacs = (line.get("stream_gmacs_per_clip") or {}).get(stream)
                 cells = [line["variant"], stream, _num(4)(gmacs), _pct(acc["video_top1"]), _pct(acc["video_top1_std"])]
-                cells += [_pct_std(acc["group_acc"].get(g), acc["group_acc_std"].get(g)) for g in groups]
+                cells += [pct_std(acc["group_acc"].get(g), acc["group_acc_std"].get(g)) for g in groups]
                 lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     profiled = [line for line in board if line["status"] == "profiled"]
     if profiled:

@@ -37,6 +37,8 @@ TIMED_FIELDS = ("flow_ms_per_clip", "train_time_s", "infer_clips_per_s", "latenc
 # Where a shard (``--shard I/N``) or a cluster job writes its own rows, one file each, beside results.jsonl; merging
 # (``merge.merge_rows``) brings them into results.jsonl.
 ROWS_DIR = "rows"
+# Each entry's own folder (logs, checkpoint, details.json, predictions.json) is ``RUNS_DIR/<config.entry_id>``.
+RUNS_DIR = "runs"
 
 
 def make_row(**fields: Any) -> dict[str, Any]:
