@@ -39,6 +39,18 @@ def fidelity(args: argparse.Namespace) -> int:
     return 1 if failing else 0
 
 
+def html_report(args: argparse.Namespace) -> int:
+    from .html import write_html_report
+
+    try:
+        path = write_html_report(args.results, args.out)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"lit-video report html: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): open it in a browser, no server needed")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lit-video report", description=__doc__.splitlines()[0])
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
@@ -59,6 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--out", default="docs/fidelity.md",
                         help="the Markdown file to write (default: docs/fidelity.md)")
     report.set_defaults(run=fidelity)
+    page = kinds.add_parser("html", help="a sweep's results as one self-contained web page: the leaderboard "
+                            "(sortable, filterable), charts, lecture claims and a section per model",
+                            description="Writes RESULTS/index.html: no external requests, opens from disk. The "
+                            "per-model sections (config, FLOPs per layer, curves, confusion matrix, throughput "
+                            "per batch size, machine, wandb run) read the entries' folders under RESULTS/runs/. "
+                            "Every sweep writes it at its end.")
+    page.add_argument("results", help="a sweep's results folder (holding leaderboard.json), e.g. results/lecture")
+    page.add_argument("--out", default=None, help="the HTML file to write (default: RESULTS/index.html)")
+    page.set_defaults(run=html_report)
     args = parser.parse_args(argv)
     return args.run(args)
 

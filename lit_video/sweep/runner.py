@@ -37,7 +37,7 @@ from .entry import COST_FILE, PROFILE_FILE, PROFILE_SPEC_FILE, RESULT_FILE, SPEC
 from .leaderboard import write_leaderboards
 from .merge import describe, merge_rows
 from .plots import write_plots
-from .rows import DONE_STATUSES, RESULTS_FILE, ROWS_DIR, append_row, done_hashes, latest_rows, read_rows
+from .rows import DONE_STATUSES, RESULTS_FILE, ROWS_DIR, RUNS_DIR, append_row, done_hashes, latest_rows, read_rows
 
 STDERR_TAIL = 2000  # characters of a dead entry's stderr kept as its error
 LOCK_FILE = ".lock"
@@ -365,12 +365,12 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
             outputs = refresh_outputs(out_dir, sweep)
 
     def record(job: list[Entry], outcomes: list[Outcome], started: float) -> None:
-        rows = finished_rows(job, outcomes, out_dir / "runs", wandb_mode, console)
+        rows = finished_rows(job, outcomes, out_dir / RUNS_DIR, wandb_mode, console)
         for row in rows:
             append_row(results_path, row)
         tally(job, rows, started)
 
-    runs = out_dir / "runs"
+    runs = out_dir / RUNS_DIR
     if launcher != "local":
         from .cluster import run_on_cluster
 
@@ -423,18 +423,27 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
 
 def _report(name: str, board: list[dict[str, Any]], plots: list[Path], out_dir: Path, wandb_mode: str | None,
             console: Console, failures: list[tuple[Entry, str]]) -> int:
-    """Log the leaderboard to wandb, print its top ten and the failures; 1 if any entry failed, else 0."""
+    """Write the HTML report, log the leaderboard to wandb, print its top ten and the failures; 1 if any entry
+    failed (or the report could not be written: the tables are already there), else 0."""
+    from ..report.html import write_html_report
+
     if wandb_mode:  # unless this board is logged already (a sweep killed after its last row never logged it)
         tracking.log_leaderboard(name, board, plots, wandb_mode, out_dir)
     for line in [line for line in board if line["status"] == "ok"][:10]:
         console.print(f"  {line['rank']:>2}. {line['variant']:<22} {100 * line['video_top1']:5.1f}% "
                       f"video top-1  {line['gmacs_per_video']:.3f} GMACs/video  {line['dataset']}")
+    status = 0
+    try:
+        console.print(f"report: {write_html_report(out_dir)} (open it in a browser)")
+    except Exception as err:  # the rows, tables and plots are written; say what broke and exit non-zero
+        console.print(f"[red]the HTML report could not be written:[/] {type(err).__name__}: {err}")
+        status = 1
     if failures:
         console.print(f"[red]{len(failures)} entr{'y' if len(failures) == 1 else 'ies'} failed:[/]")
         for entry, error in failures:
             console.print(f"  [red]{entry.entry_id}[/]: {error.splitlines()[0] if error else ''}")
         return 1
-    return 0
+    return status
 
 
 def merge_sweep(sweep: Sweep, out_root: str | Path, wandb_mode: str | None = "offline",

@@ -1,0 +1,352 @@
+"""``lit-video report html RESULTS_DIR``: a sweep's results as one web page, ``RESULTS_DIR/index.html``, that opens
+from disk with no server and no network: its style, script and charts are inside it.
+
+The page holds the leaderboard (every column of ``leaderboard.md``; sorted by clicking a header, filtered by family,
+dataset and status in the browser), the leaderboard's charts as SVG (``sweep.plots``, the same figures as the PNGs;
+hovering a point or bar names its model), the lecture's claims where the rows have class groups
+(``report.lecture_claims``), and one section per leaderboard line built from its entries' folders
+(``runs/<entry>/``): the resolved config, the per-layer FLOP table, the training and validation curves, the confusion
+matrix of the test predictions, the throughput per batch size, the machine stamp and the wandb run. A sweep writes it
+at its end; a results folder without ``runs/`` (a copy from git) gets the page without the per-model detail, and
+says so.
+
+Why SVG by matplotlib, not a JavaScript charting library: matplotlib is already the project's, its SVG needs no
+script to draw, and a page of 20 models stays near a megabyte; Plotly inlined adds 3.5 MB to every page, Vega-Lite
+with its runtime about 0.8 MB. Tooltips are SVG ``<title>`` elements, which browsers show on hover.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..files import write_atomic
+from ..sweep.config import entry_id
+from ..sweep.entry import DETAILS_FILE, PREDICTIONS_FILE, SPEC_FILE
+from ..sweep.leaderboard import ACCURACY, COLUMNS, line_key, notes, pct_std
+from ..sweep.plots import Chart, leaderboard_charts, svg
+from ..sweep.rows import RESULTS_FILE, RUNS_DIR, latest_rows, read_rows
+
+INDEX_FILE = "index.html"
+LEADERBOARD_FILE = "leaderboard.json"
+HERE = Path(__file__).parent
+# The curves drawn from an entry's CSV log (``logs/version_*/metrics.csv``): (column, label); loss and accuracy.
+LOSS_CURVES = (("train/loss", "train loss"), ("val/loss", "validation loss"))
+ACCURACY_CURVES = (("train/clip_top1", "train clip top-1"), ("val/video_top1", "validation video top-1"))
+CONFUSION_LABELS_UP_TO = 60  # classes named on the confusion matrix's axes up to this many
+
+
+@dataclass
+class Seed:
+    """One entry of a leaderboard line (one seed): its row and what its folder holds (None where missing)."""
+
+    row: dict[str, Any]
+    folder: Path
+    details: dict[str, Any] | None = None
+    predictions: dict[str, Any] | None = None
+    log: list[dict[str, str]] | None = None  # the CSV log's rows
+
+
+@dataclass
+class Section:
+    """One leaderboard line's part of the page."""
+
+    anchor: str
+    line: dict[str, Any]
+    seeds: list[Seed] = field(default_factory=list)
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _csv_log(folder: Path) -> list[dict[str, str]] | None:
+    logs = sorted(folder.glob("logs/version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[-1]))
+    if not logs:
+        return None
+    with logs[-1].open(newline="") as handle:  # the last version: the entry's latest fit
+        return list(csv.DictReader(handle))
+
+
+def load_seed(results_dir: Path, row: dict[str, Any]) -> Seed:
+    folder = results_dir / RUNS_DIR / entry_id(str(row.get("variant") or row["model"]), str(row["dataset"]),
+                                             row["seed"], row["config_hash"])
+    return Seed(row, folder, _read_json(folder / DETAILS_FILE), _read_json(folder / PREDICTIONS_FILE),
+                _csv_log(folder))
+
+
+def load_sections(results_dir: Path, board: list[dict[str, Any]]) -> list[Section]:
+    """The board's lines, each with the rows it averages (its ``config_hashes``; a board written before lines named
+    them: the latest rows of its key) and their folders, by seed."""
+    sections = [Section(f"line-{i}", line) for i, line in enumerate(board)]
+    by_hash = {h: s for s in sections for h in s.line.get("config_hashes") or ()}
+    by_key = {line_key(s.line): s for s in sections if "config_hashes" not in s.line}
+    for row in sorted(latest_rows(read_rows(results_dir / RESULTS_FILE)), key=lambda r: r.get("seed") or 0):
+        section = by_hash.get(row.get("config_hash")) or by_key.get(line_key(row))
+        if section is not None:
+            section.seeds.append(load_seed(results_dir, row))
+    return sections
+
+
+# -- the leaderboard table ---------------------------------------------------------------------------------------
+
+def _sort_value(value: Any) -> Any:
+    """What the browser sorts a cell by: the raw number, or the text; empty for none (sorted last)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+
+
+def leaderboard_table(board: list[dict[str, Any]], sections: list[Section]) -> dict[str, Any]:
+    """Headers and cells (text shown, value sorted by) of every line, with its family, dataset and status for the
+    filters."""
+    groups = sorted({g for line in board for g in line.get("group_acc") or {}})
+    headers = [header for _, header, _ in COLUMNS] + [f"{g} %" for g in groups]
+    rows = []
+    for line, section in zip(board, sections, strict=True):
+        cells = []
+        for name, _, fmt in COLUMNS:
+            text = fmt(line.get(name))
+            if name == "rank" and line.get("within_noise_of"):
+                text = f"{line['rank']} (≈{line['rank'] - 1})"
+            cells.append({"text": "" if text == "None" else text, "value": _sort_value(line.get(name)),
+                          "link": section.anchor if name == "variant" else None})
+        for g in groups:
+            mean = (line.get("group_acc") or {}).get(g)
+            cells.append({"text": pct_std(mean, (line.get("group_acc_std") or {}).get(g)),
+                          "value": _sort_value(mean), "link": None})
+        rows.append({"cells": cells, "family": str(line.get("family")), "dataset": str(line.get("dataset")),
+                     "status": line["status"], "error": line.get("error")})
+    return {"headers": headers, "rows": rows, "numeric": [_is_numeric(board, name) for name, _, _ in COLUMNS]
+            + [True] * len(groups)}
+
+
+def _is_numeric(board: list[dict[str, Any]], name: str) -> bool:
+    return all(isinstance(_sort_value(line.get(name)), int | float) for line in board if line.get(name) is not None)
+
+
+# -- one line's section ------------------------------------------------------------------------------------------
+
+def curves_chart(section: Section) -> Chart | None:
+    """Loss and accuracy against the optimiser step, one colour per seed: training every ``log_every_n_steps``,
+    validation once per epoch."""
+    import matplotlib.pyplot as plt
+
+    from ..sweep.plots import model_colours
+
+    logged = [seed for seed in section.seeds if seed.log]
+    if not logged:
+        return None
+    chart = Chart(f"{section.anchor}-curves", plt.figure(figsize=(10, 3.6)))
+    loss_ax, acc_ax = chart.fig.subplots(1, 2)
+    for colour, seed in zip(model_colours(len(logged)), logged, strict=True):
+        for ax, curves, scale in ((loss_ax, LOSS_CURVES, 1.0), (acc_ax, ACCURACY_CURVES, 100.0)):
+            for (column, label), style in zip(curves, ("-", "o-"), strict=True):
+                points = [(int(r["step"]), scale * float(r[column])) for r in seed.log if r.get(column)]
+                if points:
+                    xs, ys = zip(*points, strict=True)
+                    ax.plot(xs, ys, style, color=colour, linewidth=1, markersize=3,
+                            alpha=0.55 if style == "-" else 1.0, label=f"{label}, seed {seed.row['seed']}")
+    loss_ax.set(xlabel="optimiser step", ylabel="loss", title="Loss")
+    acc_ax.set(xlabel="optimiser step", ylabel="%", title="Accuracy", ylim=(0, 101))
+    for ax in (loss_ax, acc_ax):
+        ax.grid(True, alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:  # a fit that failed at once has no accuracy yet
+            ax.legend(fontsize=6)
+    chart.fig.tight_layout()
+    return chart
+
+
+def confusion_counts(seeds: list[Seed]) -> tuple[list[str], list[list[int]], int] | None:
+    """Test videos counted by (true class, predicted class), summed over the seeds that saved predictions
+    (single-label data only): ``(classes, counts K x K, seeds counted)``."""
+    saved = [s.predictions for s in seeds if s.predictions and not s.predictions.get("multi_label")]
+    if not saved:
+        return None
+    classes = saved[0]["classes"]
+    counts = [[0] * len(classes) for _ in classes]
+    for predictions in saved:
+        for video in predictions["videos"]:
+            counts[video["label"]][video["top"][0]] += 1
+    return classes, counts, len(saved)
+
+
+def confusion_chart(section: Section) -> Chart | None:
+    import matplotlib.pyplot as plt
+
+    found = confusion_counts(section.seeds)
+    if found is None:
+        return None
+    classes, counts, n = found
+    k = len(classes)
+    side = min(12.0, max(4.0, 0.22 * k + 2))
+    chart = Chart(f"{section.anchor}-confusion", plt.figure(figsize=(side + 1.5, side)))
+    ax = chart.fig.add_subplot()
+    image = ax.imshow(counts, cmap="Blues", interpolation="nearest")
+    chart.fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="test videos")
+    if k <= CONFUSION_LABELS_UP_TO:
+        ax.set_xticks(range(k), classes, rotation=90, fontsize=6)
+        ax.set_yticks(range(k), classes, fontsize=6)
+    correct = sum(counts[i][i] for i in range(k))
+    total = sum(map(sum, counts))
+    ax.set(xlabel="predicted class", ylabel="true class",
+           title=f"Test videos by true and predicted class ({n} seed{'s' if n > 1 else ''} summed; "
+                 f"{correct}/{total} on the diagonal)")
+    return chart
+
+
+def layer_table(details: dict[str, Any] | None) -> dict[str, Any] | None:
+    flops = (details or {}).get("flops")
+    if not flops:
+        return None
+    rows = [[layer["name"], layer["type"], "×".join(map(str, layer.get("output_shape") or [])),
+             _receptive_field(layer.get("receptive_field")), f"{layer['gmacs']:.4f}", f"{layer['params']:,}",
+             str(layer.get("calls", ""))] for layer in flops.get("layers", [])]
+    measured = any(layer.get("receptive_field") for layer in flops.get("layers", []))
+    shape = flops.get("input_shape")
+    shapes = shape.items() if isinstance(shape, dict) else [(None, shape)]  # a multi-stream model: one per stream
+    shape = ", ".join(("" if name is None else f"{name} ") + "×".join(map(str, dims or [])) for name, dims in shapes)
+    return {"rows": rows, "counter": flops.get("counter"), "input_shape": shape,
+            "gmacs": flops.get("gmacs"), "params": flops.get("params"), "receptive_fields": measured}
+
+
+def _receptive_field(value: Any) -> str:
+    if not value:
+        return ""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    return "×".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+PER_BATCH = (("batch_size", "batch", "{}"), ("infer_clips_per_s", "infer clips/s", "{:.1f}"),
+             ("latency_ms_p50", "latency p50 ms", "{:.1f}"), ("latency_ms_p95", "latency p95 ms", "{:.1f}"),
+             ("train_clips_per_s", "train clips/s", "{:.1f}"), ("peak_mem_mb", "peak mem MB (inference)", "{:.0f}"),
+             ("train_peak_mem_mb", "peak mem MB (training)", "{:.0f}"))
+
+
+def throughput_table(details: dict[str, Any] | None) -> dict[str, Any] | None:
+    speed = (details or {}).get("throughput")
+    if not speed or not speed.get("per_batch"):
+        return None
+    rows = [[("" if point.get(key) is None else fmt.format(point[key])) for key, _, fmt in PER_BATCH]
+            for point in speed["per_batch"]]
+    return {"headers": [h for _, h, _ in PER_BATCH], "rows": rows, "options": speed.get("options"),
+            "peak_source": speed.get("peak_source"), "flow": speed.get("flow")}
+
+
+def machine_stamp(seeds: list[Seed]) -> dict[str, Any]:
+    row = seeds[-1].row
+    machine = (((seeds[0].details or {}).get("throughput") or {}).get("machine")) if seeds else None
+    return {"device": row.get("device"), "dtype": row.get("dtype"), "git_sha": row.get("git_sha") or "unknown",
+            "versions": row.get("versions"), "machine": machine, "train_threads": row.get("train_threads"),
+            "dataset_fingerprint": row.get("dataset_fingerprint")}
+
+
+def entry_config(seed: Seed) -> str | None:
+    """The entry's resolved config as YAML (a profile-only entry: its sweep entry, from the job's spec)."""
+    config = (seed.details or {}).get("resolved_config")
+    if config is None:
+        spec = _read_json(seed.folder / SPEC_FILE) or {}
+        config = next((e.get("config") for e in spec.get("entries", []) if e.get("seed") == seed.row.get("seed")),
+                      None)
+    return None if config is None else yaml.safe_dump(config, sort_keys=False, width=110)
+
+
+def section_view(section: Section) -> dict[str, Any]:
+    """What the template shows of one line."""
+    seeds = section.seeds
+    first = next((s for s in seeds if s.details), None)
+    config_seed = next((s for s in seeds if (s.details or {}).get("resolved_config")), first)
+    curves, confusion = curves_chart(section), confusion_chart(section)
+    line = section.line
+    return {
+        "anchor": section.anchor, "line": line, "status": line["status"],
+        "title": f"{line['variant']} ({line['dataset']}, {line['frames']}×{line['size']} px, "
+                 f"{line['eval_views']} views)",
+        "summary": [(name.replace("_", " "), pct_std(line.get(name), line.get(f"{name}_std")))
+                    for name in ACCURACY if line.get(name) is not None],
+        "folders_missing": [str(s.folder) for s in seeds if not s.folder.is_dir()],
+        "errors": [(s.row.get("seed"), s.row.get("error")) for s in seeds if s.row.get("status") == "failed"],
+        "config": entry_config(config_seed) if config_seed else None,
+        "layers": layer_table(first.details if first else None),
+        "curves": curves and svg(curves),
+        "confusion": confusion and svg(confusion),
+        "multi_label": any((s.predictions or {}).get("multi_label") for s in seeds),
+        "throughput": throughput_table(first.details if first else None),
+        "stream_acc": line.get("stream_acc"),
+        "machine": machine_stamp(seeds),
+        "wandb": [(s.row.get("seed"), (s.details or {}).get("wandb")) for s in seeds],
+        "checkpoints": [(s.row.get("seed"), (s.details or {}).get("checkpoint")) for s in seeds],
+    }
+
+
+# -- the page ----------------------------------------------------------------------------------------------------
+
+def _markdown(text: str, demote: int = 0) -> str:
+    """Markdown (tables too) as HTML; headings ``demote`` levels lower, to sit under the page's own."""
+    from markdown_it import MarkdownIt
+
+    rendered = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    return re.sub(r"<(/?)h([1-6])>", lambda m: f"<{m[1]}h{min(6, int(m[2]) + demote)}>", rendered)
+
+
+def lecture_claims_html(results_dir: Path, rows: list[dict[str, Any]]) -> str | None:
+    """The lecture-claims report of these rows, where they have class groups."""
+    from .lecture_claims import render
+
+    if not any(r.get("group_acc") for r in rows):
+        return None
+    command = shlex.join(["lit-video", "report", "lecture-claims", str(results_dir)])
+    text, _ = render(rows, str(results_dir), command)
+    return _markdown(text.split("\n", 1)[1], demote=1)  # without its title: the page's section has one
+
+
+def read_board(results_dir: Path) -> list[dict[str, Any]]:
+    """The sweep's leaderboard (``leaderboard.json``: the lines of the sweep's own entries, as the sweep or
+    ``--merge`` averaged them); FileNotFoundError naming the folder."""
+    path = results_dir / LEADERBOARD_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no {LEADERBOARD_FILE} in {results_dir}: give a sweep's results folder (e.g. "
+                                "results/lecture); `lit-video sweep CONFIG --merge` writes it from the rows")
+    return json.loads(path.read_text())
+
+
+def render_page(results_dir: str | Path) -> str:
+    """The report of the sweep in ``results_dir`` as one HTML document."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    results_dir = Path(results_dir)
+    board = read_board(results_dir)
+    sections = load_sections(results_dir, board)
+    rows = [seed.row for section in sections for seed in section.seeds]
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html", "j2"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["json"] = lambda value: json.dumps(value, default=str)
+    table = leaderboard_table(board, sections)
+    return env.get_template("report.html.j2").render(
+        name=results_dir.resolve().name, generated=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        command=shlex.join(["lit-video", "report", "html", str(results_dir)]),
+        notes=_markdown("\n".join(notes(board))), table=table,
+        families=sorted({row["family"] for row in table["rows"]}),
+        datasets=sorted({row["dataset"] for row in table["rows"]}),
+        statuses=sorted({row["status"] for row in table["rows"]}),
+        charts=[(chart.name, svg(chart)) for chart in leaderboard_charts(board)],
+        claims=lecture_claims_html(results_dir, rows),
+        sections=[section_view(section) for section in sections],
+        style=(HERE / "templates" / "report.css").read_text(), script=(HERE / "templates" / "report.js").read_text(),
+    )
+
+
+def write_html_report(results_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Write the report of ``results_dir`` to ``out`` (default ``results_dir/index.html``); returns the path."""
+    path = Path(out) if out is not None else Path(results_dir) / INDEX_FILE
+    write_atomic(path, render_page(results_dir))
+    return path

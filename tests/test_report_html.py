@@ -1,0 +1,262 @@
+"""`lit-video report html`: the page a real sweep writes at its end, checked as HTML here and in headless Chromium.
+
+The sweep (about a minute) trains two seeds of single_frame and lecture_late_fusion on the tiny dataset, profiles
+lecture_3d_cnn only and makes a fourth model fail (a learning rate that turns the loss into NaN), so
+that the page has every kind of line. The browser tests drive the system's Chromium (Debian's ``chromium``) with
+Playwright: without them they skip, unless LIT_VIDEO_REQUIRE_BROWSER is set (``.ci/run`` installs Chromium and
+sets it, so CI never skips them). A screenshot of the page goes to LIT_VIDEO_SCREENSHOTS (a folder; default: the
+test's temporary folder).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from markupsafe import escape
+from test_sweep import sweep_config
+
+from lit_video.report import cli as report_cli
+from lit_video.report.html import INDEX_FILE
+from lit_video.sweep import cli as sweep_cli
+
+GROUPS = ("appearance", "direction")
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def small_sweep(tiny_dataset, tmp_path_factory) -> Path:
+    """A real sweep's results folder, two seeds: two ok lines, a profile-only line and a failed line."""
+    config = sweep_config(tiny_dataset, name="small", seeds=[0, 1])
+    config["models"] = [
+        {"name": "single_frame", "model_args": {"backbone": "shufflenet_v2_x0_5"}},
+        "lecture_late_fusion",
+        {"name": "lecture_3d_cnn", "profile_only": True},
+        {"name": "lecture_early_fusion", "lr": 1.0e30, "warmup_ratio": 0.0},  # the loss turns NaN: fails
+    ]
+    folder = tmp_path_factory.mktemp("small_sweep")
+    path = folder / "small.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert sweep_cli.main([str(path), "--out", str(folder / "results")]) == 1  # the NaN entry failed
+    return folder / "results" / "small"
+
+
+# -- the page as HTML --------------------------------------------------------------------------------------------
+
+def test_the_sweep_writes_one_self_contained_page(small_sweep):
+    page = (small_sweep / INDEX_FILE).read_text()
+    board = json.loads((small_sweep / "leaderboard.json").read_text())
+    assert {line["status"] for line in board} == {"ok", "profiled", "failed"}
+    # Nothing is fetched: no script, style, image or link to anything outside the file.
+    assert not re.search(r"""<(script|link|img|iframe)[^>]*\b(src|href)=""", page)
+    assert not re.search(r"""\b(src|href)=["']?(https?:)?//""", page)
+    assert page.count('<article id="line-') == len(board)
+    # The three charts; the curves and confusion matrix of each trained line; the failed line's curves, up to its NaN.
+    assert page.count('<svg ') == 3 + 2 * 2 + 1
+    assert page.count('<svg ') == page.count("</svg>")
+    for line in board:  # every line in the table, marked with its status
+        assert f'data-status="{line["status"]}"' in page and line["variant"] in page
+    failed = next(line for line in board if line["status"] == "failed")
+    assert "nan" in failed["error"].lower() and str(escape(failed["error"])) in page  # as the template escapes it
+    for header in ("GMACs/video", "GFLOPs/clip", "infer clips/s", "latency p50 ms", "peak mem MB", "± (seeds)"):
+        assert f"<button type=\"button\">{header}</button>" in page
+    assert "Claim 1:" in page  # the lecture's claims: the rows have class groups
+    assert "FLOPs per layer" in page and "Throughput per batch size" in page and "Resolved config" in page
+    assert "offline-run-" in page  # each trained entry's wandb run
+
+
+def test_confusion_matrix_counts_the_saved_test_predictions(small_sweep):
+    from lit_video.report.html import confusion_counts, load_sections, read_board
+
+    sections = {s.line["variant"]: s for s in load_sections(small_sweep, read_board(small_sweep))}
+    single = sections["single_frame"]
+    assert [seed.row["seed"] for seed in single.seeds] == [0, 1]
+    classes, counts, seeds = confusion_counts(single.seeds)
+    assert seeds == 2 and len(classes) == len(counts) == 4
+    videos = sum(map(sum, counts))
+    assert videos == 2 * single.seeds[0].row["dataset_fingerprint"]["videos"] // 3  # the test split, each seed
+    correct = sum(counts[i][i] for i in range(4))
+    assert correct / videos == pytest.approx(single.line["video_top1"])  # equal seeds: the mean is the pooled rate
+    assert confusion_counts(sections["lecture_3d_cnn"].seeds) is None  # profiled: no predictions
+
+
+def test_a_section_holds_the_rows_its_line_averages_not_stale_ones(small_sweep, tmp_path):
+    """A row of an earlier config of the same model (another hash, left in results.jsonl) is not the line's."""
+    from lit_video.report.html import load_sections, read_board
+    from lit_video.sweep.rows import append_row, read_rows
+
+    copy = tmp_path / "small"
+    shutil.copytree(small_sweep, copy)
+    stale = next(r for r in read_rows(copy / "results.jsonl") if r["variant"] == "single_frame")
+    append_row(copy / "results.jsonl", {**stale, "config_hash": "0" * 16, "video_top1": 0.0})
+    single = next(s for s in load_sections(copy, read_board(copy)) if s.line["variant"] == "single_frame")
+    assert sorted(seed.row["config_hash"] for seed in single.seeds) == sorted(single.line["config_hashes"])
+    assert all(seed.folder.is_dir() for seed in single.seeds)
+
+
+def test_report_command_rewrites_the_page_and_works_without_the_entry_folders(small_sweep, tmp_path, capsys):
+    copy = tmp_path / "small"
+    shutil.copytree(small_sweep, copy, ignore=shutil.ignore_patterns("runs", "wandb"))  # what git holds
+    (copy / INDEX_FILE).unlink()
+    assert report_cli.main(["html", str(copy)]) == 0
+    assert "index.html" in capsys.readouterr().out
+    page = (copy / INDEX_FILE).read_text()
+    assert page.count('<svg ') == 3  # the charts only: curves and matrices need runs/
+    assert "Not in this results folder" in page
+    assert report_cli.main(["html", str(tmp_path / "nothing")]) == 2
+    assert "no leaderboard.json in" in capsys.readouterr().err
+
+
+# -- the page in a browser ---------------------------------------------------------------------------------------
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium, the system's, driven by Playwright (no browser download)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as err:
+        why = f"playwright is not installed ({err})"
+    else:
+        why = None if _chromium() else "no chromium executable on PATH (Debian: apt-get install chromium)"
+    if why:
+        if os.environ.get("LIT_VIDEO_REQUIRE_BROWSER"):
+            raise RuntimeError(f"LIT_VIDEO_REQUIRE_BROWSER is set but {why}")
+        pytest.skip(why)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=_chromium(), headless=True)
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser, path: Path):
+    """``path`` loaded from disk in a new tab; ``tab.problems`` collects console errors, page errors and every
+    request for anything but the file itself."""
+    url = path.resolve().as_uri()
+    tab = browser.new_page(viewport={"width": 1400, "height": 900})
+    problems: list[str] = []
+    tab.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    tab.on("pageerror", lambda err: problems.append(f"page error: {err}"))
+    tab.on("request", lambda req: problems.append(f"request: {req.url}") if req.url != url else None)
+    tab.goto(url)
+    tab.wait_for_load_state("load")
+    tab.problems = problems
+    return tab
+
+
+@pytest.fixture
+def page(browser, small_sweep):
+    tab = open_page(browser, small_sweep / INDEX_FILE)
+    yield tab
+    tab.close()
+
+
+def screenshot_folder(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("LIT_VIDEO_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _column(page, header: str) -> list[str]:
+    """The data-value of each shown line's cell under ``header``, top to bottom."""
+    return page.evaluate("""(header) => {
+        const table = document.getElementById("board");
+        const index = Array.from(table.tHead.rows[0].cells).findIndex((th) => th.textContent.trim() === header);
+        return Array.from(table.tBodies[0].rows).filter((r) => !r.hidden).map((r) => r.cells[index].dataset.value);
+    }""", header)
+
+
+def test_page_loads_with_no_errors_and_no_requests(page):
+    assert page.title() == "lit-video: sweep small"
+    assert page.locator("#board tbody tr").count() == 4
+    assert page.locator("#shown").inner_text() == "4 of 4 lines shown"
+    assert page.problems == []
+
+
+def test_clicking_a_header_sorts_the_lines(page):
+    header = page.locator("#board thead th", has_text="GMACs/video").first
+    header.locator("button").click()
+    shown = _column(page, "GMACs/video")
+    values = [float(v) for v in shown[:3]]
+    assert values == sorted(values) and shown[3] == ""  # three lines have a cost; the failed one, none: last
+    assert header.get_attribute("aria-sort") == "ascending"
+    header.locator("button").click()
+    shown = _column(page, "GMACs/video")
+    assert [float(v) for v in shown[:3]] == sorted(values, reverse=True) and shown[3] == ""
+    assert header.get_attribute("aria-sort") == "descending"
+    # Accuracy: the lines without one (profiled, failed) stay last whichever the direction.
+    top1 = page.locator("#board thead th", has_text="video top-1 %").first.locator("button")
+    for _ in range(2):
+        top1.click()
+        shown = _column(page, "video top-1 %")
+        numbers = [float(v) for v in shown if v]
+        assert shown[-2:] == ["", ""] and len(numbers) == 2
+    assert numbers == sorted(numbers, reverse=True)
+    page.locator("#board thead th", has_text="variant").first.locator("button").click()
+    assert _column(page, "variant") == sorted(_column(page, "variant"), key=str.lower)
+    assert page.problems == []
+
+
+def test_the_filters_hide_lines(page):
+    page.select_option("#filter-status", "ok")
+    assert sorted(_column(page, "status")) == ["ok", "ok"]
+    assert page.locator("#shown").inner_text() == "2 of 4 lines shown"
+    page.select_option("#filter-status", "")
+    families = page.evaluate("Array.from(document.querySelectorAll('#filter-family option')).map(o => o.value)")
+    family = families[1]
+    page.select_option("#filter-family", family)
+    assert set(_column(page, "family")) == {family} and len(_column(page, "family")) < 4
+    page.select_option("#filter-family", "")
+    page.fill("#filter-text", "single_frame")
+    assert _column(page, "variant") == ["single_frame"]
+    page.fill("#filter-text", "")
+    assert len(_column(page, "variant")) == 4
+    assert page.problems == []
+
+
+def test_every_chart_renders_and_a_screenshot_is_written(page, tmp_path):
+    charts = page.locator("svg.chart")
+    assert charts.count() == 3 + 2 * 2 + 1  # as test_the_sweep_writes_one_self_contained_page counts them
+    for i in range(charts.count()):
+        chart = charts.nth(i)
+        chart.scroll_into_view_if_needed()
+        box = chart.bounding_box()
+        assert box["width"] > 200 and box["height"] > 100
+        assert chart.locator("path, use, image").count() > 10  # drawn, not an empty frame
+    names = page.eval_on_selector_all("#charts svg title", "titles => titles.map(t => t.textContent)")
+    assert any(n.startswith("single_frame (") for n in names)  # hovering a point names its model
+    for group in GROUPS:
+        assert any(f"on {group}:" in n for n in names)
+    shot = screenshot_folder(tmp_path) / "report_small_sweep.png"
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
+    assert page.problems == []
+
+
+def test_the_committed_main_report_opens_clean(browser, tmp_path):
+    """results/lecture/index.html, the main job's page as committed: no errors or requests, every chart drawn."""
+    folder = REPO / "results" / "lecture"
+    board = json.loads((folder / "leaderboard.json").read_text())
+    tab = open_page(browser, folder / INDEX_FILE)
+    try:
+        assert tab.locator("#board tbody tr").count() == len(board)
+        assert tab.locator("article.model").count() == len(board)
+        trained = sum(line["status"] == "ok" for line in board)
+        charts = tab.locator("svg.chart")
+        assert charts.count() == 3 + 2 * trained  # each trained line: its curves and its confusion matrix
+        for i in range(charts.count()):
+            box = charts.nth(i).bounding_box()
+            assert box["width"] > 200 and box["height"] > 100
+        tab.screenshot(path=str(screenshot_folder(tmp_path) / "report_lecture.png"))  # the top: the leaderboard
+        assert tab.problems == []
+    finally:
+        tab.close()
