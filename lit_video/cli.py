@@ -77,9 +77,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return profile_main(rest)
     if command == "sweep":
+        from .report.html import write_after_sweep
         from .sweep.cli import main as sweep_main
 
-        return sweep_main(rest)
+        return sweep_main(rest, finish=write_after_sweep)
     if command == "compare":
         from .sweep.compare import main as compare_main
 

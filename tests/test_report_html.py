@@ -21,9 +21,9 @@ import yaml
 from markupsafe import escape
 from test_sweep import sweep_config
 
+from lit_video import cli
 from lit_video.report import cli as report_cli
 from lit_video.report.html import INDEX_FILE
-from lit_video.sweep import cli as sweep_cli
 
 GROUPS = ("appearance", "direction")
 REPO = Path(__file__).resolve().parents[1]
@@ -42,7 +42,7 @@ def small_sweep(tiny_dataset, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("small_sweep")
     path = folder / "small.yaml"
     path.write_text(yaml.safe_dump(config))
-    assert sweep_cli.main([str(path), "--out", str(folder / "results")]) == 1  # the NaN entry failed
+    assert cli.main(["sweep", str(path), "--out", str(folder / "results")]) == 1  # the NaN entry failed
     return folder / "results" / "small"
 
 
@@ -97,6 +97,16 @@ def test_a_section_holds_the_rows_its_line_averages_not_stale_ones(small_sweep, 
     single = next(s for s in load_sections(copy, read_board(copy)) if s.line["variant"] == "single_frame")
     assert sorted(seed.row["config_hash"] for seed in single.seeds) == sorted(single.line["config_hashes"])
     assert all(seed.folder.is_dir() for seed in single.seeds)
+
+
+def test_merging_a_sweep_writes_its_page(small_sweep, tmp_path):
+    """``lit-video sweep CONFIG --merge`` (shards or cluster jobs done) ends as a sweep does: with the page."""
+    out = tmp_path / "results"
+    shutil.copytree(small_sweep, out / "small")
+    (out / "small" / INDEX_FILE).unlink()
+    config = small_sweep.parents[1] / "small.yaml"
+    assert cli.main(["sweep", str(config), "--out", str(out), "--merge", "--no-wandb"]) == 1  # the failed entry
+    assert (out / "small" / INDEX_FILE).read_text().count('<article id="line-') == 4
 
 
 def test_report_command_rewrites_the_page_and_works_without_the_entry_folders(small_sweep, tmp_path, capsys):

@@ -21,6 +21,7 @@ import csv
 import json
 import re
 import shlex
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,7 +209,7 @@ def layer_table(details: dict[str, Any] | None) -> dict[str, Any] | None:
     if not flops:
         return None
     rows = [[layer["name"], layer["type"], "×".join(map(str, layer.get("output_shape") or [])),
-             _receptive_field(layer.get("receptive_field")), f"{layer['gmacs']:.4f}", f"{layer['params']:,}",
+             "×".join(map(str, layer.get("receptive_field") or [])), f"{layer['gmacs']:.4f}", f"{layer['params']:,}",
              str(layer.get("calls", ""))] for layer in flops.get("layers", [])]
     measured = any(layer.get("receptive_field") for layer in flops.get("layers", []))
     shape = flops.get("input_shape")
@@ -216,14 +217,6 @@ def layer_table(details: dict[str, Any] | None) -> dict[str, Any] | None:
     shape = ", ".join(("" if name is None else f"{name} ") + "×".join(map(str, dims or [])) for name, dims in shapes)
     return {"rows": rows, "counter": flops.get("counter"), "input_shape": shape,
             "gmacs": flops.get("gmacs"), "params": flops.get("params"), "receptive_fields": measured}
-
-
-def _receptive_field(value: Any) -> str:
-    if not value:
-        return ""
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {v}" for k, v in value.items())
-    return "×".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 PER_BATCH = (("batch_size", "batch", "{}"), ("infer_clips_per_s", "infer clips/s", "{:.1f}"),
@@ -243,8 +236,11 @@ def throughput_table(details: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def machine_stamp(seeds: list[Seed]) -> dict[str, Any]:
+    """Where and with what the line was measured: its last seed's row stamp, and the profiler's machine."""
+    if not seeds:  # a leaderboard.json without the results.jsonl behind it
+        return {}
     row = seeds[-1].row
-    machine = (((seeds[0].details or {}).get("throughput") or {}).get("machine")) if seeds else None
+    machine = ((seeds[0].details or {}).get("throughput") or {}).get("machine")
     return {"device": row.get("device"), "dtype": row.get("dtype"), "git_sha": row.get("git_sha") or "unknown",
             "versions": row.get("versions"), "machine": machine, "train_threads": row.get("train_threads"),
             "dataset_fingerprint": row.get("dataset_fingerprint")}
@@ -350,3 +346,15 @@ def write_html_report(results_dir: str | Path, out: str | Path | None = None) ->
     path = Path(out) if out is not None else Path(results_dir) / INDEX_FILE
     write_atomic(path, render_page(results_dir))
     return path
+
+
+def write_after_sweep(results_dir: Path) -> int:
+    """``lit-video sweep``'s last step: the page of the sweep that just wrote ``results_dir``. 0, or 1 when it could
+    not be written (said why; the rows, tables and plots are there all the same)."""
+    try:
+        path = write_html_report(results_dir)
+    except Exception as err:  # a report must not hide the sweep's own outcome: say what broke and exit non-zero
+        print(f"lit-video sweep: the HTML report could not be written: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    print(f"report: {path} (open it in a browser)")
+    return 0

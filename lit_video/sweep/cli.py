@@ -1,9 +1,9 @@
 """``lit-video sweep CONFIG``: train, test and profile every model x dataset x seed of a sweep config.
 
-Writes ``<out>/<name>/results.jsonl`` (one row per entry), ``leaderboard.csv/.md/.json`` and PNG plots, and
-one wandb run per entry (offline by default: no account needed, ``wandb sync`` later). Exit status: 0 when
-every entry passed, 1 when any failed (the sweep still runs the others), 2 for a config that cannot run (or row
-files that cannot be merged).
+Writes ``<out>/<name>/results.jsonl`` (one row per entry), ``leaderboard.csv/.md/.json``, PNG plots and, through
+``lit-video sweep``, the HTML report ``index.html``, and one wandb run per entry (offline by default: no account
+needed, ``wandb sync`` later). Exit status: 0 when every entry passed, 1 when any failed (the sweep still runs the
+others), 2 for a config that cannot run (or row files that cannot be merged).
 
 Across machines: ``--launcher slurm`` submits each job (a model's seeds) to SLURM with submitit and merges the rows
 as jobs finish; ``--shard I/N`` runs every N-th job, for a scheduler of your own; ``--merge`` builds the
@@ -15,11 +15,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 from .config import SweepConfigError, load_sweep
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, finish: Callable[[Path], int] | None = None) -> int:
+    """``finish``: what runs on the results folder once the sweep (not a shard) or the merge has written its
+    tables, its exit status joining the sweep's; ``lit-video sweep`` passes the HTML report's writer (the report
+    sits above the sweep, which does not import it)."""
     parser = argparse.ArgumentParser(prog="lit-video sweep", description=__doc__.split("\n\n")[0],
                                      epilog=__doc__.split("\n\n")[2], formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("config", help="sweep YAML, e.g. configs/sweeps/lecture.yaml")
@@ -70,14 +75,18 @@ def main(argv: list[str] | None = None) -> int:
     wandb_mode = None if args.no_wandb else args.wandb
     try:
         if args.merge:
-            return merge_sweep(sweep, args.out, wandb_mode)
-        cluster = sweep.cluster.overridden(**{k: getattr(args, k) for k in (
-            "partition", "gpus_per_node", "cpus_per_task", "mem_gb", "timeout_min", "array_parallelism")})
-        return run_sweep(sweep, args.out, resume=args.resume, wandb_mode=wandb_mode, shard=shard,
-                         launcher=args.launcher, cluster=cluster)
+            status = merge_sweep(sweep, args.out, wandb_mode)
+        else:
+            cluster = sweep.cluster.overridden(**{k: getattr(args, k) for k in (
+                "partition", "gpus_per_node", "cpus_per_task", "mem_gb", "timeout_min", "array_parallelism")})
+            status = run_sweep(sweep, args.out, resume=args.resume, wandb_mode=wandb_mode, shard=shard,
+                               launcher=args.launcher, cluster=cluster)
     except (ResultsFolderBusy, RowsDisagree) as err:
         print(f"lit-video sweep: {err}", file=sys.stderr)
         return 2
+    if finish is not None and shard is None:  # a shard writes rows only: its merge finishes
+        status = max(status, finish(Path(args.out) / sweep.name))
+    return status
 
 
 if __name__ == "__main__":

@@ -423,27 +423,18 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
 
 def _report(name: str, board: list[dict[str, Any]], plots: list[Path], out_dir: Path, wandb_mode: str | None,
             console: Console, failures: list[tuple[Entry, str]]) -> int:
-    """Write the HTML report, log the leaderboard to wandb, print its top ten and the failures; 1 if any entry
-    failed (or the report could not be written: the tables are already there), else 0."""
-    from ..report.html import write_html_report
-
+    """Log the leaderboard to wandb, print its top ten and the failures; 1 if any entry failed, else 0."""
     if wandb_mode:  # unless this board is logged already (a sweep killed after its last row never logged it)
         tracking.log_leaderboard(name, board, plots, wandb_mode, out_dir)
     for line in [line for line in board if line["status"] == "ok"][:10]:
         console.print(f"  {line['rank']:>2}. {line['variant']:<22} {100 * line['video_top1']:5.1f}% "
                       f"video top-1  {line['gmacs_per_video']:.3f} GMACs/video  {line['dataset']}")
-    status = 0
-    try:
-        console.print(f"report: {write_html_report(out_dir)} (open it in a browser)")
-    except Exception as err:  # the rows, tables and plots are written; say what broke and exit non-zero
-        console.print(f"[red]the HTML report could not be written:[/] {type(err).__name__}: {err}")
-        status = 1
     if failures:
         console.print(f"[red]{len(failures)} entr{'y' if len(failures) == 1 else 'ies'} failed:[/]")
         for entry, error in failures:
             console.print(f"  [red]{entry.entry_id}[/]: {error.splitlines()[0] if error else ''}")
         return 1
-    return status
+    return 0
 
 
 def merge_sweep(sweep: Sweep, out_root: str | Path, wandb_mode: str | None = "offline",
