@@ -32,8 +32,8 @@ import yaml
 from ..files import write_atomic
 from ..sweep.config import entry_id
 from ..sweep.entry import DETAILS_FILE, PREDICTIONS_FILE, SPEC_FILE
-from ..sweep.leaderboard import ACCURACY, COLUMNS, line_key, notes, pct_std
-from ..sweep.plots import Chart, leaderboard_charts, svg
+from ..sweep.leaderboard import ACCURACY, COLUMNS, HEADERS, line_key, notes, pct_std
+from ..sweep.plots import Chart, leaderboard_charts, model_colours, svg
 from ..sweep.rows import RESULTS_FILE, RUNS_DIR, latest_rows, read_rows
 
 INDEX_FILE = "index.html"
@@ -141,8 +141,6 @@ def curves_chart(section: Section) -> Chart | None:
     validation once per epoch."""
     import matplotlib.pyplot as plt
 
-    from ..sweep.plots import model_colours
-
     logged = [seed for seed in section.seeds if seed.log]
     if not logged:
         return None
@@ -219,10 +217,10 @@ def layer_table(details: dict[str, Any] | None) -> dict[str, Any] | None:
             "gmacs": flops.get("gmacs"), "params": flops.get("params"), "receptive_fields": measured}
 
 
-PER_BATCH = (("batch_size", "batch", "{}"), ("infer_clips_per_s", "infer clips/s", "{:.1f}"),
-             ("latency_ms_p50", "latency p50 ms", "{:.1f}"), ("latency_ms_p95", "latency p95 ms", "{:.1f}"),
-             ("train_clips_per_s", "train clips/s", "{:.1f}"), ("peak_mem_mb", "peak mem MB (inference)", "{:.0f}"),
-             ("train_peak_mem_mb", "peak mem MB (training)", "{:.0f}"))
+# The profiler's figures at each batch size: (field, header, format); the leaderboard's headers where it has the field.
+PER_BATCH = (("batch_size", "batch", "{}"), *((f, HEADERS[f], "{:.1f}") for f in (
+    "infer_clips_per_s", "latency_ms_p50", "latency_ms_p95", "train_clips_per_s")),
+    ("peak_mem_mb", "peak mem MB (inference)", "{:.0f}"), ("train_peak_mem_mb", "peak mem MB (training)", "{:.0f}"))
 
 
 def throughput_table(details: dict[str, Any] | None) -> dict[str, Any] | None:
