@@ -8,17 +8,11 @@ Units: ``gmacs`` = 10^9 multiply-accumulates (the field's "GFLOPs"), ``gflops`` 
 from ..machine import accelerator_device, cpu_name, device_name, git_sha, machine_info, versions
 from .counting import FlopReport, LayerStats, count_flops, fvcore_count, gflops
 from .inputs import model_input_shape
-from .memory import MemoryNeed, NotEnoughMemory, available_bytes
+from .memory import MemoryNeed, NotEnoughMemory, available_bytes, throughput_need
+from .options import ThroughputOptions, check_device
+from .peak import MatmulPeak, machine_peak, machine_peak_gflops
 from .receptive_field import receptive_fields
-from .timing import (
-    MatmulPeak,
-    ThroughputOptions,
-    check_device,
-    machine_peak,
-    machine_peak_gflops,
-    measure_throughput,
-    throughput_need,
-)
+from .throughput import measure_throughput
 
 __all__ = [
     "FlopReport", "LayerStats", "MatmulPeak", "MemoryNeed", "NotEnoughMemory", "ThroughputOptions",

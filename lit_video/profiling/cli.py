@@ -28,8 +28,9 @@ from ..layout import MEMORY_FORMATS
 from .counting import FlopReport, count_flops, gflops, stream_gmacs
 from .flow_cost import flow_cost
 from .inputs import model_input_shape, model_to_count
-from .memory import MemoryNeed, check_fits, forward_need
-from .timing import DTYPES, ThroughputOptions, check_device, fastest_dtype, measure_throughput, throughput_need
+from .memory import MemoryNeed, check_fits, forward_need, throughput_need
+from .options import DTYPES, ThroughputOptions, check_device, fastest_dtype
+from .throughput import measure_throughput
 
 # Eval views of a video when no option says otherwise: the DataModule's own defaults.
 _DATA_DEFAULTS = inspect.signature(VideoDataModule).parameters

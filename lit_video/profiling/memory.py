@@ -31,8 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from .counting import FlopReport
+from .options import ThroughputOptions, _dtype
 
 # Activations kept for backward, per multiplying layer output (conv / linear / attention): see the docstring.
 TRAIN_ACTIVATION_FACTOR = 2.0
@@ -112,6 +114,25 @@ def _input_shapes(shape: Any) -> list[list[int]]:
     if isinstance(shape, dict):
         return list(shape.values())
     return shape if shape and isinstance(shape[0], list) else [shape]
+
+
+def model_bytes(model: nn.Module) -> int:
+    """Bytes of ``model``'s parameters and buffers (a copy of the model allocates as much again)."""
+    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+
+
+def throughput_need(report: FlopReport, options: ThroughputOptions, model: nn.Module | None = None) -> MemoryNeed:
+    """The least ``measure_throughput`` needs on ``options.device`` for a model counted in ``report`` (one
+    clip): its copy of the weights (``model``'s bytes; 4 per parameter without one), their gradients when it
+    trains, and the activations and inputs of the largest batch (see this module's docstring for the estimate)."""
+    b = max(options.batch_sizes)
+    train = options.train and b > 1  # training is measured at batch >= 2 only
+    weights = model_bytes(model) if model is not None else 4 * report.params
+    grads = (sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+             if model is not None else 4 * report.trainable_params)
+    return forward_need(report, f"{'training' if train else 'inference'} at batch {b}", options.device, b,
+                        train=train, weight_bytes=weights, grad_bytes=grads,
+                        act_bytes=_dtype(options.dtype).itemsize)
 
 
 def _cgroup_free() -> float:

@@ -212,7 +212,7 @@ def test_git_sha(tmp_path):
 
 def test_the_fastest_dtype_and_precision_for_the_device():
     from lit_video.machine import default_precision
-    from lit_video.profiling.timing import fastest_dtype
+    from lit_video.profiling.options import fastest_dtype
 
     assert fastest_dtype("cpu") == "float32" and fastest_dtype("cpu", "bfloat16") == "bfloat16"
     assert default_precision("cpu") == "32-true"
