@@ -9,6 +9,7 @@ clip ``(B, C, T, H, W)`` (or a dict of modalities) to logits ``(B, num_classes)`
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -121,8 +122,13 @@ def _check_name(name: str) -> None:
 
 
 def list_models(pattern: str | None = None) -> list[str]:
-    """Registered model names, sorted; ``pattern`` is a substring filter."""
-    return sorted(n for n in _BUILDERS if pattern is None or pattern in n)
+    """Registered model names, sorted. ``pattern``: a glob (``"vivit*"``, with ``*``, ``?`` or ``[``) matched
+    against the whole name as timm's ``list_models`` does, or a plain word matched anywhere in it."""
+    if pattern is None:
+        return sorted(_BUILDERS)
+    if any(c in pattern for c in "*?["):
+        return sorted(fnmatch.filter(_BUILDERS, pattern))
+    return sorted(n for n in _BUILDERS if pattern in n)
 
 
 def model_info(name: str) -> ModelInfo:
