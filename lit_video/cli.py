@@ -34,7 +34,7 @@ def models_main(argv: list[str]) -> int:
     from .models import list_models, model_info
 
     parser = argparse.ArgumentParser(prog="lit-video models", description="List the model registry.")
-    parser.add_argument("pattern", nargs="?", help="only names containing this text")
+    parser.add_argument("pattern", nargs="?", help="only names containing this text, or matching a glob ('vivit*')")
     parser.add_argument("--json", action="store_true", help="print model_info of every model as JSON")
     args = parser.parse_args(argv)
     infos = [model_info(name) for name in list_models(args.pattern)]

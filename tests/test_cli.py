@@ -23,6 +23,10 @@ def test_models_command_lists_registry(capsys):
     assert infos["single_frame"]["family"] == "single_frame"
     assert main(["models"]) == 0
     assert "single_frame" in capsys.readouterr().out
+    for pattern in ("vivit", "vivit*"):  # a word any name contains, or a glob over whole names
+        assert main(["models", "--json", pattern]) == 0
+        names = [info["name"] for info in json.loads(capsys.readouterr().out)]
+        assert names and all(n.startswith("vivit_") for n in names), pattern
 
 
 def test_fit_then_test_through_the_cli(tiny_dataset, tmp_path, monkeypatch, capsys):

@@ -152,3 +152,17 @@ def test_registry_errors():
         model_info("lecture_late_fusio")
     with pytest.raises(TypeError, match="accepts: batch_norm, dropout, frames, pool5_padding, size"):
         create_model("c3d", NUM_CLASSES, depth=3)
+
+
+def test_list_models_takes_globs_as_timm_and_plain_words_as_substrings():
+    assert list_models("vivit*") == [n for n in list_models() if n.startswith("vivit")]
+    assert "vivit_spatiotemporal" in list_models("vivit*") and "timesformer_joint" not in list_models("vivit*")
+    assert list_models("*_base") == [n for n in list_models() if n.endswith("_base")] != []
+    assert list_models("i3d_r50?nl") == ["i3d_r50_nl"]
+    assert list_models("[rm]c3_18") == ["mc3_18"]
+    assert list_models("vivit") == list_models("vivit*")  # a plain word: any name containing it
+    assert list_models("fusion") == [n for n in list_models() if "fusion" in n]
+    assert "lecture_early_fusion" in list_models("fusion")
+    assert list_models("fusion*") == []  # a glob matches whole names: none starts with "fusion"
+    assert list_models("*early_fusion") == ["early_fusion", "lecture_early_fusion"] == list_models("early_fusion")
+    assert list_models("nothing*") == [] == list_models("nothing")

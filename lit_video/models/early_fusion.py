@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layers.backbone import FrameBackbone
+from .layers.backbone import FrameBackbone, Pretrained
 from .layers.common import StackFrames
 from .layers.frame_classifier import FrameClassifier
 from .registry import register_model
@@ -37,8 +37,8 @@ def fuse_first_conv(net: FrameBackbone, frames: int, from_weights: bool, channel
 
 
 @register_model(family="early_fusion", frames=8, size=112)
-def early_fusion(num_classes: int, backbone: str = "resnet18", pretrained: str | None = None, frames: int = 8,
+def early_fusion(num_classes: int, backbone: str = "resnet18", pretrained: Pretrained = None, frames: int = 8,
                  dropout: float = 0.0) -> FrameClassifier:
     """Clip reshaped to 3T x H x W; the backbone's first conv takes 3T channels and collapses time."""
-    net = fuse_first_conv(FrameBackbone(backbone, pretrained), frames, from_weights=pretrained is not None)
+    net = fuse_first_conv(FrameBackbone(backbone, pretrained), frames, from_weights=bool(pretrained))
     return FrameClassifier(net, num_classes, dropout=dropout, stack=StackFrames(frames))

@@ -1,8 +1,9 @@
 """I3D: 2D image networks inflated to 3D (Carreira & Zisserman, CVPR 2017), optionally with non-local blocks.
 
-``pretrained`` is a local torchvision 2D checkpoint; it is loaded into the 2D network, which is then inflated,
-so a video model starts from ImageNet weights exactly as the lecture describes. The 2D classifier (``fc`` in
-both networks) is lifted out of the inflated network, kept when the class counts agree, otherwise replaced.
+``pretrained`` is a local torchvision 2D checkpoint or True (torchvision's ImageNet weights of the 2D network); it is
+loaded into the 2D network, which is then inflated, so a video model starts from ImageNet weights exactly as the
+lecture describes. The 2D classifier (``fc`` in both networks) is lifted out of the inflated network, kept when the
+class counts agree, otherwise replaced.
 See ``layers/inflate.py`` for the time-padding and global-pooling choices.
 """
 
@@ -12,7 +13,7 @@ from collections import OrderedDict
 
 from torch import nn
 
-from .layers.backbone import torchvision_2d
+from .layers.backbone import Pretrained, torchvision_2d
 from .layers.classifier import TorchvisionClassifier
 from .layers.inflate import TimeKernel, TimeStride, inflate, time_padded
 from .layers.nonlocal_block import NonLocalBlock
@@ -108,7 +109,7 @@ def insert_nonlocal(net: nn.Module, blocks: dict[str, list[int]], scaled: bool =
     return net
 
 
-def i3d(backbone: str, num_classes: int, pretrained: str | None, time_kernel: TimeKernel, time_padding: str,
+def i3d(backbone: str, num_classes: int, pretrained: Pretrained, time_kernel: TimeKernel, time_padding: str,
         dropout: float, time_stride: TimeStride = 1) -> TorchvisionClassifier:
     """Torchvision 2D network ``backbone`` (from ``pretrained`` if given), inflated; its classifier ``fc``
     behind ``dropout``, sized for ``num_classes``."""
@@ -116,7 +117,7 @@ def i3d(backbone: str, num_classes: int, pretrained: str | None, time_kernel: Ti
     return TorchvisionClassifier(net, "fc", num_classes, dropout=dropout)
 
 
-def i3d_resnet50(num_classes: int, pretrained: str | None, inflation: str, time_kernel: int, time_padding: str,
+def i3d_resnet50(num_classes: int, pretrained: Pretrained, inflation: str, time_kernel: int, time_padding: str,
                  dropout: float) -> TorchvisionClassifier:
     """ResNet-50 inflated by ``inflation``: ``"3x1x1"`` (the published I3D, see ``R50_INFLATED_BLOCKS``: 5x7x7
     conv1, 3x1x1 in some blocks, stride 2 in time at conv1, the max pool and a pool2 after res2, so 32 frames leave
@@ -133,7 +134,7 @@ def i3d_resnet50(num_classes: int, pretrained: str | None, inflation: str, time_
 
 
 @register_model(family="i3d", frames=8, size=112, fps=10.0, heavy=True, published=[MMACTION2_I3D_R50])
-def i3d_r50(num_classes: int, pretrained: str | None = None, inflation: str = "3x1x1", time_kernel: int = 3,
+def i3d_r50(num_classes: int, pretrained: Pretrained = None, inflation: str = "3x1x1", time_kernel: int = 3,
             time_padding: str = "replicate", dropout: float = 0.5) -> TorchvisionClassifier:
     """I3D ResNet-50 as published (``inflation="3x1x1"``), or with every 3x3 inflated to ``time_kernel``
     frames and no temporal stride (``"3x3x3"``); see ``i3d_resnet50``."""
@@ -142,7 +143,7 @@ def i3d_r50(num_classes: int, pretrained: str | None = None, inflation: str = "3
 
 # GoogLeNet's unpadded 3x3 max pools (ceil mode) leave nothing below frames of 15 pixels (measured on meta).
 @register_model(family="i3d", frames=8, size=112, fps=10.0, min_size=15, published=[DEEPMIND_I3D])
-def i3d_inception(num_classes: int, pretrained: str | None = None, time_padding: str = "replicate",
+def i3d_inception(num_classes: int, pretrained: Pretrained = None, time_padding: str = "replicate",
                   dropout: float = 0.5, time_strides: bool = True) -> TorchvisionClassifier:
     """Inception-v1 (torchvision GoogLeNet) inflated as in the I3D paper: cubic kernels, pools 1/2 1x3x3, and
     the reference code's strides of 2 in time at conv1, maxpool3 and maxpool4 (``time_strides=False``: none)."""
@@ -153,7 +154,7 @@ def i3d_inception(num_classes: int, pretrained: str | None = None, time_padding:
 # The non-local blocks pool keys and values 2x in space, so res4 needs 2x2 maps: frames of 17 pixels.
 @register_model(family="i3d", frames=8, size=112, fps=10.0, heavy=True, min_size=17,
                 published=[MMACTION2_I3D_R50_NL])
-def i3d_r50_nl(num_classes: int, pretrained: str | None = None, inflation: str = "3x1x1", time_kernel: int = 3,
+def i3d_r50_nl(num_classes: int, pretrained: Pretrained = None, inflation: str = "3x1x1", time_kernel: int = 3,
                time_padding: str = "replicate", dropout: float = 0.5,
                nonlocal_blocks: dict[str, list[int]] | None = None,
                nonlocal_scaled: bool = True) -> TorchvisionClassifier:

@@ -7,13 +7,13 @@ averages them over space and time (clip features D) and feeds a linear layer, so
 
 from __future__ import annotations
 
-from .layers.backbone import FrameBackbone
+from .layers.backbone import FrameBackbone, Pretrained
 from .layers.frame_classifier import ConcatMLP, FrameClassifier, MeanOverTime
 from .registry import register_model
 
 
 @register_model(family="late_fusion", frames=8, size=112)
-def late_fusion_fc(num_classes: int, backbone: str = "resnet18", pretrained: str | None = None,
+def late_fusion_fc(num_classes: int, backbone: str = "resnet18", pretrained: Pretrained = None,
                    frames: int = 8, size: int = 112, hidden: int = 512,
                    dropout: float = 0.5) -> FrameClassifier:
     """2D CNN on every frame, frame feature maps concatenated (T x D x H' x W'), then an MLP."""
@@ -24,7 +24,7 @@ def late_fusion_fc(num_classes: int, backbone: str = "resnet18", pretrained: str
 
 
 @register_model(family="late_fusion", frames=8, size=112)
-def late_fusion_pool(num_classes: int, backbone: str = "resnet18", pretrained: str | None = None,
+def late_fusion_pool(num_classes: int, backbone: str = "resnet18", pretrained: Pretrained = None,
                      dropout: float = 0.0) -> FrameClassifier:
     """2D CNN on every frame, features averaged over space and time, then a linear layer."""
     net = FrameBackbone(backbone, pretrained)  # pools each frame over space: (N, D)

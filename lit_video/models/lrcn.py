@@ -7,13 +7,13 @@ to the CNN to save memory; pretrain and use it as a feature extractor", as the l
 
 from __future__ import annotations
 
-from .layers.backbone import FrameBackbone
+from .layers.backbone import FrameBackbone, Pretrained
 from .layers.frame_classifier import FrameClassifier, Recurrent
 from .registry import register_model
 
 
 @register_model(family="lrcn", frames=8, size=112)
-def lrcn(num_classes: int, backbone: str = "resnet18", pretrained: str | None = None, hidden: int = 256,
+def lrcn(num_classes: int, backbone: str = "resnet18", pretrained: Pretrained = None, hidden: int = 256,
          layers: int = 1, mode: str = "many_to_one", freeze_backbone: bool = False,
          dropout: float = 0.0) -> FrameClassifier:
     """2D CNN on every frame feeding an LSTM; prediction from the last step or averaged over all steps."""

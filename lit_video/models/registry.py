@@ -9,6 +9,7 @@ clip ``(B, C, T, H, W)`` (or a dict of modalities) to logits ``(B, num_classes)`
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -121,8 +122,13 @@ def _check_name(name: str) -> None:
 
 
 def list_models(pattern: str | None = None) -> list[str]:
-    """Registered model names, sorted; ``pattern`` is a substring filter."""
-    return sorted(n for n in _BUILDERS if pattern is None or pattern in n)
+    """Registered model names, sorted. ``pattern``: a glob (``"vivit*"``, with ``*``, ``?`` or ``[``) matched
+    against the whole name as timm's ``list_models`` does, or a plain word matched anywhere in it."""
+    if pattern is None:
+        return sorted(_BUILDERS)
+    if any(c in pattern for c in "*?["):
+        return sorted(fnmatch.filter(_BUILDERS, pattern))
+    return sorted(n for n in _BUILDERS if pattern in n)
 
 
 def model_info(name: str) -> ModelInfo:
@@ -144,10 +150,20 @@ def create_model(name: str, num_classes: int, *, frames: int | None = None, size
     ``frames`` / ``size`` are the clip the model will see (``(B, C, frames, size, size)``): the one place that
     passes them on, to the builders that take them (architectures built for one clip shape, e.g. C3D's FC6).
     Other models take any clip and ignore them; ``None`` keeps the builder's default.
+
+    ``pretrained`` (where a builder takes it): a local checkpoint path, True for the network's published weights
+    (torchvision's), None / False for random initialisation. A model whose builder does not take it accepts only
+    None / False.
     """
     _check_name(name)
     fn = _BUILDERS[name]
     params = inspect.signature(fn).parameters
+    if "pretrained" in overrides and "pretrained" not in params:
+        # A model with no weights of any kind to start from (C3D, the small transformers...): random init only.
+        if overrides["pretrained"] is not None and overrides["pretrained"] is not False:
+            raise ValueError(f"model {name!r} has no published weights: pretrained takes only None or False (random "
+                             "initialisation) for it; model.init_weights starts training from a lit-video checkpoint")
+        overrides = {k: v for k, v in overrides.items() if k != "pretrained"}
     if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
         unknown = sorted(set(overrides) - set(params))
         if unknown:

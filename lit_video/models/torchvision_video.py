@@ -1,5 +1,5 @@
-"""torchvision's video classifiers behind the registry: random init or a local checkpoint, head sized to the
-data.
+"""torchvision's video classifiers behind the registry: random init, a local checkpoint or torchvision's own
+Kinetics-400 weights, head sized to the data.
 
 The published figures come from each weights enum's metadata (``Weights.KINETICS400_V1.meta``), which is part
 of torchvision itself: reading it downloads nothing. ``_ops`` is torchvision's GMACs for one clip of 16 frames
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torchvision
 from torch import nn
 
-from .layers.backbone import load_local_checkpoint
+from .layers.backbone import Pretrained, load_local_checkpoint, resolve_pretrained
 from .layers.classifier import TorchvisionClassifier
 from .layers.common import CheckShape
 from .published import EvalProtocol, Published
@@ -77,14 +77,19 @@ def published_figures(name: str) -> Published:
         top5=meta["_metrics"]["Kinetics-400"]["acc@5"], protocol=evaluation_protocol(weights))
 
 
-def torchvision_video(name: str, num_classes: int, pretrained: str | None = None) -> TorchvisionClassifier:
-    """torchvision's ``name`` for ``num_classes``: random, or a local Kinetics-400 checkpoint (torchvision key
-    names) loaded whole, its classifier kept when the class counts agree."""
+def torchvision_video(name: str, num_classes: int, pretrained: Pretrained = None) -> TorchvisionClassifier:
+    """torchvision's ``name`` for ``num_classes``: random, a local Kinetics-400 checkpoint (torchvision key names)
+    or (``pretrained=True``) torchvision's ``KINETICS400_V1`` weights, loaded whole, its classifier kept when the
+    class counts agree."""
     arch = ARCHITECTURES[name]
-    if pretrained is None:
+    source = resolve_pretrained(pretrained, f"model {name!r}", kinetics_weights(name))
+    if source is None:
         net = torchvision.models.get_model(name, weights=None, num_classes=num_classes)
+    elif isinstance(source, torchvision.models.WeightsEnum):
+        # Exactly torchvision's loading: torch hub's cache (TORCH_HOME), a download only where the file is missing.
+        net = torchvision.models.get_model(name, weights=source)
     else:
-        net = load_local_checkpoint(torchvision.models.get_model(name, weights=None), pretrained)
+        net = load_local_checkpoint(torchvision.models.get_model(name, weights=None), source)
     check = None
     if arch.fixed_shape:
         t, s = arch.frames, arch.size
@@ -94,13 +99,13 @@ def torchvision_video(name: str, num_classes: int, pretrained: str | None = None
 
 
 def _builder(name: str) -> Callable[..., nn.Module]:
-    def build(num_classes: int, pretrained: str | None = None) -> TorchvisionClassifier:
+    def build(num_classes: int, pretrained: Pretrained = None) -> TorchvisionClassifier:
         return torchvision_video(name, num_classes, pretrained)
 
     arch = ARCHITECTURES[name]
     shape = f"; takes exactly {arch.frames}x{arch.size}x{arch.size} clips" if arch.fixed_shape else ""
     build.__name__ = name
-    build.__doc__ = f"torchvision's {name} (random init or a local Kinetics-400 checkpoint){shape}."
+    build.__doc__ = f"torchvision's {name} (random init, a local checkpoint or its Kinetics-400 weights){shape}."
     return build
 
 

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from .early_fusion import fuse_first_conv
-from .layers.backbone import FrameBackbone
+from .layers.backbone import FrameBackbone, Pretrained
 from .layers.common import StackFrames
 from .layers.frame_classifier import FrameClassifier, MeanOverTime
 from .registry import register_model
@@ -95,7 +95,7 @@ class TwoStream(nn.Module):
 
 
 @register_model(family="two_stream", modalities=("rgb", "flow"), frames=11, size=112, fps=25.0, min_frames=2)
-def two_stream(num_classes: int, backbone: str = "resnet18", pretrained: str | None = None, frames: int = 11,
+def two_stream(num_classes: int, backbone: str = "resnet18", pretrained: Pretrained = None, frames: int = 11,
                dropout: float = 0.0) -> TwoStream:
     """Spatial stream on one RGB frame, temporal stream on the stacked flow of the clip; probabilities averaged."""
     flow_fields = frames - 1  # L: the flow between the clip's consecutive frames
@@ -105,7 +105,7 @@ def two_stream(num_classes: int, backbone: str = "resnet18", pretrained: str | N
     spatial = FrameBackbone(backbone, pretrained)
     spatial_stream = FrameClassifier(spatial, num_classes, temporal=MeanOverTime(spatial.out_channels),
                                      dropout=dropout)
-    temporal = fuse_first_conv(FrameBackbone(backbone, pretrained), flow_fields, from_weights=pretrained is not None,
+    temporal = fuse_first_conv(FrameBackbone(backbone, pretrained), flow_fields, from_weights=bool(pretrained),
                                channels=2)
     stack = StackFrames(flow_fields, what="two_stream's temporal stream",
                         hint=f"a clip of T frames has T-1 flow fields; it was built for frames={frames}")

@@ -3,11 +3,13 @@ the small-image ResNets of He et al. (2016, section 4.2) for clips of 32 to 64 p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 import torchvision
 from torch import nn
+from torchvision.models import WeightsEnum
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
 from torchvision.models.resnet import BasicBlock, conv1x1
 
@@ -16,43 +18,80 @@ from torchvision.models.resnet import BasicBlock, conv1x1
 SMALL_IMAGE_RESNETS = {"cifar_resnet8": (1, 1), "cifar_resnet14": (2, 1), "cifar_resnet20": (3, 1),
                        "cifar_resnet8_s2": (1, 2), "cifar_resnet20_s2": (3, 2)}
 
+# A builder's ``pretrained``: a local checkpoint path, True for the network's published weights, None / False for
+# random initialisation (``resolve_pretrained``).
+Pretrained = str | Path | bool | None
 
-def load_local_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
-    """Load a local state dict (a torchvision ``.pth`` or a Lightning ``.ckpt``) into ``model``, strictly.
+# torchvision's published GoogLeNet / Inception-v3 weights hold their auxiliary classifiers; the 2D networks here are
+# built without them, as torchvision's own builders drop them after loading.
+AUX_CLASSIFIERS = ("aux1.", "aux2.", "AuxLogits.")
 
-    Nothing is ever downloaded: ``path`` must be a file on disk.
-    """
+
+def resolve_pretrained(pretrained: object, network: str, weights: WeightsEnum | None
+                       ) -> str | Path | WeightsEnum | None:
+    """What ``pretrained`` asks ``network`` (``"model 'r3d_18'"``, ``"backbone 'resnet18'"``) to start from: a local
+    checkpoint path, its published ``weights`` (for True; None where it has none), or None (random, for None /
+    False). Anything else is a one-line ValueError saying what ``pretrained`` takes for it."""
+    if pretrained is None or pretrained is False:
+        return None
+    if isinstance(pretrained, str | Path):
+        return pretrained
+    if pretrained is True and weights is not None:
+        return weights
+    accepts = (f"a local checkpoint path, True (torchvision's {weights!r}) or None" if weights is not None
+               else "a local checkpoint path (or None)")
+    if pretrained is True:
+        raise ValueError(f"{network} has no published weights: pretrained takes {accepts}")
+    raise ValueError(f"{network}: pretrained takes {accepts}, got {pretrained!r}")
+
+
+def read_checkpoint(path: str | Path) -> Mapping[str, torch.Tensor]:
+    """The state dict in a local file (a torchvision ``.pth`` or a Lightning ``.ckpt``); ``path`` must exist."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
-            f"pretrained checkpoint {str(path)!r} does not exist (weights load only from a local file)"
-        )
+        raise FileNotFoundError(f"pretrained checkpoint {str(path)!r} does not exist")
     state = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(state, dict) and "state_dict" in state:  # a Lightning checkpoint
         state = state["state_dict"]
+    return state
+
+
+def load_weights(model: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> nn.Module:
+    """Load ``state`` into ``model``, strictly; ``source`` names where it came from when the keys disagree."""
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ValueError(
-            f"checkpoint {str(path)!r} does not match {type(model).__name__}: "
+            f"{source} does not match {type(model).__name__}: "
             f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
             f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
         )
     return model
 
 
-def torchvision_2d(name: str, pretrained: str | Path | None = None) -> nn.Module:
-    """A torchvision image classifier by name (``resnet18``, ``mobilenet_v3_small``...), random or from a
-    local file."""
+def load_local_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
+    """Load a local state dict (a torchvision ``.pth`` or a Lightning ``.ckpt``) into ``model``, strictly."""
+    return load_weights(model, read_checkpoint(path), f"checkpoint {str(path)!r}")
+
+
+def torchvision_2d(name: str, pretrained: Pretrained = None) -> nn.Module:
+    """A torchvision image classifier by name (``resnet18``, ``mobilenet_v3_small``...): random, from a local
+    file, or (``pretrained=True``) with torchvision's ``DEFAULT`` ImageNet weights, loaded as a local file is."""
     try:
         builder = torchvision.models.get_model_builder(name)
     except ValueError as err:
         choices = ", ".join(torchvision.models.list_models(module=torchvision.models)[:12])
         raise ValueError(f"backbone {name!r} is not a torchvision image model (e.g. {choices}, ...)") from err
+    source = resolve_pretrained(pretrained, f"backbone {name!r}", torchvision.models.get_model_weights(name).DEFAULT)
     kwargs = {"aux_logits": False, "init_weights": True} if name in ("googlenet", "inception_v3") else {}
     net = builder(weights=None, **kwargs)
-    if pretrained is not None:
-        load_local_checkpoint(net, pretrained)
-    return net
+    if source is None:
+        return net
+    if isinstance(source, WeightsEnum):
+        # torchvision's weights API, called as its builders call it: torch hub's cache, a download only if missing.
+        state, origin = source.get_state_dict(progress=True, check_hash=True), f"torchvision's {source!r}"
+    else:
+        state, origin = read_checkpoint(source), f"checkpoint {str(source)!r}"
+    return load_weights(net, {k: v for k, v in state.items() if not k.startswith(AUX_CLASSIFIERS)}, origin)
 
 
 def cifar_resnet(blocks_per_stage: int, stem_stride: int = 1, widths: tuple[int, int, int] = (16, 32, 64)
@@ -100,12 +139,13 @@ class FrameBackbone(nn.Module):
     ``(N, D, h, w)``.
     """
 
-    def __init__(self, name: str = "resnet18", pretrained: str | Path | None = None, spatial: bool = False):
+    def __init__(self, name: str = "resnet18", pretrained: Pretrained = None, spatial: bool = False):
         super().__init__()
         if name in SMALL_IMAGE_RESNETS:
             self.trunk = cifar_resnet(*SMALL_IMAGE_RESNETS[name])
-            if pretrained is not None:
-                load_local_checkpoint(self.trunk, pretrained)
+            source = resolve_pretrained(pretrained, f"backbone {name!r}", None)  # none published
+            if source is not None:
+                load_local_checkpoint(self.trunk, source)
         else:
             net = torchvision_2d(name, pretrained)
             self.trunk = create_feature_extractor(net, {_last_node_before_pool(net): "features"})
