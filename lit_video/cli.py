@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from .train import ConfigError, VideoCLI
+from .train import ConfigError, VideoCLI, task_of
 
 SUBCOMMANDS = {
     "fit": "train a model (LightningCLI; --help for all options)",
@@ -47,8 +47,8 @@ def models_main(argv: list[str]) -> int:
         table.add_column(column, overflow="fold")
     for info in infos:
         note = "\n".join(p.summary() for p in info.published if p.summary())
-        table.add_row(info.name, info.family, "+".join(info.modalities), str(info.frames), str(info.size), note,
-                      info.description)
+        table.add_row(info.name, info.family, "+".join(info.modalities), str(info.clip.frames), str(info.clip.size),
+                      note, info.description)
     Console().print(table)
     return 0
 
@@ -77,12 +77,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return profile_main(rest)
     if command == "sweep":
-        from .report.html import write_after_sweep
         from .sweep.cli import main as sweep_main
 
-        return sweep_main(rest, finish=write_after_sweep)
+        return sweep_main(rest)
     if command == "compare":
-        from .sweep.compare import main as compare_main
+        from .report.compare import main as compare_main
 
         return compare_main(rest)
     if command == "report":
@@ -98,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         # LightningCLI warns when given args while sys.argv holds others; from the console they are the same.
-        VideoCLI(args=None if argv == sys.argv[1:] else argv)
+        VideoCLI(args=None if argv == sys.argv[1:] else argv, task=task_of(rest))
     except ConfigError as err:
         print(f"lit-video {command}: configuration error: {err}", file=sys.stderr)
         return 2

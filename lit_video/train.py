@@ -1,19 +1,22 @@
 """One configured training run, shared by ``lit-video fit|validate|test`` and by every sweep entry.
 
-A config is the CLI's: sections ``model`` (VideoClassifier), ``data`` (VideoDataModule), ``trainer`` (Trainer)
-and ``seed_everything``, as in a YAML file given with ``--config``. ``VideoCLI`` is the LightningCLI behind the
-command line; ``resolve_config`` validates a config with the same parser, without building anything;
-``build_run`` builds the DataModule, the model and the Trainer once (LightningCLI with ``run=False``) and
-``fit_and_test`` trains and tests what it built.
+A config is the CLI's: its ``task`` (default ``classification``: ``lit_video.tasks``), which decides the
+LightningModule of section ``model`` (``VideoClassifier``) and the DataModule of section ``data``
+(``VideoDataModule``), then ``trainer`` (Trainer) and ``seed_everything``, as in a YAML file given with
+``--config``. ``VideoCLI`` is the LightningCLI behind the command line; ``resolve_config`` validates a config with the
+same parser, without building anything; ``build_run`` builds the DataModule, the model and the Trainer once
+(LightningCLI with ``run=False``) and ``fit_and_test`` trains and tests what it built.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 from jsonargparse import Namespace
@@ -21,10 +24,9 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar, RichPr
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 
-from .data import VideoDataModule
 from .machine import default_precision
-from .models import builder_arguments, model_info
-from .module import VideoClassifier
+from .models import DATA_ARGUMENTS, builder_arguments, model_info
+from .tasks import DEFAULT_TASK, get_task
 
 LOG_DIR = "logs"
 TRAINER_DEFAULTS: dict[str, Any] = {
@@ -34,8 +36,6 @@ TRAINER_DEFAULTS: dict[str, Any] = {
     # and `lit-video profile` measures GMACs.
     "trainer.enable_model_summary": False,
 }
-# The data's clip settings a model's own defaults fill in when a config leaves them out (``model_info``).
-MODEL_CLIP_DEFAULTS = ("frames", "size", "fps")
 
 
 class ConfigError(Exception):
@@ -49,11 +49,12 @@ def default_loggers(save_dir: str) -> list[Any]:
 
 
 def complete_config(section: Namespace) -> None:
-    """Fill in what the model decides (in place) and check the model's own arguments, before anything is built.
+    """Resolve the clip and check the model's own arguments (in place), before anything is built.
 
-    A data clip setting left out (``frames``, ``size``, ``fps``: None) takes the model's default, so
+    A data clip setting left out (``frames``, ``size``, ``fps``: None) takes the model's default clip, so
     ``--model.name c3d`` trains on C3D's 16 x 112 x 112 clips unless the data says otherwise; so do the
-    modalities (``two_stream`` gets RGB and optical flow).
+    modalities (``two_stream`` gets RGB and optical flow). The resolved clip is then the data's, and the model
+    receives it from the data (``VideoCLI``'s links): a clip the model does not take fails here.
     """
     name = section.model.name
     try:
@@ -61,34 +62,69 @@ def complete_config(section: Namespace) -> None:
         accepted = builder_arguments(name)
     except KeyError as err:
         raise ConfigError(err.args[0]) from err
-    for key in MODEL_CLIP_DEFAULTS:
-        if section.data[key] is None:
-            section.data[key] = getattr(info, key)
-    if section.data.modalities is None:
-        section.data.modalities = list(info.modalities)
-    missing = [m for m in info.modalities if m not in section.data.modalities]
+    data = section.data
+    for key in ("frames", "size", "fps"):
+        if data[key] is None:
+            data[key] = getattr(info.clip, key)
+    if data.modalities is None:
+        data.modalities = list(info.modalities)
+    missing = [m for m in info.modalities if m not in data.modalities]
     if missing:
         raise ConfigError(f"model {name!r} takes {' and '.join(info.modalities)}, but data.modalities "
-                          f"{section.data.modalities} leaves out {', '.join(missing)}")
-    unknown = sorted(set(section.model.model_args or {}) - set(accepted))
+                          f"{data.modalities} leaves out {', '.join(missing)}")
+    model_args = set(section.model.model_args or {})
+    from_data = sorted(model_args & set(DATA_ARGUMENTS))
+    if from_data:
+        raise ConfigError(f"model.model_args: {', '.join(from_data)} come from the data (data.frames, data.size, "
+                          "the annotations' labels); set them there")
+    unknown = sorted(model_args - set(accepted))
     if unknown:
         raise ConfigError(f"model {name!r} does not take {', '.join(unknown)} (model.model_args); it accepts: "
                           f"{', '.join(sorted(accepted)) or 'none'}")
+    try:
+        info.accepts(data.frames, data.size)
+    except ValueError as err:
+        raise ConfigError(f"{err}: change data.frames / data.size") from err
+
+
+def task_of(argv: list[str]) -> str:
+    """The task a command line names: ``--task NAME``, else the last ``--config`` file's ``task:``, else the
+    default. (The task decides the classes LightningCLI builds its parser from, so it is read before parsing.)"""
+    import yaml
+
+    task = None
+    for i, arg in enumerate(argv):
+        option, _, value = arg.partition("=")
+        value = value or (argv[i + 1] if i + 1 < len(argv) else "")
+        if option == "--task":
+            return value
+        if option == "--config" and Path(value).is_file():
+            with contextlib.suppress(yaml.YAMLError):
+                loaded = yaml.safe_load(Path(value).read_text())
+                task = loaded.get("task", task) if isinstance(loaded, dict) else task
+    return task or DEFAULT_TASK
 
 
 class VideoCLI(LightningCLI):
-    """LightningCLI for VideoClassifier and VideoDataModule; ``instantiate=False`` stops after the config is
-    parsed and completed (``resolve_config``)."""
+    """LightningCLI for a task's LightningModule and DataModule (``task``: default classification, VideoClassifier
+    and VideoDataModule); ``instantiate=False`` stops after the config is parsed and completed (``resolve_config``).
+    """
 
-    def __init__(self, *args: Any, instantiate: bool = True, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, task: str | None = None, instantiate: bool = True, **kwargs: Any) -> None:
+        try:
+            self.task = get_task(task)
+        except KeyError as err:
+            raise ConfigError(err.args[0]) from err
         self.instantiate = instantiate
         kwargs.setdefault("parser_kwargs", {"prog": "lit-video"})
         # The config is saved beside the logs: in a fresh version folder per run with a logger, and in
         # default_root_dir itself without one, where the next run in the same folder replaces it.
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
-        super().__init__(VideoClassifier, VideoDataModule, *args, **kwargs)
+        super().__init__(self.task.module, self.task.datamodule, *args, **kwargs)
 
     def add_arguments_to_parser(self, parser: Any) -> None:
+        parser.add_argument("--task", default=self.task.name, choices=[self.task.name],
+                            help="what the model is trained and scored on (lit_video.tasks)")
         # Defaults set on the parser (not `trainer_defaults`), so configs and --print_config show and override them.
         parser.set_defaults(TRAINER_DEFAULTS)
         # The data decides the clip shape and the label space; the model follows, so they cannot disagree. Linked
@@ -158,17 +194,20 @@ def _from_python(**kwargs: Any) -> VideoCLI:
 
 
 @functools.cache
-def _config_parser() -> Any:
-    """The CLI's parser (built once: about a second), raising instead of exiting on a bad config."""
-    return _from_python(args={}, run=False, instantiate=False, seed_everything_default=False,
+def _config_parser(task: str) -> Any:
+    """The CLI's parser for ``task`` (built once: about a second), raising instead of exiting on a bad config."""
+    return _from_python(args={}, run=False, instantiate=False, seed_everything_default=False, task=task,
                         parser_kwargs={"prog": "lit-video", "exit_on_error": False}).parser
 
 
 def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` validated by the CLI's parser and completed (its defaults, the model's clip): the whole
-    configuration a run of it would use, as plain data. Raises ConfigError naming the bad key and why."""
+    """``config`` validated by the CLI's parser (its task's) and completed (its defaults, the model's clip): the
+    whole configuration a run of it would use, as plain data. Raises ConfigError naming the bad key and why."""
     try:
-        section = _config_parser().parse_object(config)
+        parser = _config_parser(get_task(config.get("task")).name)
+        section = parser.parse_object(config)
+    except KeyError as err:  # an unknown task
+        raise ConfigError(err.args[0]) from err
     except Exception as err:  # jsonargparse's ArgumentError and its kin: unknown keys, wrong types
         raise ConfigError(str(err).strip()) from err
     complete_config(section)
@@ -178,27 +217,28 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
 def preflight(config: dict[str, Any], datamodules: dict[str, Any] | None = None) -> dict[str, Any]:
     """Check everything a run of ``config`` can check without training, and fail with ConfigError if it cannot
     train: the config (``resolve_config``), the data (annotations read, every split present, the fingerprint
-    computed) and the model with its training options (built on the meta device: no weights, no memory, and a
-    forward pass that checks the clip). ``datamodules`` caches DataModules across calls (a sweep's entries share
-    their data). Returns the resolved config."""
+    computed) and the model with its training options (built on the meta device: no weights, no memory; its
+    builder checks its arguments against the clip). ``datamodules`` caches DataModules across calls (a sweep's
+    entries share their data). Returns the resolved config."""
     import torch
 
     resolved = resolve_config(config)
+    task = get_task(resolved["task"])
     data_args = resolved["data"]
-    key = json.dumps(data_args, sort_keys=True, default=str)
+    key = json.dumps([task.name, data_args], sort_keys=True, default=str)
     cache = {} if datamodules is None else datamodules
     try:
         if key not in cache:
-            datamodule = VideoDataModule(**data_args)
+            datamodule = task.datamodule(**data_args)
             datamodule.fingerprint  # noqa: B018 (computed here: the rows need it, so it must be computable)
             cache[key] = datamodule
         data = cache[key]
     except Exception as err:  # whatever stops the data from loading: named, before any training
         raise ConfigError(f"data: {err}") from err
-    try:
+    try:  # the model on the meta device: no weights, no memory; its builder checks its arguments against the clip
         with torch.device("meta"):
-            VideoClassifier(**resolved["model"], num_classes=data.num_classes, multi_label=data.multi_label,
-                            frames=data.frames, size=data.size, groups=data.groups)
+            task.module(**resolved["model"], num_classes=data.num_classes, multi_label=data.multi_label,
+                        frames=data.frames, size=data.size, groups=data.groups)
     except Exception as err:
         raise ConfigError(f"model: {err}") from err
     return resolved
@@ -207,7 +247,7 @@ def preflight(config: dict[str, Any], datamodules: dict[str, Any] | None = None)
 def build_run(config: dict[str, Any]) -> VideoCLI:
     """Build the DataModule, the model and the Trainer of one configuration (the same parsing, checks and links as
     ``lit-video fit``); ``run.model``, ``run.datamodule``, ``run.trainer``. Raises ConfigError."""
-    return _from_python(args=config, run=False)
+    return _from_python(args=config, run=False, task=config.get("task"))
 
 
 def fit_and_test(run: VideoCLI) -> dict[str, Any]:

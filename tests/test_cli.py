@@ -54,9 +54,10 @@ def test_fast_dev_run(tiny_dataset, tmp_path, monkeypatch):
 @pytest.mark.parametrize("option, message", [
     (["--model.name", "single_fram"], "Did you mean: single_frame"),
     (["--data.frames", "0"], "frames"),
-    (["--model.name", "c3d", "--model.model_args", "{}"], "c3d needs frames >= 16"),
+    (["--model.name", "c3d", "--model.model_args", "{}"], "'c3d' takes clips of at least 16 frames"),
     (["--model.name", "lecture_3d_cnn", "--model.model_args", "{}", "--data.frames", "2"],
-     "cannot take clips of 2 frames at 32x32 px"),
+     "not 2 frames at 32x32 px: change data.frames / data.size"),
+    (["--model.model_args", '{"frames": 4}'], "model.model_args: frames come from the data"),
     (["--model.model_args", '{"no_such_option": 1}'], "does not take no_such_option"),
     (["--model.lr", "-0.1"], "model.lr must be > 0 (got -0.1)"),
     (["--model.label_smoothing", "1.5"], "model.label_smoothing must be in [0, 1)"),

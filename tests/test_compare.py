@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from lit_video.sweep import compare
-from lit_video.sweep.leaderboard import write_leaderboards
-from lit_video.sweep.rows import append_row, make_row
+from lit_video.report import compare
+from lit_video.results.folder import append_row
+from lit_video.results.leaderboard import write_leaderboards
+from lit_video.results.schema import make_row
 
 
 def row(model: str, video_top1: float, seed: int = 0, clips_per_s: float = 100.0, **extra) -> dict:

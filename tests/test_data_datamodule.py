@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from lit_video.clip import DEFAULT_CLIP
 from lit_video.data import VideoDataModule, dataset_label, eval_views
 from lit_video.data.dataset import ClipDataset
 from lit_video.data.skipped import SKIPPED_FILE
@@ -41,9 +42,10 @@ def test_name_labels_the_dataset_and_stays_out_of_the_hyperparameters(tiny_datas
 
 def test_clip_defaults_are_filled_in_and_saved(tiny_dataset):
     dm = VideoDataModule(root=str(tiny_dataset), num_workers=0)
-    assert (dm.frames, dm.fps, dm.size) == (8, 5.0, 64)
+    default = (DEFAULT_CLIP.frames, DEFAULT_CLIP.fps, DEFAULT_CLIP.size)  # the registry's default clip too
+    assert (dm.frames, dm.fps, dm.size) == default
     for hparams in (dm.hparams, dm.hparams_initial):  # what loggers record: the numbers used, not None
-        assert (hparams["frames"], hparams["fps"], hparams["size"]) == (8, 5.0, 64)
+        assert (hparams["frames"], hparams["fps"], hparams["size"]) == default
     given = VideoDataModule(root=str(tiny_dataset), frames=4, fps=10.0, size=32, num_workers=0)
     assert (given.frames, given.fps, given.size) == (4, 10.0, 32)
     assert (given.hparams["frames"], given.hparams["fps"], given.hparams["size"]) == (4, 10.0, 32)

@@ -9,8 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from lit_video.models import ModelInfo, builder_arguments, create_model, list_models, model_info
-from lit_video.profiling import model_input_shape
+from lit_video.models import PREDICTION, ModelInfo, builder_arguments, create_model, list_models, model_info
 
 NUM_CLASSES = 5
 TINY_FRAMES, TINY_SIZE = 4, 32
@@ -29,13 +28,24 @@ def tiny_case(name: str) -> tuple[dict, dict[str, tuple[int, ...]]]:
 
 def clip_shapes(info: ModelInfo, batch: int, frames: int, size: int) -> dict[str, tuple[int, ...]]:
     """Per modality, the shape the model takes (the profiler's: optical flow has a field fewer than the frames)."""
-    shapes = model_input_shape(info.name, batch, frames, size)
+    shapes = info.input_shape(batch, frames, size)
     return shapes if isinstance(shapes, dict) else {"rgb": shapes}
 
 
 def make_input(shapes: dict[str, tuple[int, ...]], device: str = "cpu") -> torch.Tensor | dict[str, torch.Tensor]:
     clips = {m: torch.randn(shape, device=device) for m, shape in shapes.items()}
     return clips["rgb"] if list(clips) == ["rgb"] else clips
+
+
+def outputs(name: str, out: torch.Tensor | dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A model's outputs by name, checked against the registry's contract: a model with several outputs returns
+    exactly those it declares (``ModelInfo.outputs``), a one-output model one tensor, its prediction."""
+    declared = model_info(name).outputs
+    if not declared:
+        assert isinstance(out, torch.Tensor), f"{name} declares one output but returned {type(out).__name__}"
+        return {PREDICTION: out}
+    assert isinstance(out, dict) and set(out) == set(declared), (name, declared)
+    return out
 
 
 def _registry_params():
@@ -49,10 +59,11 @@ def test_forward_backward_on_tiny_clip(name):
     torch.manual_seed(0)
     args, shapes = tiny_case(name)
     model = create_model(name, NUM_CLASSES, **args).train()
-    logits = model(make_input(shapes))
-    assert logits.shape == (2, NUM_CLASSES)
-    assert torch.isfinite(logits).all()
-    logits.logsumexp(-1).sum().backward()
+    named = outputs(name, model(make_input(shapes)))
+    for logits in named.values():
+        assert logits.shape == (2, NUM_CLASSES)
+        assert torch.isfinite(logits).all()
+    sum(logits.logsumexp(-1).sum() for logits in named.values()).backward()
     trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
     assert trainable, f"{name} has no trainable parameters"
     no_grad = [n for n, p in trainable.items() if p.grad is None or not torch.isfinite(p.grad).all()]
@@ -65,11 +76,11 @@ def test_every_model_takes_its_registered_default_and_minimum_clips(name):
     its smallest declared clip, it takes that one too. On the meta device: shapes only, no compute."""
     info = model_info(name)
     t, s = info.fit_clip(1, 1)  # its smallest declared clip
-    for clip_args, (frames, size) in (({}, (info.frames, info.size)), ({"frames": t, "size": s}, (t, s))):
+    for clip_args, (frames, size) in (({}, (info.clip.frames, info.clip.size)), ({"frames": t, "size": s}, (t, s))):
         with torch.device("meta"), torch.no_grad():
             model = create_model(name, NUM_CLASSES, **clip_args).eval()
-            logits = model(make_input(clip_shapes(info, 1, frames, size), device="meta"))
-        assert logits.shape == (1, NUM_CLASSES), (frames, size)
+            named = outputs(name, model(make_input(clip_shapes(info, 1, frames, size), device="meta")))
+        assert named[PREDICTION].shape == (1, NUM_CLASSES), (frames, size)
 
 
 @pytest.mark.parametrize(("name", "frames", "size"), [("c3d", 15, 112), ("c3d", 16, 31),
@@ -100,7 +111,7 @@ def test_every_model_has_the_timm_surface(name):
         torch.testing.assert_close(model.forward_head(features), model(x), rtol=0, atol=0)
         model.reset_classifier(7)
         assert model.num_classes == 7 and model.get_classifier() is not classifier
-        assert model(x).shape == (2, 7)
+        assert outputs(name, model(x))[PREDICTION].shape == (2, 7)
         torch.testing.assert_close(model.forward_features(x), features)  # the features are kept
 
 
@@ -150,8 +161,8 @@ def test_registry_errors():
         create_model("c3dd", NUM_CLASSES)
     with pytest.raises(KeyError, match="lecture_late_fusion"):
         model_info("lecture_late_fusio")
-    with pytest.raises(TypeError, match="accepts: batch_norm, dropout, frames, pool5_padding, size"):
-        create_model("c3d", NUM_CLASSES, depth=3)
+    with pytest.raises(TypeError, match="accepts: batch_norm, dropout, pool5_padding$"):
+        create_model("c3d", NUM_CLASSES, depth=3)  # the clip (frames, size) is not an option: it is the data's
 
 
 def test_list_models_takes_globs_as_timm_and_plain_words_as_substrings():

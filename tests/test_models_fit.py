@@ -9,7 +9,7 @@ import torch
 
 from lit_video.data.datamodule import VideoDataModule
 from lit_video.models import builder_arguments, list_models, model_info
-from lit_video.module import VideoClassifier
+from lit_video.tasks.classification import VideoClassifier
 
 
 def family_representatives() -> dict[str, str]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lit_video.models import create_model, list_models
-from lit_video.profiling import count_flops, model_input_shape
+from lit_video.models import create_model, list_models, model_info
+from lit_video.profiling import count_flops
 from lit_video.profiling.inputs import model_to_count
 
 SMALL = [n for n in list_models() if n.startswith(("timesformer_", "vivit_")) and not n.endswith("_base")]
@@ -126,7 +126,7 @@ BASE_ATTENTION = {
 def test_base_configurations_are_counted_on_the_meta_device_attention_included(name):
     model = model_to_count(name, 400)
     assert all(p.is_meta for p in model.parameters())  # no weight memory, no initialisation
-    report = count_flops(model, model_input_shape(name))
+    report = count_flops(model, model_info(name).input_shape())
     assert report.counter.endswith("on meta tensors")
     # On meta tensors scaled_dot_product_attention runs its math path: QK^T and AV are batched matmuls.
     assert report.by_operator["aten.bmm"] == pytest.approx(BASE_ATTENTION[name], rel=1e-9)

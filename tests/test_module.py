@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from lit_video.models import model_info
-from lit_video.module import VideoClassifier, VideoScores, check_clip_shape, hit_at_k, warmup_cosine
+from lit_video.models import PREDICTION
+from lit_video.tasks.classification import VideoClassifier, VideoScores, hit_at_k, warmup_cosine
 
 
 def test_video_scores_average_views_per_video():
@@ -42,7 +42,7 @@ def test_hit_at_k_counts_any_true_label_in_top_k():
 
 def _step(module: VideoClassifier, stage: str, logits: torch.Tensor, labels: torch.Tensor, index: torch.Tensor):
     module.clip_metrics[stage].update(logits, labels)
-    module.video_scores[stage].update(index, logits.softmax(-1), labels)
+    module.video_scores[stage][PREDICTION].update(index, logits.softmax(-1), labels)
     module.eval_loss[stage].update(torch.nn.functional.cross_entropy(logits, labels), len(labels))
 
 
@@ -61,7 +61,7 @@ def test_video_level_metrics_and_group_accuracy():
     assert logged["test/group_acc/appearance"] == pytest.approx(1.0)
     assert logged["test/group_acc/motion"] == pytest.approx(0.0)
     assert logged["test/video_top5"] == pytest.approx(1.0)  # top-5 of 3 classes always hits
-    assert module.video_scores["test"].empty  # reset for the next epoch
+    assert module.video_scores["test"][PREDICTION].empty  # reset for the next epoch
     logged.clear()
     module._epoch_metrics("test")  # an epoch that scored nothing logs nothing
     assert logged == {}
@@ -95,13 +95,12 @@ def test_unknown_model_lists_close_names():
 def test_clip_shape_checked_before_training():
     """A model that cannot take the data's clip fails when the module is built, naming the data options."""
     VideoClassifier("lecture_3d_cnn", num_classes=2, frames=4, size=32)  # pool1 (4x4x4) keeps one cell: fine
-    with pytest.raises(ValueError, match=r"lecture_3d_cnn.*2 frames.*data\.frames / data\.size"):
+    with pytest.raises(ValueError, match=r"lecture_3d_cnn.*at least 4 frames.*not 2 frames.*data\.frames / data\.size"):
         VideoClassifier("lecture_3d_cnn", num_classes=2, frames=2, size=32)  # pool1 has nothing to pool
-    module = VideoClassifier("late_fusion_fc", num_classes=2, frames=2, size=32,
-                             model_args={"backbone": "shufflenet_v2_x0_5"})
-    check_clip_shape(module.model, model_info("late_fusion_fc"), 2, 32)  # the clip it was built for
-    with pytest.raises(ValueError, match=r"3 frames at 32x32 px.*data\.frames"):
-        check_clip_shape(module.model, model_info("late_fusion_fc"), 3, 32)
+    with pytest.raises(ValueError, match=r"mvit_v1_b.*only clips of 16 frames at 224x224 px.*data\.frames"):
+        VideoClassifier("mvit_v1_b", num_classes=2, frames=8, size=224)
+    module = VideoClassifier("c3d", num_classes=2)  # no clip: the model's own
+    assert (module.hparams.frames, module.hparams.size) == (16, 112)
 
 
 def test_empty_batch_is_skipped():
@@ -111,4 +110,4 @@ def test_empty_batch_is_skipped():
              "video_index": torch.empty(0, dtype=torch.long)}
     assert module.training_step(empty, 0) is None
     module.test_step(empty, 0)
-    assert module.video_scores["test"].empty
+    assert module.video_scores["test"][PREDICTION].empty

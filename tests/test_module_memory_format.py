@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from lit_video.data.datamodule import VideoDataModule
-from lit_video.layout import fastest_memory_format
+from lit_video.memory_format import fastest_memory_format
 from lit_video.models import model_info
-from lit_video.module import VideoClassifier
+from lit_video.tasks.classification import VideoClassifier
 
 
 class BatchLayouts(L.Callback):

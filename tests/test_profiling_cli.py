@@ -145,9 +145,9 @@ def test_counting_a_huge_clip_needs_no_memory(capsys, built):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["mvit_v2_s", "--frames", "8"], "mvit_v2_s takes only 16 x 224 x 224 clips"),
-    (["mvit_v1_b", "--size", "112", "--throughput"], "mvit_v1_b takes only 16 x 224 x 224 clips"),
-    (["s3d", "--size", "112"], "s3d takes clips of at least 14 frames of 224 x 224 pixels, not 16 x 112 x 112"),
+    (["mvit_v2_s", "--frames", "8"], "'mvit_v2_s' takes only clips of 16 frames at 224x224 px (its shape is fixed)"),
+    (["mvit_v1_b", "--size", "112", "--throughput"], "'mvit_v1_b' takes only clips of 16 frames at 224x224 px"),
+    (["s3d", "--size", "112"], "'s3d' takes clips of at least 14 frames at 224x224 px, not 16 frames at 112x112 px"),
 ])
 def test_a_clip_the_model_does_not_take_names_the_shape(capsys, built, argv, message):
     assert main(argv) == 2

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lit_video.models import create_model, model_info
-from lit_video.profiling import count_flops, gflops, model_input_shape
+from lit_video.profiling import count_flops, gflops
 from lit_video.profiling.counting import stream_gmacs
 
 
@@ -109,11 +109,11 @@ def test_the_layers_add_up_to_the_total_when_a_graph_calls_leaves_past_their_con
     """torchvision's feature extractors (fx graphs, the frame backbones) call conv1 of layer1.0 directly, never
     layer1; a ModuleDict (two_stream's streams) is never called at all. Each layer's own MACs must still count once."""
     model = create_model(name, num_classes=5, frames=4, size=32)
-    report = count_flops(model, model_input_shape(name, 1, 4, 32))
+    report = count_flops(model, model_info(name).input_shape(1, 4, 32))
     assert sum(layer.gmacs for layer in report.layers) == pytest.approx(report.gmacs, rel=1e-9)
     # The graph itself multiplies nothing: its convolutions are its leaves' own (it used to count them again).
     assert not [layer for layer in report.layers if layer.name.endswith("backbone.trunk") and layer.gmacs > 0]
-    streams = stream_gmacs(model, report)
+    streams = stream_gmacs(model_info(name), report)
     if streams is not None:
         assert sum(streams.values()) == pytest.approx(report.gmacs, rel=1e-9)
 

@@ -23,7 +23,7 @@ from test_sweep import sweep_config
 
 from lit_video import cli
 from lit_video.report import cli as report_cli
-from lit_video.report.html import INDEX_FILE
+from lit_video.results.folder import INDEX_FILE, ResultsFolder
 
 GROUPS = ("appearance", "direction")
 REPO = Path(__file__).resolve().parents[1]
@@ -71,9 +71,10 @@ def test_the_sweep_writes_one_self_contained_page(small_sweep):
 
 
 def test_confusion_matrix_counts_the_saved_test_predictions(small_sweep):
-    from lit_video.report.html import confusion_counts, load_sections, read_board
+    from lit_video.report.html import confusion_counts, load_sections
 
-    sections = {s.line["variant"]: s for s in load_sections(small_sweep, read_board(small_sweep))}
+    results = ResultsFolder(small_sweep)
+    sections = {s.line["variant"]: s for s in load_sections(results, results.board())}
     single = sections["single_frame"]
     assert [seed.row["seed"] for seed in single.seeds] == [0, 1]
     classes, counts, seeds = confusion_counts(single.seeds)
@@ -87,14 +88,15 @@ def test_confusion_matrix_counts_the_saved_test_predictions(small_sweep):
 
 def test_a_section_holds_the_rows_its_line_averages_not_stale_ones(small_sweep, tmp_path):
     """A row of an earlier config of the same model (another hash, left in results.jsonl) is not the line's."""
-    from lit_video.report.html import load_sections, read_board
-    from lit_video.sweep.rows import append_row, read_rows
+    from lit_video.report.html import load_sections
+    from lit_video.results.folder import append_row, read_rows
 
     copy = tmp_path / "small"
     shutil.copytree(small_sweep, copy)
     stale = next(r for r in read_rows(copy / "results.jsonl") if r["variant"] == "single_frame")
     append_row(copy / "results.jsonl", {**stale, "config_hash": "0" * 16, "video_top1": 0.0})
-    single = next(s for s in load_sections(copy, read_board(copy)) if s.line["variant"] == "single_frame")
+    results = ResultsFolder(copy)
+    single = next(s for s in load_sections(results, results.board()) if s.line["variant"] == "single_frame")
     assert sorted(seed.row["config_hash"] for seed in single.seeds) == sorted(single.line["config_hashes"])
     assert all(seed.folder.is_dir() for seed in single.seeds)
 

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from lit_video.cli import main
-from lit_video.sweep.rows import make_row
+from lit_video.results.schema import make_row
 
 CLASSES = {"appearance": 4, "direction": 4, "order": 4, "speed": 4, "long_range": 4}  # chance 25 %
 LOW, MID, HIGH = [0.25, 0.27, 0.23], [0.5, 0.52, 0.48], [0.9, 0.92, 0.88]  # three seeds each, little noise

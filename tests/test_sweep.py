@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lit_video.results.folder import read_rows
+from lit_video.results.schema import ROW_FIELDS
 from lit_video.sweep import cli
 from lit_video.sweep.config import SweepConfigError, load_sweep, parse_sweep
-from lit_video.sweep.rows import ROW_FIELDS, read_rows
 from lit_video.sweep.runner import run_child
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,7 +74,7 @@ def test_model_defaults_fill_what_the_sweep_leaves_out(tiny_dataset):
     (entry,) = parse_sweep(raw).entries
     info = model_info("c3d")
     data = entry.config["data"]
-    assert (data["frames"], data["size"], data["fps"]) == (info.frames, info.size, info.fps)
+    assert (data["frames"], data["size"], data["fps"]) == (info.clip.frames, info.clip.size, info.clip.fps)
     assert entry.dataset == "synthetic"
 
 
@@ -116,9 +117,12 @@ def test_variants_of_one_model_get_labels(tiny_dataset):
     ({"parallel": True}, "`parallel` must be"),
     # Found before training, by building the data and the model (on the meta device) of every entry:
     ({"data": {"root": "/no/such/dataset"}}, r"models\[0\] \(lecture_late_fusion\): data: .*/no/such/dataset"),
-    ({"models": [{"name": "c3d", "data": {"size": 16}}]}, r"model: c3d needs frames >= 16 and size >= 32"),
-    ({"models": [{"name": "lecture_3d_cnn", "data": {"frames": 2}}]}, "cannot take clips of 2 frames"),
+    ({"models": [{"name": "c3d", "data": {"size": 16}}]}, r"'c3d' takes clips of at least 16 frames at 32x32 px"),
+    ({"models": [{"name": "lecture_3d_cnn", "data": {"frames": 2}}]}, "not 2 frames at 32x32 px: change data.frames"),
     ({"model": {"lr": -0.1}}, r"model\.lr must be > 0 \(got -0\.1\)"),
+    ({"models": [{"name": "vivit_spatiotemporal", "data": {"size": 36}}]},
+     "tubelets of 2 frames x 8 x 8 pixels must tile"),
+    ({"task": "segmentation"}, "`task` must be one of classification, got 'segmentation'"),
     ({"data": {"name": "x/../../../../escaped"}}, "data.name 'x/../../../../escaped' must be folder-safe"),
     ({"data": {"name": ".."}}, "must be folder-safe"),
 ])
@@ -175,8 +179,8 @@ def test_an_entry_past_its_timeout_is_killed_and_recorded_as_failed(tiny_dataset
 def test_an_entry_builds_its_data_and_model_once_and_profiles_the_model_it_trains(tiny_dataset, tmp_path,
                                                                                     monkeypatch):
     import lit_video.data.datamodule
-    import lit_video.module
     import lit_video.profiling
+    import lit_video.tasks.classification
     from lit_video.sweep.entry import DETAILS_FILE, PREDICTIONS_FILE, run_entry
 
     entry = parse_sweep(sweep_config(tiny_dataset, models=["lecture_late_fusion"])).entries[0]  # (checks it)
@@ -191,7 +195,8 @@ def test_an_entry_builds_its_data_and_model_once_and_profiles_the_model_it_train
 
     monkeypatch.setattr(lit_video.data.datamodule, "read_annotations",
                         counting("annotations", lit_video.data.datamodule.read_annotations))
-    monkeypatch.setattr(lit_video.module, "create_model", counting("models", lit_video.module.create_model))
+    monkeypatch.setattr(lit_video.tasks.classification, "create_model",
+                        counting("models", lit_video.tasks.classification.create_model))
     monkeypatch.setattr(lit_video.profiling, "count_flops",
                         counting("profiled", lit_video.profiling.count_flops, lambda args, _: args[0]))
     row, _ = run_entry(entry, tmp_path / "runs" / entry.entry_id, wandb_mode=None)

@@ -9,11 +9,12 @@ import pytest
 import yaml
 from test_sweep import sweep_config
 
+from lit_video.results.folder import RESULTS_FILE, ROWS_DIR, append_row, read_rows
+from lit_video.results.schema import TIMED_FIELDS
 from lit_video.sweep import cli
 from lit_video.sweep.config import parse_sweep
 from lit_video.sweep.entry import base_row
 from lit_video.sweep.merge import RowsDisagree, merge_rows
-from lit_video.sweep.rows import RESULTS_FILE, ROWS_DIR, TIMED_FIELDS, append_row, read_rows
 from lit_video.sweep.runner import Shard, jobs
 
 

@@ -1,6 +1,7 @@
-"""Two-stream networks end to end: flow batches from the DataModule, the model's streams and fusion, training one
-stream or both, per-stream and fused metrics, the CLI and the sweep's rows, and (slow) the temporal stream beating
-the spatial one on motion classes of the built-in data."""
+"""Two-stream networks end to end: flow batches from the DataModule, the model's named outputs (each stream and
+their fusion), training one stream or both, the fusion weight chosen on validation, per-stream and fused metrics,
+the CLI and the sweep's rows, and (slow) the temporal stream beating the spatial one on motion classes of the built-in
+data."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from lit_video.cli import main
 from lit_video.data import VideoDataModule, write_synthetic_dataset
 from lit_video.data.flow import flow_cache_file, flow_gaps
 from lit_video.models import create_model
-from lit_video.module import FUSION_WEIGHTS, VideoClassifier
-from lit_video.sweep.entry import stream_accuracies
-from lit_video.sweep.leaderboard import leaderboard, to_markdown
-from lit_video.sweep.rows import make_row
+from lit_video.results.leaderboard import leaderboard, to_markdown
+from lit_video.results.schema import make_row, metric_fields
+from lit_video.tasks import VideoClassifier
+from lit_video.tasks.fusion import WEIGHTS, FusionWeightSearch
 
 TINY = {"backbone": "cifar_resnet8_s2"}
 
@@ -61,16 +62,18 @@ def test_the_streams_see_one_frame_and_the_flow_stack_and_fusion_averages_probab
     model = create_model("two_stream", 5, frames=4, **TINY).eval()
     x = {"rgb": torch.randn(2, 3, 4, 32, 32), "flow": torch.randn(2, 2, 3, 32, 32)}
     with torch.no_grad():
-        logits = model.forward_streams(x)
+        logits = model(x)
+        assert set(logits) == {"rgb", "flow", "fused"}  # the registry's outputs for two_stream
         centre = x["rgb"][:, :, 2:3]  # the spatial stream sees the centre frame only
         torch.testing.assert_close(logits["rgb"], model.streams["rgb"](centre))
         other = {**x, "rgb": x["rgb"].clone()}
         other["rgb"][:, :, [0, 1, 3]] = 0  # the other frames do not matter
-        torch.testing.assert_close(model.forward_streams(other)["rgb"], logits["rgb"])
+        torch.testing.assert_close(model(other)["rgb"], logits["rgb"])
         p_rgb, p_flow = logits["rgb"].softmax(-1), logits["flow"].softmax(-1)
-        torch.testing.assert_close(model(x).exp(), (p_rgb + p_flow) / 2)
-        torch.testing.assert_close(model.fuse(logits, 0.8).exp(), 0.8 * p_rgb + 0.2 * p_flow)
-        torch.testing.assert_close(model.fuse(logits, 1.0).exp(), p_rgb)
+        torch.testing.assert_close(logits["fused"].softmax(-1), (p_rgb + p_flow) / 2)  # what the task scores
+        streams = {"rgb": logits["rgb"], "flow": logits["flow"]}
+        torch.testing.assert_close(model.fuse(streams, 0.8).exp(), 0.8 * p_rgb + 0.2 * p_flow)
+        torch.testing.assert_close(model.fuse(streams, 1.0).exp(), p_rgb)
     with pytest.raises(ValueError, match="temporal stream was built for stacks of 3 frames.*frames=4"):
         model({"rgb": x["rgb"], "flow": torch.randn(2, 2, 4, 32, 32)})
 
@@ -90,38 +93,74 @@ def test_the_temporal_stream_can_start_from_rgb_weights_averaged_over_colour(tmp
         torch.testing.assert_close(flow_conv(field.expand(1, 6, 16, 16)), grey, rtol=1e-4, atol=1e-5)
 
 
+def test_multi_label_fusion_averages_the_sigmoids():
+    torch.manual_seed(0)
+    model = create_model("two_stream", 5, frames=4, multi_label=True, **TINY).eval()
+    x = {"rgb": torch.randn(2, 3, 4, 32, 32), "flow": torch.randn(2, 2, 3, 32, 32)}
+    with torch.no_grad():
+        out = model(x)
+    torch.testing.assert_close(out["fused"].sigmoid(), (out["rgb"].sigmoid() + out["flow"].sigmoid()) / 2)
+
+
 def test_stream_options_are_checked_before_training():
-    with pytest.raises(ValueError, match="model.stream must be one of rgb, flow, both"):
-        VideoClassifier("two_stream", num_classes=4, frames=4, size=32, model_args=TINY, stream="motion")
-    with pytest.raises(ValueError, match="model 'single_frame' has one stream"):
-        VideoClassifier("single_frame", num_classes=4, frames=4, size=32, model_args=TINY, stream="rgb")
+    for name, streams, error, match in (
+            ("two_stream", ["motion"], ValueError, r"train_streams \['motion'\]: choose one or both of rgb, flow"),
+            ("single_frame", ["rgb"], TypeError, "model 'single_frame' does not take train_streams")):
+        with pytest.raises(error, match=match):
+            VideoClassifier(name, num_classes=4, frames=4, size=32, model_args={**TINY, "train_streams": streams})
 
 
 def test_training_one_stream_leaves_the_other_as_it_was():
+    """The task trains the outputs a model returns in training but the fused one: here the flow stream's alone."""
     torch.manual_seed(0)
-    module = VideoClassifier("two_stream", num_classes=4, frames=4, size=32, model_args=TINY, stream="flow")
+    module = VideoClassifier("two_stream", num_classes=4, frames=4, size=32,
+                             model_args={**TINY, "train_streams": ["flow"]})
     batch = {"video": {"rgb": torch.randn(4, 3, 4, 32, 32), "flow": torch.randn(4, 2, 3, 32, 32)},
              "label": torch.tensor([0, 1, 2, 3]), "video_index": torch.arange(4)}
+    assert module.model.eval().running_streams == ("rgb", "flow")  # nothing trained yet: both evaluated
     module.log = module.log_dict = lambda *args, **kwargs: None  # no Trainer to log to
-    module.training_step(batch, 0).backward()
+    module.train().training_step(batch, 0).backward()
     assert all(p.grad is None for p in module.model.streams["rgb"].parameters())
     assert all(p.grad is not None for p in module.model.streams["flow"].parameters())
-    assert module.eval_streams == ("rgb", "flow")  # nothing trained yet: both reported
-    module.trained_streams[1] = True
-    assert module.eval_streams == ("flow",)
+    assert module.model.eval().running_streams == ("flow",)  # the model remembers what it has trained
+    assert set(module.named_outputs(batch["video"])) == {"flow", "fused"}
+
+
+class _Validated:
+    """What FusionWeightSearch reads of a module: its model's fusion weight and each output's video-level
+    probabilities of the validation epoch."""
+
+    def __init__(self, model, probs, labels):
+        from lit_video.tasks.classification import VideoProbs
+
+        self.model, self.hparams, self.logged = model, type("H", (), {"multi_label": False, "name": "two_stream"}), {}
+        self._probs = {name: VideoProbs(torch.arange(len(labels)), p, labels) for name, p in probs.items()}
+
+    def video_probs(self, stage):
+        return self._probs
+
+    def log(self, name, value, **kwargs):
+        self.logged[name] = value
 
 
 def test_the_fusion_weight_chosen_on_validation_is_the_best_nearest_the_average():
-    module = VideoClassifier("two_stream", num_classes=2, frames=4, size=32, model_args=TINY, fusion="weighted")
+    model = create_model("two_stream", 2, frames=4, **TINY)
+    trainer = type("T", (), {"sanity_checking": False})()
     labels = torch.tensor([0, 0, 1, 1])
     # The flow stream is right on every video, unsurely (0.6); the rgb stream surely (0.9), and wrong on two: the
     # fusion is right on all four while w * 0.1 + (1 - w) * 0.6 > 0.5, for w < 0.2; of 0, 0.05, 0.1, 0.15 the
     # nearest to 0.5 wins.
     flow = torch.tensor([[0.6, 0.4], [0.6, 0.4], [0.4, 0.6], [0.4, 0.6]])
     rgb = torch.tensor([[0.9, 0.1], [0.1, 0.9], [0.1, 0.9], [0.9, 0.1]])
-    assert module._choose_fusion_weight({"rgb": rgb, "flow": flow}, labels) == pytest.approx(0.15)
-    assert module._choose_fusion_weight({"rgb": flow, "flow": rgb}, labels) == pytest.approx(0.85)
-    assert len(FUSION_WEIGHTS) == 21 and math.isclose(float(FUSION_WEIGHTS[1]), 0.05, abs_tol=1e-6)
+    for probs, best in (({"rgb": rgb, "flow": flow}, 0.15), ({"rgb": flow, "flow": rgb}, 0.85)):
+        module = _Validated(model, probs, labels)
+        FusionWeightSearch().on_validation_epoch_end(trainer, module)
+        assert float(model.fusion_weight) == pytest.approx(best) == module.logged["val/fusion_weight"]
+    assert len(WEIGHTS) == 21 and math.isclose(float(WEIGHTS[1]), 0.05, abs_tol=1e-6)
+    with pytest.raises(ValueError, match="'single_frame' has no fusion_weight"):
+        module = _Validated(create_model("single_frame", 2, **TINY), {}, labels)
+        module.hparams.name = "single_frame"
+        FusionWeightSearch().on_validation_epoch_end(trainer, module)
 
 
 def test_fit_and_test_through_the_cli_one_stream_then_the_other(tiny_dataset, tmp_path, monkeypatch):
@@ -132,11 +171,15 @@ def test_fit_and_test_through_the_cli_one_stream_then_the_other(tiny_dataset, tm
               "--data.root", str(tiny_dataset), "--data.frames", "4", "--data.fps", "8", "--data.size", "32",
               "--data.batch_size", "4", "--data.num_workers", "0", "--data.test_clips", "2",
               "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2"]
-    assert main(["fit", *common, "--model.stream", "rgb", "--trainer.default_root_dir", "rgb"]) == 0
+    rgb = ["--model.model_args", '{"backbone": "cifar_resnet8_s2", "train_streams": ["rgb"]}']
+    assert main(["fit", *common, *rgb, "--trainer.default_root_dir", "rgb"]) == 0
     (first,) = Path("rgb/lit_video/version_0/checkpoints").glob("*.ckpt")
-    assert main(["fit", *common, "--model.stream", "flow", "--model.init_weights", str(first),
-                 "--model.fusion", "weighted", "--trainer.default_root_dir", "flow"]) == 0
+    flow = ["--model.model_args", '{"backbone": "cifar_resnet8_s2", "train_streams": ["flow"]}']
+    assert main(["fit", *common, *flow, "--model.init_weights", str(first),
+                 "--trainer.callbacks+=FusionWeightSearch", "--trainer.default_root_dir", "flow"]) == 0
     (second,) = Path("flow/lit_video/version_0/checkpoints").glob("*.ckpt")
+    with open("flow/lit_video/version_0/metrics.csv") as f:  # the callback chose a weight on validation
+        assert any(r.get("val/fusion_weight") for r in csv.DictReader(f))
     assert main(["test", *common, "--ckpt_path", str(second), "--trainer.default_root_dir", "test"]) == 0
     with open("test/lit_video/version_0/metrics.csv") as f:
         row = {k: float(v) for r in csv.DictReader(f) for k, v in r.items() if v and k.startswith("test/")}
@@ -151,10 +194,10 @@ def test_fit_and_test_through_the_cli_one_stream_then_the_other(tiny_dataset, tm
 def test_rows_and_the_leaderboard_carry_each_streams_accuracy():
     metrics = {"test/video_top1": 0.9, "test/video_top1_rgb": 0.5, "test/video_top1_flow": 0.7,
                "test/group_acc_rgb/appearance": 1.0, "test/group_acc_flow/direction": 0.95}
-    streams = stream_accuracies(metrics)
+    streams = metric_fields(metrics)["stream_acc"]
     assert streams == {"rgb": {"video_top1": 0.5, "group_acc": {"appearance": 1.0}},
                        "flow": {"video_top1": 0.7, "group_acc": {"direction": 0.95}}}
-    assert stream_accuracies({"test/video_top1": 0.9}) is None
+    assert metric_fields({"test/video_top1": 0.9})["stream_acc"] is None
     rows = [make_row(model="two_stream", family="two_stream", dataset="d", frames=8, fps=8.0, size=32,
                      eval_views=2, seed=seed, video_top1=0.9, status="ok", stream_acc=streams, flow_ms_per_clip=2.0,
                      stream_gmacs_per_clip={"rgb": 0.003, "flow": 0.004}, group_acc={"appearance": 1.0})
@@ -215,7 +258,7 @@ def test_a_sweep_entry_rows_each_stream_and_the_flow_cost_and_logs_them_to_wandb
     assert row["flow_ms_per_clip"] == pytest.approx(3 * flow["ms_per_pair"])
     run = wandb.init(mode="offline", dir=tmp_path, project="test")
     try:
-        tracking.log_cost(run, cost.report, cost.speed, 2)
+        tracking.log_cost(run, cost.report, cost.speed, cost.fields, 2)
         assert run.summary["flow_ms_per_clip"] == pytest.approx(row["flow_ms_per_clip"])
         assert run.summary["flow_frame_size"] == [32, 32]
     finally:

@@ -15,6 +15,7 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader
 
+from lit_video.clip import DEFAULT_CLIP, MODALITY_CHANNELS, Clip
 from lit_video.files import cache_dir
 
 from .annotations import FORMATS, SPLITS, read_annotations
@@ -26,11 +27,8 @@ from .skipped import SKIPPED_FILE, SkippedVideos
 from .synthetic import builtin_dataset
 from .transforms import ClipTransform
 
-# The clip a DataModule built directly takes where frames / fps / size are None. lit-video's CLI and sweeps
-# never rely on these: they fill in the model's own (``model_info(name)``) before building the DataModule.
-DEFAULT_FRAMES, DEFAULT_FPS, DEFAULT_SIZE = 8, 5.0, 64
 # What a DataModule can deliver: RGB clips, and their optical flow.
-MODALITIES = ("rgb", "flow")
+MODALITIES = tuple(MODALITY_CHANNELS)
 # The splits each Lightning stage needs (``None``: every split).
 STAGE_SPLITS: dict[str | None, tuple[str, ...]] = {
     "fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": (), None: SPLITS}
@@ -54,10 +52,10 @@ def eval_views(test_clips: int, test_crops: int) -> int:
 class VideoDataModule(L.LightningDataModule):
     """Clips of ``frames`` frames at ``fps`` frames per second, cropped to ``size`` px, from ``root``.
 
-    ``frames``, ``fps`` and ``size`` left at None mean the model's defaults (``model_info(name)``), which
+    ``frames``, ``fps`` and ``size`` left at None mean the model's clip (``model_info(name).clip``), which
     lit-video's CLI and sweeps fill in before building the DataModule; one built directly with None takes
-    ``DEFAULT_FRAMES`` (8) frames at ``DEFAULT_FPS`` (5.0) fps and ``DEFAULT_SIZE`` (64) px. After
-    construction ``frames``, ``fps`` and ``size`` (and the saved hyperparameters) are the numbers used.
+    ``lit_video.clip.DEFAULT_CLIP`` (8 frames at 5 fps, 112 px). After construction ``frames``, ``fps`` and
+    ``size`` (and the saved hyperparameters) are the numbers used.
     ``root=None`` is the built-in synthetic dataset (written on first use to ``$LIT_VIDEO_CACHE``); ``name``
     labels the dataset in results tables (default: the root folder's name, or ``synthetic`` for the built-in
     data). The annotations are read here, so ``num_classes``, ``multi_label``, ``class_names`` and ``groups``
@@ -100,9 +98,9 @@ class VideoDataModule(L.LightningDataModule):
                  modalities: list[str] | None = None, flow_method: str = "dis", flow_subtract_mean: bool = False,
                  pin_memory: bool | None = None, persistent_workers: bool = True, prefetch_factor: int = 2):
         super().__init__()
-        frames = DEFAULT_FRAMES if frames is None else frames
-        fps = DEFAULT_FPS if fps is None else fps
-        size = DEFAULT_SIZE if size is None else size
+        frames = DEFAULT_CLIP.frames if frames is None else frames
+        fps = DEFAULT_CLIP.fps if fps is None else fps
+        size = DEFAULT_CLIP.size if size is None else size
         # Saved after the defaults are filled in, so the hyperparameters say what was used. `name` stays out:
         # VideoClassifier's `name` is the model's, and Lightning refuses two values under one key.
         self.save_hyperparameters(ignore=["name"])
@@ -311,12 +309,7 @@ def _check_options(format: str, frames: int, fps: float, size: int, resize: int 
         problems.append(f"data.format {format!r} is not one of {', '.join(FORMATS)}")
     if backend not in BACKENDS:
         problems.append(f"data.backend {backend!r} is not one of {', '.join(BACKENDS)}")
-    if frames < 1:
-        problems.append(f"data.frames must be >= 1 (got {frames})")
-    if fps <= 0:
-        problems.append(f"data.fps must be > 0 frames per second (got {fps})")
-    if size < 8:
-        problems.append(f"data.size must be >= 8 px (got {size})")
+    problems += Clip(frames, size, fps).problems("data")
     if resize is not None and resize < size:
         problems.append(f"data.resize ({resize}) must be >= data.size ({size}): the crop is taken after resizing")
     if batch_size < 1:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch.utils.data import Dataset
 
+from ..clip import Clip
 from .annotations import VideoRecord
 from .decode import DECODED_VIDEOS, VideoProbe, VideoReadError, read_frames
 from .flow import ClipFlow
@@ -111,11 +112,10 @@ class ClipDataset(Dataset):
                           if isinstance(video, dict) else torch.cat([item["video"] for item in kept])),
                 "label": torch.cat([item["label"] for item in kept]),
                 "video_index": torch.cat([item["video_index"] for item in kept])}
-        size = self.transform.size
         label_shape = (0, self.num_classes) if self.multi_label else (0,)
-        video = torch.empty(0, 3, self.frames, size, size)
-        if self.flow is not None:
-            video = {"rgb": video, "flow": torch.empty(0, 2, self.frames - 1, size, size)}
-        return {"video": video,
+        modalities = ("rgb", "flow") if self.flow is not None else ("rgb",)
+        shapes = Clip(self.frames, self.transform.size, self.fps).shapes(modalities, 0)
+        video = {m: torch.empty(shape) for m, shape in shapes.items()}
+        return {"video": video if self.flow is not None else video["rgb"],
                 "label": torch.empty(label_shape, dtype=torch.float32 if self.multi_label else torch.long),
                 "video_index": torch.empty(0, dtype=torch.long)}

@@ -48,7 +48,7 @@ class ClipTransform:
     """Training (``train=True``): random crop, and a horizontal flip half the time where ``flip``.
     Evaluation: crop ``crop`` of ``crops`` (centre, or three along the long side)."""
 
-    def __init__(self, size: int = 112, resize: int | None = None, train: bool = False, flip: bool = True,
+    def __init__(self, size: int, resize: int | None = None, train: bool = False, flip: bool = True,
                  mean: tuple[float, ...] = MEAN, std: tuple[float, ...] = STD):
         self.size = size
         # The lecture's C3D recipe resizes to 128 px and crops 112: the same ratio by default.

@@ -20,7 +20,16 @@ from . import (  # noqa: F401
     vivit,
 )
 from .layers.inflate import inflate
-from .registry import ModelInfo, builder_arguments, create_model, list_models, model_info, register_model
+from .registry import (
+    DATA_ARGUMENTS,
+    PREDICTION,
+    ModelInfo,
+    builder_arguments,
+    create_model,
+    list_models,
+    model_info,
+    register_model,
+)
 
-__all__ = ["ModelInfo", "builder_arguments", "create_model", "inflate", "list_models", "model_info",
-           "register_model"]
+__all__ = ["DATA_ARGUMENTS", "PREDICTION", "ModelInfo", "builder_arguments", "create_model", "inflate", "list_models",
+           "model_info", "register_model"]

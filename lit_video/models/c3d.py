@@ -61,8 +61,8 @@ MMACTION2_C3D = Published(
 
 @register_model(family="c3d", frames=16, size=112, fps=25.0, min_frames=MIN_FRAMES, min_size=MIN_SIZE,
                 published=[LECTURE_TABLE, MMACTION2_C3D])
-def c3d(num_classes: int, frames: int = 16, size: int = 112, dropout: float = 0.5,
-        batch_norm: bool = False, pool5_padding: bool = False) -> SequentialClassifier:
+def c3d(num_classes: int, frames: int, size: int, dropout: float = 0.5, batch_norm: bool = False,
+        pool5_padding: bool = False) -> SequentialClassifier:
     """C3D as in the lecture: eight 3x3x3 convs, 2x2x2 pools (pool1 1x2x2), FC6/FC7 of 4096, dropout.
 
     ``frames`` / ``size`` fit FC6 to other clip shapes; ``pool5_padding``: pool5 padded as in the original C3D.

@@ -37,7 +37,7 @@ def fuse_first_conv(net: FrameBackbone, frames: int, from_weights: bool, channel
 
 
 @register_model(family="early_fusion", frames=8, size=112)
-def early_fusion(num_classes: int, backbone: str = "resnet18", pretrained: Pretrained = None, frames: int = 8,
+def early_fusion(num_classes: int, frames: int, backbone: str = "resnet18", pretrained: Pretrained = None,
                  dropout: float = 0.0) -> FrameClassifier:
     """Clip reshaped to 3T x H x W; the backbone's first conv takes 3T channels and collapses time."""
     net = fuse_first_conv(FrameBackbone(backbone, pretrained), frames, from_weights=bool(pretrained))

@@ -13,9 +13,8 @@ from .registry import register_model
 
 
 @register_model(family="late_fusion", frames=8, size=112)
-def late_fusion_fc(num_classes: int, backbone: str = "resnet18", pretrained: Pretrained = None,
-                   frames: int = 8, size: int = 112, hidden: int = 512,
-                   dropout: float = 0.5) -> FrameClassifier:
+def late_fusion_fc(num_classes: int, frames: int, size: int, backbone: str = "resnet18",
+                   pretrained: Pretrained = None, hidden: int = 512, dropout: float = 0.5) -> FrameClassifier:
     """2D CNN on every frame, frame feature maps concatenated (T x D x H' x W'), then an MLP."""
     net = FrameBackbone(backbone, pretrained, spatial=True)
     hint = f"late_fusion_fc was built for clips of frames={frames}, size={size}; pass frames=/size="

@@ -47,7 +47,7 @@ def lecture_late_fusion(num_classes: int) -> SequentialClassifier:
 @register_model(family="early_fusion", frames=20, size=64, min_size=4, published=_table(
     ("conv1", (12, 64, 64), (20, 3, 3)), ("pool1", (12, 16, 16), (20, 6, 6)),
     ("conv2", (24, 16, 16), (20, 14, 14)), ("pool", (24, 1, 1), (20, 64, 64))))
-def lecture_early_fusion(num_classes: int, frames: int = 20) -> SequentialClassifier:
+def lecture_early_fusion(num_classes: int, frames: int) -> SequentialClassifier:
     """Lecture example: clip stacked to 3T x H x W, 2D conv 3T->12 collapses time, pool 4x4, conv 12->24."""
     stages = conv_stages(3 * frames, [(12, 1, 4), (24, 1, None)], dims=2)
     features = OrderedDict(fuse=StackFrames(frames)) | stages | global_pool(dims=2)

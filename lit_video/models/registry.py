@@ -17,10 +17,12 @@ from typing import Any
 
 from torch import nn
 
+from ..clip import DEFAULT_CLIP, Clip
 from .published import Published
 
-# Channels of each input modality: RGB frames, and optical flow (dx, dy) between consecutive frames.
-MODALITY_CHANNELS = {"rgb": 3, "flow": 2}
+# The output of a multi-output model that is its prediction (a fixed combination of its streams' outputs): what a
+# task scores under its metrics' plain names and saves as the predictions.
+PREDICTION = "fused"
 
 
 @dataclass(frozen=True)
@@ -30,34 +32,55 @@ class ModelInfo:
     name: str
     family: str
     modalities: tuple[str, ...] = ("rgb",)
-    frames: int = 8
-    size: int = 112
-    fps: float = 5.0
+    # The clip the model is built for by default (and its published figures counted at, where it has them); the
+    # data takes it where a config leaves frames, size or fps out.
+    clip: Clip = DEFAULT_CLIP
     description: str = ""
-    # Capabilities that callers (tests, sweeps) branch on, declared by the builder's registration:
-    fixed_shape: bool = False  # takes only its default clip, whatever its arguments (fixed position tables)
-    heavy: bool = False  # seconds to build or run on a 2-core CPU even on a tiny clip
+    # Which clips it takes (``accepts``), declared by the builder's registration:
+    fixed_shape: bool = False  # only its default clip, whatever its arguments (fixed position tables)
     min_frames: int = 1  # the shortest clip the architecture takes (C3D: 16; its pools must keep a cell)
     min_size: int = 1  # the smallest frame side it takes
+    heavy: bool = False  # seconds to build or run on a 2-core CPU even on a tiny clip (tests mark it slow)
+    # A model with several outputs returns them named, in a dict with these keys, its prediction among them
+    # (``PREDICTION``); each stream of a multi-stream model lives in ``model.streams[<output>]``. Empty: one
+    # output, a tensor, which is the prediction.
+    outputs: tuple[str, ...] = ()
     # Figures from papers, slides, model zoos and weights cards, each with its input, options and source; never
     # measured here (``published.py``; ``lit-video report fidelity`` measures beside them).
     published: tuple[Published, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready, the default clip's frames, size and fps as fields of their own."""
+        fields = asdict(self)
+        return {**{k: v for k, v in fields.items() if k != "clip"}, **fields["clip"]}
 
-    def input_shape(self, batch_size: int, frames: int, size: int
+    def accepts(self, frames: int, size: int) -> None:
+        """Raise ValueError saying why, where the model cannot take clips of ``frames`` x ``size`` x ``size``: a
+        fixed-shape model takes only its default clip, others at least ``min_frames`` x ``min_size``. (An
+        architecture built from its arguments, a transformer's tubelets, says what it needs when it is built.)"""
+        default = self.clip
+        if self.fixed_shape and (frames, size) != (default.frames, default.size):
+            raise ValueError(f"model {self.name!r} takes only clips of {default.frames} frames at {default.size}x"
+                             f"{default.size} px (its shape is fixed), not {frames} frames at {size}x{size} px")
+        if frames < self.min_frames or size < self.min_size:
+            raise ValueError(f"model {self.name!r} takes clips of at least {self.min_frames} frames at "
+                             f"{self.min_size}x{self.min_size} px, not {frames} frames at {size}x{size} px")
+
+    def input_shape(self, batch_size: int = 1, frames: int | None = None, size: int | None = None
                     ) -> tuple[int, ...] | dict[str, tuple[int, ...]]:
-        """What the model takes for clips of ``frames`` x ``size`` x ``size``: ``(B, 3, T, S, S)``, or a shape per
-        modality, optical flow having a field fewer than the frames (the lecture's ``2*(T-1)`` flow images)."""
-        shapes = {m: (batch_size, MODALITY_CHANNELS[m], frames - (m == "flow"), size, size) for m in self.modalities}
+        """What the model takes for a batch of clips of ``frames`` x ``size`` x ``size`` (None: its default
+        clip's): ``(B, 3, T, S, S)``, or a shape per modality (``Clip.shapes``: optical flow has a field fewer
+        than the frames). A clip it does not take raises ValueError (``accepts``)."""
+        clip = Clip(frames or self.clip.frames, size or self.clip.size, self.clip.fps)
+        self.accepts(clip.frames, clip.size)
+        shapes = clip.shapes(self.modalities, batch_size)
         return shapes["rgb"] if tuple(shapes) == ("rgb",) else shapes
 
     def fit_clip(self, frames: int, size: int) -> tuple[int, int]:
         """The clip nearest to ``frames`` x ``size`` that this model takes: its default one if its shape is
         fixed, else one at least ``min_frames`` x ``min_size``."""
         if self.fixed_shape:
-            return self.frames, self.size
+            return self.clip.frames, self.clip.size
         return max(frames, self.min_frames), max(size, self.min_size)
 
 
@@ -70,24 +93,28 @@ def register_model(
     *,
     family: str,
     modalities: tuple[str, ...] = ("rgb",),
-    frames: int = 8,
-    size: int = 112,
-    fps: float = 5.0,
+    frames: int = DEFAULT_CLIP.frames,
+    size: int = DEFAULT_CLIP.size,
+    fps: float = DEFAULT_CLIP.fps,
     fixed_shape: bool = False,
     heavy: bool = False,
     min_frames: int = 1,
     min_size: int = 1,
+    outputs: tuple[str, ...] = (),
     published: Sequence[Published] = (),
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Register a builder ``fn(num_classes, **overrides) -> nn.Module`` under ``name`` (default: its name).
+    """Register a builder ``fn(num_classes, **overrides) -> nn.Module`` under ``name`` (default: its name), with
+    its default clip (``frames`` x ``size`` at ``fps``) and the fields of ``ModelInfo``.
 
-    A builder whose architecture depends on the clip takes ``frames`` and / or ``size`` arguments, defaulting
-    to the registered ``frames`` / ``size``; ``create_model`` passes it the clip the model will see.
+    A builder whose architecture depends on the clip takes ``frames`` and / or ``size`` arguments without a
+    default (the registered clip is the default: ``create_model`` always passes the clip the model will see), and
+    one that depends on the labels' kind a ``multi_label`` argument.
     """
+    if outputs and PREDICTION not in outputs:
+        raise ValueError(f"outputs {outputs!r}: a model with several outputs names its prediction {PREDICTION!r}")
 
-    unknown = [m for m in modalities if m not in MODALITY_CHANNELS]
-    if unknown or not modalities:
-        raise ValueError(f"modalities {modalities!r}: choose from {', '.join(MODALITY_CHANNELS)}")
+    clip = Clip(frames, size, fps)
+    clip.shapes(modalities, 1)  # an unknown modality fails at registration
 
     def decorator(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         key = name or fn.__name__
@@ -99,14 +126,13 @@ def register_model(
             name=key,
             family=family,
             modalities=tuple(modalities),
-            frames=frames,
-            size=size,
-            fps=fps,
+            clip=clip,
             description=doc.splitlines()[0] if doc else "",
             fixed_shape=fixed_shape,
             heavy=heavy,
             min_frames=min_frames,
             min_size=min_size,
+            outputs=tuple(outputs),
             published=tuple(published),
         )
         return fn
@@ -136,26 +162,33 @@ def model_info(name: str) -> ModelInfo:
     return _INFO[name]
 
 
+# Builder arguments the data decides, not options: ``create_model`` passes them to the builders that take them.
+DATA_ARGUMENTS = ("frames", "size", "multi_label")
+
+
 def builder_arguments(name: str) -> dict[str, inspect.Parameter]:
-    """The keyword overrides a builder accepts (used to validate configs before training)."""
+    """The keyword overrides a builder accepts (used to validate configs before training); the clip's frames and
+    size and the labels' kind (``DATA_ARGUMENTS``) are not among them: they are the data's."""
     _check_name(name)
     params = inspect.signature(_BUILDERS[name]).parameters
-    return {k: p for k, p in params.items() if k != "num_classes" and p.kind is not p.VAR_KEYWORD}
+    return {k: p for k, p in params.items()
+            if k not in ("num_classes", *DATA_ARGUMENTS) and p.kind is not p.VAR_KEYWORD}
 
 
 def create_model(name: str, num_classes: int, *, frames: int | None = None, size: int | None = None,
-                 **overrides: Any) -> nn.Module:
+                 multi_label: bool = False, **overrides: Any) -> nn.Module:
     """Build model ``name`` with ``num_classes`` outputs. Unknown overrides raise with the accepted ones.
 
-    ``frames`` / ``size`` are the clip the model will see (``(B, C, frames, size, size)``): the one place that
-    passes them on, to the builders that take them (architectures built for one clip shape, e.g. C3D's FC6).
-    Other models take any clip and ignore them; ``None`` keeps the builder's default.
+    ``frames`` / ``size`` are the clip the model will see (``(B, C, frames, size, size)``; None: the model's
+    default clip) and ``multi_label`` whether a video has several labels: the one place that passes them on, to
+    the builders whose architecture depends on them (C3D's FC6, a transformer's position table, a late fusion of
+    class probabilities). Other models are built the same for every clip and labels.
 
     ``pretrained`` (where a builder takes it): a local checkpoint path, True for the network's published weights
     (torchvision's), None / False for random initialisation. A model whose builder does not take it accepts only
     None / False.
     """
-    _check_name(name)
+    info = model_info(name)
     fn = _BUILDERS[name]
     params = inspect.signature(fn).parameters
     if "pretrained" in overrides and "pretrained" not in params:
@@ -164,10 +197,9 @@ def create_model(name: str, num_classes: int, *, frames: int | None = None, size
             raise ValueError(f"model {name!r} has no published weights: pretrained takes only None or False (random "
                              "initialisation) for it; model.init_weights starts training from a lit-video checkpoint")
         overrides = {k: v for k, v in overrides.items() if k != "pretrained"}
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        unknown = sorted(set(overrides) - set(params))
-        if unknown:
-            accepted = ", ".join(sorted(builder_arguments(name))) or "none"
-            raise TypeError(f"model {name!r} does not take {', '.join(unknown)}; it accepts: {accepted}")
-    clip = {k: v for k, v in (("frames", frames), ("size", size)) if v is not None and k in params}
-    return fn(num_classes=num_classes, **clip, **overrides)
+    unknown = sorted(set(overrides) - set(builder_arguments(name)))
+    if unknown and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        accepted = ", ".join(sorted(builder_arguments(name))) or "none"
+        raise TypeError(f"model {name!r} does not take {', '.join(unknown)}; it accepts: {accepted}")
+    data = {"frames": frames or info.clip.frames, "size": size or info.clip.size, "multi_label": multi_label}
+    return fn(num_classes=num_classes, **{k: v for k, v in data.items() if k in params}, **overrides)

@@ -110,7 +110,7 @@ def _published(attention: str) -> Published:
 def _register(attention: str, suffix: str, c: TransformerConfig) -> None:
     name = f"timesformer_{attention}{suffix}"
 
-    def build(num_classes: int, frames: int = c.frames, size: int = c.size, patch: int = c.patch,
+    def build(num_classes: int, frames: int, size: int, patch: int = c.patch,
               dim: int = c.dim, depth: int = c.depth, heads: int = c.heads, mlp_ratio: float = 4.0,
               dropout: float = 0.0) -> TimeSformer:
         return TimeSformer(num_classes, attention, frames, size, patch, dim, depth, heads, mlp_ratio, dropout,

@@ -152,7 +152,7 @@ _PAPER = "Arnab et al., 'ViViT: A Video Vision Transformer', ICCV 2021, Table 2 
 def _register(model: str, suffix: str, c: TransformerConfig) -> None:
     name = f"vivit_{model}{suffix}"
 
-    def build(num_classes: int, frames: int = c.frames, size: int = c.size, patch: int = c.patch,
+    def build(num_classes: int, frames: int, size: int, patch: int = c.patch,
               tubelet: int = c.tubelet, dim: int = c.dim, depth: int = c.depth, heads: int = c.heads,
               temporal_depth: int = c.temporal_depth, mlp_ratio: float = 4.0, dropout: float = 0.0) -> ViViT:
         return ViViT(num_classes, model, frames, size, patch, tubelet, dim, depth, heads, temporal_depth,

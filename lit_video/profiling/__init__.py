@@ -7,7 +7,6 @@ Units: ``gmacs`` = 10^9 multiply-accumulates (the field's "GFLOPs"), ``gflops`` 
 
 from ..machine import accelerator_device, cpu_name, device_name, git_sha, machine_info, versions
 from .counting import FlopReport, LayerStats, count_flops, fvcore_count, gflops
-from .inputs import model_input_shape
 from .memory import MemoryNeed, NotEnoughMemory, available_bytes, throughput_need
 from .options import ThroughputOptions, check_device
 from .peak import MatmulPeak, machine_peak, machine_peak_gflops
@@ -18,5 +17,5 @@ __all__ = [
     "FlopReport", "LayerStats", "MatmulPeak", "MemoryNeed", "NotEnoughMemory", "ThroughputOptions",
     "accelerator_device", "available_bytes", "check_device", "count_flops", "cpu_name", "device_name",
     "fvcore_count", "gflops", "git_sha", "machine_info", "machine_peak", "machine_peak_gflops",
-    "measure_throughput", "model_input_shape", "receptive_fields", "throughput_need", "versions",
+    "measure_throughput", "receptive_fields", "throughput_need", "versions",
 ]

@@ -24,10 +24,10 @@ from lit_video.data.flow import translated_texture
 from lit_video.models import create_model, list_models, model_info
 from lit_video.models.published import Published, describe_setup
 
-from ..layout import MEMORY_FORMATS
+from ..memory_format import MEMORY_FORMATS
 from .counting import FlopReport, count_flops, gflops, stream_gmacs
 from .flow_cost import flow_cost
-from .inputs import model_input_shape, model_to_count
+from .inputs import model_to_count
 from .memory import MemoryNeed, check_fits, forward_need, throughput_need
 from .options import DTYPES, ThroughputOptions, check_device, fastest_dtype
 from .throughput import measure_throughput
@@ -105,7 +105,7 @@ def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
     speed) need is estimated from that count against the memory available (``NotEnoughMemory``).
     """
     info = model_info(name)
-    shape = model_input_shape(name, 1, args.frames, args.size)  # a clip the model does not take: why
+    shape = info.input_shape(1, args.frames, args.size)  # a clip the model does not take: why
     options = None
     if args.throughput:
         check_device(args.device)
@@ -140,7 +140,7 @@ def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
         "counter": report.counter,
         "count_time_s": time.perf_counter() - start,
         "model_args": args.model_args,
-        "stream_gmacs": stream_gmacs(model, report),
+        "stream_gmacs": stream_gmacs(info, report),
         **_published(info.published, args.model_args, report.input_shape, args.num_classes),
         "layers": [vars(layer) for layer in report.layers] if args.layers else [],
     }

@@ -28,7 +28,9 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.func import functional_call
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
-from .inputs import Inputs, as_inputs, call, describe_shape, map_inputs
+from ..clip import Inputs, call, map_inputs
+from ..models import PREDICTION, ModelInfo
+from .inputs import as_inputs, describe_shape
 from .receptive_field import first_tensor, receptive_fields
 
 log = logging.getLogger(__name__)
@@ -119,12 +121,12 @@ class FlopReport:
         return sum(layer.gmacs for layer in self.layers if layer.name == module or layer.name.startswith(module + "."))
 
 
-def stream_gmacs(model: torch.nn.Module, report: FlopReport) -> dict[str, float] | None:
-    """GMACs per clip of each stream of a multi-stream model (``model.streams``, as ``two_stream``'s), by stream;
-    None for a model with one stream."""
-    if not hasattr(model, "forward_streams"):
-        return None
-    return {name: report.gmacs_in(f"streams.{name}") for name in model.streams}
+def stream_gmacs(info: ModelInfo, report: FlopReport) -> dict[str, float] | None:
+    """GMACs per clip of each stream of a model with several outputs (every output but its prediction; the
+    registry's contract keeps each stream's network in ``model.streams[<output>]``), by stream; None for a model
+    with one output."""
+    streams = [name for name in info.outputs if name != PREDICTION]
+    return {name: report.gmacs_in(f"streams.{name}") for name in streams} or None
 
 
 def gflops(gmacs: float | None) -> float | None:

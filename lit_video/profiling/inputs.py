@@ -7,9 +7,9 @@ from typing import Any
 
 import torch
 
-from lit_video.models import create_model, model_info
+from lit_video.models import create_model
 
-from ..layout import Inputs, call, map_inputs  # noqa: F401  (re-exported: the profiler's inputs are the layout's)
+from ..clip import Inputs, map_inputs
 
 
 def is_shape(obj: Any) -> bool:
@@ -50,24 +50,6 @@ def describe_shape(inputs: Inputs) -> list[int] | dict[str, list[int]]:
     if isinstance(inputs, tuple):
         return [list(v.shape) for v in inputs]  # type: ignore[return-value]
     return list(inputs.shape)
-
-
-def model_input_shape(name: str, batch_size: int = 1, frames: int | None = None,
-                      size: int | None = None) -> tuple[int, ...] | dict[str, tuple[int, ...]]:
-    """The input shape registry model ``name`` takes: ``(B, 3, T, S, S)``, or a dict per modality.
-
-    A clip the model does not take raises ValueError naming the reason: a fixed-shape model (fixed position
-    tables) takes only its default clip, others at least ``min_frames`` x ``min_size`` (``model_info``).
-    """
-    info = model_info(name)
-    t, s = frames or info.frames, size or info.size
-    if info.fixed_shape and (t, s) != (info.frames, info.size):
-        raise ValueError(f"{name} takes only {info.frames} x {info.size} x {info.size} clips (frames x height x "
-                         f"width: its shape is fixed), not {t} x {s} x {s}; leave the frames and size out")
-    if t < info.min_frames or s < info.min_size:
-        raise ValueError(f"{name} takes clips of at least {info.min_frames} frames of {info.min_size} x "
-                         f"{info.min_size} pixels, not {t} x {s} x {s}")
-    return info.input_shape(batch_size, t, s)
 
 
 def model_to_count(name: str, num_classes: int, **overrides: Any) -> torch.nn.Module:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..layout import check_memory_format
+from ..memory_format import check_memory_format
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 

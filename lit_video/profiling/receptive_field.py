@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from .inputs import Inputs, call, input_tensors, map_inputs
+from ..clip import Inputs, call, map_inputs
+from .inputs import input_tensors
 
 
 def _avg_pool(avg):

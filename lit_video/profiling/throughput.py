@@ -17,11 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layout import fastest_memory_format, inputs_to_memory_format, to_memory_format
+from ..clip import Inputs, call
 from ..machine import machine_info
+from ..memory_format import fastest_memory_format, inputs_to_memory_format, to_memory_format
 from .clock import _times
 from .counting import FlopReport, count_flops, gflops
-from .inputs import Inputs, as_inputs, call, resize_batch
+from .inputs import as_inputs, resize_batch
 from .memory import PeakMemory, available_bytes, check_fits, throughput_need
 from .options import ThroughputOptions, _dtype, check_device
 from .peak import _mfu, machine_peak

@@ -1,1 +1,3 @@
-"""Reports generated from sweep results: ``lit-video report lecture-claims`` (html and fidelity to come)."""
+"""Reports read from results (``lit_video.results``) and the model registry: the HTML page of a sweep (``html``), the
+lecture's claims judged on a sweep's rows (``lecture_claims``), every published figure beside lit-video's count
+(``fidelity``) and two leaderboards side by side (``compare``)."""

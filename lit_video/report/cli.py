@@ -11,7 +11,7 @@ from ..files import write_atomic
 
 
 def lecture_claims(args: argparse.Namespace) -> int:
-    from ..sweep.rows import read_rows
+    from ..results.folder import read_rows
     from .lecture_claims import render, results_file
 
     try:

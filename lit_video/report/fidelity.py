@@ -13,7 +13,7 @@ from typing import Any
 
 from ..models import create_model, list_models, model_info
 from ..models.published import Published
-from ..profiling import FlopReport, count_flops, model_input_shape
+from ..profiling import FlopReport, count_flops
 from ..profiling.inputs import model_to_count
 
 TOLERANCE = 0.02
@@ -55,7 +55,7 @@ def _count(name: str, figure: Published) -> FlopReport:
     _, frames, height, width = figure.clip_shape
     if height != width:
         raise ValueError(f"{name}: lit-video counts square frames, {figure.input} is not")
-    shape = model_input_shape(name, 1, frames, height)
+    shape = model_info(name).input_shape(1, frames, height)
     if any("receptive_field" in layer for layer in figure.layers.values()):
         model = create_model(name, figure.num_classes, frames=frames, size=height, **figure.model_args)
         return count_flops(model, shape, receptive_field=True)

@@ -23,6 +23,7 @@ import re
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,14 +31,11 @@ from typing import Any
 import yaml
 
 from ..files import write_atomic
-from ..sweep.config import entry_id
-from ..sweep.entry import DETAILS_FILE, PREDICTIONS_FILE, SPEC_FILE
-from ..sweep.leaderboard import ACCURACY, COLUMNS, HEADERS, line_key, notes, pct_std
-from ..sweep.plots import Chart, leaderboard_charts, model_colours, svg
-from ..sweep.rows import RESULTS_FILE, RUNS_DIR, latest_rows, read_rows
+from ..results.folder import DETAILS_FILE, PREDICTIONS_FILE, ResultsFolder, latest_rows
+from ..results.leaderboard import board_task, line_key, notes, pct_std
+from ..results.plots import Chart, leaderboard_charts, model_colours, svg
+from ..results.schema import ACCURACY_FIELDS, HEADERS, columns
 
-INDEX_FILE = "index.html"
-LEADERBOARD_FILE = "leaderboard.json"
 HERE = Path(__file__).parent
 # The curves drawn from an entry's CSV log (``logs/version_*/metrics.csv``): (column, label); loss and accuracy.
 LOSS_CURVES = (("train/loss", "train loss"), ("val/loss", "validation loss"))
@@ -77,23 +75,22 @@ def _csv_log(folder: Path) -> list[dict[str, str]] | None:
         return list(csv.DictReader(handle))
 
 
-def load_seed(results_dir: Path, row: dict[str, Any]) -> Seed:
-    folder = results_dir / RUNS_DIR / entry_id(str(row.get("variant") or row["model"]), str(row["dataset"]),
-                                             row["seed"], row["config_hash"])
+def load_seed(results: ResultsFolder, row: dict[str, Any]) -> Seed:
+    folder = results.entry_dir(row)
     return Seed(row, folder, _read_json(folder / DETAILS_FILE), _read_json(folder / PREDICTIONS_FILE),
                 _csv_log(folder))
 
 
-def load_sections(results_dir: Path, board: list[dict[str, Any]]) -> list[Section]:
+def load_sections(results: ResultsFolder, board: list[dict[str, Any]]) -> list[Section]:
     """The board's lines, each with the rows it averages (its ``config_hashes``; a board written before lines named
     them: the latest rows of its key) and their folders, by seed."""
     sections = [Section(f"line-{i}", line) for i, line in enumerate(board)]
     by_hash = {h: s for s in sections for h in s.line.get("config_hashes") or ()}
     by_key = {line_key(s.line): s for s in sections if "config_hashes" not in s.line}
-    for row in sorted(latest_rows(read_rows(results_dir / RESULTS_FILE)), key=lambda r: r.get("seed") or 0):
+    for row in sorted(latest_rows(results.rows()), key=lambda r: r.get("seed") or 0):
         section = by_hash.get(row.get("config_hash")) or by_key.get(line_key(row))
         if section is not None:
-            section.seeds.append(load_seed(results_dir, row))
+            section.seeds.append(load_seed(results, row))
     return sections
 
 
@@ -110,23 +107,24 @@ def leaderboard_table(board: list[dict[str, Any]], sections: list[Section]) -> d
     """Headers and cells (text shown, value sorted by) of every line, with its family, dataset and status for the
     filters."""
     groups = sorted({g for line in board for g in line.get("group_acc") or {}})
-    headers = [header for _, header, _ in COLUMNS] + [f"{g} %" for g in groups]
+    table = columns(board_task(board))
+    headers = [f.header for f in table] + [f"{g} %" for g in groups]
     rows = []
     for line, section in zip(board, sections, strict=True):
         cells = []
-        for name, _, fmt in COLUMNS:
-            text = fmt(line.get(name))
-            if name == "rank" and line.get("within_noise_of"):
+        for f in table:
+            text = f.format(line.get(f.name))
+            if f.name == "rank" and line.get("within_noise_of"):
                 text = f"{line['rank']} (≈{line['rank'] - 1})"
-            cells.append({"text": "" if text == "None" else text, "value": _sort_value(line.get(name)),
-                          "link": section.anchor if name == "variant" else None})
+            cells.append({"text": text, "value": _sort_value(line.get(f.name)),
+                          "link": section.anchor if f.name == "variant" else None})
         for g in groups:
             mean = (line.get("group_acc") or {}).get(g)
             cells.append({"text": pct_std(mean, (line.get("group_acc_std") or {}).get(g)),
                           "value": _sort_value(mean), "link": None})
         rows.append({"cells": cells, "family": str(line.get("family")), "dataset": str(line.get("dataset")),
                      "status": line["status"], "error": line.get("error")})
-    return {"headers": headers, "rows": rows, "numeric": [_is_numeric(board, name) for name, _, _ in COLUMNS]
+    return {"headers": headers, "rows": rows, "numeric": [_is_numeric(board, f.name) for f in table]
             + [True] * len(groups)}
 
 
@@ -245,12 +243,8 @@ def machine_stamp(seeds: list[Seed]) -> dict[str, Any]:
 
 
 def entry_config(seed: Seed) -> str | None:
-    """The entry's resolved config as YAML (a profile-only entry: its sweep entry, from the job's spec)."""
+    """The entry's resolved config as YAML."""
     config = (seed.details or {}).get("resolved_config")
-    if config is None:
-        spec = _read_json(seed.folder / SPEC_FILE) or {}
-        config = next((e.get("config") for e in spec.get("entries", []) if e.get("seed") == seed.row.get("seed")),
-                      None)
     return None if config is None else yaml.safe_dump(config, sort_keys=False, width=110)
 
 
@@ -259,23 +253,21 @@ def section_view(section: Section) -> dict[str, Any]:
     seeds = section.seeds
     first = next((s for s in seeds if s.details), None)
     config_seed = next((s for s in seeds if (s.details or {}).get("resolved_config")), first)
-    curves, confusion = curves_chart(section), confusion_chart(section)
-    line = section.line
+    curves, line = curves_chart(section), section.line
+    task = board_task([line])
     return {
         "anchor": section.anchor, "line": line, "status": line["status"],
         "title": f"{line['variant']} ({line['dataset']}, {line['frames']}×{line['size']} px, "
                  f"{line['eval_views']} views)",
         "summary": [(name.replace("_", " "), pct_std(line.get(name), line.get(f"{name}_std")))
-                    for name in ACCURACY if line.get(name) is not None],
+                    for name in ACCURACY_FIELDS if line.get(name) is not None],
         "folders_missing": [str(s.folder) for s in seeds if not s.folder.is_dir()],
         "errors": [(s.row.get("seed"), s.row.get("error")) for s in seeds if s.row.get("status") == "failed"],
         "config": entry_config(config_seed) if config_seed else None,
         "layers": layer_table(first.details if first else None),
         "curves": curves and svg(curves),
-        "confusion": confusion and svg(confusion),
-        "multi_label": any((s.predictions or {}).get("multi_label") for s in seeds),
+        "task": TASK_PARTS[task].line(section),
         "throughput": throughput_table(first.details if first else None),
-        "stream_acc": line.get("stream_acc"),
         "machine": machine_stamp(seeds),
         "wandb": [(s.row.get("seed"), (s.details or {}).get("wandb")) for s in seeds],
         "checkpoints": [(s.row.get("seed"), (s.details or {}).get("checkpoint")) for s in seeds],
@@ -292,48 +284,68 @@ def _markdown(text: str, demote: int = 0) -> str:
     return re.sub(r"<(/?)h([1-6])>", lambda m: f"<{m[1]}h{min(6, int(m[2]) + demote)}>", rendered)
 
 
-def lecture_claims_html(results_dir: Path, rows: list[dict[str, Any]]) -> str | None:
+def lecture_claims_html(results: ResultsFolder, rows: list[dict[str, Any]]) -> str | None:
     """The lecture-claims report of these rows, where they have class groups."""
     from .lecture_claims import render
 
     if not any(r.get("group_acc") for r in rows):
         return None
-    command = shlex.join(["lit-video", "report", "lecture-claims", str(results_dir)])
-    text, _ = render(rows, str(results_dir), command)
+    command = shlex.join(["lit-video", "report", "lecture-claims", str(results)])
+    text, _ = render(rows, str(results), command)
     return _markdown(text.split("\n", 1)[1], demote=1)  # without its title: the page's section has one
 
 
-def read_board(results_dir: Path) -> list[dict[str, Any]]:
-    """The sweep's leaderboard (``leaderboard.json``: the lines of the sweep's own entries, as the sweep or
-    ``--merge`` averaged them); FileNotFoundError naming the folder."""
-    path = results_dir / LEADERBOARD_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"no {LEADERBOARD_FILE} in {results_dir}: give a sweep's results folder (e.g. "
-                                "results/lecture); `lit-video sweep CONFIG --merge` writes it from the rows")
-    return json.loads(path.read_text())
+# -- each task's parts -------------------------------------------------------------------------------------------
+
+def classification_page(results: ResultsFolder, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The page's classification part: the lecture's claims (``classification_page.html.j2``)."""
+    claims = lecture_claims_html(results, rows)
+    return {"claims": claims, "nav": [("claims", "Lecture claims")] if claims else []}
+
+
+def classification_line(section: Section) -> dict[str, Any]:
+    """A line's classification part: the confusion matrix of its test predictions and each stream's accuracy
+    (``classification_line.html.j2``)."""
+    confusion = confusion_chart(section)
+    return {"confusion": confusion and svg(confusion), "stream_acc": section.line.get("stream_acc"),
+            "multi_label": any((s.predictions or {}).get("multi_label") for s in section.seeds)}
+
+
+@dataclass(frozen=True)
+class TaskParts:
+    """What the page shows of a task besides what every task has (leaderboard, charts, cost, curves, config,
+    machine): ``page`` for the whole page and ``line`` for each line's section, rendered by the templates
+    ``<task>_page.html.j2`` and ``<task>_line.html.j2``."""
+
+    page: Callable[[ResultsFolder, list[dict[str, Any]]], dict[str, Any]]
+    line: Callable[[Section], dict[str, Any]]
+
+
+TASK_PARTS = {"classification": TaskParts(classification_page, classification_line)}
 
 
 def render_page(results_dir: str | Path) -> str:
     """The report of the sweep in ``results_dir`` as one HTML document."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    results_dir = Path(results_dir)
-    board = read_board(results_dir)
-    sections = load_sections(results_dir, board)
+    results = ResultsFolder(results_dir)
+    board = results.board()
+    sections = load_sections(results, board)
     rows = [seed.row for section in sections for seed in section.seeds]
+    task = board_task(board)
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["json"] = lambda value: json.dumps(value, default=str)
     table = leaderboard_table(board, sections)
     return env.get_template("report.html.j2").render(
-        name=results_dir.resolve().name, generated=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        command=shlex.join(["lit-video", "report", "html", str(results_dir)]),
+        name=results.path.resolve().name, generated=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        command=shlex.join(["lit-video", "report", "html", str(results)]), task=task,
         notes=_markdown("\n".join(notes(board))), table=table,
         families=sorted({row["family"] for row in table["rows"]}),
         datasets=sorted({row["dataset"] for row in table["rows"]}),
         statuses=sorted({row["status"] for row in table["rows"]}),
         charts=[(chart.name, svg(chart)) for chart in leaderboard_charts(board)],
-        claims=lecture_claims_html(results_dir, rows),
+        page=TASK_PARTS[task].page(results, rows),
         sections=[section_view(section) for section in sections],
         style=(HERE / "templates" / "report.css").read_text(), script=(HERE / "templates" / "report.js").read_text(),
     )
@@ -341,7 +353,7 @@ def render_page(results_dir: str | Path) -> str:
 
 def write_html_report(results_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write the report of ``results_dir`` to ``out`` (default ``results_dir/index.html``); returns the path."""
-    path = Path(out) if out is not None else Path(results_dir) / INDEX_FILE
+    path = Path(out) if out is not None else ResultsFolder(results_dir).index_file
     write_atomic(path, render_page(results_dir))
     return path
 

@@ -4,8 +4,8 @@ judges a check, one combines a claim's checks into a verdict, and the rest write
 
 Accuracies are per class group of the built-in data (``group_acc``), averaged over a line's seeds (the rows of
 one model variant and clip shape, as in the leaderboard); the noise is the seeds' 95 % interval
-(``leaderboard.ci95``) and two lines are told apart only when their intervals do not overlap
-(``leaderboard.within_noise``).
+(``results.leaderboard.ci95``) and two lines are told apart only when their intervals do not overlap
+(``results.leaderboard.within_noise``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..sweep.leaderboard import ci95, line_key, within_noise
-from ..sweep.rows import RESULTS_FILE, latest_rows, variant_of
+from ..results.folder import RESULTS_FILE, ResultsFolder, latest_rows, variant_of
+from ..results.leaderboard import ci95, line_key, within_noise
 
 MARGIN = 0.10  # "near chance" / "close to the best": within 10 points (accuracies are in [0, 1])
 MOTION = ("direction", "order", "speed")
@@ -315,7 +315,7 @@ def render(rows: list[dict[str, Any]], source: str, command: str) -> tuple[str, 
 def results_file(folder: str | Path) -> Path:
     """``FOLDER/results.jsonl`` (or FOLDER itself when it is that file); FileNotFoundError naming the folder."""
     folder = Path(folder)
-    path = folder if folder.is_file() else folder / RESULTS_FILE
+    path = folder if folder.is_file() else ResultsFolder(folder).results_file
     if not path.is_file():
         raise FileNotFoundError(f"no {RESULTS_FILE} in {folder} (give a sweep's results folder, e.g. "
                                 "results/lecture)")

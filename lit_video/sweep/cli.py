@@ -15,16 +15,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
+from ..report.html import write_after_sweep
 from .config import SweepConfigError, load_sweep
 
 
-def main(argv: list[str] | None = None, finish: Callable[[Path], int] | None = None) -> int:
-    """``finish``: what runs on the results folder once the sweep (not a shard) or the merge has written its
-    tables, its exit status joining the sweep's; ``lit-video sweep`` passes the HTML report's writer (the report
-    sits above the sweep, which does not import it)."""
+def main(argv: list[str] | None = None) -> int:
+    """The command: run (or merge) the sweep, then write its HTML report (a command may use both the sweep and
+    the report; the sweep's library modules never import the report)."""
     parser = argparse.ArgumentParser(prog="lit-video sweep", description=__doc__.split("\n\n")[0],
                                      epilog=__doc__.split("\n\n")[2], formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("config", help="sweep YAML, e.g. configs/sweeps/lecture.yaml")
@@ -84,8 +83,8 @@ def main(argv: list[str] | None = None, finish: Callable[[Path], int] | None = N
     except (ResultsFolderBusy, RowsDisagree) as err:
         print(f"lit-video sweep: {err}", file=sys.stderr)
         return 2
-    if finish is not None and shard is None:  # a shard writes rows only: its merge finishes
-        status = max(status, finish(Path(args.out) / sweep.name))
+    if shard is None:  # a shard writes rows only: its merge writes the page
+        status = max(status, write_after_sweep(Path(args.out) / sweep.name))
     return status
 
 

@@ -19,9 +19,10 @@ from typing import Any
 
 from rich.console import Console
 
+from ..results.folder import ResultsFolder, append_row, read_rows
 from .config import ClusterOptions, Entry
 from .entry import base_row
-from .rows import ROWS_DIR, RUNS_DIR, append_row, read_rows
+from .jobs import finished_rows, run_child
 
 LAUNCHERS = ("local", "slurm", "submitit-local")
 CLUSTER_FOLDER = "cluster"  # submitit's job files and logs, under the sweep's results folder
@@ -29,17 +30,15 @@ LOG_TAIL = 2000  # characters of a dead cluster job's log kept in its rows
 
 
 def job_rows_file(job: list[Entry], out_dir: Path) -> Path:
-    return out_dir / ROWS_DIR / f"job-{job[0].entry_id}.jsonl"
+    return ResultsFolder(out_dir).rows_dir / f"job-{job[0].entry_id}.jsonl"
 
 
 def run_cluster_job(entries: list[dict[str, Any]], out_dir: str, wandb_mode: str | None) -> list[str]:
     """What a cluster job runs: the job's entries as a local sweep runs them, each row appended to the job's own
     row file. Returns the rows' statuses."""
-    from .runner import finished_rows, run_child
-
-    job, out = [Entry.from_dict(spec) for spec in entries], Path(out_dir)
-    rows = finished_rows(job, run_child(job, out / RUNS_DIR, wandb_mode), out / RUNS_DIR, wandb_mode)
-    path = job_rows_file(job, out)
+    job, runs = [Entry.from_dict(spec) for spec in entries], ResultsFolder(out_dir).runs_dir
+    rows = finished_rows(job, run_child(job, runs, wandb_mode), runs, wandb_mode)
+    path = job_rows_file(job, Path(out_dir))
     for row in rows:
         append_row(path, row)
     return [row["status"] for row in rows]

@@ -3,6 +3,7 @@ CLI, validated by the CLI's own parser before anything runs.
 
 ```yaml
 name: lecture                   # results go to <out>/lecture/
+task: classification            # what the models are trained and scored on (lit_video.tasks; the default)
 seeds: [0, 1, 2]
 timeout_s: 900                  # per entry
 parallel: 2                     # models trained at once on a CPU (default 1); see Sweep.parallel
@@ -37,9 +38,12 @@ import yaml
 from ..data import dataset_label, eval_views
 from ..machine import accelerator_device, default_precision
 from ..profiling import ThroughputOptions
+from ..results.folder import entry_id
+from ..tasks import DEFAULT_TASK, TASKS
 from ..train import ConfigError, preflight
 
-SWEEP_KEYS = ("name", "models", "model", "data", "trainer", "profile", "seeds", "timeout_s", "parallel", "slurm")
+SWEEP_KEYS = ("name", "task", "models", "model", "data", "trainer", "profile", "seeds", "timeout_s", "parallel",
+              "slurm")
 ITEM_KEYS = ("label", "data", "trainer", "profile_only")  # besides the CLI's model keys
 # Trainer settings each entry gets from the sweep: its own folder and loggers.
 SWEEP_TRAINER_KEYS = ("default_root_dir", "logger")
@@ -50,12 +54,6 @@ FOLDER_SAFE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 class SweepConfigError(ValueError):
     """A sweep config that cannot run; the message names the file, the key and the reason."""
-
-
-def entry_id(variant: str, dataset: str, seed: int, config_hash: str) -> str:
-    """An entry's folder name under ``runs/``: its variant, dataset, seed and hash (a results row has them all)."""
-    variant, dataset = (re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.") for text in (variant, dataset))
-    return f"{variant}-{dataset}-seed{seed}-{config_hash[:8]}"
 
 
 @dataclass(frozen=True)
@@ -73,6 +71,7 @@ class Entry:
     profile: dict[str, Any]
     timeout_s: float = DEFAULT_TIMEOUT_S
     train: bool = True  # False: a profile-only entry (cost measured, no training; its row says `profiled`)
+    task: str = DEFAULT_TASK  # what it is trained and scored on (lit_video.tasks)
 
     @property
     def name(self) -> str:
@@ -81,8 +80,10 @@ class Entry:
     @property
     def config_hash(self) -> str:
         """Identifies what decides the result (resume skips entries whose hash has an ``ok`` row)."""
+        # (The default task and a trained entry add nothing, so that results folders of earlier versions resume.)
         decides = {"dataset": self.dataset, "config": self.config, "profile": self.profile,
-                   **({} if self.train else {"profile_only": True})}
+                   **({} if self.train else {"profile_only": True}),
+                   **({} if self.task == DEFAULT_TASK else {"task": self.task})}
         return hashlib.sha256(json.dumps(decides, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     @property
@@ -101,7 +102,7 @@ class Entry:
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any]) -> Entry:
-        return cls(**{f.name: spec[f.name] for f in fields(cls)})
+        return cls(**{f.name: spec[f.name] for f in fields(cls) if f.name in spec})
 
 
 def seeded(config: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -213,6 +214,9 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
         raise SweepConfigError(
             f"{source}: `name` must be a folder-safe string (letters, digits, _ . -, not starting with a dot), "
             f"got {name!r}")
+    task = raw.get("task", DEFAULT_TASK)
+    if task not in TASKS:
+        raise SweepConfigError(f"{source}: `task` must be one of {', '.join(TASKS)}, got {task!r}")
     seeds = raw.get("seeds", [0])
     seeds = [seeds] if isinstance(seeds, int) else seeds
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool)
@@ -263,7 +267,7 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
             # The CLI's own parser (a typo or a wrong type fails here as it does in `lit-video fit`), then all
             # that can fail without training: the data's annotations and fingerprint, the model on its clip.
             try:
-                resolved = preflight(config, datamodules)
+                resolved = preflight({**config, "task": task}, datamodules)
             except ConfigError as err:
                 raise SweepConfigError(f"{where}: {err}") from err
             data = resolved["data"]
@@ -280,7 +284,7 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
                                      data["test_crops"]), resolved["trainer"]["accelerator"],
                                      resolved["trainer"]["precision"] or default_precision(
                                          resolved["trainer"]["accelerator"]), profile, float(timeout_s),
-                                     train=not profile_only))
+                                     train=not profile_only, task=task))
 
     seen: dict[Any, Entry] = {}
     for entry in entries:

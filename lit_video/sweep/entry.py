@@ -27,14 +27,12 @@ from typing import Any
 from ..files import write_atomic
 from ..machine import accelerator_device, device_name, git_sha, versions
 from ..models import model_info
+from ..results.folder import DETAILS_FILE, PREDICTIONS_FILE
+from ..results.schema import make_row, metric_fields
 from . import tracking
 from .config import Entry
-from .rows import make_row, precision_dtype
 
 SPEC_FILE, RESULT_FILE = "spec.json", "result.json"
-# What an entry's folder keeps beside its logs: the row's full detail (config, FLOP table, throughput per batch size,
-# timings, checkpoint, wandb run) and its test predictions.
-DETAILS_FILE, PREDICTIONS_FILE = "details.json", "predictions.json"
 # A parallel sweep's profile phase (``profile_job``): its spec, its outcome and timings, and the cost it measured.
 PROFILE_SPEC_FILE, PROFILE_FILE, COST_FILE = "profile_spec.json", "profile.json", "cost.pickle"
 
@@ -44,12 +42,24 @@ def base_row(entry: Entry, device: Any = None, **fields: Any) -> dict[str, Any]:
     entry ran on (default: what its Trainer's accelerator picks on this machine)."""
     data = entry.config["data"]
     return make_row(
-        model=entry.name, variant=entry.variant, family=model_info(entry.name).family, dataset=entry.dataset,
+        task=entry.task, model=entry.name, variant=entry.variant, family=model_info(entry.name).family,
+        dataset=entry.dataset,
         frames=data["frames"], fps=data["fps"], size=data["size"], eval_views=entry.eval_views, seed=entry.seed,
         device=device_name(device or accelerator_device(entry.accelerator)),
         dtype=precision_dtype(entry.precision), versions=versions(), git_sha=git_sha(),
         config_hash=entry.config_hash, **fields,
     )
+
+
+def precision_dtype(precision: Any) -> str:
+    """The compute dtype a Trainer ``precision`` setting means (``"bf16-mixed"`` -> ``bfloat16-mixed``): a row's
+    ``dtype``."""
+    text = str(precision if precision is not None else "32-true")
+    names = {"64": "float64", "32": "float32", "16": "float16", "bf16": "bfloat16",
+             "transformer-engine": "fp8"}
+    base, _, mode = text.partition("-")
+    dtype = names.get(base, base)
+    return f"{dtype}-mixed" if mode == "mixed" else dtype
 
 
 def entry_config(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str, Any]:
@@ -60,7 +70,7 @@ def entry_config(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[
     if wandb_mode:
         loggers.append(tracking.entry_logger(entry, wandb_mode, entry_dir.parents[1]))
     trainer = {**entry.config["trainer"], "default_root_dir": str(entry_dir), "logger": loggers}
-    return {**entry.config, "trainer": trainer}
+    return {**entry.config, "task": entry.task, "trainer": trainer}
 
 
 def profile_options(entry: Entry, device: Any) -> Any:
@@ -88,13 +98,13 @@ def measure_cost(entry: Entry, run: Any) -> Cost:
     """Count and time one clip of the very model ``run`` trains, on its device and in its dtype."""
     import torch
 
-    from ..profiling import count_flops, measure_throughput, model_input_shape
+    from ..profiling import count_flops, measure_throughput
     from ..profiling.counting import stream_gmacs
     from ..profiling.flow_cost import dataset_clip, flow_cost
 
     started = time.perf_counter()
     data, device = run.datamodule, run.trainer.strategy.root_device
-    clip = model_input_shape(entry.name, 1, data.frames, data.size)
+    clip = model_info(entry.name).input_shape(1, data.frames, data.size)
     # Profiling draws random inputs; the fork keeps the training after it what the same config trains in
     # `lit-video fit`.
     with torch.random.fork_rng(devices=[]):
@@ -104,7 +114,7 @@ def measure_cost(entry: Entry, run: Any) -> Cost:
         speed["flow"] = flow_cost(dataset_clip(data), data.flow_settings.method)
     fields = {"params": report.params, "gmacs_per_clip": report.gmacs,
               "gmacs_per_video": report.gmacs * data.eval_views,
-              "stream_gmacs_per_clip": stream_gmacs(run.model.model, report),
+              "stream_gmacs_per_clip": stream_gmacs(model_info(entry.name), report),
               "flow_ms_per_clip": speed["flow"]["ms_per_clip"] if "flow" in speed else None,
               **{k: speed[k] for k in ("infer_clips_per_s", "latency_ms_p50", "latency_ms_p95", "train_clips_per_s",
                                        "peak_mem_mb", "mfu")}}
@@ -131,7 +141,7 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, cost: Cost 
     its results row and its cost. Raises whatever training raises."""
     from lightning.pytorch.loggers import WandbLogger
 
-    from ..train import build_run, finish_wandb, fit_and_test
+    from ..train import build_run, finish_wandb, fit_and_test, resolved_config
 
     started = time.perf_counter()
     run = build_run(entry_config(entry, entry_dir, wandb_mode))
@@ -143,7 +153,7 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, cost: Cost 
     wandb_run = None
     for logger in run.trainer.loggers:
         if isinstance(logger, WandbLogger):
-            tracking.log_cost(logger.experiment, cost.report, cost.speed, data.eval_views)
+            tracking.log_cost(logger.experiment, cost.report, cost.speed, cost.fields, data.eval_views)
             wandb_run = tracking.run_location(logger.experiment, entry_dir.parents[1])
     common = {"dataset_fingerprint": fingerprint,
               "group_classes": {group: len(classes) for group, classes in data.groups.items()} or None}
@@ -151,6 +161,7 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, cost: Cost 
     details = {"flops": cost.report.to_dict(), "throughput": cost.speed, "timings": timings, "wandb": wandb_run}
     if not entry.train:  # profile-only: what the model costs, and no accuracy from a run too short to mean one
         finish_wandb(run.trainer)
+        details = {"resolved_config": resolved_config(run), **details}
         write_atomic(entry_dir / DETAILS_FILE, json.dumps(details, indent=1, default=str))
         return base_row(entry, device, **common, **cost.fields, status="profiled", error=None), cost
 
@@ -164,18 +175,9 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, cost: Cost 
             timings["loader_s"] = time.perf_counter() - started
         result = fit_and_test(run)
     metrics = result["metrics"]
-    row = base_row(
-        entry, device, **common, **cost.fields, memory_format=run.model.memory_format,
-        clip_top1=metrics.get("test/clip_top1"), clip_top5=metrics.get("test/clip_top5"),
-        # Multi-label data reports hit@k, its top-k.
-        video_top1=metrics.get("test/video_top1", metrics.get("test/video_hit1")),
-        video_top5=metrics.get("test/video_top5", metrics.get("test/video_hit5")),
-        mean_class_acc=metrics.get("test/mean_class_acc"),
-        group_acc={k.removeprefix("test/group_acc/"): v for k, v in metrics.items()
-                   if k.startswith("test/group_acc/")} or None,
-        stream_acc=stream_accuracies(metrics),
-        train_time_s=result["train_time_s"], train_threads=train_threads, status="ok", error=None,
-    )
+    row = base_row(entry, device, **common, **cost.fields, **metric_fields(metrics, entry.task),
+                   memory_format=run.model.memory_format, train_time_s=result["train_time_s"],
+                   train_threads=train_threads, status="ok", error=None)
     # What the row summarises, in full, beside the entry's logs.
     timings.update(fit_s=result["train_time_s"], test_s=result["test_time_s"])
     # The checkpoint (where the config keeps one): what `lit-video visualize` reads.
@@ -197,15 +199,6 @@ def loader_clips_per_s(data: Any) -> float:
 
     with torch.random.fork_rng(devices=[]):
         return loader_throughput(data.train_dataloader(), epochs=2)["clips_per_s"]
-
-
-def stream_accuracies(metrics: dict[str, float]) -> dict[str, dict[str, Any]] | None:
-    """Each stream's test accuracy of a multi-stream model (``test/video_top1_<stream>``,
-    ``test/group_acc_<stream>/<group>``): ``{stream: {"video_top1", "group_acc"}}``; None for other models."""
-    streams = [k.removeprefix("test/video_top1_") for k in metrics if k.startswith("test/video_top1_")]
-    return {s: {"video_top1": metrics[f"test/video_top1_{s}"],
-                "group_acc": {k.removeprefix(f"test/group_acc_{s}/"): v for k, v in metrics.items()
-                              if k.startswith(f"test/group_acc_{s}/")} or None} for s in streams} or None
 
 
 def run_job(entries: list[Entry], entry_dirs: list[Path], wandb_mode: str | None, cost: Cost | None = None,

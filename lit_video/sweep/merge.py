@@ -13,9 +13,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..files import write_atomic
+from ..results.folder import RESULTS_FILE, ResultsFolder, read_rows, write_rows
+from ..results.schema import DONE_STATUSES
 from .config import Sweep
-from .rows import DONE_STATUSES, RESULTS_FILE, read_rows, row_files
 
 
 class RowsDisagree(Exception):
@@ -34,7 +34,7 @@ def merge_rows(out_dir: str | Path, sweep: Sweep) -> MergeReport:
     the leaderboard takes). Raises RowsDisagree, writing nothing, where the rows of one dataset name different
     fingerprints."""
     out_dir = Path(out_dir)
-    results, *others = row_files(out_dir)
+    results, *others = ResultsFolder(out_dir).row_files()
     current = {entry.config_hash for entry in sweep.entries}
     merged = read_rows(results)
     seen = {json.dumps(row, sort_keys=True) for row in merged}
@@ -62,7 +62,7 @@ def merge_rows(out_dir: str | Path, sweep: Sweep) -> MergeReport:
                            f"(is each machine's copy of the dataset the same?): {' | '.join(conflicts)}")
     if new:
         new.sort(key=lambda row: row.get("status") in DONE_STATUSES)  # stable: failed tries first, a done row last
-        write_atomic(results, "".join(json.dumps(row, default=str) + "\n" for row in [*merged, *new]))
+        write_rows(results, [*merged, *new])
     report.added = len(new)
     return report
 

@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,155 +27,17 @@ from rich.progress_bar import ProgressBar
 from rich.text import Text
 
 from ..files import remove_temporaries, write_atomic
+from ..results.folder import ResultsFolder, append_row, latest_rows
+from ..results.leaderboard import write_leaderboards
+from ..results.plots import write_plots
+from ..results.schema import DONE_STATUSES
 from . import tracking
+from .cluster import run_on_cluster
 from .config import Entry, Sweep
-from .entry import COST_FILE, PROFILE_FILE, PROFILE_SPEC_FILE, RESULT_FILE, SPEC_FILE, base_row
-from .leaderboard import write_leaderboards
+from .jobs import Outcome, _expected_fit, _kill_running, finished_rows, jobs, profile_child, run_child
 from .merge import describe, merge_rows
-from .plots import write_plots
-from .rows import DONE_STATUSES, RESULTS_FILE, ROWS_DIR, RUNS_DIR, append_row, done_hashes, latest_rows, read_rows
 
-STDERR_TAIL = 2000  # characters of a dead entry's stderr kept as its error
 LOCK_FILE = ".lock"
-
-
-@dataclass
-class Outcome:
-    status: str  # ok (the row says ok or profiled) | failed
-    row: dict[str, Any] | None = None
-    error: str | None = None
-    oom: bool = False
-
-
-def _tail(path: Path) -> str:
-    text = path.read_text(errors="replace") if path.exists() else ""
-    return text[-STDERR_TAIL:].strip()
-
-
-def jobs(entries: list[Entry]) -> list[list[Entry]]:
-    """The entries grouped into jobs, one process each: the consecutive seeds of one variant on one dataset."""
-    grouped: list[list[Entry]] = []
-    for entry in entries:
-        if grouped and (grouped[-1][0].variant, grouped[-1][0].dataset) == (entry.variant, entry.dataset):
-            grouped[-1].append(entry)
-        else:
-            grouped.append([entry])
-    return grouped
-
-
-_RUNNING: set[int] = set()  # the process groups of the jobs running now (several in a parallel sweep)
-
-
-def _kill_running() -> None:
-    """Kill every running job with its workers (the sweep is going down: Ctrl-C)."""
-    for pid in list(_RUNNING):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-
-
-def _run_process(spec: dict[str, Any], spec_path: Path, timeout: float, what: str,
-                 stdout_path: Path | None = None) -> str | None:
-    """Run ``python -m lit_video.sweep.entry spec_path`` with ``spec`` within ``timeout`` seconds; None when it
-    exited 0, else why it did not (timed out, killed, or its exit code and the tail of its stderr). ``what``
-    names the timeout's setting in that message; ``stdout_path``: where its output goes (default: ours)."""
-    write_atomic(spec_path, json.dumps({**spec, "parent_pid": os.getpid()}, indent=2, default=str))
-    stderr_path = spec_path.with_name(spec_path.stem.replace("spec", "stderr") + ".log")
-    with contextlib.ExitStack() as files:
-        stderr = files.enter_context(stderr_path.open("w"))
-        stdout = files.enter_context(stdout_path.open("w")) if stdout_path else None
-        # Own session (process group), so a timeout kills the job with its data-loading workers.
-        child = subprocess.Popen([sys.executable, "-m", "lit_video.sweep.entry", str(spec_path)],
-                                 stdout=stdout, stderr=stderr, start_new_session=True)
-        _RUNNING.add(child.pid)
-        try:
-            child.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
-            return f"timed out after {timeout:g} s ({what})"
-        except BaseException:  # Ctrl-C: take the job down with the sweep
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
-            raise
-        finally:
-            _RUNNING.discard(child.pid)
-    code = child.returncode
-    if code == 0:
-        return None
-    how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-    hint = " (SIGKILL: out of memory?)" if code == -signal.SIGKILL else ""
-    return f"entry process died ({how}){hint}; stderr: {_tail(stderr_path)}"
-
-
-def run_child(job: list[Entry], runs_dir: Path, wandb_mode: str | None, threads: int | None = None,
-              profiled: bool = False) -> list[Outcome]:
-    """Run one job (``jobs``) in a fresh Python process within its entries' summed timeouts; one outcome per
-    entry, in order. Never raises for the entries' failures: an entry the process did not finish is failed with
-    the reason (timeout, or the process's death and the tail of its stderr). ``profiled``: ``profile_job``
-    measured the job's cost already; ``threads``: torch's threads while fitting (None: the process's)."""
-    dirs = [runs_dir / entry.entry_id for entry in job]
-    for entry_dir in dirs:
-        entry_dir.mkdir(parents=True, exist_ok=True)
-        (entry_dir / RESULT_FILE).unlink(missing_ok=True)
-    spec = {"entries": [e.to_dict() for e in job], "entry_dirs": [str(d) for d in dirs], "wandb": wandb_mode,
-            "phase": "train" if profiled else None, "threads": threads}
-    timeout = sum(entry.timeout_s for entry in job)
-    # Jobs that run side by side write their progress bars to a file each, not over one another.
-    died = _run_process(spec, dirs[0] / SPEC_FILE, timeout,
-                        f"timeout_s in the sweep config: {job[0].timeout_s:g} s an entry",
-                        dirs[0] / "stdout.log" if threads else None)
-    outcomes = []
-    for entry_dir in dirs:
-        result_path = entry_dir / RESULT_FILE
-        if not result_path.exists():
-            outcomes.append(Outcome("failed", error=died or "entry process ended without a result"))
-            continue
-        result = json.loads(result_path.read_text())
-        outcomes.append(Outcome("ok", row=result["row"]) if result["status"] == "ok" else
-                        Outcome("failed", error=result["error"], oom=result.get("oom", False)))
-    return outcomes
-
-
-def profile_child(job: list[Entry], runs_dir: Path) -> str | None:
-    """A parallel sweep's profile phase for one trained job (``entry.profile_job``) in a fresh process: None
-    when its cost is measured and kept for ``run_child(..., profiled=True)``, else why not."""
-    entry_dir = runs_dir / job[0].entry_id
-    entry_dir.mkdir(parents=True, exist_ok=True)
-    for stale in (COST_FILE, PROFILE_FILE):
-        (entry_dir / stale).unlink(missing_ok=True)
-    spec = {"entries": [job[0].to_dict()], "entry_dirs": [str(entry_dir)], "phase": "profile"}
-    died = _run_process(spec, entry_dir / PROFILE_SPEC_FILE, job[0].timeout_s,
-                        f"timeout_s in the sweep config: {job[0].timeout_s:g} s")
-    if (entry_dir / COST_FILE).exists():
-        return None
-    outcome = json.loads((entry_dir / PROFILE_FILE).read_text()) if (entry_dir / PROFILE_FILE).exists() else {}
-    return f"profiling failed: {outcome.get('error') or died}"
-
-
-def _expected_fit(job: list[Entry], runs_dir: Path) -> float:
-    """What a job's fits take, in proportion: epochs x seeds over the training speed its profile measured (0
-    where unknown)."""
-    profile = json.loads((runs_dir / job[0].entry_id / PROFILE_FILE).read_text())
-    epochs = job[0].config["trainer"].get("max_epochs") or 1
-    return len(job) * epochs / profile["train_clips_per_s"] if profile.get("train_clips_per_s") else 0.0
-
-
-def finished_rows(job: list[Entry], outcomes: list[Outcome], runs_dir: Path, wandb_mode: str | None,
-                  console: Console | None = None) -> list[dict[str, Any]]:
-    """The rows of a job's outcomes, one per entry: an entry out of GPU memory is first retried once at half its
-    batch size; a failed entry's row carries its error."""
-    rows = []
-    for entry, outcome in zip(job, outcomes, strict=True):
-        if outcome.oom and (smaller := _halved_batch(entry)) is not None:
-            if console:
-                console.print(f"[yellow]{entry.entry_id}: out of memory; retrying once at batch size "
-                              f"{smaller.config['data']['batch_size']}[/]")
-            (outcome,) = run_child([smaller], runs_dir, wandb_mode)
-        if outcome.status == "ok":
-            rows.append({**outcome.row, "config_hash": entry.config_hash})  # as configured, even after a retry
-        else:
-            rows.append(base_row(entry, status="failed", error=outcome.error))
-    return rows
 
 
 @dataclass(frozen=True)
@@ -207,18 +65,6 @@ class Shard:
 
     def select(self, grouped: list[list[Entry]]) -> list[list[Entry]]:
         return grouped[self.index - 1::self.count]
-
-
-def _halved_batch(entry: Entry) -> Entry | None:
-    """The entry at half its batch size, for one retry after a GPU out-of-memory; None if it cannot shrink."""
-    batch = entry.config["data"]["batch_size"]
-    if batch <= 1:
-        return None
-    profile = dict(entry.profile)
-    if "batch_sizes" in profile:
-        profile["batch_sizes"] = sorted({max(1, b // 2) for b in profile["batch_sizes"]})
-    config = {**entry.config, "data": {**entry.config["data"], "batch_size": batch // 2}}
-    return replace(entry, config=config, profile=profile)
 
 
 def _duration(seconds: float | None) -> str:
@@ -264,7 +110,7 @@ def refresh_outputs(out_dir: Path, sweep: Sweep) -> tuple[list[dict[str, Any]], 
     """Regenerate the leaderboards and plots from results.jsonl (the rows of this sweep's current entries), with
     the rows of shards and cluster jobs merged into it first (``merge.merge_rows``)."""
     merge_rows(out_dir, sweep)
-    rows = latest_rows(read_rows(out_dir / RESULTS_FILE), [e.config_hash for e in sweep.entries])
+    rows = latest_rows(ResultsFolder(out_dir).rows(), [e.config_hash for e in sweep.entries])
     board = write_leaderboards(out_dir, rows, f"Leaderboard: sweep {sweep.name}")
     return board, write_plots(out_dir, board)
 
@@ -333,9 +179,10 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
     remove_temporaries(out_dir)
     if shard is None and (report := merge_rows(out_dir, sweep)).added:  # a conflict stops the sweep here
         console.print(describe(report))
-    results_path = out_dir / RESULTS_FILE if shard is None else out_dir / ROWS_DIR / f"{shard.name}.jsonl"
+    folder = ResultsFolder(out_dir)
+    results_path = folder.results_file if shard is None else folder.rows_dir / f"{shard.name}.jsonl"
     results_path.parent.mkdir(exist_ok=True)
-    done = done_hashes(out_dir) if resume else set()
+    done = folder.done_hashes() if resume else set()
     display = SweepDisplay(sweep, console)
     failures: list[tuple[Entry, str]] = []
     mine = {e.entry_id for job in (shard.select(jobs(sweep.entries)) if shard else [sweep.entries]) for e in job}
@@ -365,15 +212,13 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
             outputs = refresh_outputs(out_dir, sweep)
 
     def record(job: list[Entry], outcomes: list[Outcome], started: float) -> None:
-        rows = finished_rows(job, outcomes, out_dir / RUNS_DIR, wandb_mode, console)
+        rows = finished_rows(job, outcomes, folder.runs_dir, wandb_mode, console)
         for row in rows:
             append_row(results_path, row)
         tally(job, rows, started)
 
-    runs = out_dir / RUNS_DIR
+    runs = folder.runs_dir
     if launcher != "local":
-        from .cluster import run_on_cluster
-
         run_on_cluster(jobs(todo), out_dir, wandb_mode, launcher, cluster, tally, console)
     elif sweep.parallel == 1:
         for job in jobs(todo):
@@ -450,7 +295,7 @@ def merge_sweep(sweep: Sweep, out_root: str | Path, wandb_mode: str | None = "of
     with results_lock(out_dir):
         console.print(describe(merge_rows(out_dir, sweep)))
         board, plots = refresh_outputs(out_dir, sweep)
-        rows = {row["config_hash"]: row for row in latest_rows(read_rows(out_dir / RESULTS_FILE),
+        rows = {row["config_hash"]: row for row in latest_rows(ResultsFolder(out_dir).rows(),
                                                                 [e.config_hash for e in sweep.entries])}
         failures = [(e, rows[e.config_hash]["error"] or "failed") if e.config_hash in rows else (e, "no row yet")
                     for e in sweep.entries

@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from ..files import write_atomic
-from ..profiling import gflops
+from ..results.leaderboard import board_task
+from ..results.schema import columns, with_derived
 from .config import Entry
-from .leaderboard import COLUMNS
 
 PROJECT = "lit-video"
 LAYER_COLUMNS = ["name", "type", "output_shape", "receptive_field", "gmacs", "params", "calls"]
-BOARD_COLUMNS = [field for field, _, _ in COLUMNS] + ["error"]
 LOGGED_FILE = ".wandb-leaderboard"  # the digest of the last leaderboard logged
 
 
@@ -39,18 +38,16 @@ def run_location(run: Any, sweep_dir: Path) -> dict[str, Any]:
     return {"dir": os.path.relpath(folder, sweep_dir), "id": run.id, "url": run.url}
 
 
-def log_cost(run: Any, report: Any, speed: dict[str, Any], views: int) -> None:
-    """Parameters, GMACs, throughput, latency, memory, MFU (and the optical flow's cost, where the model takes
-    flow) into the run's summary, and the per-layer FLOP table. Accuracy joins the summary as Lightning logs the
-    test metrics."""
+def log_cost(run: Any, report: Any, speed: dict[str, Any], cost: dict[str, Any], views: int) -> None:
+    """The row's cost fields (``cost``: parameters, GMACs, throughput, latency, memory, MFU, the optical flow's ms
+    per clip) with their derived ones (GFLOPs) into the run's summary, beside what the profiler measured them with,
+    and the per-layer FLOP table. Accuracy joins the summary as Lightning logs the test metrics."""
     import wandb
 
     run.summary.update({
-        "params": report.params, "gmacs_per_clip": report.gmacs, "gflops_per_clip": gflops(report.gmacs),
-        "gmacs_per_video": report.gmacs * views, "gflops_per_video": gflops(report.gmacs * views),
-        "eval_views": views, "flop_counter": report.counter,
-        **{k: speed[k] for k in ("batch_size", "infer_clips_per_s", "latency_ms_p50", "latency_ms_p95",
-                                 "train_clips_per_s", "peak_mem_mb", "mfu", "peak_gflops_per_s")},
+        **{k: v for k, v in with_derived(cost).items() if v is not None}, "eval_views": views,
+        "flop_counter": report.counter, "batch_size": speed["batch_size"],
+        "peak_gflops_per_s": speed["peak_gflops_per_s"],
         # A model that takes optical flow pays for computing it too (``flow_cost``).
         **({f"flow_{k}": v for k, v in speed["flow"].items()} if "flow" in speed else {}),
     })
@@ -69,7 +66,8 @@ def log_leaderboard(sweep: str, board: list[dict[str, Any]], plots: list[Path], 
     marker = save_dir / LOGGED_FILE
     if marker.is_file() and marker.read_text().strip() == digest:
         return
-    table = wandb.Table(columns=BOARD_COLUMNS, data=[[line.get(c) for c in BOARD_COLUMNS] for line in board])
+    names = [f.name for f in columns(board_task(board))] + ["error"]
+    table = wandb.Table(columns=names, data=[[line.get(c) for c in names] for line in board])
     run = wandb.init(project=PROJECT, group=sweep, name=f"{sweep}-leaderboard", job_type="leaderboard",
                      dir=str(save_dir), mode=mode, config={"sweep": sweep})
     try:

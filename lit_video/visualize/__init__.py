@@ -16,8 +16,8 @@ import torch
 from ..data import VideoDataModule
 from ..data.flow import FlowSettings
 from ..data.transforms import MEAN, STD
-from ..models import model_info
-from ..module import VideoClassifier
+from ..models import PREDICTION, model_info
+from ..tasks import VideoClassifier
 
 
 @dataclass
@@ -48,8 +48,8 @@ class TrainedModel:
         return shapes if isinstance(shapes, dict) else {"rgb": shapes}
 
     def __call__(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Class scores (logits, ``(N, K)``) of ``inputs`` per modality."""
-        return self.module(inputs if len(inputs) > 1 else inputs["rgb"])
+        """Class scores (logits, ``(N, K)``) of ``inputs`` per modality: the model's prediction."""
+        return self.module.named_outputs(inputs if len(inputs) > 1 else inputs["rgb"])[PREDICTION]
 
 
 def load_trained_model(checkpoint: str | Path, device: str = "cpu") -> TrainedModel:

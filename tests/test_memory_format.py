@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from lit_video.layout import (
+from lit_video.memory_format import (
     MARGIN,
     check_memory_format,
     fastest_memory_format,

@@ -21,11 +21,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from .clip import Inputs, call, map_inputs
 from .files import cache_dir, write_atomic
 from .machine import device_name
-
-# A model's input: one clip tensor, a dict of them (one per modality), or a tuple (positional arguments).
-Inputs = torch.Tensor | dict[str, torch.Tensor] | tuple[torch.Tensor, ...]
 
 MEMORY_FORMATS = ("auto", "contiguous", "channels_last")
 MARGIN = 0.10  # channels-last must be this much faster to be chosen: timing noise must not flip a tie
@@ -56,25 +54,11 @@ def to_memory_format(module: nn.Module, memory_format: str) -> nn.Module:
     return module
 
 
-def map_inputs(inputs: Any, fn) -> Any:
-    """``fn`` applied to every tensor (or shape) of ``inputs``, keeping its structure (the profiler's too)."""
-    if isinstance(inputs, dict):
-        return {k: fn(v) for k, v in inputs.items()}
-    if isinstance(inputs, tuple) and inputs and not isinstance(inputs[0], int):
-        return tuple(fn(v) for v in inputs)
-    return fn(inputs)
-
-
 def inputs_to_memory_format(inputs: Inputs, memory_format: str) -> Inputs:
     """The clips of ``inputs`` in ``memory_format`` (a channels-last clip ``(B, C, T, H, W)`` keeps its shape)."""
     if memory_format != "channels_last":
         return inputs
     return map_inputs(inputs, _channels_last)
-
-
-def call(model: nn.Module, inputs: Inputs) -> Any:
-    """``model`` on ``inputs`` (a tuple: positional arguments)."""
-    return model(*inputs) if isinstance(inputs, tuple) else model(inputs)
 
 
 def _architecture(model: nn.Module) -> str:

@@ -1,6 +1,6 @@
-"""Leaderboards: results rows averaged over seeds into one line per model variant, written as CSV, Markdown and
-JSON (each file replaced atomically). ``COLUMNS`` is the one list of a leaderboard's columns: the tables, the
-wandb table and ``lit-video compare`` all read it."""
+"""Leaderboards: results rows combined over seeds into one line per model variant (each field as its schema says:
+``Field.seeds``), written as CSV, Markdown and JSON (each file replaced atomically). The tables' columns are the
+schema's (``schema.columns``): the Markdown, the CSV, the HTML report and the wandb table show the same ones."""
 
 from __future__ import annotations
 
@@ -9,21 +9,26 @@ import io
 import json
 import math
 import statistics
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ..files import write_atomic
-from ..profiling import gflops
 from ..profiling.counting import COUNTER
-from .rows import variant_of
-
-# Figures averaged over seeds; the accuracies also get a standard deviation.
-ACCURACY = ("video_top1", "video_top5", "clip_top1", "clip_top5", "mean_class_acc")
-COST = ("params", "gmacs_per_clip", "gmacs_per_video", "flow_ms_per_clip", "infer_clips_per_s", "latency_ms_p50",
-        "latency_ms_p95", "train_clips_per_s", "data_clips_per_s", "peak_mem_mb", "mfu", "train_time_s")
-# One leaderboard line per (dataset, model variant, clip shape, eval views): the seeds of an entry are averaged.
-GROUP_KEY = ("dataset", "variant", "frames", "size", "fps", "eval_views")
+from .folder import ResultsFolder, variant_of
+from .schema import (
+    ACCURACY_FIELDS,
+    ALL_TASKS,
+    KEY_FIELDS,
+    LAST_FIELDS,
+    MEAN_FIELDS,
+    Field,
+    columns,
+    decimals,
+    percent,
+    task_of,
+    with_derived,
+)
 
 
 def _mean(values: list[float]) -> float | None:
@@ -59,8 +64,8 @@ def within_noise(a: dict[str, Any], b: dict[str, Any], field: str = "video_top1"
 
 
 def line_key(line: dict[str, Any]) -> tuple[Any, ...]:
-    """What identifies a leaderboard line (a row or a line of any leaderboard file)."""
-    return tuple(variant_of(line) if k == "variant" else line.get(k) for k in GROUP_KEY)
+    """What identifies a leaderboard line (a row or a line of any leaderboard file): its ``KEY_FIELDS``."""
+    return tuple(variant_of(line) if k == "variant" else line.get(k) for k in KEY_FIELDS)
 
 
 def leaderboard(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -78,27 +83,23 @@ def leaderboard(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         profiled = [r for r in members if r.get("status") == "profiled"]  # cost measured, never trained
         costed = ok or profiled
         use = costed or members
-        line: dict[str, Any] = dict(zip(GROUP_KEY, key, strict=True))
-        line["model"] = use[-1].get("model")
-        line["family"] = use[-1].get("family")
+        line: dict[str, Any] = dict(zip(KEY_FIELDS, key, strict=True))
+        line |= {name: use[-1].get(name) for name in LAST_FIELDS}
+        line["task"] = task_of(use[-1])
         line["seeds"] = len(ok)
         line["config_hashes"] = [r.get("config_hash") for r in members]  # the rows behind the line, every status
-        for name in ACCURACY:
+        for name in ACCURACY_FIELDS:
             line[name] = _mean([r.get(name) for r in ok])
             line[f"{name}_std"] = _std([r.get(name) for r in ok])
             line[f"{name}_ci95"] = ci95(line[f"{name}_std"], len([r for r in ok if r.get(name) is not None]))
-        for name in COST:
+        for name in MEAN_FIELDS:
             line[name] = _mean([r.get(name) for r in costed])
-        for unit in ("clip", "video"):
-            line[f"gflops_per_{unit}"] = gflops(line[f"gmacs_per_{unit}"])
         group_names = sorted({g for r in ok for g in (r.get("group_acc") or {})})
         per_group = {g: [(r.get("group_acc") or {}).get(g) for r in ok] for g in group_names}
         line["group_acc"] = {g: _mean(values) for g, values in per_group.items()}
         line["group_acc_std"] = {g: _std(values) for g, values in per_group.items()}
-        line["stream_gmacs_per_clip"] = use[-1].get("stream_gmacs_per_clip")
         line["stream_acc"] = stream_means(ok)
-        for stamp in ("device", "git_sha", "dataset_fingerprint", "train_threads", "memory_format"):
-            line[stamp] = use[-1].get(stamp)
+        line = with_derived(line)
         failed = [r for r in members if r.get("status") == "failed"]
         line["status"] = "ok" if ok else "profiled" if profiled else "failed"
         line["failed_seeds"] = [r.get("seed") for r in failed]
@@ -136,49 +137,24 @@ def stream_means(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]] | None
     return means or None
 
 
-def _pct(v: Any) -> str:
-    return "" if v is None else f"{100 * v:.1f}"
-
-
 def pct_std(mean: Any, std: Any) -> str:
     """A per-group accuracy: mean ± standard deviation over seeds (the mean alone with one seed)."""
-    return _pct(mean) + ("" if mean is None or std is None else f" ± {100 * std:.1f}")
+    return percent(mean) + ("" if mean is None or std is None else f" ± {100 * std:.1f}")
 
 
-def _num(digits: int) -> Callable[[Any], str]:
-    return lambda v: "" if v is None else f"{v:,.{digits}f}"
-
-
-def _millions(v: Any) -> str:
-    return "" if v is None else f"{v / 1e6:.2f}"
-
-
-# A leaderboard's columns: (field, header, formatter for the Markdown table).
-COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
-    ("rank", "#", str), ("model", "model", str), ("variant", "variant", str), ("family", "family", str),
-    ("dataset", "dataset", str), ("frames", "frames", str), ("size", "size", str), ("fps", "fps", str),
-    ("eval_views", "views", str), ("seeds", "seeds", str),
-    ("video_top1", "video top-1 %", _pct), ("video_top1_std", "± (seeds)", _pct),
-    ("video_top1_ci95", "95% CI ±", _pct),
-    ("video_top5", "video top-5 %", _pct), ("clip_top1", "clip top-1 %", _pct),
-    ("mean_class_acc", "mean class acc %", _pct), ("params", "params (M)", _millions),
-    ("gmacs_per_clip", "GMACs/clip", _num(3)), ("gflops_per_clip", "GFLOPs/clip", _num(3)),
-    ("gmacs_per_video", "GMACs/video", _num(3)), ("gflops_per_video", "GFLOPs/video", _num(3)),
-    ("flow_ms_per_clip", "flow ms/clip", _num(2)),
-    ("infer_clips_per_s", "infer clips/s", _num(1)), ("latency_ms_p50", "latency p50 ms", _num(1)),
-    ("latency_ms_p95", "latency p95 ms", _num(1)), ("train_clips_per_s", "train clips/s", _num(1)),
-    ("data_clips_per_s", "loader clips/s", _num(1)), ("memory_format", "layout", lambda v: v or ""),
-    ("peak_mem_mb", "peak mem MB", _num(0)), ("mfu", "MFU %", _pct), ("train_time_s", "train s", _num(0)),
-    ("status", "status", str),
-]
-HEADERS = {field: header for field, header, _ in COLUMNS}
 # The Markdown table lists ok lines only (failures get a section) and names each line by its variant label,
 # which starts with the model's name.
-MARKDOWN_COLUMNS = [c for c in COLUMNS if c[0] not in ("model", "status")]
-# Profile-only lines: what identifies them and what they cost.
-PROFILED_COLUMNS = [c for c in MARKDOWN_COLUMNS if c[0] not in ("rank", "seeds", "train_time_s", "data_clips_per_s",
-                                                                 "memory_format", *ACCURACY)
-                    and not c[0].startswith("video_top1_")]
+def markdown_columns(task: str) -> list[Field]:
+    return [f for f in columns(task) if f.name not in ("model", "status")]
+
+
+def profiled_columns(task: str) -> list[Field]:
+    """What identifies a profile-only line and what it costs: the Markdown columns every task has (no metric), but
+    those of a fit."""
+    return [f for f in markdown_columns(task) if f.tasks == ALL_TASKS
+            and f.name not in ("rank", "seeds", "train_time_s", "data_clips_per_s", "memory_format")]
+
+
 STAMP = ("device", "git_sha", "error")  # compare needs the device: speeds compare on one device only
 
 
@@ -186,14 +162,19 @@ def _group_names(board: list[dict[str, Any]]) -> list[str]:
     return sorted({g for line in board for g in line.get("group_acc") or {}})
 
 
+def board_task(board: list[dict[str, Any]]) -> str:
+    """The task of a board's lines (a sweep trains one task)."""
+    return task_of(board[0] if board else {})
+
+
 def to_csv(board: list[dict[str, Any]]) -> str:
     groups = _group_names(board)
+    names = [f.name for f in columns(board_task(board))]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([field for field, _, _ in COLUMNS] + [f"group_acc/{g}" for g in groups]
-                    + [f"group_acc_std/{g}" for g in groups] + list(STAMP))
+    writer.writerow(names + [f"group_acc/{g}" for g in groups] + [f"group_acc_std/{g}" for g in groups] + list(STAMP))
     for line in board:
-        cells = [line.get(field) for field, _, _ in COLUMNS] + [line["group_acc"].get(g) for g in groups]
+        cells = [line.get(name) for name in names] + [line["group_acc"].get(g) for g in groups]
         cells += [(line.get("group_acc_std") or {}).get(g) for g in groups]
         writer.writerow(["" if v is None else v for v in cells + [line.get(k) for k in STAMP]])
     return out.getvalue()
@@ -225,13 +206,14 @@ def notes(board: list[dict[str, Any]]) -> list[str]:
 
 def to_markdown(board: list[dict[str, Any]], title: str) -> str:
     groups = _group_names(board)
-    headers = [header for _, header, _ in MARKDOWN_COLUMNS] + [f"{g} %" for g in groups]
+    table, profiled_table = markdown_columns(board_task(board)), profiled_columns(board_task(board))
+    headers = [f.header for f in table] + [f"{g} %" for g in groups]
     lines = [f"# {title}", "", *notes(board), ""]
     lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for line in board:
         if line["status"] != "ok":
             continue
-        cells = [fmt(line.get(field)) for field, _, fmt in MARKDOWN_COLUMNS]
+        cells = [f.format(line.get(f.name)) for f in table]
         if line.get("within_noise_of"):  # the rank says so: no better than the line above beyond noise
             cells[0] = f"{line['rank']} (≈{line['rank'] - 1})"
         cells += [pct_std(line["group_acc"].get(g), (line.get("group_acc_std") or {}).get(g)) for g in groups]
@@ -244,15 +226,17 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
     streamed = [line for line in board if line["status"] == "ok" and line.get("stream_acc")]
     if streamed:
         lines += ["", "## Each stream alone", "",
-                  "Multi-stream models (two_stream: a spatial stream on one RGB frame, a temporal stream on optical "
-                  "flow) tested one stream at a time on the same views; the table above has their fusion. GMACs are "
-                  "per clip, of that stream's network; the flow's own cost is the table's `flow ms/clip`.", "",
+                  "Models with several outputs (two_stream: a spatial stream on one RGB frame, a temporal stream on "
+                  "optical flow) scored one stream at a time on the same views; the table above has their fused "
+                  "prediction. GMACs are per clip, of that stream's network; the flow's own cost is the table's "
+                  "`flow ms/clip`.", "",
                   "| model | stream | GMACs/clip | video top-1 % | ± (seeds) | "
                   + " | ".join(f"{g} %" for g in groups) + " |", "|" + "---|" * (5 + len(groups))]
         for line in streamed:
             for stream, acc in line["stream_acc"].items():
                 gmacs = (line.get("stream_gmacs_per_clip") or {}).get(stream)
-                cells = [line["variant"], stream, _num(4)(gmacs), _pct(acc["video_top1"]), _pct(acc["video_top1_std"])]
+                cells = [line["variant"], stream, decimals(4)(gmacs), percent(acc["video_top1"]),
+                         percent(acc["video_top1_std"])]
                 cells += [pct_std(acc["group_acc"].get(g), acc["group_acc_std"].get(g)) for g in groups]
                 lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     profiled = [line for line in board if line["status"] == "profiled"]
@@ -260,9 +244,9 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
         lines += ["", "## Profiled only", "",
                   "Not trained in this sweep (`profile_only`, the sweep config says why: a run its budget allows "
                   "would not mean anything): cost figures only.",
-                  "", "| " + " | ".join(h for _, h, _ in PROFILED_COLUMNS) + " |",
-                  "|" + "---|" * len(PROFILED_COLUMNS)]
-        lines += ["| " + " | ".join(_md_cell(fmt(line.get(f))) for f, _, fmt in PROFILED_COLUMNS) + " |"
+                  "", "| " + " | ".join(f.header for f in profiled_table) + " |",
+                  "|" + "---|" * len(profiled_table)]
+        lines += ["| " + " | ".join(_md_cell(f.format(line.get(f.name))) for f in profiled_table) + " |"
                   for line in profiled]
     failed = [line for line in board if line["failed_seeds"]]
     if failed:
@@ -274,10 +258,10 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
 
 
 def write_leaderboards(out_dir: str | Path, rows: list[dict[str, Any]], title: str) -> list[dict[str, Any]]:
-    """Regenerate leaderboard.csv/.md/.json from rows (each file replaced atomically); returns the board."""
-    out_dir = Path(out_dir)
-    board = leaderboard(rows)
-    write_atomic(out_dir / "leaderboard.json", json.dumps(board, indent=2, default=str) + "\n")
-    write_atomic(out_dir / "leaderboard.csv", to_csv(board))
-    write_atomic(out_dir / "leaderboard.md", to_markdown(board, title))
+    """Regenerate the results folder's leaderboard.csv/.md/.json from rows (each file replaced atomically); returns
+    the board."""
+    folder, board = ResultsFolder(out_dir), leaderboard(rows)
+    write_atomic(folder.leaderboard_file("json"), json.dumps(board, indent=2, default=str) + "\n")
+    write_atomic(folder.leaderboard_file("csv"), to_csv(board))
+    write_atomic(folder.leaderboard_file("md"), to_markdown(board, title))
     return board

@@ -9,9 +9,11 @@ import re
 import pytest
 
 from lit_video.files import write_atomic
-from lit_video.sweep.leaderboard import leaderboard, write_leaderboards
-from lit_video.sweep.plots import write_plots
-from lit_video.sweep.rows import ROW_FIELDS, append_row, latest_rows, make_row, precision_dtype, read_rows
+from lit_video.results.folder import append_row, latest_rows, read_rows
+from lit_video.results.leaderboard import leaderboard, write_leaderboards
+from lit_video.results.plots import write_plots
+from lit_video.results.schema import ROW_FIELDS, make_row
+from lit_video.sweep.entry import precision_dtype
 
 
 def row(model, seed, top1, status="ok", **extra):
@@ -89,14 +91,14 @@ def test_leaderboard_averages_seeds_ranks_and_keeps_failures(tmp_path):
 
 
 def test_every_model_of_a_chart_has_its_own_colour_up_to_20():
-    from lit_video.sweep.plots import model_colours
+    from lit_video.results.plots import model_colours
 
     for n in (3, 10, 12, 20):
         assert len(set(model_colours(n))) == n
 
 
 def test_pareto_front_keeps_the_points_nothing_cheaper_beats():
-    from lit_video.sweep.plots import pareto_front
+    from lit_video.results.plots import pareto_front
 
     points = [(1.0, 0.5), (2.0, 0.4), (2.0, 0.7), (4.0, 0.7), (8.0, 0.9), (0.5, 0.2)]
     assert pareto_front(points) == [5, 0, 2, 4]  # by cost: (0.5, .2), (1, .5), (2, .7), (8, .9)
@@ -106,7 +108,7 @@ def test_pareto_front_keeps_the_points_nothing_cheaper_beats():
 def test_svg_charts_carry_tooltips_and_share_a_page():
     import matplotlib.pyplot as plt
 
-    from lit_video.sweep.plots import Chart, svg
+    from lit_video.results.plots import Chart, svg
 
     pages = []
     for name in ("one", "two"):

@@ -17,7 +17,7 @@ matplotlib.use("Agg")  # files only: no display, and safe in a child process or 
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ..files import write_atomic  # noqa: E402
-from .rows import DONE_STATUSES  # noqa: E402
+from .schema import DONE_STATUSES  # noqa: E402
 
 SVG_NS = "http://www.w3.org/2000/svg"
 

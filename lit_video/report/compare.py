@@ -21,23 +21,29 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from .leaderboard import GROUP_KEY, HEADERS, leaderboard, line_key, within_noise
-from .rows import DONE_STATUSES, RESULTS_FILE, read_rows
+from ..results.folder import ResultsFolder, read_rows
+from ..results.leaderboard import leaderboard, line_key, within_noise
+from ..results.schema import DONE_STATUSES, FIELDS, HEADERS, KEY_FIELDS
 
-# Accuracies compare in points; speeds relatively, each with the direction that is better.
-ACCURACY_METRICS = ("video_top1", "clip_top1", "mean_class_acc")
-SPEED_METRICS = {"infer_clips_per_s": True, "latency_ms_p50": False, "train_clips_per_s": True,
-                 "peak_mem_mb": False}  # field: higher is better
+# What compare judges (``Field.better``): accuracies in points (a % field), speeds relatively (a timed field, on one
+# device only), the rest noted where it changed (GMACs: a different model or input).
+ACCURACY_METRICS = tuple(f.name for f in FIELDS if f.better and f.unit == "%")
+SPEED_METRICS = {f.name: f.better == "higher" for f in FIELDS if f.better and f.timed}  # field: higher is better
+FIGURES = tuple(f.name for f in FIELDS if f.better)
+COST_FIGURES = tuple(f for f in FIGURES if f not in ACCURACY_METRICS and f not in SPEED_METRICS)
 
 
 def load_board(path: str | Path) -> list[dict[str, Any]]:
     """A leaderboard from a sweep folder, a leaderboard.json/.csv or a results.jsonl; errors name the path."""
     path = Path(path)
     if path.is_dir():
-        for name in ("leaderboard.json", RESULTS_FILE, "leaderboard.csv"):
-            if (path / name).is_file():
-                return load_board(path / name)
-        raise ValueError(f"{path}: no leaderboard.json, {RESULTS_FILE} or leaderboard.csv in this folder")
+        folder = ResultsFolder(path)
+        candidates = (folder.leaderboard_file("json"), folder.results_file, folder.leaderboard_file("csv"))
+        for candidate in candidates:
+            if candidate.is_file():
+                return load_board(candidate)
+        raise ValueError(f"{path}: no {', '.join(c.name for c in candidates[:-1])} or {candidates[-1].name} in this "
+                         "folder")
     if not path.is_file():
         raise ValueError(f"{path}: no such file or folder")
     try:
@@ -120,8 +126,9 @@ def compare_boards(a: list[dict[str, Any]], b: list[dict[str, Any]], threshold: 
                         regressions.append(f"{HEADERS[field]} {va:.1f} -> {vb:.1f} ({100 * change:+.0f}%)")
             else:
                 notes.append("different devices: speeds not compared")
-            if la.get("gmacs_per_video") != lb.get("gmacs_per_video"):
-                notes.append("GMACs changed (a different model or input)")
+            for field in COST_FIGURES:
+                if la.get(field) != lb.get(field):
+                    notes.append(f"{HEADERS[field]} changed (a different model or input)")
         result.append(Comparison(key, la, lb, regressions, notes))
     return result
 
@@ -139,7 +146,6 @@ def _cell(la: dict[str, Any] | None, lb: dict[str, Any] | None, field: str, perc
     return f"{show(va)} → {show(vb)} ({delta})"
 
 
-FIGURES = (*ACCURACY_METRICS, "gmacs_per_video", *SPEED_METRICS)
 TABLE_WIDTH = 160  # below this many columns a table of every figure squeezes its cells unreadably
 
 
@@ -160,7 +166,7 @@ def print_comparison(rows: list[Comparison], name_a: str, name_b: str, console: 
             table.add_column(header, overflow="fold")
         for row in rows:
             verdict = "[red]REGRESSION[/]" if row.regressions else "ok"
-            table.add_row(row.key[GROUP_KEY.index("dataset")], row.key[GROUP_KEY.index("variant")],
+            table.add_row(row.key[KEY_FIELDS.index("dataset")], row.key[KEY_FIELDS.index("variant")],
                           *[_cell(row.a, row.b, f, f in ACCURACY_METRICS) for f in FIGURES], verdict)
         console.print(table)
     console.print()
@@ -172,7 +178,7 @@ def print_comparison(rows: list[Comparison], name_a: str, name_b: str, console: 
 
 
 def _what(row: Comparison) -> str:
-    return f"{row.key[GROUP_KEY.index('variant')]} on {row.key[GROUP_KEY.index('dataset')]}"
+    return f"{row.key[KEY_FIELDS.index('variant')]} on {row.key[KEY_FIELDS.index('dataset')]}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = compare_boards(board_a, board_b, args.threshold, args.speed_threshold)
     regressed = [r for r in rows if r.regressions]
     if args.json:
-        lines = [{"model": (r.a or r.b).get("model"), **dict(zip(GROUP_KEY, r.key, strict=True)), "a": r.a,
+        lines = [{"model": (r.a or r.b).get("model"), **dict(zip(KEY_FIELDS, r.key, strict=True)), "a": r.a,
                   "b": r.b, "regressions": r.regressions, "notes": r.notes} for r in rows]
         print(json.dumps(lines, indent=2, default=str))
     else:

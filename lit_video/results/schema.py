@@ -1,0 +1,212 @@
+"""The results schema: every field of a results row and of a leaderboard line, defined once.
+
+A field says what it is called, its header and unit in a table, how a value prints, whether it is measured by timing
+(and so differs from run to run of one entry), which tasks fill it, how a leaderboard line combines the seeds' values,
+which way is better (for ``lit-video compare``) and, for a metric, the test metric it is read from. Rows
+(``results.jsonl``), the CSV / Markdown / JSON leaderboards, the wandb summaries and tables, ``lit-video compare``, the
+HTML report and the lecture claims are projections of ``FIELDS``: adding a field is adding one ``Field`` here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..profiling.counting import gflops
+
+ALL_TASKS = ("*",)  # a field every task fills (the entry, its cost, its stamp)
+CLASSIFICATION = ("classification",)
+
+
+def text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def percent(value: Any) -> str:
+    """A fraction in [0, 1] as a percentage with one decimal."""
+    return "" if value is None else f"{100 * value:.1f}"
+
+
+def decimals(digits: int) -> Callable[[Any], str]:
+    return lambda value: "" if value is None else f"{value:,.{digits}f}"
+
+
+def millions(value: Any) -> str:
+    return "" if value is None else f"{value / 1e6:.2f}"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One results field.
+
+    ``row``: stored in a results row (False: a leaderboard line's own, made when the rows are combined).
+    ``header``: its column's header in the leaderboard tables, unit included (None: not a column).
+    ``seeds``: how a leaderboard line combines its seeds' rows: ``key`` (identifies the line), ``last`` (the latest
+    row's), ``accuracy`` (the mean over trained seeds, with ``<name>_std`` and ``<name>_ci95`` beside it), ``mean``
+    (over the seeds that measured cost), ``groups`` / ``streams`` (a mean per class group / per stream), ``derived``
+    (computed from another field of the line: ``derive``), ``line`` (made by the leaderboard itself), or None (rows
+    only). ``metric``: the test metrics the row takes it from, the first logged (a name ending in ``/`` collects
+    ``<metric><group>`` into a mapping). ``better``: ``higher`` or ``lower`` where ``lit-video compare`` judges it.
+    """
+
+    name: str
+    description: str
+    header: str | None = None
+    unit: str = ""
+    format: Callable[[Any], str] = text
+    row: bool = True
+    seeds: str | None = "last"
+    timed: bool = False
+    tasks: tuple[str, ...] = ALL_TASKS
+    metric: tuple[str, ...] = ()
+    better: str | None = None
+    derive: Callable[[dict[str, Any]], Any] | None = None
+
+    def applies_to(self, task: str) -> bool:
+        return self.tasks == ALL_TASKS or task in self.tasks
+
+
+FIELDS: tuple[Field, ...] = (
+    # What the entry is.
+    Field("task", "what the model was trained and scored on (lit_video.tasks)"),
+    Field("rank", "rank by video top-1 within its dataset (trained lines only)", "#", row=False, seeds="line"),
+    Field("model", "registry name", "model"),
+    Field("variant", "the model variant's label in its sweep (its name where the sweep has one variant)", "variant",
+          seeds="key"),
+    Field("family", "the model's family (lit-video models)", "family"),
+    Field("dataset", "the dataset's label", "dataset", seeds="key"),
+    Field("dataset_fingerprint", "videos and hash of the dataset's classes, splits and labels"),
+    Field("frames", "frames per clip", "frames", seeds="key"),
+    Field("size", "clip height = width", "size", "px", seeds="key"),
+    Field("fps", "frames per second the clips are sampled at", "fps", seeds="key"),
+    Field("eval_views", "test views per video (clips x crops)", "views", seeds="key"),
+    Field("seed", "the entry's seed", seeds=None),
+    Field("seeds", "trained seeds averaged in the line", "seeds", row=False, seeds="line"),
+    # How well it does (classification; multi-label data reports hit@k as top-k).
+    Field("video_top1", "video-level top-1 (softmax averaged over the eval views)", "video top-1 %", "%", percent,
+          seeds="accuracy", tasks=CLASSIFICATION, metric=("test/video_top1", "test/video_hit1"), better="higher"),
+    Field("video_top1_std", "standard deviation of video top-1 over seeds", "± (seeds)", "%", percent, row=False,
+          seeds="line", tasks=CLASSIFICATION),
+    Field("video_top1_ci95", "half-width of the 95 % interval of the mean video top-1 (Student's t)", "95% CI ±",
+          "%", percent, row=False, seeds="line", tasks=CLASSIFICATION),
+    Field("video_top5", "video-level top-5", "video top-5 %", "%", percent, seeds="accuracy", tasks=CLASSIFICATION,
+          metric=("test/video_top5", "test/video_hit5")),
+    Field("clip_top1", "clip-level top-1 (each view alone)", "clip top-1 %", "%", percent, seeds="accuracy",
+          tasks=CLASSIFICATION, metric=("test/clip_top1",), better="higher"),
+    Field("clip_top5", "clip-level top-5", unit="%", format=percent, seeds="accuracy", tasks=CLASSIFICATION,
+          metric=("test/clip_top5",)),
+    Field("mean_class_acc", "video top-1 averaged over the classes present", "mean class acc %", "%", percent,
+          seeds="accuracy", tasks=CLASSIFICATION, metric=("test/mean_class_acc",), better="higher"),
+    Field("group_acc", "video top-1 within each class group (group -> fraction)", unit="%", format=percent,
+          seeds="groups", tasks=CLASSIFICATION, metric=("test/group_acc/",)),
+    Field("group_classes", "classes in each class group (group -> count): chance is 1 / count", seeds=None,
+          tasks=CLASSIFICATION),
+    Field("stream_acc", "each stream's own test accuracy, of a multi-output model (stream -> video_top1, "
+          "group_acc)", seeds="streams", tasks=CLASSIFICATION),
+    # What it costs.
+    Field("params", "parameters", "params (M)", "M", millions, seeds="mean"),
+    Field("gmacs_per_clip", "10^9 multiply-accumulates for one clip", "GMACs/clip", "GMACs", decimals(3),
+          seeds="mean"),
+    Field("gflops_per_clip", "2 x GMACs/clip", "GFLOPs/clip", "GFLOPs", decimals(3), row=False, seeds="derived",
+          derive=lambda line: gflops(line.get("gmacs_per_clip"))),
+    Field("gmacs_per_video", "GMACs/clip x eval views", "GMACs/video", "GMACs", decimals(3), seeds="mean",
+          better="lower"),
+    Field("gflops_per_video", "2 x GMACs/video", "GFLOPs/video", "GFLOPs", decimals(3), row=False, seeds="derived",
+          derive=lambda line: gflops(line.get("gmacs_per_video"))),
+    Field("stream_gmacs_per_clip", "each stream's GMACs per clip, of a multi-stream model (stream -> GMACs)"),
+    Field("flow_ms_per_clip", "milliseconds computing one clip's optical flow (a cost the GMACs leave out)",
+          "flow ms/clip", "ms", decimals(2), seeds="mean", timed=True),
+    Field("infer_clips_per_s", "inference clips per second at the profile's batch size", "infer clips/s", "clips/s",
+          decimals(1), seeds="mean", timed=True, better="higher"),
+    Field("latency_ms_p50", "median latency of one inference batch", "latency p50 ms", "ms", decimals(1),
+          seeds="mean", timed=True, better="lower"),
+    Field("latency_ms_p95", "95th percentile latency of one inference batch", "latency p95 ms", "ms", decimals(1),
+          seeds="mean", timed=True),
+    Field("train_clips_per_s", "training clips per second of the model alone (synthetic clips)", "train clips/s",
+          "clips/s", decimals(1), seeds="mean", timed=True, better="higher"),
+    Field("data_clips_per_s", "the training loader's clips per second in the fit's process", "loader clips/s",
+          "clips/s", decimals(1), seeds="mean", timed=True),
+    Field("memory_format", "the memory layout the fit trained in (chosen by timing)", "layout", timed=True),
+    Field("peak_mem_mb", "peak memory of inference", "peak mem MB", "MB", decimals(0), seeds="mean", timed=True,
+          better="lower"),
+    Field("mfu", "model FLOPs utilisation: achieved / the machine's measured matmul peak", "MFU %", "%", percent,
+          seeds="mean", timed=True),
+    Field("train_time_s", "seconds of the fit", "train s", "s", decimals(0), seeds="mean", timed=True),
+    Field("train_threads", "torch threads during the fit"),
+    # Where and with what it was measured.
+    Field("device", "the device and, for a CPU, its threads"),
+    Field("dtype", "the compute dtype"),
+    Field("versions", "lit-video, torch, torchvision, lightning, CUDA and Python versions"),
+    Field("git_sha", "the lit-video commit"),
+    Field("config_hash", "what decides the result, hashed (resume skips an entry whose hash has a done row)",
+          seeds=None),
+    Field("status", "ok (trained and tested), profiled (cost only) or failed", "status", seeds="line"),
+    Field("error", "why it failed", seeds="line"),
+    # A leaderboard line's own bookkeeping.
+    Field("config_hashes", "the rows behind the line, every status", row=False, seeds="line"),
+    Field("failed_seeds", "seeds whose entry failed", row=False, seeds="line"),
+    Field("within_noise_of", "the line ranked above, where the two 95 % intervals overlap", row=False,
+          seeds="line"),
+)
+FIELD = {f.name: f for f in FIELDS}
+
+ROW_FIELDS = tuple(f.name for f in FIELDS if f.row)
+TIMED_FIELDS = tuple(f.name for f in FIELDS if f.timed)
+KEY_FIELDS = tuple(f.name for f in FIELDS if f.seeds == "key")  # one leaderboard line per distinct key
+ACCURACY_FIELDS = tuple(f.name for f in FIELDS if f.seeds == "accuracy")
+MEAN_FIELDS = tuple(f.name for f in FIELDS if f.seeds == "mean")
+LAST_FIELDS = tuple(f.name for f in FIELDS if f.seeds == "last")
+DERIVED_FIELDS = tuple(f for f in FIELDS if f.seeds == "derived")
+HEADERS = {f.name: f.header for f in FIELDS if f.header}
+# The statuses of an entry that is done (resume skips it): trained and tested, or profiled only (its config says so).
+DONE_STATUSES = ("ok", "profiled")
+DEFAULT_TASK = "classification"  # of rows written before rows named their task
+
+
+def columns(task: str = DEFAULT_TASK) -> list[Field]:
+    """The leaderboard table's columns for ``task``, in order (class groups follow them, one column each)."""
+    return [f for f in FIELDS if f.header and f.applies_to(task)]
+
+
+def make_row(**values: Any) -> dict[str, Any]:
+    """A results row with exactly ROW_FIELDS (missing ones None); unknown fields are a programming error."""
+    unknown = set(values) - set(ROW_FIELDS)
+    if unknown:
+        raise KeyError(f"not results row fields: {sorted(unknown)}")
+    return {name: values.get(name) for name in ROW_FIELDS}
+
+
+def task_of(row: dict[str, Any]) -> str:
+    return str(row.get("task") or DEFAULT_TASK)
+
+
+def with_derived(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with the derived fields (GFLOPs from GMACs) whose sources it holds."""
+    derived = {f.name: f.derive(values) for f in DERIVED_FIELDS}
+    return {**values, **{name: value for name, value in derived.items() if value is not None}}
+
+
+def metric_fields(metrics: dict[str, float], task: str = DEFAULT_TASK) -> dict[str, Any]:
+    """The row fields of ``task`` that its test metrics give (``Field.metric``), and each stream's own accuracy
+    (``stream_acc``: ``test/video_top1_<stream>``, ``test/group_acc_<stream>/<group>``)."""
+    values: dict[str, Any] = {}
+    for f in FIELDS:
+        if not f.metric or not f.applies_to(task):
+            continue
+        if f.metric[0].endswith("/"):  # a mapping: the metric's name after the prefix is the key
+            values[f.name] = {k.removeprefix(f.metric[0]): v for k, v in metrics.items()
+                              if k.startswith(f.metric[0])} or None
+        else:
+            values[f.name] = next((metrics[m] for m in f.metric if m in metrics), None)
+    streams = [k.removeprefix("test/video_top1_") for k in metrics if k.startswith("test/video_top1_")]
+    values["stream_acc"] = {s: {"video_top1": metrics[f"test/video_top1_{s}"],
+                                "group_acc": {k.removeprefix(f"test/group_acc_{s}/"): v for k, v in metrics.items()
+                                              if k.startswith(f"test/group_acc_{s}/")} or None}
+                            for s in streams} or None
+    return values
+
+
+def is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
