@@ -27,7 +27,8 @@ from pathlib import Path
 
 from common import write_result
 
-from lit_video.sweep.entry import DETAILS_FILE, RESULT_FILE
+from lit_video.results.folder import DETAILS_FILE
+from lit_video.sweep.entry import RESULT_FILE
 
 REPO = Path(__file__).resolve().parent.parent
 PARTS = ("start-up", "build_s", "profile_s", "prepare_s", "loader_s", "fit_s", "test_s")
