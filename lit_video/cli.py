@@ -1,7 +1,8 @@
 """The ``lit-video`` command.
 
-``fit | validate | test`` go through LightningCLI (YAML configs, ``--print_config``); the other subcommands
-(``models``, ``data``, ``profile``, ``sweep``, ``compare``) are small argparse programs in their own packages.
+``fit | validate | test`` go through LightningCLI (YAML configs, ``--print_config``; ``train.VideoCLI``, for the task
+a config names); the other subcommands (``models``, ``data``, ``profile``, ``sweep``, ``compare``, ``report``,
+``visualize``) are small argparse programs, each in the ``cli.py`` of its package.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ SUBCOMMANDS = {
     "profile": "GMACs / GFLOPs, parameters, receptive fields, throughput, memory and MFU of a model",
     "sweep": "the main job: train, test and profile many models, write leaderboards",
     "compare": "two leaderboards side by side, with regressions flagged",
-    "report": "lecture-claims | fidelity: reports from a sweep's results or the registry",
+    "report": "html | lecture-claims | fidelity: reports from a sweep's results or the registry",
     "visualize": "class-model | saliency: what a trained model looks for, and where in space and time it looks",
 }
 

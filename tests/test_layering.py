@@ -1,4 +1,4 @@
-"""The package's dependency direction (DESIGN.md, docs/internals.md), read from the source's import statements, so an
+"""The package's dependency direction (docs/internals.md), read from the source's import statements, so an
 import that goes the wrong way (or a cycle such as the sweep importing the report that reads the sweep) fails here.
 
 Floors, from the top: the commands (``lit_video/cli.py`` and every package's ``cli.py``: they may use anything, and

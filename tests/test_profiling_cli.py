@@ -1,4 +1,4 @@
-"""`lit-video profile`: JSON fields of DESIGN.md, tables, --all, errors."""
+"""`lit-video profile`: the JSON fields docs/flops.md names, tables, --all, errors."""
 
 from __future__ import annotations
 

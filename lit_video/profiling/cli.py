@@ -98,7 +98,7 @@ def _check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
 
 
 def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Everything ``lit-video profile NAME`` reports, as the JSON object of DESIGN.md.
+    """Everything ``lit-video profile NAME`` reports, as the JSON object ``--json`` prints (docs/flops.md).
 
     Nothing real is allocated before it is known to fit: the clip and the device are checked first, the model is
     built and counted on the meta device, and what the real runs (receptive fields, the fvcore cross-check,

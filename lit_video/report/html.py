@@ -2,7 +2,7 @@
 from disk with no server and no network: its style, script and charts are inside it.
 
 The page holds the leaderboard (every column of ``leaderboard.md``; sorted by clicking a header, filtered by family,
-dataset and status in the browser), the leaderboard's charts as SVG (``sweep.plots``, the same figures as the PNGs;
+dataset and status in the browser), the leaderboard's charts as SVG (``results.plots``, the same figures as the PNGs;
 hovering a point or bar names its model), the lecture's claims where the rows have class groups
 (``report.lecture_claims``), and one section per leaderboard line built from its entries' folders
 (``runs/<entry>/``): the resolved config, the per-layer FLOP table, the training and validation curves, the confusion
