@@ -10,9 +10,9 @@ import pytest
 
 from lit_video.files import write_atomic
 from lit_video.results.folder import append_row, latest_rows, read_rows
-from lit_video.results.leaderboard import leaderboard, write_leaderboards
+from lit_video.results.leaderboard import leaderboard, markdown_columns, to_csv, to_markdown, write_leaderboards
 from lit_video.results.plots import write_plots
-from lit_video.results.schema import ROW_FIELDS, make_row
+from lit_video.results.schema import FIELDS, ROW_FIELDS, columns, make_row, metric_fields
 from lit_video.sweep.entry import precision_dtype
 
 
@@ -24,10 +24,39 @@ def row(model, seed, top1, status="ok", **extra):
     return make_row(**{**base, **extra})
 
 
-def test_row_has_exactly_the_design_fields():
+def test_row_has_exactly_the_schema_fields():
     assert list(row("c3d", 0, 0.5)) == list(ROW_FIELDS)
     with pytest.raises(KeyError, match="not results row fields"):
         make_row(modle="typo")
+    assert len({f.name for f in FIELDS}) == len(FIELDS)  # each field defined once
+
+
+def test_every_table_shows_the_schemas_columns_and_a_row_of_an_earlier_version_its_defaults():
+    """The CSV, the Markdown and the HTML report's table are projections of the schema: each shows every column of
+    the task's (the Markdown without `model` and `status`, which its variant label and its sections say)."""
+    from lit_video.report.html import Section, leaderboard_table
+
+    old = {k: v for k, v in row("c3d", 0, 0.5).items() if k != "task"}  # written before rows named their task
+    (line,) = leaderboard([old, row("c3d", 1, 0.7)])
+    assert line["task"] == "classification"
+    table = columns("classification")
+    assert next(csv.reader(to_csv([line]).splitlines()))[:len(table)] == [f.name for f in table]
+    markdown_header = next(h for h in to_markdown([line], "t").splitlines() if h.startswith("| #"))
+    assert markdown_header.split(" | ")[:len(markdown_columns("classification"))] == [
+        "| #", *[f.header for f in markdown_columns("classification")[1:]]]
+    assert leaderboard_table([line], [Section("line-0", line)])["headers"][:len(table)] == [f.header for f in table]
+
+
+def test_a_tests_metrics_become_the_rows_fields():
+    metrics = {"test/video_top1": 0.5, "test/video_top5": 0.9, "test/clip_top1": 0.4, "test/clip_top5": 0.8,
+               "test/mean_class_acc": 0.45, "test/group_acc/motion": 0.3, "test/loss": 1.2}
+    fields = metric_fields(metrics)
+    assert (fields["video_top1"], fields["video_top5"], fields["clip_top1"], fields["clip_top5"]) == (0.5, 0.9, 0.4,
+                                                                                                     0.8)
+    assert fields["mean_class_acc"] == 0.45 and fields["group_acc"] == {"motion": 0.3}
+    assert fields["stream_acc"] is None and "loss" not in fields
+    multi = metric_fields({"test/video_hit1": 0.7, "test/video_hit5": 1.0})  # multi-label data: hit@k is its top-k
+    assert (multi["video_top1"], multi["video_top5"], multi["clip_top1"]) == (0.7, 1.0, None)
 
 
 def test_append_is_atomic_and_a_torn_last_line_is_tolerated(tmp_path):

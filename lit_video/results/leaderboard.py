@@ -19,6 +19,7 @@ from .folder import ResultsFolder, variant_of
 from .schema import (
     ACCURACY_FIELDS,
     ALL_TASKS,
+    FIELD,
     KEY_FIELDS,
     LAST_FIELDS,
     MEAN_FIELDS,
@@ -84,8 +85,7 @@ def leaderboard(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         costed = ok or profiled
         use = costed or members
         line: dict[str, Any] = dict(zip(KEY_FIELDS, key, strict=True))
-        line |= {name: use[-1].get(name) for name in LAST_FIELDS}
-        line["task"] = task_of(use[-1])
+        line |= {name: FIELD[name].of(use[-1]) for name in LAST_FIELDS}
         line["seeds"] = len(ok)
         line["config_hashes"] = [r.get("config_hash") for r in members]  # the rows behind the line, every status
         for name in ACCURACY_FIELDS:

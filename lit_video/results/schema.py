@@ -63,6 +63,12 @@ class Field:
     metric: tuple[str, ...] = ()
     better: str | None = None
     derive: Callable[[dict[str, Any]], Any] | None = None
+    default: Any = None  # the value of a row written before the field existed
+
+    def of(self, row: dict[str, Any]) -> Any:
+        """The field's value in ``row`` (``default`` where the row predates the field)."""
+        value = row.get(self.name)
+        return self.default if value is None else value
 
     def applies_to(self, task: str) -> bool:
         return self.tasks == ALL_TASKS or task in self.tasks
@@ -70,7 +76,7 @@ class Field:
 
 FIELDS: tuple[Field, ...] = (
     # What the entry is.
-    Field("task", "what the model was trained and scored on (lit_video.tasks)"),
+    Field("task", "what the model was trained and scored on (lit_video.tasks)", default="classification"),
     Field("rank", "rank by video top-1 within its dataset (trained lines only)", "#", row=False, seeds="line"),
     Field("model", "registry name", "model"),
     Field("variant", "the model variant's label in its sweep (its name where the sweep has one variant)", "variant",
@@ -162,10 +168,9 @@ DERIVED_FIELDS = tuple(f for f in FIELDS if f.seeds == "derived")
 HEADERS = {f.name: f.header for f in FIELDS if f.header}
 # The statuses of an entry that is done (resume skips it): trained and tested, or profiled only (its config says so).
 DONE_STATUSES = ("ok", "profiled")
-DEFAULT_TASK = "classification"  # of rows written before rows named their task
 
 
-def columns(task: str = DEFAULT_TASK) -> list[Field]:
+def columns(task: str) -> list[Field]:
     """The leaderboard table's columns for ``task``, in order (class groups follow them, one column each)."""
     return [f for f in FIELDS if f.header and f.applies_to(task)]
 
@@ -179,7 +184,7 @@ def make_row(**values: Any) -> dict[str, Any]:
 
 
 def task_of(row: dict[str, Any]) -> str:
-    return str(row.get("task") or DEFAULT_TASK)
+    return str(FIELD["task"].of(row))
 
 
 def with_derived(values: dict[str, Any]) -> dict[str, Any]:
@@ -188,7 +193,7 @@ def with_derived(values: dict[str, Any]) -> dict[str, Any]:
     return {**values, **{name: value for name, value in derived.items() if value is not None}}
 
 
-def metric_fields(metrics: dict[str, float], task: str = DEFAULT_TASK) -> dict[str, Any]:
+def metric_fields(metrics: dict[str, float], task: str = FIELD["task"].default) -> dict[str, Any]:
     """The row fields of ``task`` that its test metrics give (``Field.metric``), and each stream's own accuracy
     (``stream_acc``: ``test/video_top1_<stream>``, ``test/group_acc_<stream>/<group>``)."""
     values: dict[str, Any] = {}
