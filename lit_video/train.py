@@ -62,6 +62,9 @@ def complete_config(section: Namespace) -> None:
         accepted = builder_arguments(name)
     except KeyError as err:
         raise ConfigError(err.args[0]) from err
+    if info.task != section.task:
+        raise ConfigError(f"model {name!r} is a {info.task} model; this config's task is {section.task} "
+                          f"(`task: {info.task}`, or a {section.task} model: `lit-video models`)")
     data = section.data
     for key in ("frames", "size", "fps"):
         if data[key] is None:

@@ -31,6 +31,7 @@ class ModelInfo:
 
     name: str
     family: str
+    task: str = "classification"  # what it is built for (``lit_video.tasks``): a config of another task refuses it
     modalities: tuple[str, ...] = ("rgb",)
     # The clip the model is built for by default (and its published figures counted at, where it has them); the
     # data takes it where a config leaves frames, size or fps out.
@@ -92,6 +93,7 @@ def register_model(
     name: str | None = None,
     *,
     family: str,
+    task: str = "classification",
     modalities: tuple[str, ...] = ("rgb",),
     frames: int = DEFAULT_CLIP.frames,
     size: int = DEFAULT_CLIP.size,
@@ -125,6 +127,7 @@ def register_model(
         _INFO[key] = ModelInfo(
             name=key,
             family=family,
+            task=task,
             modalities=tuple(modalities),
             clip=clip,
             description=doc.splitlines()[0] if doc else "",

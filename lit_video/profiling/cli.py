@@ -128,6 +128,7 @@ def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
     out = {
         "model": name,
         "family": info.family,
+        "task": info.task,
         "input_shape": report.input_shape,
         "gmacs": report.gmacs,
         "gflops": report.gflops,
