@@ -19,7 +19,8 @@ from .registry import register_model
 
 # (out_channels, convs, pool): the lecture's table, stage by stage.
 C3D_STAGES = [(64, 1, (1, 2, 2)), (128, 1, 2), (256, 2, 2), (512, 2, 2), (512, 2, 2)]
-# Four time-pools of 2 and five space-pools of 2 (no padding, floor): pool5 keeps a cell from 16 x 32 x 32 on.
+# Four time-pools of 2 and five space-pools of 2 (no padding, floor): pool5 keeps a cell from 16 x 32 x 32 on
+# (registered as its smallest clip: create_model refuses a smaller one).
 MIN_FRAMES, MIN_SIZE = 16, 32
 
 
@@ -67,9 +68,6 @@ def c3d(num_classes: int, frames: int, size: int, dropout: float = 0.5, batch_no
 
     ``frames`` / ``size`` fit FC6 to other clip shapes; ``pool5_padding``: pool5 padded as in the original C3D.
     """
-    if frames < MIN_FRAMES or size < MIN_SIZE:
-        raise ValueError(f"c3d needs frames >= {MIN_FRAMES} and size >= {MIN_SIZE} (pool5 must keep a cell), "
-                         f"got frames={frames}, size={size}")
     # pool5 is (512, T/16, H/32, W/32); padded in space, (512, T/16, H/32 + 1, W/32 + 1) with H/16 rounded down
     t, s = frames // 16, size // 16 // 2 + 1 if pool5_padding else size // 32
     hint = f"c3d was built for clips of frames={frames}, size={size}; pass frames=/size= to fit other clips"

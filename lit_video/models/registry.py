@@ -183,9 +183,10 @@ def create_model(name: str, num_classes: int, *, frames: int | None = None, size
     """Build model ``name`` with ``num_classes`` outputs. Unknown overrides raise with the accepted ones.
 
     ``frames`` / ``size`` are the clip the model will see (``(B, C, frames, size, size)``; None: the model's
-    default clip) and ``multi_label`` whether a video has several labels: the one place that passes them on, to
-    the builders whose architecture depends on them (C3D's FC6, a transformer's position table, a late fusion of
-    class probabilities). Other models are built the same for every clip and labels.
+    default clip; one it does not take raises ValueError, ``ModelInfo.accepts``) and ``multi_label`` whether a video
+    has several labels: the one place that passes them on, to the builders whose architecture depends on them (C3D's
+    FC6, a transformer's position table, a late fusion of class probabilities). Other models are built the same for
+    every clip and labels.
 
     ``pretrained`` (where a builder takes it): a local checkpoint path, True for the network's published weights
     (torchvision's), None / False for random initialisation. A model whose builder does not take it accepts only
@@ -205,4 +206,5 @@ def create_model(name: str, num_classes: int, *, frames: int | None = None, size
         accepted = ", ".join(sorted(builder_arguments(name))) or "none"
         raise TypeError(f"model {name!r} does not take {', '.join(unknown)}; it accepts: {accepted}")
     data = {"frames": frames or info.clip.frames, "size": size or info.clip.size, "multi_label": multi_label}
+    info.accepts(data["frames"], data["size"])
     return fn(num_classes=num_classes, **{k: v for k, v in data.items() if k in params}, **overrides)

@@ -135,10 +135,7 @@ def two_stream(num_classes: int, frames: int, multi_label: bool, backbone: str =
     """Spatial stream on one RGB frame, temporal stream on the stacked flow of the clip; probabilities averaged.
 
     ``train_streams``: the streams this model trains (both, or one at a time as the paper did)."""
-    flow_fields = frames - 1  # L: the flow between the clip's consecutive frames
-    if flow_fields < 1:
-        raise ValueError(f"two_stream needs clips of at least 2 frames (their flow is its temporal stream's input), "
-                         f"got frames={frames}")
+    flow_fields = frames - 1  # L: the flow between the clip's consecutive frames (min_frames=2: at least one)
     spatial = FrameBackbone(backbone, pretrained)
     spatial_stream = FrameClassifier(spatial, num_classes, temporal=MeanOverTime(spatial.out_channels),
                                      dropout=dropout)

@@ -98,7 +98,8 @@ class VideoClassifier(L.LightningModule):
         multi_label: several labels per video (Sports-1M style): sigmoid loss and hit@k metrics.
         model_args: keyword overrides for the model builder (e.g. ``{"backbone": "resnet34"}``).
         frames, size: the clip the data delivers (linked from the data by the CLI; None: the model's default clip).
-            The model is built for it, and a clip it does not take fails here, before training.
+            The model is built for it, and a clip it does not take fails here, before training
+            (``ModelInfo.accepts``).
         groups: class groups (group name -> class indices), for per-group accuracy; linked from the data.
         lr, weight_decay: AdamW settings. The defaults are for training from scratch (no pretrained weights): the
             main sweep's CNNs train with them, LRCN, two-stream and the transformers with lr 1e-3
@@ -138,10 +139,6 @@ class VideoClassifier(L.LightningModule):
         self.save_hyperparameters()
         check_training_options(lr, weight_decay, warmup_ratio, min_lr_ratio, label_smoothing)
         check_memory_format(memory_format, "model.memory_format")
-        try:
-            info.accepts(frames, size)
-        except ValueError as err:
-            raise ValueError(f"{err}: change data.frames / data.size") from err
         self.memory_format: str | None = None  # the layout in use: chosen in `setup`, where the device is known
         self.model = create_model(name, num_classes, frames=frames, size=size, multi_label=multi_label,
                                   **(model_args or {}))
