@@ -1,26 +1,14 @@
-"""Shared fixtures: an isolated environment (no writes to the user's home, wandb offline) and tiny datasets."""
+"""Shared fixtures: an isolated environment (no writes to the user's home, wandb offline) and tiny datasets.
+Helpers that are not fixtures (test files import them) are in helpers.py."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import numpy as np
 import pytest
+from helpers import index_frames
 
-from lit_video.data.decode import backend_unavailable
 from lit_video.data.synthetic import write_synthetic_dataset, write_video
-
-
-def decoders() -> list:
-    """Every decoding backend as a test parameter. torchcodec needs FFmpeg's shared libraries from the system: a
-    machine without them skips its cases, unless LIT_VIDEO_REQUIRE_TORCHCODEC is set (.ci/run installs the
-    libraries and sets it, so CI never skips them)."""
-    why = backend_unavailable("torchcodec")
-    if why and os.environ.get("LIT_VIDEO_REQUIRE_TORCHCODEC"):
-        raise RuntimeError(f"LIT_VIDEO_REQUIRE_TORCHCODEC is set but torchcodec cannot decode: {why}")
-    return ["decord", "pyav", pytest.param("torchcodec", marks=pytest.mark.skipif(
-        why is not None, reason=f"torchcodec cannot decode here ({why}); see README, 'Decoders'"))]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -41,16 +29,6 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_synthetic_dataset(tmp_path_factory.mktemp("tiny") / "data", groups=("appearance", "direction"),
                                    classes_per_group=2, videos_per_class=3, eval_videos_per_class=3, frames=20,
                                    size=32, seed=0)
-
-
-def index_frames(num_frames: int, size: int = 32) -> np.ndarray:
-    """Frames ``(T, size, size, 3)`` whose grey level encodes their index (8 * i + 4), robust to compression."""
-    levels = 8 * np.arange(num_frames) + 4
-    return np.broadcast_to(levels[:, None, None, None], (num_frames, size, size, 3)).astype(np.uint8)
-
-
-def frame_index(level: float) -> int:
-    return round((float(level) - 4) / 8)
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import sweep_config
 from markupsafe import escape
-from test_sweep import sweep_config
 
 from lit_video import cli
 from lit_video.report import cli as report_cli

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import sweep_config
 
 from lit_video.results.folder import read_rows
 from lit_video.results.schema import ROW_FIELDS
@@ -27,21 +28,6 @@ from lit_video.sweep.config import SweepConfigError, load_sweep, parse_sweep
 from lit_video.sweep.runner import run_child
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def sweep_config(root: Path | None, **overrides) -> dict:
-    config = {
-        "name": "tiny",
-        "seeds": [0],
-        "data": {"root": None if root is None else str(root), "frames": 4, "size": 32, "batch_size": 4,
-                 "num_workers": 0, "test_clips": 2},
-        "trainer": {"accelerator": "cpu", "max_epochs": 1, "limit_train_batches": 3, "limit_val_batches": 1,
-                    "enable_checkpointing": False, "log_every_n_steps": 1},
-        "profile": {"batch_sizes": [2], "warmup": 1, "repeats": 2},
-        "models": ["lecture_late_fusion",
-                   {"name": "single_frame", "model_args": {"backbone": "shufflenet_v2_x0_5"}}],
-    }
-    return {**config, **overrides}
 
 
 # --------------------------------------------------------------------------------------------- validation

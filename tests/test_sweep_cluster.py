@@ -7,7 +7,7 @@ import json
 
 import pytest
 import yaml
-from test_sweep import sweep_config
+from helpers import sweep_config
 
 from lit_video.results.folder import RESULTS_FILE, ROWS_DIR, append_row, read_rows
 from lit_video.results.schema import TIMED_FIELDS
