@@ -29,6 +29,7 @@ def test_models_command_lists_registry(capsys):
         assert names and all(n.startswith("vivit_") for n in names), pattern
 
 
+@pytest.mark.integration
 def test_fit_then_test_through_the_cli(tiny_dataset, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     fit = ["fit", *TINY_MODEL, *tiny_data(tiny_dataset), "--trainer.max_epochs", "1",
@@ -46,6 +47,7 @@ def test_fit_then_test_through_the_cli(tiny_dataset, tmp_path, monkeypatch, caps
         assert 0.0 <= float(row[name]) <= 1.0, name
 
 
+@pytest.mark.integration
 def test_fast_dev_run(tiny_dataset, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["fit", *TINY_MODEL, *tiny_data(tiny_dataset), "--trainer.fast_dev_run", "true"]) == 0
@@ -71,6 +73,7 @@ def test_bad_options_fail_before_training_with_a_message(tiny_dataset, tmp_path,
     assert not Path("logs").exists(), "nothing may start before the configuration is valid"
 
 
+@pytest.mark.integration
 def test_default_root_dir_holds_the_logs_checkpoints_and_wandb_runs(tiny_dataset, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     fit = ["fit", *TINY_MODEL, *tiny_data(tiny_dataset), "--trainer.max_epochs", "1",
@@ -83,6 +86,7 @@ def test_default_root_dir_holds_the_logs_checkpoints_and_wandb_runs(tiny_dataset
     assert not Path("logs").exists()
 
 
+@pytest.mark.integration
 def test_runs_without_a_logger_follow_each_other_in_one_folder(tiny_dataset, tmp_path, monkeypatch):
     """Without a logger the config is saved in default_root_dir itself; the next run there replaces it."""
     monkeypatch.chdir(tmp_path)
@@ -93,6 +97,7 @@ def test_runs_without_a_logger_follow_each_other_in_one_folder(tiny_dataset, tmp
     assert "lr: 0.01" in Path("logs/config.yaml").read_text()
 
 
+@pytest.mark.integration
 def test_the_models_clip_defaults_reach_the_data(tiny_dataset, tmp_path, monkeypatch):
     """C3D's default clip is 16 frames: left out of the data config, that is what the data delivers."""
     monkeypatch.chdir(tmp_path)
@@ -107,6 +112,7 @@ def test_the_models_clip_defaults_reach_the_data(tiny_dataset, tmp_path, monkeyp
     assert main(fit) == 0
 
 
+@pytest.mark.integration
 def test_fit_and_test_is_deterministic_for_a_seed(tiny_dataset, tmp_path):
     config = {
         "seed_everything": 3, "model": {"name": "lecture_late_fusion"},
@@ -122,6 +128,7 @@ def test_fit_and_test_is_deterministic_for_a_seed(tiny_dataset, tmp_path):
     assert first["train_time_s"] > 0 and first["skipped"] == 0
 
 
+@pytest.mark.integration
 def test_multi_label_data_reports_hit_at_k(tiny_dataset, tmp_path):
     """Sports-1M-style partition files with several labels per video train with a sigmoid loss and hit@k."""
     videos = sorted((tiny_dataset / "train").rglob("*.mp4"))[:8]

@@ -44,6 +44,7 @@ def test_machine_peak_is_measured_each_call_and_cached_as_a_fallback(monkeypatch
         machine_peak_gflops("cpu", "int8")
 
 
+@pytest.mark.integration  # ~4 s: three timed matmul peaks
 def test_a_peak_measured_below_an_earlier_one_of_the_same_machine_gives_way_to_it(monkeypatch, tmp_path):
     """A busy moment can only slow a measurement: the best peak this machine has shown stands, and says so."""
     from lit_video.profiling import machine_peak
@@ -69,6 +70,7 @@ def conv_net() -> nn.Module:
                          nn.Linear(16, 4))
 
 
+@pytest.mark.integration  # ~3 s: a timed matmul peak and throughput
 def test_mfu_divides_by_the_peak_of_the_same_run(monkeypatch, tmp_path):
     """A peak cached while the machine was busy made every later MFU too high (C3D at 132%). Here the stale
     peak is one measured on 4x4 matrices, a small fraction of a GFLOP/s: the next measurement measures its own

@@ -25,6 +25,8 @@ from lit_video import cli
 from lit_video.report import cli as report_cli
 from lit_video.results.folder import INDEX_FILE, ResultsFolder
 
+pytestmark = pytest.mark.integration  # a real sweep, and headless Chromium
+
 GROUPS = ("appearance", "direction")
 REPO = Path(__file__).resolve().parents[1]
 

@@ -113,6 +113,8 @@ def test_variants_of_one_model_get_labels(tiny_dataset):
     ({"data": {"name": ".."}}, "must be folder-safe"),
 ])
 def test_bad_configs_are_rejected_before_anything_runs(tiny_dataset, change, message):
+    if "data" in change:  # beside the tiny dataset's options: with no root the built-in data is made first (~15 s)
+        change = {**change, "data": {**sweep_config(tiny_dataset)["data"], **change["data"]}}
     with pytest.raises(SweepConfigError, match=message):
         parse_sweep(sweep_config(tiny_dataset, **change), "bad.yaml")
 
@@ -154,6 +156,7 @@ def test_shipped_sweep_configs_are_valid(tiny_dataset):
         load_sweep(REPO / "configs" / "sweeps" / "kinetics400.yaml")
 
 
+@pytest.mark.integration
 def test_an_entry_past_its_timeout_is_killed_and_recorded_as_failed(tiny_dataset, tmp_path):
     entry = replace(parse_sweep(sweep_config(tiny_dataset)).entries[0], timeout_s=0.5)
     started = time.monotonic()
@@ -162,6 +165,7 @@ def test_an_entry_past_its_timeout_is_killed_and_recorded_as_failed(tiny_dataset
     assert time.monotonic() - started < 10 and not (tmp_path / "runs" / entry.entry_id / "result.json").exists()
 
 
+@pytest.mark.integration
 def test_an_entry_builds_its_data_and_model_once_and_profiles_the_model_it_trains(tiny_dataset, tmp_path,
                                                                                     monkeypatch):
     import lit_video.data.datamodule
@@ -203,6 +207,7 @@ def test_an_entry_builds_its_data_and_model_once_and_profiles_the_model_it_train
     assert row["memory_format"] in ("contiguous", "channels_last")  # what the fit trained in
 
 
+@pytest.mark.integration
 def test_one_writer_per_results_folder(tiny_dataset, tmp_path, capsys):
     """A second sweep on a folder a running sweep holds exits 2 naming the holder; SIGKILL frees the folder."""
     from lit_video.sweep.runner import LOCK_FILE, results_lock
@@ -229,6 +234,7 @@ def test_one_writer_per_results_folder(tiny_dataset, tmp_path, capsys):
         assert f"pid {os.getpid()}" in lock.read_text()
 
 
+@pytest.mark.integration
 def test_a_resumed_sweep_logs_the_leaderboard_run_a_kill_left_unlogged(tiny_dataset, tmp_path):
     """Rows all there but no leaderboard run (killed after the last row): the resumed sweep logs it, once."""
     path = tmp_path / "tiny.yaml"
@@ -243,6 +249,7 @@ def test_a_resumed_sweep_logs_the_leaderboard_run_a_kill_left_unlogged(tiny_data
     assert len(runs()) == 1
 
 
+@pytest.mark.integration
 def test_a_profile_only_entry_measures_cost_and_claims_no_accuracy(tiny_dataset, tmp_path):
     from lit_video.sweep.entry import run_entry
 
@@ -260,6 +267,7 @@ def test_a_profile_only_entry_measures_cost_and_claims_no_accuracy(tiny_dataset,
         parse_sweep(sweep_config(tiny_dataset, models=[{"name": "lecture_3d_cnn", "profile_only": "yes"}]))
 
 
+@pytest.mark.integration
 def test_the_seeds_of_a_model_run_as_one_job_profiled_once_with_the_numbers_of_separate_runs(tiny_dataset,
                                                                                                 tmp_path):
     from lit_video.sweep.runner import jobs
@@ -283,6 +291,7 @@ def test_the_seeds_of_a_model_run_as_one_job_profiled_once_with_the_numbers_of_s
         assert second[field] == alone.row[field], field
 
 
+@pytest.mark.integration
 def test_a_parallel_sweep_profiles_alone_then_trains_side_by_side_with_the_numbers_of_a_lone_run(tiny_dataset,
                                                                                                  tmp_path):
     from lit_video.sweep.runner import run_sweep
@@ -330,6 +339,7 @@ def _wait_for_rows(path: Path, n: int, proc: subprocess.Popen, timeout: float) -
 
 # About a minute on 2 idle cores (four entry processes, each importing torch and Lightning), yet in the default
 # suite: it is the one test of the main job's whole path (kill, resume, failure, tables, plots, wandb).
+@pytest.mark.integration
 def test_sweep_end_to_end_kill_resume_failure_tables_plots_wandb(tiny_dataset, tmp_path, capfd):
     config = sweep_config(tiny_dataset)
     # Third entry fails for real: this learning rate blows the weights up and the loss turns NaN.
@@ -398,14 +408,14 @@ def test_sweep_end_to_end_kill_resume_failure_tables_plots_wandb(tiny_dataset, t
 
 
 
-def test_the_progress_counts_finished_entries_whatever_order_jobs_run_in():
+def test_the_progress_counts_finished_entries_whatever_order_jobs_run_in(tiny_dataset):
     """Parallel jobs run longest first, not in config order: the bar counts what has finished (it showed a
     job's place in the config, "3/40 entries   ok 31")."""
     from rich.console import Console
 
     from lit_video.sweep.runner import SweepDisplay
 
-    sweep = parse_sweep(sweep_config(None, seeds=[0, 1, 2], parallel=2), "test.yaml")
+    sweep = parse_sweep(sweep_config(tiny_dataset, seeds=[0, 1, 2], parallel=2), "test.yaml")
     console = Console(record=True, width=100)
     display = SweepDisplay(sweep, console)
     display.done, display.failed, display.skipped = 2, 1, 1
