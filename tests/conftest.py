@@ -1,12 +1,14 @@
-"""Shared fixtures: an isolated environment (no writes to the user's home, wandb offline) and tiny datasets.
-Helpers that are not fixtures (test files import them) are in helpers.py."""
+"""Shared fixtures: an isolated environment (no writes to the user's home, wandb offline), tiny datasets, and one
+finished sweep for the tests that only read a sweep's results folder. Helpers that are not fixtures (test files
+import them) are in helpers.py."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from helpers import index_frames
+import yaml
+from helpers import index_frames, sweep_config
 
 from lit_video.data.synthetic import write_synthetic_dataset, write_video
 
@@ -38,3 +40,33 @@ def indexed_videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     frames = index_frames(30, size=48)
     return {ext: write_video(folder / f"indexed.{ext}", frames, fps=30, crf=10)
             for ext in ("mp4", "mkv", "webm", "avi")}
+
+
+FINISHED_SWEEP_MODELS = [
+    {"name": "single_frame", "model_args": {"backbone": "shufflenet_v2_x0_5"}},
+    "lecture_late_fusion",
+    {"name": "lecture_3d_cnn", "profile_only": True},
+    {"name": "lecture_early_fusion", "lr": 1.0e30, "warmup_ratio": 0.0},  # the loss turns NaN: fails for real
+]
+
+
+@pytest.fixture(scope="session")
+def finished_sweep_config(tiny_dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The YAML of the finished sweep (``finished_sweep``): sweep ``small``, seeds 0 and 1, ``parallel: 2``."""
+    path = tmp_path_factory.mktemp("finished_sweep") / "small.yaml"
+    path.write_text(yaml.safe_dump(sweep_config(tiny_dataset, name="small", seeds=[0, 1], parallel=2,
+                                                models=FINISHED_SWEEP_MODELS)))
+    return path
+
+
+@pytest.fixture(scope="session")
+def finished_sweep(finished_sweep_config: Path) -> Path:
+    """One real sweep per test run (about a minute), run as a user runs it (``lit-video sweep``, offline wandb):
+    two seeds each of single_frame and lecture_late_fusion trained side by side (``parallel: 2``), lecture_3d_cnn
+    profiled only, lecture_early_fusion failed (NaN loss), so that its results folder has every kind of line.
+    Returns that folder (``<out>/small``), which every test that uses it only reads: copy it to change it."""
+    from lit_video import cli
+
+    out = finished_sweep_config.parent / "results"
+    assert cli.main(["sweep", str(finished_sweep_config), "--out", str(out)]) == 1  # the NaN entry failed
+    return out / "small"
