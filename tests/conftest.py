@@ -1,32 +1,25 @@
-"""Shared fixtures: an isolated environment (no writes to the user's home, wandb offline) and tiny datasets."""
+"""Shared fixtures: an isolated environment (no writes to the user's home, wandb offline), tiny datasets, and one
+finished sweep for the tests that only read a sweep's results folder. Helpers that are not fixtures (test files
+import them) are in helpers.py."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import numpy as np
 import pytest
+import yaml
+from helpers import index_frames, sweep_config
 
-from lit_video.data.decode import backend_unavailable
 from lit_video.data.synthetic import write_synthetic_dataset, write_video
-
-
-def decoders() -> list:
-    """Every decoding backend as a test parameter. torchcodec needs FFmpeg's shared libraries from the system: a
-    machine without them skips its cases, unless LIT_VIDEO_REQUIRE_TORCHCODEC is set (.ci/run installs the
-    libraries and sets it, so CI never skips them)."""
-    why = backend_unavailable("torchcodec")
-    if why and os.environ.get("LIT_VIDEO_REQUIRE_TORCHCODEC"):
-        raise RuntimeError(f"LIT_VIDEO_REQUIRE_TORCHCODEC is set but torchcodec cannot decode: {why}")
-    return ["decord", "pyav", pytest.param("torchcodec", marks=pytest.mark.skipif(
-        why is not None, reason=f"torchcodec cannot decode here ({why}); see README, 'Decoders'"))]
 
 
 @pytest.fixture(scope="session", autouse=True)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory):
-    """wandb offline into a temp folder, and the lit-video cache (synthetic data, probes) in a temp folder."""
+    """wandb offline into a temp folder, the lit-video cache (synthetic data, probes) in a temp folder, and every
+    jsonargparse deprecation warned: by default it warns once per kind, so where Lightning's LightningCLI used a
+    deprecated option first (those are ignored: pyproject.toml) our own use of it went unseen."""
     patch = pytest.MonkeyPatch()
+    patch.setenv("JSONARGPARSE_DEPRECATION_WARNINGS", "all")
     patch.setenv("WANDB_MODE", "offline")
     patch.setenv("WANDB_DIR", str(tmp_path_factory.mktemp("wandb")))
     patch.setenv("LIT_VIDEO_CACHE", str(tmp_path_factory.mktemp("lit_video_cache")))
@@ -43,16 +36,6 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                    size=32, seed=0)
 
 
-def index_frames(num_frames: int, size: int = 32) -> np.ndarray:
-    """Frames ``(T, size, size, 3)`` whose grey level encodes their index (8 * i + 4), robust to compression."""
-    levels = 8 * np.arange(num_frames) + 4
-    return np.broadcast_to(levels[:, None, None, None], (num_frames, size, size, 3)).astype(np.uint8)
-
-
-def frame_index(level: float) -> int:
-    return round((float(level) - 4) / 8)
-
-
 @pytest.fixture(scope="session")
 def indexed_videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """30-frame videos whose frame i has grey level 8 * i + 4, in each container the readers accept."""
@@ -60,3 +43,33 @@ def indexed_videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     frames = index_frames(30, size=48)
     return {ext: write_video(folder / f"indexed.{ext}", frames, fps=30, crf=10)
             for ext in ("mp4", "mkv", "webm", "avi")}
+
+
+FINISHED_SWEEP_MODELS = [
+    {"name": "single_frame", "model_args": {"backbone": "shufflenet_v2_x0_5"}},
+    "lecture_late_fusion",
+    {"name": "lecture_3d_cnn", "profile_only": True},
+    {"name": "lecture_early_fusion", "lr": 1.0e30, "warmup_ratio": 0.0},  # the loss turns NaN: fails for real
+]
+
+
+@pytest.fixture(scope="session")
+def finished_sweep_config(tiny_dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The YAML of the finished sweep (``finished_sweep``): sweep ``small``, seeds 0 and 1, ``parallel: 2``."""
+    path = tmp_path_factory.mktemp("finished_sweep") / "small.yaml"
+    path.write_text(yaml.safe_dump(sweep_config(tiny_dataset, name="small", seeds=[0, 1], parallel=2,
+                                                models=FINISHED_SWEEP_MODELS)))
+    return path
+
+
+@pytest.fixture(scope="session")
+def finished_sweep(finished_sweep_config: Path) -> Path:
+    """One real sweep per test run (about a minute), run as a user runs it (``lit-video sweep``, offline wandb):
+    two seeds each of single_frame and lecture_late_fusion trained side by side (``parallel: 2``), lecture_3d_cnn
+    profiled only, lecture_early_fusion failed (NaN loss), so that its results folder has every kind of line.
+    Returns that folder (``<out>/small``), which every test that uses it only reads: copy it to change it."""
+    from lit_video import cli
+
+    out = finished_sweep_config.parent / "results"
+    assert cli.main(["sweep", str(finished_sweep_config), "--out", str(out)]) == 1  # the NaN entry failed
+    return out / "small"

@@ -29,6 +29,7 @@ def test_models_command_lists_registry(capsys):
         assert names and all(n.startswith("vivit_") for n in names), pattern
 
 
+@pytest.mark.integration
 def test_fit_then_test_through_the_cli(tiny_dataset, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     fit = ["fit", *TINY_MODEL, *tiny_data(tiny_dataset), "--trainer.max_epochs", "1",
@@ -44,11 +45,6 @@ def test_fit_then_test_through_the_cli(tiny_dataset, tmp_path, monkeypatch, caps
     for name in ("test/clip_top1", "test/video_top1", "test/video_top5", "test/mean_class_acc",
                  "test/group_acc/direction", "test/group_acc/appearance"):
         assert 0.0 <= float(row[name]) <= 1.0, name
-
-
-def test_fast_dev_run(tiny_dataset, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert main(["fit", *TINY_MODEL, *tiny_data(tiny_dataset), "--trainer.fast_dev_run", "true"]) == 0
 
 
 @pytest.mark.parametrize("option, message", [
@@ -71,6 +67,7 @@ def test_bad_options_fail_before_training_with_a_message(tiny_dataset, tmp_path,
     assert not Path("logs").exists(), "nothing may start before the configuration is valid"
 
 
+@pytest.mark.integration
 def test_default_root_dir_holds_the_logs_checkpoints_and_wandb_runs(tiny_dataset, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     fit = ["fit", *TINY_MODEL, *tiny_data(tiny_dataset), "--trainer.max_epochs", "1",
@@ -83,6 +80,7 @@ def test_default_root_dir_holds_the_logs_checkpoints_and_wandb_runs(tiny_dataset
     assert not Path("logs").exists()
 
 
+@pytest.mark.integration
 def test_runs_without_a_logger_follow_each_other_in_one_folder(tiny_dataset, tmp_path, monkeypatch):
     """Without a logger the config is saved in default_root_dir itself; the next run there replaces it."""
     monkeypatch.chdir(tmp_path)
@@ -93,6 +91,7 @@ def test_runs_without_a_logger_follow_each_other_in_one_folder(tiny_dataset, tmp
     assert "lr: 0.01" in Path("logs/config.yaml").read_text()
 
 
+@pytest.mark.integration
 def test_the_models_clip_defaults_reach_the_data(tiny_dataset, tmp_path, monkeypatch):
     """C3D's default clip is 16 frames: left out of the data config, that is what the data delivers."""
     monkeypatch.chdir(tmp_path)
@@ -107,6 +106,7 @@ def test_the_models_clip_defaults_reach_the_data(tiny_dataset, tmp_path, monkeyp
     assert main(fit) == 0
 
 
+@pytest.mark.integration
 def test_fit_and_test_is_deterministic_for_a_seed(tiny_dataset, tmp_path):
     config = {
         "seed_everything": 3, "model": {"name": "lecture_late_fusion"},
@@ -122,6 +122,7 @@ def test_fit_and_test_is_deterministic_for_a_seed(tiny_dataset, tmp_path):
     assert first["train_time_s"] > 0 and first["skipped"] == 0
 
 
+@pytest.mark.integration
 def test_multi_label_data_reports_hit_at_k(tiny_dataset, tmp_path):
     """Sports-1M-style partition files with several labels per video train with a sigmoid loss and hit@k."""
     videos = sorted((tiny_dataset / "train").rglob("*.mp4"))[:8]
@@ -138,16 +139,43 @@ def test_multi_label_data_reports_hit_at_k(tiny_dataset, tmp_path):
     assert "test/video_top1" not in result["metrics"]
 
 
-TRAINER_CONFIGS = Path(__file__).parents[1] / "configs" / "trainer"
+CONFIGS = Path(__file__).parents[1] / "configs"
 
 
-@pytest.mark.parametrize("trainer", sorted(p.name for p in TRAINER_CONFIGS.glob("*.yaml")))
-def test_shipped_trainer_configs_are_valid(tiny_dataset, trainer):
-    """Each ready trainer config (one GPU, DDP, multi-node, CPU) passes the CLI's own parser and checks."""
+def assert_within(given, resolved, where: str) -> None:
+    """Every setting of ``given`` (a config file's) is in ``resolved`` with the same value; ``resolved`` may add
+    defaults (a logger's init_args, say)."""
+    if isinstance(given, dict):
+        assert isinstance(resolved, dict), where
+        for key, value in given.items():
+            assert key in resolved, f"{where}.{key} is missing"
+            assert_within(value, resolved[key], f"{where}.{key}")
+    elif isinstance(given, list):
+        assert isinstance(resolved, list) and len(resolved) == len(given), where
+        for i, (a, b) in enumerate(zip(given, resolved, strict=True)):
+            assert_within(a, b, f"{where}[{i}]")
+    else:
+        assert resolved == given, f"{where}: {resolved!r}, not the file's {given!r}"
+
+
+@pytest.mark.parametrize("trainer", sorted(p.name for p in (CONFIGS / "trainer").glob("*.yaml")))
+def test_a_trainer_config_composed_with_a_data_config_keeps_both_files_settings(tiny_dataset, trainer, capsys):
+    """As README.md composes them (``--config configs/data/kinetics400.yaml --config configs/trainer/ddp.yaml``):
+    the run's config holds every setting of both files (the trainer file's data settings, pin_memory, join the data
+    file's rather than replace them), and it passes the CLI's parser and checks."""
     import yaml
 
     from lit_video.train import resolve_config
 
-    config = yaml.safe_load((TRAINER_CONFIGS / trainer).read_text())
-    resolved = resolve_config({**config, "data": {**config.get("data", {}), "root": str(tiny_dataset)}})
-    assert resolved["trainer"]["max_epochs"] >= 1
+    files = [CONFIGS / "data" / "kinetics400.yaml", CONFIGS / "trainer" / trainer]
+    with pytest.raises(SystemExit) as done:
+        main(["fit", "--config", str(files[0]), "--config", str(files[1]), "--data.root", str(tiny_dataset),
+              "--print_config"])
+    assert done.value.code == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    for file in files:
+        given = yaml.safe_load(file.read_text())
+        given["data"] = {key: value for key, value in given.get("data", {}).items() if key != "root"}  # given here
+        assert_within(given, config, file.name)
+    run = {key: value for key, value in config.items() if key not in ("ckpt_path", "weights_only")}  # fit's own
+    resolve_config(run)  # raises ConfigError for a setting the CLI's checks refuse

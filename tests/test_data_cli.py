@@ -101,6 +101,7 @@ def test_unreadable_annotation_files_give_one_line_with_file_and_line(tiny_datas
     assert out.startswith(f"error: {file}:{line}: {expected}") and len(out.splitlines()) == 1
 
 
+@pytest.mark.integration  # ~4 s: the flow of 36 videos, in worker processes
 def test_flow_fills_the_cache_resumes_and_lists_unreadable_videos(tiny_dataset, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LIT_VIDEO_CACHE", str(tmp_path / "cache"))  # a cache of this test's own
     root = shutil.copytree(tiny_dataset, tmp_path / "data")

@@ -245,6 +245,7 @@ class _TinyClassifier(L.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.01)
 
 
+@pytest.mark.integration
 def test_real_trainer_writes_skipped_list_in_its_log_dir(bad_dataset, tmp_path):
     root, _ = bad_dataset
     with warnings.catch_warnings(record=True):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import decoders, frame_index, index_frames
+from helpers import decoders, frame_index, index_frames
 
 from lit_video.data.decode import VideoReadError, check_video, probe_video, probe_videos, pyav_frames, read_frames
 from lit_video.data.synthetic import write_video

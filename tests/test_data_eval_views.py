@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import decoders
+from helpers import decoders
 
 from lit_video.data import VideoDataModule
 from lit_video.data import dataset as dataset_module

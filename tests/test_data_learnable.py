@@ -43,6 +43,7 @@ class TinyVideoNet(L.LightningModule):
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_time_groups_need_a_temporal_model_and_appearance_does_not(tmp_path):
     start = time.perf_counter()
     root = write_synthetic_dataset(tmp_path / "data", groups=("appearance", "direction", "order"),

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import decoders, frame_index, index_frames
+from helpers import decoders, frame_index, index_frames
 
 from lit_video.data.decode import read_frames
 from lit_video.data.transforms import MEAN, STD, ClipTransform, three_crop_boxes

@@ -11,6 +11,8 @@ import pytest
 
 from lit_video.data.synthetic import write_synthetic_dataset
 
+pytestmark = pytest.mark.integration  # DDP: three lit-video processes, one of them two
+
 MODEL = ["--model.name", "single_frame", "--model.model_args", '{"backbone": "shufflenet_v2_x0_5"}']
 # Two clips a video and batches of 4 clips: 2 videos a batch, so the processes' shares end in a part batch.
 DATA = ["--data.frames", "4", "--data.size", "32", "--data.batch_size", "4", "--data.num_workers", "0",

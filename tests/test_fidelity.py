@@ -57,7 +57,10 @@ def test_a_figure_off_by_more_than_2_percent_fails_unless_it_says_why(tmp_path):
         figure_rows("r3d_18", Published(source="a test", input=true.input, layers={"layer9": {"gmacs": 1.0}}))
 
 
-def test_report_fidelity_writes_the_markdown(tmp_path, capsys):
+def test_report_fidelity_writes_the_markdown(rows, tmp_path, capsys, monkeypatch):
+    import lit_video.report.fidelity
+
+    monkeypatch.setattr(lit_video.report.fidelity, "fidelity_rows", lambda: rows)  # counted once, by the fixture
     out = tmp_path / "fidelity.md"
     assert main(["fidelity", "--out", str(out)]) == 0
     assert "0 failing" in capsys.readouterr().out

@@ -11,6 +11,8 @@ from lit_video.data.datamodule import VideoDataModule
 from lit_video.models import builder_arguments, list_models, model_info
 from lit_video.tasks.classification import VideoClassifier
 
+pytestmark = pytest.mark.integration  # a Trainer fit each
+
 
 def family_representatives() -> dict[str, str]:
     """One model per family: the lecture's small example where the family has one, else the first light one by

@@ -36,6 +36,7 @@ def fit(tiny_dataset, tmp_path, memory_format: str):
     return module, layouts.channels_last, float(trainer.callback_metrics["train/loss"])
 
 
+@pytest.mark.integration
 def test_channels_last_training_keeps_weights_and_batches_channels_last_and_trains_the_same(tiny_dataset, tmp_path):
     plain, plain_batches, plain_loss = fit(tiny_dataset, tmp_path, "contiguous")
     fast, fast_batches, fast_loss = fit(tiny_dataset, tmp_path, "channels_last")
@@ -47,6 +48,7 @@ def test_channels_last_training_keeps_weights_and_batches_channels_last_and_trai
     assert fast_loss == pytest.approx(plain_loss, rel=1e-4)  # the same training, up to rounding
 
 
+@pytest.mark.integration
 def test_auto_takes_the_measured_choice_for_this_model_and_batch(tiny_dataset, tmp_path):
     module, batches, _ = fit(tiny_dataset, tmp_path, "auto")
     shape = model_info("slow_fusion").input_shape(4, 4, 32)

@@ -29,6 +29,7 @@ def test_json_has_the_design_fields(capsys):
     assert out["eval_views"] == 30 and out["gmacs_per_video"] == pytest.approx(30 * out["gmacs"])
 
 
+@pytest.mark.integration  # ~3 s: timed throughput and matmul peak
 def test_layers_and_throughput(capsys):
     out = run_json(capsys, ["lecture_3d_cnn", "--layers", "--throughput", "--batch-size", "2", "--repeats",
                             "1", "--frames", "8", "--size", "32", "--num-classes", "5"])
@@ -39,6 +40,7 @@ def test_layers_and_throughput(capsys):
     assert out["throughput"]["infer_clips_per_s"] > 0
 
 
+@pytest.mark.integration  # ~3 s: timed throughput, peak and flow
 def test_two_stream_reports_each_streams_gmacs_and_what_its_optical_flow_costs(capsys):
     out = run_json(capsys, ["two_stream", "--frames", "5", "--size", "32", "--model-args", "backbone=cifar_resnet8_s2",
                             "--throughput", "--batch-size", "2", "--repeats", "1"])
@@ -169,6 +171,7 @@ def test_a_device_this_machine_lacks_is_a_message(capsys, built, monkeypatch, de
     assert message in capsys.readouterr().err and built == []
 
 
+@pytest.mark.integration  # ~3 s: three timed throughputs
 def test_mfu_above_100_percent_is_reported_as_an_error(capsys, monkeypatch, tmp_path):
     """A stale cached peak (here measured on 4x4 matrices) gives an MFU far above 100%: the CLI prints why it
     reports none. Without --cached-peak the peak is measured in the same run."""

@@ -13,13 +13,10 @@ from torch import nn
 
 from lit_video.profiling import (
     ThroughputOptions,
-    accelerator_device,
     device_name,
     git_sha,
-    machine_info,
     machine_peak_gflops,
     measure_throughput,
-    versions,
 )
 
 
@@ -44,6 +41,7 @@ def test_machine_peak_is_measured_each_call_and_cached_as_a_fallback(monkeypatch
         machine_peak_gflops("cpu", "int8")
 
 
+@pytest.mark.integration  # ~4 s: three timed matmul peaks
 def test_a_peak_measured_below_an_earlier_one_of_the_same_machine_gives_way_to_it(monkeypatch, tmp_path):
     """A busy moment can only slow a measurement: the best peak this machine has shown stands, and says so."""
     from lit_video.profiling import machine_peak
@@ -69,6 +67,7 @@ def conv_net() -> nn.Module:
                          nn.Linear(16, 4))
 
 
+@pytest.mark.integration  # ~3 s: a timed matmul peak and throughput
 def test_mfu_divides_by_the_peak_of_the_same_run(monkeypatch, tmp_path):
     """A peak cached while the machine was busy made every later MFU too high (C3D at 132%). Here the stale
     peak is one measured on 4x4 matrices, a small fraction of a GFLOP/s: the next measurement measures its own
@@ -192,15 +191,32 @@ def test_training_is_measured_at_batch_two_and_up():
     assert result["train_clips_per_s"] == per_batch[2]["train_clips_per_s"] and result["train_batch_size"] == 2
 
 
-def test_machine_stamp():
-    assert accelerator_device("cpu") == torch.device("cpu")
-    gpu = torch.cuda.is_available()
-    for accelerator in ("auto", "gpu", "cuda"):
-        assert accelerator_device(accelerator).type == ("cuda" if gpu else "cpu")
-    threads = torch.get_num_threads()
-    assert device_name("cpu") == f"cpu: {machine_info('cpu')['cpu']}, {threads} threads"
-    assert device_name(torch.device("cpu")) == device_name("cpu")
-    assert versions()["torch"] == torch.__version__
+def test_the_device_stamp_tells_thread_counts_apart_so_compare_judges_speed_only_on_the_same(tmp_path, capsys):
+    """A CPU's speed depends on torch's threads: figures measured on 1 and on 2 threads carry different device
+    stamps, so `lit-video compare` does not call the slower a regression, while on the same threads it does. The
+    stamp is the same whether the device is named or given as a torch.device."""
+    from lit_video.report import compare
+    from lit_video.results.folder import append_row
+    from lit_video.results.schema import make_row
+
+    before, stamps = torch.get_num_threads(), {}
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            stamps[threads] = device_name("cpu")
+            assert device_name(torch.device("cpu")) == stamps[threads]
+    finally:
+        torch.set_num_threads(before)
+    assert stamps[1] != stamps[2] and all(stamp.startswith("cpu: ") for stamp in stamps.values())
+    for name, threads, clips_per_s in (("a", 2, 100.0), ("b", 2, 50.0), ("c", 1, 50.0)):
+        append_row(tmp_path / f"{name}.jsonl", make_row(
+            model="c3d", dataset="synthetic", frames=8, size=32, fps=5.0, eval_views=2, seed=0, video_top1=0.5,
+            infer_clips_per_s=clips_per_s, device=stamps[threads], config_hash="c3d-0", status="ok"))
+    a, b, c = (str(tmp_path / f"{name}.jsonl") for name in "abc")
+    assert compare.main([a, b, "--fail-on-regression"]) == 1  # the same threads: half the speed is a regression
+    assert "infer clips/s" in capsys.readouterr().out
+    assert compare.main([a, c, "--fail-on-regression"]) == 0
+    assert "different devices" in capsys.readouterr().out
 
 
 def test_git_sha(tmp_path):

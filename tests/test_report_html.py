@@ -1,11 +1,11 @@
 """`lit-video report html`: the page a real sweep writes at its end, checked as HTML here and in headless Chromium.
 
-The sweep (about a minute) trains two seeds of single_frame and lecture_late_fusion on the tiny dataset, profiles
-lecture_3d_cnn only and makes a fourth model fail (a learning rate that turns the loss into NaN), so
-that the page has every kind of line. The browser tests drive the system's Chromium (Debian's ``chromium``) with
-Playwright: without them they skip, unless LIT_VIDEO_REQUIRE_BROWSER is set (``.ci/run`` installs Chromium and
-sets it, so CI never skips them). A screenshot of the page goes to LIT_VIDEO_SCREENSHOTS (a folder; default: the
-test's temporary folder).
+The sweep is the test run's one finished sweep (conftest.py, ``finished_sweep``): two seeds of single_frame and
+lecture_late_fusion trained on the tiny dataset, lecture_3d_cnn profiled only and a fourth model failed (a learning
+rate that turns the loss into NaN), so that the page has every kind of line. The browser tests drive the system's
+Chromium (Debian's ``chromium``) with Playwright: without them they skip, unless LIT_VIDEO_REQUIRE_BROWSER is set
+(``.ci/run`` installs Chromium and sets it, so CI never skips them). A screenshot of the page goes to
+LIT_VIDEO_SCREENSHOTS (a folder; default: the test's temporary folder).
 """
 
 from __future__ import annotations
@@ -17,40 +17,23 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 from markupsafe import escape
-from test_sweep import sweep_config
 
 from lit_video import cli
 from lit_video.report import cli as report_cli
 from lit_video.results.folder import INDEX_FILE, ResultsFolder
 
+pytestmark = pytest.mark.integration  # a real sweep, and headless Chromium
+
 GROUPS = ("appearance", "direction")
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def small_sweep(tiny_dataset, tmp_path_factory) -> Path:
-    """A real sweep's results folder, two seeds: two ok lines, a profile-only line and a failed line."""
-    config = sweep_config(tiny_dataset, name="small", seeds=[0, 1])
-    config["models"] = [
-        {"name": "single_frame", "model_args": {"backbone": "shufflenet_v2_x0_5"}},
-        "lecture_late_fusion",
-        {"name": "lecture_3d_cnn", "profile_only": True},
-        {"name": "lecture_early_fusion", "lr": 1.0e30, "warmup_ratio": 0.0},  # the loss turns NaN: fails
-    ]
-    folder = tmp_path_factory.mktemp("small_sweep")
-    path = folder / "small.yaml"
-    path.write_text(yaml.safe_dump(config))
-    assert cli.main(["sweep", str(path), "--out", str(folder / "results")]) == 1  # the NaN entry failed
-    return folder / "results" / "small"
-
-
 # -- the page as HTML --------------------------------------------------------------------------------------------
 
-def test_the_sweep_writes_one_self_contained_page(small_sweep):
-    page = (small_sweep / INDEX_FILE).read_text()
-    board = json.loads((small_sweep / "leaderboard.json").read_text())
+def test_the_sweep_writes_one_self_contained_page(finished_sweep):
+    page = (finished_sweep / INDEX_FILE).read_text()
+    board = json.loads((finished_sweep / "leaderboard.json").read_text())
     assert {line["status"] for line in board} == {"ok", "profiled", "failed"}
     # Nothing is fetched: no script, style, image or link to anything outside the file.
     assert not re.search(r"""<(script|link|img|iframe)[^>]*\b(src|href)=""", page)
@@ -70,10 +53,10 @@ def test_the_sweep_writes_one_self_contained_page(small_sweep):
     assert "offline-run-" in page  # each trained entry's wandb run
 
 
-def test_confusion_matrix_counts_the_saved_test_predictions(small_sweep):
+def test_confusion_matrix_counts_the_saved_test_predictions(finished_sweep):
     from lit_video.report.html import confusion_counts, load_sections
 
-    results = ResultsFolder(small_sweep)
+    results = ResultsFolder(finished_sweep)
     sections = {s.line["variant"]: s for s in load_sections(results, results.board())}
     single = sections["single_frame"]
     assert [seed.row["seed"] for seed in single.seeds] == [0, 1]
@@ -86,13 +69,13 @@ def test_confusion_matrix_counts_the_saved_test_predictions(small_sweep):
     assert confusion_counts(sections["lecture_3d_cnn"].seeds) is None  # profiled: no predictions
 
 
-def test_a_section_holds_the_rows_its_line_averages_not_stale_ones(small_sweep, tmp_path):
+def test_a_section_holds_the_rows_its_line_averages_not_stale_ones(finished_sweep, tmp_path):
     """A row of an earlier config of the same model (another hash, left in results.jsonl) is not the line's."""
     from lit_video.report.html import load_sections
     from lit_video.results.folder import append_row, read_rows
 
     copy = tmp_path / "small"
-    shutil.copytree(small_sweep, copy)
+    shutil.copytree(finished_sweep, copy)
     stale = next(r for r in read_rows(copy / "results.jsonl") if r["variant"] == "single_frame")
     append_row(copy / "results.jsonl", {**stale, "config_hash": "0" * 16, "video_top1": 0.0})
     results = ResultsFolder(copy)
@@ -101,19 +84,18 @@ def test_a_section_holds_the_rows_its_line_averages_not_stale_ones(small_sweep, 
     assert all(seed.folder.is_dir() for seed in single.seeds)
 
 
-def test_merging_a_sweep_writes_its_page(small_sweep, tmp_path):
+def test_merging_a_sweep_writes_its_page(finished_sweep, finished_sweep_config, tmp_path):
     """``lit-video sweep CONFIG --merge`` (shards or cluster jobs done) ends as a sweep does: with the page."""
     out = tmp_path / "results"
-    shutil.copytree(small_sweep, out / "small")
+    shutil.copytree(finished_sweep, out / "small")
     (out / "small" / INDEX_FILE).unlink()
-    config = small_sweep.parents[1] / "small.yaml"
-    assert cli.main(["sweep", str(config), "--out", str(out), "--merge", "--no-wandb"]) == 1  # the failed entry
+    assert cli.main(["sweep", str(finished_sweep_config), "--out", str(out), "--merge", "--no-wandb"]) == 1  # failed
     assert (out / "small" / INDEX_FILE).read_text().count('<article id="line-') == 4
 
 
-def test_report_command_rewrites_the_page_and_works_without_the_entry_folders(small_sweep, tmp_path, capsys):
+def test_report_command_rewrites_the_page_and_works_without_the_entry_folders(finished_sweep, tmp_path, capsys):
     copy = tmp_path / "small"
-    shutil.copytree(small_sweep, copy, ignore=shutil.ignore_patterns("runs", "wandb"))  # what git holds
+    shutil.copytree(finished_sweep, copy, ignore=shutil.ignore_patterns("runs", "wandb"))  # what git holds
     (copy / INDEX_FILE).unlink()
     assert report_cli.main(["html", str(copy)]) == 0
     assert "index.html" in capsys.readouterr().out
@@ -165,8 +147,8 @@ def open_page(browser, path: Path):
 
 
 @pytest.fixture
-def page(browser, small_sweep):
-    tab = open_page(browser, small_sweep / INDEX_FILE)
+def page(browser, finished_sweep):
+    tab = open_page(browser, finished_sweep / INDEX_FILE)
     yield tab
     tab.close()
 
@@ -247,7 +229,7 @@ def test_every_chart_renders_and_a_screenshot_is_written(page, tmp_path):
     assert any(n.startswith("single_frame (") for n in names)  # hovering a point names its model
     for group in GROUPS:
         assert any(f"on {group}:" in n for n in names)
-    shot = screenshot_folder(tmp_path) / "report_small_sweep.png"
+    shot = screenshot_folder(tmp_path) / "report_finished_sweep.png"
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import sweep_config
 
 from lit_video.results.folder import read_rows
 from lit_video.results.schema import ROW_FIELDS
@@ -27,21 +28,6 @@ from lit_video.sweep.config import SweepConfigError, load_sweep, parse_sweep
 from lit_video.sweep.runner import run_child
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def sweep_config(root: Path | None, **overrides) -> dict:
-    config = {
-        "name": "tiny",
-        "seeds": [0],
-        "data": {"root": None if root is None else str(root), "frames": 4, "size": 32, "batch_size": 4,
-                 "num_workers": 0, "test_clips": 2},
-        "trainer": {"accelerator": "cpu", "max_epochs": 1, "limit_train_batches": 3, "limit_val_batches": 1,
-                    "enable_checkpointing": False, "log_every_n_steps": 1},
-        "profile": {"batch_sizes": [2], "warmup": 1, "repeats": 2},
-        "models": ["lecture_late_fusion",
-                   {"name": "single_frame", "model_args": {"backbone": "shufflenet_v2_x0_5"}}],
-    }
-    return {**config, **overrides}
 
 
 # --------------------------------------------------------------------------------------------- validation
@@ -127,6 +113,8 @@ def test_variants_of_one_model_get_labels(tiny_dataset):
     ({"data": {"name": ".."}}, "must be folder-safe"),
 ])
 def test_bad_configs_are_rejected_before_anything_runs(tiny_dataset, change, message):
+    if "data" in change:  # beside the tiny dataset's options: with no root the built-in data is made first (~15 s)
+        change = {**change, "data": {**sweep_config(tiny_dataset)["data"], **change["data"]}}
     with pytest.raises(SweepConfigError, match=message):
         parse_sweep(sweep_config(tiny_dataset, **change), "bad.yaml")
 
@@ -168,6 +156,7 @@ def test_shipped_sweep_configs_are_valid(tiny_dataset):
         load_sweep(REPO / "configs" / "sweeps" / "kinetics400.yaml")
 
 
+@pytest.mark.integration
 def test_an_entry_past_its_timeout_is_killed_and_recorded_as_failed(tiny_dataset, tmp_path):
     entry = replace(parse_sweep(sweep_config(tiny_dataset)).entries[0], timeout_s=0.5)
     started = time.monotonic()
@@ -176,6 +165,7 @@ def test_an_entry_past_its_timeout_is_killed_and_recorded_as_failed(tiny_dataset
     assert time.monotonic() - started < 10 and not (tmp_path / "runs" / entry.entry_id / "result.json").exists()
 
 
+@pytest.mark.integration
 def test_an_entry_builds_its_data_and_model_once_and_profiles_the_model_it_trains(tiny_dataset, tmp_path,
                                                                                     monkeypatch):
     import lit_video.data.datamodule
@@ -217,6 +207,7 @@ def test_an_entry_builds_its_data_and_model_once_and_profiles_the_model_it_train
     assert row["memory_format"] in ("contiguous", "channels_last")  # what the fit trained in
 
 
+@pytest.mark.integration
 def test_one_writer_per_results_folder(tiny_dataset, tmp_path, capsys):
     """A second sweep on a folder a running sweep holds exits 2 naming the holder; SIGKILL frees the folder."""
     from lit_video.sweep.runner import LOCK_FILE, results_lock
@@ -243,6 +234,7 @@ def test_one_writer_per_results_folder(tiny_dataset, tmp_path, capsys):
         assert f"pid {os.getpid()}" in lock.read_text()
 
 
+@pytest.mark.integration
 def test_a_resumed_sweep_logs_the_leaderboard_run_a_kill_left_unlogged(tiny_dataset, tmp_path):
     """Rows all there but no leaderboard run (killed after the last row): the resumed sweep logs it, once."""
     path = tmp_path / "tiny.yaml"
@@ -257,6 +249,7 @@ def test_a_resumed_sweep_logs_the_leaderboard_run_a_kill_left_unlogged(tiny_data
     assert len(runs()) == 1
 
 
+@pytest.mark.integration
 def test_a_profile_only_entry_measures_cost_and_claims_no_accuracy(tiny_dataset, tmp_path):
     from lit_video.sweep.entry import run_entry
 
@@ -274,60 +267,70 @@ def test_a_profile_only_entry_measures_cost_and_claims_no_accuracy(tiny_dataset,
         parse_sweep(sweep_config(tiny_dataset, models=[{"name": "lecture_3d_cnn", "profile_only": "yes"}]))
 
 
-def test_the_seeds_of_a_model_run_as_one_job_profiled_once_with_the_numbers_of_separate_runs(tiny_dataset,
+# Each job of a `parallel: 2` sweep (the finished sweep, conftest.py) fits on its share of the cores.
+PARALLEL_THREADS = max(1, (os.cpu_count() or 1) // 2)
+
+
+@pytest.fixture(scope="module")
+def lone_second_seed(finished_sweep_config, tmp_path_factory) -> dict:
+    """The row of lecture_late_fusion's seed 1 of the finished sweep, run alone in a process of its own on as many
+    threads as the sweep's jobs had."""
+    (entry,) = [e for e in load_sweep(finished_sweep_config).entries
+                if (e.variant, e.seed) == ("lecture_late_fusion", 1)]
+    (alone,) = run_child([entry], tmp_path_factory.mktemp("alone"), wandb_mode=None, threads=PARALLEL_THREADS)
+    assert alone.status == "ok", alone.error
+    return alone.row
+
+
+@pytest.mark.integration
+def test_the_seeds_of_a_model_run_as_one_job_profiled_once_with_the_numbers_of_separate_runs(finished_sweep_config,
+                                                                                                lone_second_seed,
                                                                                                 tmp_path):
     from lit_video.sweep.runner import jobs
 
-    raw = sweep_config(tiny_dataset, seeds=[0, 1], models=[
-        "lecture_late_fusion", {"name": "lecture_3d_cnn", "profile_only": True}])
-    entries = parse_sweep(raw).entries
-    grouped = jobs(entries)
+    grouped = jobs(load_sweep(finished_sweep_config).entries)
     assert [[(e.variant, e.seed) for e in job] for job in grouped] == [
-        [("lecture_late_fusion", 0), ("lecture_late_fusion", 1)], [("lecture_3d_cnn", 0)]]  # cost has no seed
-    together = run_child(grouped[0], tmp_path / "together", wandb_mode=None)
-    (alone,) = run_child(grouped[0][1:], tmp_path / "alone", wandb_mode=None)
-    assert [o.status for o in together] == ["ok", "ok"] and alone.status == "ok"
+        [("single_frame", 0), ("single_frame", 1)], [("lecture_late_fusion", 0), ("lecture_late_fusion", 1)],
+        [("lecture_3d_cnn", 0)], [("lecture_early_fusion", 0), ("lecture_early_fusion", 1)]]  # cost has no seed
+    job = grouped[1]
+    together = run_child(job, tmp_path / "together", wandb_mode=None, threads=PARALLEL_THREADS)
+    assert [o.status for o in together] == ["ok", "ok"]
     first, second = (o.row for o in together)
     assert second["seed"] == 1 and second["params"] == first["params"]
     assert second["infer_clips_per_s"] == first["infer_clips_per_s"]  # measured once, by the first seed
-    timings = json.loads((tmp_path / "together" / entries[1].entry_id / "details.json").read_text())["timings"]
+    timings = json.loads((tmp_path / "together" / job[1].entry_id / "details.json").read_text())["timings"]
     assert timings["profile_s"] == 0 and timings["fit_s"] > 0
     # Sharing a process changes no number: seed 1 after seed 0 is seed 1 run on its own.
     for field in ("video_top1", "clip_top1", "group_acc"):
-        assert second[field] == alone.row[field], field
+        assert second[field] == lone_second_seed[field], field
 
 
-def test_a_parallel_sweep_profiles_alone_then_trains_side_by_side_with_the_numbers_of_a_lone_run(tiny_dataset,
-                                                                                                 tmp_path):
-    from lit_video.sweep.runner import run_sweep
-
-    config = sweep_config(tiny_dataset, seeds=[0, 1], parallel=2, models=[
-        "lecture_late_fusion", {"name": "lecture_3d_cnn", "profile_only": True},
-        {"name": "lecture_early_fusion", "lr": 1.0e30, "warmup_ratio": 0.0}])  # NaN loss: fails for real
-    sweep = parse_sweep(config)
-    assert sweep.parallel == 2
-    assert run_sweep(sweep, tmp_path / "out", wandb_mode=None) == 1  # one job failed, the others went on
-    rows = {(r["variant"], r["seed"]): r for r in read_rows(tmp_path / "out" / "tiny" / "results.jsonl")}
+@pytest.mark.integration
+def test_a_parallel_sweep_profiles_alone_then_trains_side_by_side_with_the_numbers_of_a_lone_run(finished_sweep,
+                                                                                                 finished_sweep_config,
+                                                                                                 lone_second_seed):
+    """The finished sweep ran with `parallel: 2` and exited 1 (conftest.py): its NaN entry failed, the others went
+    on."""
+    assert load_sweep(finished_sweep_config).parallel == 2
+    rows = {(r["variant"], r["seed"]): r for r in read_rows(finished_sweep / "results.jsonl")}
     assert {k: r["status"] for k, r in rows.items()} == {
+        ("single_frame", 0): "ok", ("single_frame", 1): "ok",
         ("lecture_late_fusion", 0): "ok", ("lecture_late_fusion", 1): "ok", ("lecture_3d_cnn", 0): "profiled",
         ("lecture_early_fusion", 0): "failed", ("lecture_early_fusion", 1): "failed"}
     assert "nan" in rows[("lecture_early_fusion", 1)]["error"].lower()
     first, second = rows[("lecture_late_fusion", 0)], rows[("lecture_late_fusion", 1)]
-    threads = max(1, (os.cpu_count() or 1) // 2)
-    assert first["train_threads"] == second["train_threads"] == threads
+    assert first["train_threads"] == second["train_threads"] == PARALLEL_THREADS
     assert first["infer_clips_per_s"] == second["infer_clips_per_s"] > 0  # measured once, in the profile phase
-    assert f"Fits (train s) ran with {threads} torch thread(s) each" in (
-        tmp_path / "out" / "tiny" / "leaderboard.md").read_text()
+    assert f"Fits (train s) ran with {PARALLEL_THREADS} torch thread(s) each" in (
+        finished_sweep / "leaderboard.md").read_text()
     # Every model was profiled before any trained.
-    runs = tmp_path / "out" / "tiny" / "runs"
+    runs = finished_sweep / "runs"
     profiled = max(p.stat().st_mtime for p in [*runs.glob("*/profile.json"), *runs.glob("*/result.json")]
                    if "lecture_3d_cnn" in str(p) or p.name == "profile.json")
     assert profiled <= min(p.stat().st_mtime for p in runs.glob("*/spec.json") if "lecture_3d_cnn" not in str(p))
-    # Side by side on `threads` threads, a model learns what it learns alone on as many.
-    (alone,) = run_child([e for e in sweep.entries if e.variant == "lecture_late_fusion"][1:], tmp_path / "alone",
-                         wandb_mode=None, threads=threads)
+    # Side by side on PARALLEL_THREADS threads, a model learns what it learns alone on as many.
     for field in ("video_top1", "clip_top1", "group_acc"):
-        assert alone.row[field] == second[field], field
+        assert lone_second_seed[field] == second[field], field
 
 
 # --------------------------------------------------------------------------------------------- end to end
@@ -344,6 +347,7 @@ def _wait_for_rows(path: Path, n: int, proc: subprocess.Popen, timeout: float) -
 
 # About a minute on 2 idle cores (four entry processes, each importing torch and Lightning), yet in the default
 # suite: it is the one test of the main job's whole path (kill, resume, failure, tables, plots, wandb).
+@pytest.mark.integration
 def test_sweep_end_to_end_kill_resume_failure_tables_plots_wandb(tiny_dataset, tmp_path, capfd):
     config = sweep_config(tiny_dataset)
     # Third entry fails for real: this learning rate blows the weights up and the loss turns NaN.
@@ -412,14 +416,14 @@ def test_sweep_end_to_end_kill_resume_failure_tables_plots_wandb(tiny_dataset, t
 
 
 
-def test_the_progress_counts_finished_entries_whatever_order_jobs_run_in():
+def test_the_progress_counts_finished_entries_whatever_order_jobs_run_in(tiny_dataset):
     """Parallel jobs run longest first, not in config order: the bar counts what has finished (it showed a
     job's place in the config, "3/40 entries   ok 31")."""
     from rich.console import Console
 
     from lit_video.sweep.runner import SweepDisplay
 
-    sweep = parse_sweep(sweep_config(None, seeds=[0, 1, 2], parallel=2), "test.yaml")
+    sweep = parse_sweep(sweep_config(tiny_dataset, seeds=[0, 1, 2], parallel=2), "test.yaml")
     console = Console(record=True, width=100)
     display = SweepDisplay(sweep, console)
     display.done, display.failed, display.skipped = 2, 1, 1

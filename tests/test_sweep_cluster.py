@@ -7,7 +7,7 @@ import json
 
 import pytest
 import yaml
-from test_sweep import sweep_config
+from helpers import sweep_config
 
 from lit_video.results.folder import RESULTS_FILE, ROWS_DIR, append_row, read_rows
 from lit_video.results.schema import TIMED_FIELDS
@@ -29,6 +29,7 @@ def untimed(path) -> dict[str, dict]:
     return {row["config_hash"]: {k: v for k, v in row.items() if k not in TIMED_FIELDS} for row in read_rows(path)}
 
 
+@pytest.mark.integration
 def test_shards_and_submitit_jobs_give_the_rows_of_one_sweep(tiny_dataset, tmp_path):
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump(two_jobs(tiny_dataset)))
@@ -71,7 +72,7 @@ def test_shards_are_every_nth_job_whole_and_stable(tiny_dataset):
 
 def test_merge_refuses_rows_measured_on_different_data_and_leaves_out_other_configs(tiny_dataset, tmp_path,
                                                                                    capsys):
-    raw = sweep_config(tiny_dataset)
+    raw = sweep_config(tiny_dataset, seeds=[0, 1], models=["lecture_late_fusion"])  # two entries, one cheap model
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump(raw))
     first, second = parse_sweep(raw).entries
@@ -97,6 +98,7 @@ def test_merge_refuses_rows_measured_on_different_data_and_leaves_out_other_conf
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_a_cluster_job_that_dies_is_a_failed_row_with_its_log_and_the_sweep_goes_on(tiny_dataset, tmp_path):
     """A job at its time limit is stopped by the executor (as SLURM stops it: a signal ahead of the limit, 30 s ahead
     here) before writing its rows: a failed row with submitit's reason and the job's log; the other job's row is

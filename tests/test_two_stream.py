@@ -163,6 +163,7 @@ def test_the_fusion_weight_chosen_on_validation_is_the_best_nearest_the_average(
         FusionWeightSearch().on_validation_epoch_end(trainer, module)
 
 
+@pytest.mark.integration
 def test_fit_and_test_through_the_cli_one_stream_then_the_other(tiny_dataset, tmp_path, monkeypatch):
     """The paper's schedule: the spatial stream first, then the temporal stream starting from that checkpoint; the
     second run's test reports both streams and their fusion."""
@@ -209,6 +210,7 @@ def test_rows_and_the_leaderboard_carry_each_streams_accuracy():
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_on_motion_classes_the_temporal_stream_beats_the_spatial_stream(tmp_path, monkeypatch):
     """direction and speed differ only in motion, appearance only in texture: after a short joint fit on the
     built-in data's three groups, each stream is best on its own kind of class."""
@@ -234,6 +236,7 @@ def test_on_motion_classes_the_temporal_stream_beats_the_spatial_stream(tmp_path
     assert metrics["test/video_top1"] >= max(metrics["test/video_top1_rgb"], metrics["test/video_top1_flow"]) - 0.05
 
 
+@pytest.mark.integration
 def test_a_sweep_entry_rows_each_stream_and_the_flow_cost_and_logs_them_to_wandb(tiny_dataset, tmp_path):
     """The entry measures its cost first, then fills the flow cache (which once hung: the cache's worker processes
     were forked from a process that had run torch and OpenCV)."""

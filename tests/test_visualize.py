@@ -16,6 +16,8 @@ from lit_video.visualize import load_trained_model
 from lit_video.visualize.class_model import ClassModelSettings, class_model, motion_energy
 from lit_video.visualize.saliency import saliency
 
+pytestmark = pytest.mark.integration  # every test visualises a checkpoint lit-video fit wrote
+
 
 def fit_checkpoint(root: Path, folder: Path, *model: str) -> Path:
     """A checkpoint of a model trained for a few batches on the tiny dataset (lit-video fit)."""

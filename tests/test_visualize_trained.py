@@ -23,7 +23,7 @@ from lit_video.visualize.checks import brightness_snaps, direction_cosine, strip
 from lit_video.visualize.class_model import ClassModelSettings, class_model, motion_energy
 from lit_video.visualize.saliency import saliency
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 
 @pytest.fixture(scope="module")

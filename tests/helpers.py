@@ -1,0 +1,50 @@
+"""Helpers the test files share (fixtures are in conftest.py): the decoders as test parameters, frames that encode
+their index, and the tiny sweep config."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lit_video.data.decode import backend_unavailable
+
+
+def decoders() -> list:
+    """Every decoding backend as a test parameter. torchcodec needs FFmpeg's shared libraries from the system: a
+    machine without them skips its cases, unless LIT_VIDEO_REQUIRE_TORCHCODEC is set (.ci/run installs the
+    libraries and sets it, so CI never skips them)."""
+    why = backend_unavailable("torchcodec")
+    if why and os.environ.get("LIT_VIDEO_REQUIRE_TORCHCODEC"):
+        raise RuntimeError(f"LIT_VIDEO_REQUIRE_TORCHCODEC is set but torchcodec cannot decode: {why}")
+    return ["decord", "pyav", pytest.param("torchcodec", marks=pytest.mark.skipif(
+        why is not None, reason=f"torchcodec cannot decode here ({why}); see README, 'Decoders'"))]
+
+
+def index_frames(num_frames: int, size: int = 32) -> np.ndarray:
+    """Frames ``(T, size, size, 3)`` whose grey level encodes their index (8 * i + 4), robust to compression."""
+    levels = 8 * np.arange(num_frames) + 4
+    return np.broadcast_to(levels[:, None, None, None], (num_frames, size, size, 3)).astype(np.uint8)
+
+
+def frame_index(level: float) -> int:
+    return round((float(level) - 4) / 8)
+
+
+def sweep_config(root: Path | None, **overrides) -> dict:
+    """A sweep of two tiny models on the dataset at ``root`` for a few batches; ``overrides`` replace whole
+    top-level sections."""
+    config = {
+        "name": "tiny",
+        "seeds": [0],
+        "data": {"root": None if root is None else str(root), "frames": 4, "size": 32, "batch_size": 4,
+                 "num_workers": 0, "test_clips": 2},
+        "trainer": {"accelerator": "cpu", "max_epochs": 1, "limit_train_batches": 3, "limit_val_batches": 1,
+                    "enable_checkpointing": False, "log_every_n_steps": 1},
+        "profile": {"batch_sizes": [2], "warmup": 1, "repeats": 2},
+        "models": ["lecture_late_fusion",
+                   {"name": "single_frame", "model_args": {"backbone": "shufflenet_v2_x0_5"}}],
+    }
+    return {**config, **overrides}
