@@ -302,7 +302,7 @@ def test_predictions(run: VideoCLI, top_k: int = 5) -> dict[str, Any] | None:
 def resolved_config(run: VideoCLI) -> dict[str, Any]:
     """The whole configuration as run: the parsed config, with the init arguments the model and data actually
     received (linked values such as ``num_classes`` included)."""
-    config = json.loads(run.parser.dump(run.config, format="json", skip_none=False))
+    config = json.loads(run.parser.dump(run.config, format="json", skip_unset=False))
     config["model"] = json.loads(json.dumps(dict(run.model.hparams), default=str))
     config["data"] = json.loads(json.dumps(dict(run.datamodule.hparams), default=str))
     return config
