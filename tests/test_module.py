@@ -93,11 +93,12 @@ def test_unknown_model_lists_close_names():
 
 
 def test_clip_shape_checked_before_training():
-    """A model that cannot take the data's clip fails when the module is built, naming the data options."""
+    """A model that cannot take the data's clip fails when the module is built, saying which clips it takes (the CLI
+    adds which options to change: tests/test_cli.py)."""
     VideoClassifier("lecture_3d_cnn", num_classes=2, frames=4, size=32)  # pool1 (4x4x4) keeps one cell: fine
-    with pytest.raises(ValueError, match=r"lecture_3d_cnn.*at least 4 frames.*not 2 frames.*data\.frames / data\.size"):
+    with pytest.raises(ValueError, match=r"'lecture_3d_cnn' takes clips of at least 4 frames.*not 2 frames at 32x32"):
         VideoClassifier("lecture_3d_cnn", num_classes=2, frames=2, size=32)  # pool1 has nothing to pool
-    with pytest.raises(ValueError, match=r"mvit_v1_b.*only clips of 16 frames at 224x224 px.*data\.frames"):
+    with pytest.raises(ValueError, match=r"'mvit_v1_b' takes only clips of 16 frames at 224x224 px"):
         VideoClassifier("mvit_v1_b", num_classes=2, frames=8, size=224)
     module = VideoClassifier("c3d", num_classes=2)  # no clip: the model's own
     assert (module.hparams.frames, module.hparams.size) == (16, 112)
