@@ -34,7 +34,7 @@ from ..files import write_atomic
 from ..results.folder import DETAILS_FILE, PREDICTIONS_FILE, ResultsFolder, latest_rows
 from ..results.leaderboard import board_task, line_key, notes, pct_std
 from ..results.plots import Chart, leaderboard_charts, model_colours, svg
-from ..results.schema import ACCURACY_FIELDS, HEADERS, columns
+from ..results.schema import ACCURACY_FIELDS, HEADERS, columns, task_of
 
 HERE = Path(__file__).parent
 # The curves drawn from an entry's CSV log (``logs/version_*/metrics.csv``): (column, label); loss and accuracy.
@@ -254,7 +254,7 @@ def section_view(section: Section) -> dict[str, Any]:
     first = next((s for s in seeds if s.details), None)
     config_seed = next((s for s in seeds if (s.details or {}).get("resolved_config")), first)
     curves, line = curves_chart(section), section.line
-    task = board_task([line])
+    task = task_of(line)
     return {
         "anchor": section.anchor, "line": line, "status": line["status"],
         "title": f"{line['variant']} ({line['dataset']}, {line['frames']}×{line['size']} px, "

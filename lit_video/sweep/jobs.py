@@ -52,7 +52,7 @@ def jobs(entries: list[Entry]) -> list[list[Entry]]:
 _RUNNING: set[int] = set()  # the process groups of the jobs running now (several in a parallel sweep)
 
 
-def _kill_running() -> None:
+def kill_running() -> None:
     """Kill every running job with its workers (the sweep is going down: Ctrl-C)."""
     for pid in list(_RUNNING):
         with contextlib.suppress(ProcessLookupError):
@@ -138,7 +138,7 @@ def profile_child(job: list[Entry], runs_dir: Path) -> str | None:
     return f"profiling failed: {outcome.get('error') or died}"
 
 
-def _expected_fit(job: list[Entry], runs_dir: Path) -> float:
+def expected_fit(job: list[Entry], runs_dir: Path) -> float:
     """What a job's fits take, in proportion: epochs x seeds over the training speed its profile measured (0
     where unknown)."""
     profile = json.loads((runs_dir / job[0].entry_id / PROFILE_FILE).read_text())

@@ -34,7 +34,7 @@ from ..results.schema import DONE_STATUSES
 from . import tracking
 from .cluster import run_on_cluster
 from .config import Entry, Sweep
-from .jobs import Outcome, _expected_fit, _kill_running, finished_rows, jobs, profile_child, run_child
+from .jobs import Outcome, expected_fit, finished_rows, jobs, kill_running, profile_child, run_child
 from .merge import describe, merge_rows
 
 LOCK_FILE = ".lock"
@@ -121,7 +121,7 @@ def _killed_on_exit() -> Iterator[None]:
     try:
         yield
     except BaseException:
-        _kill_running()
+        kill_running()
         raise
 
 
@@ -240,7 +240,7 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
             else:
                 trained.append(job)
         # Longest first (by the measured training speed), so that no core idles at the end beside a long job.
-        trained.sort(key=lambda job: -_expected_fit(job, runs))
+        trained.sort(key=lambda job: -expected_fit(job, runs))
         threads = max(1, (os.cpu_count() or 1) // sweep.parallel)
         with ThreadPoolExecutor(sweep.parallel) as pool, _killed_on_exit():
             running: dict[Future[list[Outcome]], tuple[list[Entry], float]] = {}
