@@ -1,10 +1,16 @@
 """Leaderboard charts (matplotlib, Agg backend): accuracy vs compute with its Pareto front, throughput vs compute,
 per-group accuracy. Each is built once (``leaderboard_charts``) and written as a PNG beside the tables
-(``write_plots``) or as SVG into the HTML report (``svg``), where hovering a point names its model."""
+(``write_plots``) or as SVG into the HTML report (``svg``), where hovering a point names its model.
+
+Made to be read at any number of models: each figure has a fixed size, so its fonts do not shrink or grow with
+the models (the report scales a chart to its column); point names are placed where they overlap nothing
+(``label_points``); legends sit outside the axes; log axes print plain numbers (``plain_log_ticks``); whiskers stop
+at the axis, and show where they were cut."""
 
 from __future__ import annotations
 
 import io
+import math
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -15,11 +21,22 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display, and safe in a child process or CI
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
 
 from ..files import write_atomic  # noqa: E402
 from .schema import DONE_STATUSES  # noqa: E402
 
 SVG_NS = "http://www.w3.org/2000/svg"
+# Font sizes (points), the same in every chart whatever the number of models.
+LABEL_SIZE, LEGEND_SIZE = 8, 9
+MARKER_SIZE = 40  # a scatter's points, in points²
+# Legends go outside the axes, where they hide no point, bar or name: a scatter's below its x label, in a row (at the
+# right, a long entry narrowed the plot, and the report showed it smaller than its neighbour); the bars' at the
+# right, a column in the bars' order.
+LEGEND_BELOW = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.13), "fontsize": LEGEND_SIZE, "frameon": False}
+LEGEND_RIGHT = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "fontsize": LEGEND_SIZE}
 
 
 @dataclass
@@ -49,10 +66,132 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 
 def model_colours(n: int) -> list[tuple[float, ...]]:
-    """``n`` colours, all different up to 20: matplotlib's default cycle repeats after 10 (two models shared a
-    colour in a 12-model chart), so more than 10 take tab20's; beyond 20 they repeat."""
-    palette = plt.get_cmap("tab10" if n <= 10 else "tab20").colors
+    """``n`` colours, all different up to 20; beyond 20 they repeat. tab20's ten strong colours (tab10's) come
+    first, then its ten light ones: taken in tab20's order, neighbouring bars were a colour and its own light shade,
+    which read as one."""
+    colours = plt.get_cmap("tab20").colors
+    palette = colours[0::2] + colours[1::2]
     return [palette[i % len(palette)] for i in range(n)]
+
+
+def plain_log_ticks(axis: Any) -> None:
+    """Label a log axis with plain numbers (0.02, 500), not powers of ten (2×10⁻², whose minor labels ran
+    together). Ticks at 1, 2, 3 and 5 times each power of ten over up to 1.5 decades, at 1, 2 and 5 over up to 3,
+    and at the powers beyond; under one decade, at round steps (five at most: their labels are longer). Minor
+    ticks stay, unlabelled, for the grid. Call it once the axis' limits are set."""
+    low, high = sorted(axis.get_view_interval())
+    decades = math.log10(high / low)
+    if decades < 1:
+        axis.set_major_locator(MaxNLocator(nbins=5))
+    else:
+        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0) if decades <= 1.5 else
+                                          (1.0, 2.0, 5.0) if decades <= 3 else (1.0,)))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+Segment = tuple[tuple[float, float], tuple[float, float]]
+
+
+def _crosses(box: Bbox, segment: Segment) -> bool:
+    """Whether the segment meets ``box``: what is left of it once clipped to each side in turn (Liang-Barsky)."""
+    (x0, y0), (x1, y1) = segment
+    low, high = 0.0, 1.0  # the part of the segment, as fractions of it, still inside
+    for step, room in ((x0 - x1, x0 - box.x0), (x1 - x0, box.x1 - x0), (y0 - y1, y0 - box.y0), (y1 - y0, box.y1 - y0)):
+        if step == 0:
+            if room < 0:  # parallel to this side, and outside it
+                return False
+        elif step < 0:
+            low = max(low, room / step)
+        else:
+            high = min(high, room / step)
+    return low <= high
+
+
+def _intersect(a: Segment, b: Segment) -> bool:
+    """Whether two segments cross (each one's ends on either side of the other)."""
+    def side(p: tuple[float, float], q: tuple[float, float], r: tuple[float, float]) -> float:
+        return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+    return side(*a, b[0]) * side(*a, b[1]) < 0 and side(*b, a[0]) * side(*b, a[1]) < 0
+
+
+NEAR = 2.0  # points between a name beside its point and the marker's edge
+RINGS = (14, 24, 36, 52, 72, 96, 126, 160, 200)  # the distances (points) of the names joined by a leader line
+
+
+def _places(away: float) -> list[tuple[float, float]]:
+    """Where a point's name may go, nearest first, as (distance from the marker's edge in points, direction in
+    degrees): beside the point (right, left, above, below, then the diagonals), then on growing rings, each tried
+    in the directions nearest ``away`` first (away from the point's neighbours: names fan out of a crowd)."""
+    def turn(angle: float) -> float:
+        return abs((angle - away + 180) % 360 - 180)
+    return ([(NEAR, angle) for angle in (0, 180, 90, 270, 45, 135, 315, 225)]
+            + [(radius, angle) for radius in RINGS for angle in sorted(range(0, 360, 15), key=turn)])
+
+
+def label_points(ax: Any, points: list[tuple[float, float]], names: list[str], marker_size: float,
+                 lines: list[list[tuple[float, float]]] = ()) -> None:
+    """Write each point's name inside the axes where it overlaps no other name, no point, no leader line and no
+    line of ``lines`` (data coordinates). Greedy and deterministic: the most crowded points first (they have the
+    fewest free places; ties in the order given), each takes the first free place of ``_places``. A leader line may
+    cross another leader, then a name, only where no place is left without; a point left with no free place at all
+    gets its name beside it all the same. ``marker_size`` is the scatter's ``s`` (points²). Call it once the
+    axes' limits are final: the places are worked out in display coordinates and written as offsets in points, so
+    the PNG and the SVG (other resolutions) place them the same."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    pixels = fig.dpi / 72  # per point
+    pad = 2 * pixels  # between boxes: room for a browser's font a little wider than matplotlib's
+    frame = ax.get_window_extent()
+    centres = [tuple(xy) for xy in ax.transData.transform(points)]
+    radius = math.sqrt(marker_size) / 2  # points
+    reach = radius * pixels + pad
+    markers = [Bbox.from_extents(x - reach, y - reach, x + reach, y + reach) for x, y in centres]
+    strokes: list[Segment] = []  # what no name may cross: the lines, then the leaders
+    for line in lines:
+        drawn = [tuple(xy) for xy in ax.transData.transform(line)]
+        strokes += list(zip(drawn, drawn[1:], strict=False))
+    labels: list[Bbox] = []
+    leaders: list[Segment] = []
+
+    def free(box: Bbox, leader: Segment | None, others: list[Bbox], leniency: int) -> bool:
+        return (frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+                and not any(box.overlaps(other) for other in others)
+                and not any(_crosses(box, stroke) for stroke in strokes)
+                and not (leader and leniency < 1 and any(_intersect(leader, other) for other in leaders))
+                and not (leader and leniency < 2 and any(_crosses(label, leader) for label in labels)))
+
+    def neighbours(i: int) -> list[tuple[float, float]]:
+        return [c for j, c in enumerate(centres) if j != i and math.dist(c, centres[i]) < RINGS[-1] / 2 * pixels]
+
+    for i in sorted(range(len(points)), key=lambda i: -len(neighbours(i))):
+        (x, y), crowd = centres[i], neighbours(i)
+        away = math.degrees(math.atan2(y - sum(c[1] for c in crowd) / len(crowd),
+                                       x - sum(c[0] for c in crowd) / len(crowd))) if crowd else 0.0
+        others = markers[:i] + markers[i + 1:] + labels  # its own marker: the name may come as close as NEAR
+        measure = Text(text=names[i], fontsize=LABEL_SIZE)
+        measure.set_figure(fig)
+        width, height = measure.get_window_extent(renderer).size
+        tries = [(leniency, place) for leniency in range(3) for place in _places(away)]
+        for leniency, (distance, angle) in [*tries, (2, (NEAR, 0))]:  # the last: beside it all the same
+            dx, dy = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+            # The box's edge or corner that faces the point (0: left/bottom, 1: right/top), ``distance`` from it.
+            fx = 0.0 if dx > 0.3 else 1.0 if dx < -0.3 else 0.5
+            fy = 0.0 if dy > 0.3 else 1.0 if dy < -0.3 else 0.5
+            offset = (dx * (radius + distance), dy * (radius + distance))  # points
+            anchor = (x + offset[0] * pixels, y + offset[1] * pixels)
+            box = Bbox.from_bounds(anchor[0] - fx * width, anchor[1] - fy * height, width, height).padded(pad)
+            leader = ((x, y), anchor) if distance > NEAR else None
+            if free(box, leader, others, leniency):
+                break
+        ax.annotate(names[i], points[i], xytext=offset, textcoords="offset points", fontsize=LABEL_SIZE,
+                    ha=("left", "center", "right")[int(2 * fx)], va=("bottom", "center", "top")[int(2 * fy)],
+                    arrowprops=leader and {"arrowstyle": "-", "linewidth": 0.5, "color": "0.45", "shrinkA": 0,
+                                           "shrinkB": 2, "relpos": (fx, fy)})
+        labels.append(box)
+        if leader:
+            leaders.append(leader)
+            strokes.append(leader)
 
 
 def _tip(line: dict[str, Any], x: str, y: str, scale_y: float) -> str:
@@ -61,34 +200,44 @@ def _tip(line: dict[str, Any], x: str, y: str, scale_y: float) -> str:
 
 def _scatter(name: str, board: list[dict[str, Any]], x: str, y: str, xlabel: str, ylabel: str, title: str,
              scale_y: float = 1.0, log_y: bool = False, front: bool = False) -> Chart | None:
-    """One point per leaderboard line, labelled with the model, one colour per dataset; x on a log scale. With
-    ``front``, each dataset's Pareto front (highest y for the x) is drawn as a dashed staircase."""
+    """One point per leaderboard line, named beside it (``label_points``), one colour per dataset; x on a log scale.
+    With ``front``, each dataset's Pareto front (highest y for the x) is drawn as a dashed staircase."""
     points = [line for line in board if line.get(x) and line.get(y) is not None]
     if not points:
         return None
     chart = Chart(name, plt.figure(figsize=(8, 5.5)))
     ax = chart.fig.add_subplot()
+    fronts = []  # each dataset's staircase, which no name may cross
     for colour, dataset in zip(model_colours(10), sorted({str(p["dataset"]) for p in points}), strict=False):
         mine = [p for p in points if str(p["dataset"]) == dataset]
         for i, p in enumerate(mine):  # one artist a point: each gets its own tooltip
-            dot = ax.scatter([p[x]], [p[y] * scale_y], s=40, color=colour, label=dataset if i == 0 else None)
+            dot = ax.scatter([p[x]], [p[y] * scale_y], s=MARKER_SIZE, color=colour, label=dataset if i == 0 else None,
+                             zorder=3)
             chart.mark(dot, _tip(p, x, y, scale_y))
-            ax.annotate(p["variant"], (p[x], p[y] * scale_y), fontsize=7, xytext=(4, 3), textcoords="offset points")
         if front:
-            best = [mine[i] for i in pareto_front([(p[x], p[y]) for p in mine])]
-            ax.step([p[x] for p in best], [p[y] * scale_y for p in best], where="post", color=colour,
-                    linestyle="--", linewidth=1, alpha=0.7, label=f"Pareto front ({dataset})")
+            best = [(p[x], p[y] * scale_y) for p in (mine[i] for i in pareto_front([(p[x], p[y]) for p in mine]))]
+            ax.step(*zip(*best, strict=True), where="post", color=colour, linestyle="--", linewidth=1, alpha=0.7,
+                    label=f"Pareto front ({dataset})")
+            fronts.append([corner for (x0, y0), (x1, _) in zip(best, best[1:], strict=False)
+                           for corner in ((x0, y0), (x1, y0))] + best[-1:])
     ax.set_xscale("log")
     if log_y:
         ax.set_yscale("log")
+    ax.margins(0.08)  # room for the names of the points at the edges
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.set(xlim=ax.get_xlim(), ylim=ax.get_ylim())  # final: the names are placed in display coordinates
+    for axis in (ax.xaxis, ax.yaxis) if log_y else (ax.xaxis,):
+        plain_log_ticks(axis)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(**LEGEND_BELOW, ncol=4)
+    label_points(ax, [(p[x], p[y] * scale_y) for p in points], [p["variant"] for p in points], MARKER_SIZE, fronts)
     return chart
 
 
 def _group_bars(name: str, board: list[dict[str, Any]]) -> Chart | None:
-    """Per-group video accuracy, one bar per model in each group (e.g. the synthetic motion classes)."""
+    """Per-group video accuracy, one bar per model in each group (e.g. the synthetic motion classes), left to right
+    in the legend's order, top to bottom. A whisker (± std over seeds) stops at 0 or 100 %, and ends in a
+    triangle where it was cut."""
     lines = [line for line in board if line.get("group_acc")]
     groups = sorted({g for line in lines for g in line["group_acc"]})
     if not groups:
@@ -97,24 +246,36 @@ def _group_bars(name: str, board: list[dict[str, Any]]) -> Chart | None:
     labels = [f"{line['variant']} ({line['dataset']})" if several else line["variant"] for line in lines]
     width = 0.8 / len(lines)
     colours = model_colours(len(lines))
-    chart = Chart(name, plt.figure(figsize=(max(6.0, 0.4 * len(groups) * len(lines)), 5)))
+    # As wide as the report's page (the report shows it across both chart columns), at any number of models.
+    chart = Chart(name, plt.figure(figsize=(16, 5)))
     ax = chart.fig.add_subplot()
+    cut: dict[float, list[float]] = {100.0: [], 0.0: []}  # where a whisker was cut: the bars' x
+    keys = []  # the legend: the models, then the cut whiskers' mark
     for i, (line, label) in enumerate(zip(lines, labels, strict=True)):
         xs = [g + (i - (len(lines) - 1) / 2) * width for g in range(len(groups))]
         stds = [(line.get("group_acc_std") or {}).get(g) for g in groups]  # over seeds; None with one seed
-        bars = ax.bar(xs, [100 * (line["group_acc"].get(g) or 0.0) for g in groups], width, label=label,
-                      color=colours[i], yerr=[100 * (s or 0.0) for s in stds],
+        means = [100 * (line["group_acc"].get(g) or 0.0) for g in groups]
+        spreads = [100 * (std or 0.0) for std in stds]
+        below = [min(spread, mean) for mean, spread in zip(means, spreads, strict=True)]
+        above = [min(spread, 100 - mean) for mean, spread in zip(means, spreads, strict=True)]
+        bars = ax.bar(xs, means, width, label=label, color=colours[i], yerr=[below, above],
                       error_kw={"elinewidth": 0.8, "capsize": 2})
+        keys.append(bars)
+        cut[100.0] += [x for x, mean, spread in zip(xs, means, spreads, strict=True) if mean + spread > 100]
+        cut[0.0] += [x for x, mean, spread in zip(xs, means, spreads, strict=True) if mean - spread < 0]
         for bar, group, std in zip(bars, groups, stds, strict=True):
             acc = line["group_acc"].get(group)
             chart.mark(bar, f"{label} on {group}: " + ("no videos" if acc is None else f"{100 * acc:.1f} %")
                        + ("" if std is None else f" ± {100 * std:.1f}"))
+    for edge, marker in ((100.0, "^"), (0.0, "v")):
+        if cut[edge]:
+            keys += ax.plot(cut[edge], [edge] * len(cut[edge]), linestyle="none", marker=marker, markersize=4,
+                            color="black", clip_on=False, label=f"± std cut at {edge:g} %")
     ax.set_xticks(range(len(groups)), groups)
-    ax.set(ylabel="video top-1 within the group (%)", ylim=(0, 105),
+    ax.set(ylabel="video top-1 within the group (%)", ylim=(0, 105), xlim=(-0.5, len(groups) - 0.5),
            title="Accuracy per class group (bars: mean over seeds; whiskers: ± std)")
     ax.grid(True, axis="y", alpha=0.3)
-    # Below the axes: inside, it hid the bars of the last group.
-    ax.legend(fontsize=7, ncol=min(len(lines), 4), loc="upper center", bbox_to_anchor=(0.5, -0.08))
+    ax.legend(handles=keys, **LEGEND_RIGHT, ncol=math.ceil(len(keys) / 15))
     return chart
 
 
