@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt
 import pytest
 from matplotlib.text import Text
 
+from lit_video.data.synthetic import CLASSES
+from lit_video.report.html import Section, Seed, confusion_chart
 from lit_video.results.folder import read_rows
 from lit_video.results.leaderboard import leaderboard
 from lit_video.results.plots import LABEL_SIZE, label_points, leaderboard_charts
@@ -109,3 +111,17 @@ def test_names_of_a_crowd_of_points_do_not_overlap():
     plt.close(fig)
 
 
+
+def test_a_confusion_matrix_text_overlaps_no_other(tmp_path):
+    """The report's confusion matrix of the synthetic classes, summed over three seeds as the main job's page has
+    them, with the colour bar's top label at its very top (30 videos): on one line, the title ran over it."""
+    def predictions(shift: int) -> dict:  # each class's 12 test videos: 10 right, 2 taken for another class
+        return {"classes": CLASSES, "videos": [{"label": c, "top": [c if v < 10 else (c + shift) % len(CLASSES)]}
+                                               for c in range(len(CLASSES)) for v in range(12)]}
+
+    seeds = [Seed({"seed": s}, tmp_path, predictions=predictions(s + 1)) for s in range(3)]
+    chart = confusion_chart(Section("line-x", {"variant": "x"}, seeds))
+    texts = [text for text, _ in drawn_texts(chart.fig)]
+    assert "30" in texts and any(f"{30 * len(CLASSES)}/{36 * len(CLASSES)} on the diagonal" in t for t in texts)
+    assert overlapping(chart.fig) == []
+    plt.close(chart.fig)

@@ -195,7 +195,8 @@ def confusion_chart(section: Section) -> Chart | None:
     correct = sum(counts[i][i] for i in range(k))
     total = sum(map(sum, counts))
     ax.set(xlabel="predicted class", ylabel="true class",
-           title=f"Test videos by true and predicted class ({n} seed{'s' if n > 1 else ''} summed; "
+           # Two lines: on one, the title ran over the colour bar's top label.
+           title=f"Test videos by true and predicted class\n({n} seed{'s' if n > 1 else ''} summed; "
                  f"{correct}/{total} on the diagonal)")
     return chart
 

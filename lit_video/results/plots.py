@@ -337,6 +337,7 @@ def svg(chart: Chart) -> str:
     for size in ("width", "height"):  # the viewBox keeps the proportions; CSS sets the width
         root.attrib.pop(size, None)
     root.set("role", "img")
-    root.set("aria-label", " / ".join(ax.get_title() for ax in chart.fig.axes if ax.get_title()) or chart.name)
+    root.set("aria-label", " / ".join(ax.get_title().replace("\n", " ") for ax in chart.fig.axes if ax.get_title())
+             or chart.name)
     root.set("class", "chart")
     return ET.tostring(root, encoding="unicode")
