@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
+import lit_video
 from lit_video.cli import main
+
+
+@pytest.mark.integration  # imports torch in a fresh interpreter
+def test_the_package_imports_its_public_names_on_first_use():
+    code = "import sys, lit_video; print('torch' in sys.modules); lit_video.create_model; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        lit_video.nothing  # noqa: B018
+
 
 COMMANDS = [["data"], ["data", "synth"], ["data", "check"], ["data", "flow"], ["profile"],
             ["sweep"], ["report"], ["report", "html"], ["report", "lecture-claims"], ["report", "fidelity"],
