@@ -1,4 +1,5 @@
-"""The help a person reads: every small command's help within 80 columns, its description whole and once."""
+"""The help a person reads: `lit-video --help` and `--version` without importing torch, and every small command's
+help within 80 columns."""
 
 from __future__ import annotations
 
@@ -10,6 +11,20 @@ import pytest
 import lit_video
 from lit_video.cli import main
 
+# Runs the command, then says whether torch was imported (a check of sys.modules, not a timing).
+NO_TORCH = "import sys; from lit_video.cli import main; code = main(sys.argv[1:]); print('torch' in sys.modules); " \
+           "sys.exit(code)"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["models"], ["models", "c3d"]])
+def test_help_version_and_the_model_list_import_no_torch(args):
+    done = subprocess.run([sys.executable, "-c", NO_TORCH, *args], capture_output=True, text=True, check=True)
+    *out, imported = done.stdout.splitlines()
+    assert imported == "False"
+    if args == ["--version"]:
+        assert out == [f"lit-video {lit_video.__version__}"]
+
 
 @pytest.mark.integration  # imports torch in a fresh interpreter
 def test_the_package_imports_its_public_names_on_first_use():
@@ -20,7 +35,7 @@ def test_the_package_imports_its_public_names_on_first_use():
         lit_video.nothing  # noqa: B018
 
 
-COMMANDS = [["data"], ["data", "synth"], ["data", "check"], ["data", "flow"], ["profile"],
+COMMANDS = [[], ["models"], ["data"], ["data", "synth"], ["data", "check"], ["data", "flow"], ["profile"],
             ["sweep"], ["report"], ["report", "html"], ["report", "lecture-claims"], ["report", "fidelity"],
             ["visualize"], ["visualize", "class-model"], ["visualize", "saliency"]]
 
