@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import track
 
+from ..terminal import HelpFormatter
 from .annotations import FORMATS, SPLITS, read_annotations
 from .decode import BACKENDS, VideoReadError, check_video
 from .flow import METHODS, FlowSettings, precompute_flow
@@ -28,7 +29,7 @@ def _dataset_arguments(command: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lit-video data", description=__doc__)
+    parser = argparse.ArgumentParser(prog="lit-video data", description=__doc__, formatter_class=HelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     synth = commands.add_parser("synth", help="write the synthetic dataset (real H.264 mp4 files, Kinetics layout)")
     synth.add_argument("--out", required=True, type=Path, help="folder to write the dataset into")

@@ -8,8 +8,6 @@ clip ``(B, C, T, H, W)`` (or a dict of modalities) to logits ``(B, num_classes)`
 
 from __future__ import annotations
 
-import difflib
-import fnmatch
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -18,6 +16,7 @@ from typing import Any
 from torch import nn
 
 from ..clip import DEFAULT_CLIP, Clip
+from ..names import close_to, matching
 from .published import Published
 
 # The output of a multi-output model that is its prediction (a fixed combination of its streams' outputs): what a
@@ -36,7 +35,7 @@ class ModelInfo:
     # The clip the model is built for by default (and its published figures counted at, where it has them); the
     # data takes it where a config leaves frames, size or fps out.
     clip: Clip = DEFAULT_CLIP
-    description: str = ""
+    description: str = ""  # the builder's docstring (reStructuredText; ``lit_video.terminal.plain`` to print it)
     # Which clips it takes (``accepts``), declared by the builder's registration:
     fixed_shape: bool = False  # only its default clip, whatever its arguments (fixed position tables)
     min_frames: int = 1  # the shortest clip the architecture takes (C3D: 16; its pools must keep a cell)
@@ -122,7 +121,6 @@ def register_model(
         key = name or fn.__name__
         if key in _BUILDERS:
             raise ValueError(f"model {key!r} is already registered (by {_BUILDERS[key].__module__})")
-        doc = inspect.getdoc(fn) or ""
         _BUILDERS[key] = fn
         _INFO[key] = ModelInfo(
             name=key,
@@ -130,7 +128,7 @@ def register_model(
             task=task,
             modalities=tuple(modalities),
             clip=clip,
-            description=doc.splitlines()[0] if doc else "",
+            description=inspect.getdoc(fn) or "",
             fixed_shape=fixed_shape,
             heavy=heavy,
             min_frames=min_frames,
@@ -145,19 +143,16 @@ def register_model(
 
 def _check_name(name: str) -> None:
     if name not in _BUILDERS:
-        close = difflib.get_close_matches(name, _BUILDERS, n=5, cutoff=0.4)
+        close = close_to(name, _BUILDERS)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise KeyError(f"unknown model {name!r}.{hint} Run `lit-video models` for the full list.")
 
 
 def list_models(pattern: str | None = None) -> list[str]:
     """Registered model names, sorted. ``pattern``: a glob (``"vivit*"``, with ``*``, ``?`` or ``[``) matched
-    against the whole name as timm's ``list_models`` does, or a plain word matched anywhere in it."""
-    if pattern is None:
-        return sorted(_BUILDERS)
-    if any(c in pattern for c in "*?["):
-        return sorted(fnmatch.filter(_BUILDERS, pattern))
-    return sorted(n for n in _BUILDERS if pattern in n)
+    against the whole name as timm's ``list_models`` does, or a plain word matched anywhere in it
+    (``lit_video.names.matching``)."""
+    return matching(_BUILDERS, pattern)
 
 
 def model_info(name: str) -> ModelInfo:

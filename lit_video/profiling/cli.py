@@ -25,6 +25,7 @@ from lit_video.models import create_model, list_models, model_info
 from lit_video.models.published import Published, describe_setup
 
 from ..memory_format import MEMORY_FORMATS
+from ..terminal import HelpFormatter
 from .counting import FlopReport, count_flops, gflops, stream_gmacs
 from .flow_cost import flow_cost
 from .inputs import model_to_count
@@ -40,7 +41,7 @@ DEFAULT_CROPS = _DATA_DEFAULTS["test_crops"].default
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lit-video profile", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument("model", nargs="?", help="a registry name (`lit-video models` lists them)")
     p.add_argument("--all", action="store_true", help="every registry model (counting unless --throughput)")
     p.add_argument("--frames", type=int, help="clip length T (default: the model's)")

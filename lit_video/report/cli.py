@@ -8,6 +8,7 @@ import shlex
 import sys
 
 from ..files import write_atomic
+from ..terminal import HelpFormatter
 
 
 def lecture_claims(args: argparse.Namespace) -> int:
@@ -52,7 +53,7 @@ def html_report(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="lit-video report", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="lit-video report", description=__doc__, formatter_class=HelpFormatter)
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
     claims = kinds.add_parser("lecture-claims", help="the lecture's claims on each video family, checked "
                               "against a sweep's class-group accuracies, with verdicts (Markdown)",

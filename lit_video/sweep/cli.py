@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from ..report.html import write_after_sweep
+from ..terminal import HelpFormatter
 from .config import SweepConfigError, load_sweep
 
 
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     """The command: run (or merge) the sweep, then write its HTML report (a command may use both the sweep and
     the report; the sweep's library modules never import the report)."""
     parser = argparse.ArgumentParser(prog="lit-video sweep", description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n")[2], formatter_class=argparse.RawTextHelpFormatter)
+                                     epilog=__doc__.split("\n\n")[2], formatter_class=HelpFormatter)
     parser.add_argument("config", help="sweep YAML, e.g. configs/sweeps/lecture.yaml")
     parser.add_argument("--out", default="results", help="results folder; the sweep writes OUT/<name>/ "
                                                          "(default: results)")

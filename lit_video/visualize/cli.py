@@ -1,6 +1,7 @@
 """``lit-video visualize class-model | saliency``: what a trained model looks for, and where it looks.
 
-    lit-video visualize class-model --ckpt CKPT --class move_right --temporal-penalty 0 1 10 --out viz/
+    lit-video visualize class-model --ckpt CKPT --class move_right \\
+        --temporal-penalty 0 1 10 --out viz/
     lit-video visualize saliency --ckpt CKPT VIDEO [--class NAME] --out viz/
 
 class-model writes, per class and temporal penalty, ``<class>/temporal-<w>/``: ``clip.gif`` and ``clip.mp4`` (the
@@ -21,19 +22,23 @@ from typing import Any
 
 from rich.progress import Progress
 
+from ..terminal import HelpFormatter
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lit-video visualize", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    description, epilog = __doc__.split("\n\n", 1)
+    parser = argparse.ArgumentParser(prog="lit-video visualize", description=description, epilog=epilog,
+                                     formatter_class=HelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--ckpt", required=True, help="a lit-video checkpoint (lit-video fit, or a sweep's runs/)")
     common.add_argument("--out", default="visualize", help="folder for the pictures (default: visualize)")
     common.add_argument("--wandb", choices=("offline", "online"), help="also log them to a wandb run")
     common.add_argument("--device", default="cpu")
-    cm = commands.add_parser("class-model", parents=[common], help="the clip that maximises a class's score")
+    cm = commands.add_parser("class-model", parents=[common], help="the clip that maximises a class's score",
+                             formatter_class=HelpFormatter)
     cm.add_argument("--class", dest="classes", nargs="+", required=True, metavar="NAME", help="class name(s)")
-    cm.add_argument("--temporal-penalty", type=float, nargs="+", default=[0.0, 1.0, 10.0],
+    cm.add_argument("--temporal-penalty", type=float, nargs="+", default=[0.0, 1.0, 10.0], metavar="W",
                     help="weights of the temporal smoothness penalty, one clip each: low lets the clip change fast "
                          "(fast motion), high keeps it slow (default: 0 1 10)")
     from .class_model import ClassModelSettings
