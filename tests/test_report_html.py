@@ -216,6 +216,56 @@ def test_the_filters_hide_lines(page):
     assert page.problems == []
 
 
+def _header(page, text: str):
+    return page.locator("#board thead th").filter(has_text=re.compile(f"^{re.escape(text)}$"))
+
+
+def test_the_default_view_fits_1400_px_and_the_chooser_shows_every_column(page):
+    """At 1400 px the default view (accuracy, by class group too, beside cost) fits without scrolling sideways; the
+    column chooser shows the others, one or all, and takes them away again."""
+    table, wrap, viewport = page.evaluate("""() => {
+        const table = document.getElementById("board");
+        return [table.scrollWidth, table.parentElement.clientWidth, window.innerWidth];
+    }""")
+    assert viewport == 1400 and table <= wrap < viewport
+    for header in (*(f"{g} %" for g in GROUPS), "video top-1 %", "GMACs/video"):
+        box = _header(page, header).bounding_box()
+        assert box is not None and box["x"] + box["width"] <= wrap
+    clip, params = _header(page, "clip top-1 %"), _header(page, "params (M)")
+    assert clip.is_hidden() and params.is_visible()
+    total = page.locator("#column-chooser input").count()
+    page.locator("#column-chooser summary").click()
+    page.get_by_label("clip top-1 %", exact=True).check()
+    page.get_by_label("params (M)", exact=True).uncheck()
+    assert clip.is_visible() and params.is_hidden()
+    page.locator("#columns-all").click()
+    assert page.locator("#columns-shown").inner_text() == f"{total} of {total}"
+    assert all(cell.is_visible() for cell in page.locator("#board tbody tr").first.locator("td").all())
+    assert page.evaluate("document.getElementById('board').scrollWidth") > wrap  # every column: it scrolls
+    page.locator("#columns-default").click()
+    assert clip.is_hidden() and params.is_visible()
+    assert page.evaluate("document.getElementById('board').scrollWidth") == table
+    assert page.problems == []
+
+
+def test_a_lines_label_stays_in_place_when_the_table_scrolls_sideways(page):
+    page.locator("#column-chooser summary").click()
+    page.locator("#columns-all").click()
+    page.locator("#column-chooser summary").click()
+    cells = page.locator("#board tbody tr").first.locator("td")
+    rank, variant, family = (cells.nth(i) for i in range(3))
+    before = [cell.bounding_box() for cell in (rank, variant, family)]
+    page.evaluate("document.querySelector('.table-wrap').scrollLeft = 600")
+    after = [cell.bounding_box() for cell in (rank, variant, family)]
+    assert [box["x"] for box in after[:2]] == [box["x"] for box in before[:2]]
+    assert after[2]["x"] < before[2]["x"] - 500  # the rest scrolled under them
+    for cell, box in zip((rank, variant), after[:2], strict=True):  # in front of what scrolls under it
+        on_top = page.evaluate("([x, y]) => document.elementFromPoint(x, y).closest('td')?.cellIndex",
+                               [box["x"] + box["width"] - 3, box["y"] + box["height"] / 2])
+        assert on_top == cell.evaluate("td => td.cellIndex")
+    assert page.problems == []
+
+
 def test_every_chart_renders_and_a_screenshot_is_written(page, tmp_path):
     charts = page.locator("svg.chart")
     assert charts.count() == 3 + 2 * 2 + 1  # as test_the_sweep_writes_one_self_contained_page counts them

@@ -1,14 +1,15 @@
 """``lit-video report html RESULTS_DIR``: a sweep's results as one web page, ``RESULTS_DIR/index.html``, that opens
 from disk with no server and no network: its style, script and charts are inside it.
 
-The page holds the leaderboard (every column of ``leaderboard.md``; sorted by clicking a header, filtered by family,
-dataset and status in the browser), the leaderboard's charts as SVG (``results.plots``, the same figures as the PNGs;
-hovering a point or bar names its model), the lecture's claims where the rows have class groups
-(``report.lecture_claims``), and one section per leaderboard line built from its entries' folders
-(``runs/<entry>/``): the resolved config, the per-layer FLOP table, the training and validation curves, the confusion
-matrix of the test predictions, the throughput per batch size, the machine stamp and the wandb run. A sweep writes it
-at its end; a results folder without ``runs/`` (a copy from git) gets the page without the per-model detail, and
-says so.
+The page holds the leaderboard (the columns of ``leaderboard.md``: its default view, ``Field.default_view``, the
+others a click away in a column chooser; a line's label stays in place when the table scrolls sideways; sorted by
+clicking a header, filtered by family, dataset and status in the browser), the leaderboard's charts as SVG
+(``results.plots``, the same figures as the PNGs; hovering a point or bar names its model), the lecture's claims where
+the rows have class groups (``report.lecture_claims``), and one section per leaderboard line built from its entries'
+folders (``runs/<entry>/``): the resolved config, the per-layer FLOP table, the training and validation curves, the
+confusion matrix of the test predictions, the throughput per batch size, the machine stamp and the wandb run. A sweep
+writes it at its end; a results folder without ``runs/`` (a copy from git) gets the page without the per-model detail,
+and says so.
 
 Why SVG by matplotlib, not a JavaScript charting library: matplotlib is already the project's, its SVG needs no
 script to draw, and a page of 20 models stays near a megabyte; Plotly inlined adds 3.5 MB to every page, Vega-Lite
@@ -32,9 +33,9 @@ import yaml
 
 from ..files import write_atomic
 from ..results.folder import DETAILS_FILE, PREDICTIONS_FILE, ResultsFolder, latest_rows
-from ..results.leaderboard import board_task, line_key, notes, pct_std
+from ..results.leaderboard import board_task, cell_text, group_names, line_key, notes, pct_std, shown_columns
 from ..results.plots import Chart, leaderboard_charts, model_colours, svg
-from ..results.schema import ACCURACY_FIELDS, HEADERS, columns, task_of
+from ..results.schema import ACCURACY_FIELDS, HEADERS, LINE_LABEL, task_of
 
 HERE = Path(__file__).parent
 # The curves drawn from an entry's CSV log (``logs/version_*/metrics.csv``): (column, label); loss and accuracy.
@@ -104,32 +105,24 @@ def _sort_value(value: Any) -> Any:
 
 
 def leaderboard_table(board: list[dict[str, Any]], sections: list[Section]) -> dict[str, Any]:
-    """Headers and cells (text shown, value sorted by) of every line, with its family, dataset and status for the
-    filters."""
-    groups = sorted({g for line in board for g in line.get("group_acc") or {}})
-    table = columns(board_task(board))
-    headers = [f.header for f in table] + [f"{g} %" for g in groups]
+    """The columns (header, numeric or not, in the default view or not) and every line's cells (text shown, value
+    sorted by), with its family, dataset and status for the filters."""
+    table = shown_columns(board_task(board), group_names(board))
     rows = []
     for line, section in zip(board, sections, strict=True):
-        cells = []
-        for f in table:
-            text = f.format(line.get(f.name))
-            if f.name == "rank" and line.get("within_noise_of"):
-                text = f"{line['rank']} (≈{line['rank'] - 1})"
-            cells.append({"text": text, "value": _sort_value(line.get(f.name)),
-                          "link": section.anchor if f.name == "variant" else None})
-        for g in groups:
-            mean = (line.get("group_acc") or {}).get(g)
-            cells.append({"text": pct_std(mean, (line.get("group_acc_std") or {}).get(g)),
-                          "value": _sort_value(mean), "link": None})
+        cells = [{"text": cell_text(c, line), "value": _sort_value(c.value(line)),
+                  "link": section.anchor if c.field.name == "variant" else None} for c in table]
         rows.append({"cells": cells, "family": str(line.get("family")), "dataset": str(line.get("dataset")),
                      "status": line["status"], "error": line.get("error")})
-    return {"headers": headers, "rows": rows, "numeric": [_is_numeric(board, f.name) for f in table]
-            + [True] * len(groups)}
-
-
-def _is_numeric(board: list[dict[str, Any]], name: str) -> bool:
-    return all(isinstance(_sort_value(line.get(name)), int | float) for line in board if line.get(name) is not None)
+    columns = []
+    for number, c in enumerate(table, 1):
+        numeric = all(isinstance(_sort_value(c.value(line)), int | float) for line in board
+                      if c.value(line) is not None)
+        # Its kind styles it: a line's label stays in place when the table scrolls sideways, text aligns left.
+        kind = "label" if c.field.name in LINE_LABEL else "" if numeric else "text"
+        columns.append({"number": number, "header": c.header, "numeric": numeric, "default_view": c.default_view,
+                        "kind": kind})
+    return {"columns": columns, "rows": rows}
 
 
 # -- one line's section ------------------------------------------------------------------------------------------
