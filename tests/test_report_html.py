@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -104,6 +105,34 @@ def test_report_command_rewrites_the_page_and_works_without_the_entry_folders(fi
     assert "Not in this results folder" in page
     assert report_cli.main(["html", str(tmp_path / "nothing")]) == 2
     assert "no leaderboard.json in" in capsys.readouterr().err
+
+
+def test_the_pages_paths_are_its_folders_and_its_command_writes_only_the_page(finished_sweep, tmp_path, monkeypatch):
+    """A page made in a temporary folder can be committed: it names no path of the machine that made it (the entries'
+    folders, configs and checkpoints relative to the results folder, wherever it was when they ran), and the command
+    it shows, copied and run, writes that page and nothing else."""
+    copy = tmp_path / "small"
+    shutil.copytree(finished_sweep, copy)
+    assert report_cli.main(["html", str(copy)]) == 0  # a folder outside the working directory
+    page = (copy / INDEX_FILE).read_text()
+    for where in (tmp_path, finished_sweep):  # where it is, and where its entries ran
+        assert str(where) not in page
+        assert str(where) not in "".join((copy / name).read_text() for name in ("leaderboard.md", "leaderboard.json"))
+    assert "default_root_dir: runs/single_frame-" in page and "save_dir: runs/single_frame-" in page
+    assert "Regenerate (in the results folder): <code>lit-video report html .</code>" in page
+    assert "lecture-claims" not in page  # the claims' part is made again by the page's command, not by one of its own
+
+    monkeypatch.chdir(tmp_path)  # as from the repository's root: the folder named from here
+    assert report_cli.main(["html", "small", "--out", "pages/small.html"]) == 0
+    assert "Regenerate: <code>lit-video report html small --out pages/small.html</code>" in (
+        tmp_path / "pages" / "small.html").read_text()
+    assert report_cli.main(["html", "small"]) == 0
+    command = re.search(r"Regenerate: <code>(.*?)</code>", (copy / INDEX_FILE).read_text())[1]
+    assert command == "lit-video report html small"
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()}
+    assert cli.main(shlex.split(command)[1:]) == 0
+    changed = [p for p in tmp_path.rglob("*") if p.is_file() and before.get(p) != p.stat().st_mtime_ns]
+    assert changed == [copy / INDEX_FILE]
 
 
 # -- the page in a browser ---------------------------------------------------------------------------------------
