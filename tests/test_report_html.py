@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -104,6 +105,34 @@ def test_report_command_rewrites_the_page_and_works_without_the_entry_folders(fi
     assert "Not in this results folder" in page
     assert report_cli.main(["html", str(tmp_path / "nothing")]) == 2
     assert "no leaderboard.json in" in capsys.readouterr().err
+
+
+def test_the_pages_paths_are_its_folders_and_its_command_writes_only_the_page(finished_sweep, tmp_path, monkeypatch):
+    """A page made in a temporary folder can be committed: it names no path of the machine that made it (the entries'
+    folders, configs and checkpoints relative to the results folder, wherever it was when they ran), and the command
+    it shows, copied and run, writes that page and nothing else."""
+    copy = tmp_path / "small"
+    shutil.copytree(finished_sweep, copy)
+    assert report_cli.main(["html", str(copy)]) == 0  # a folder outside the working directory
+    page = (copy / INDEX_FILE).read_text()
+    for where in (tmp_path, finished_sweep):  # where it is, and where its entries ran
+        assert str(where) not in page
+        assert str(where) not in "".join((copy / name).read_text() for name in ("leaderboard.md", "leaderboard.json"))
+    assert "default_root_dir: runs/single_frame-" in page and "save_dir: runs/single_frame-" in page
+    assert "Regenerate (in the results folder): <code>lit-video report html .</code>" in page
+    assert "lecture-claims" not in page  # the claims' part is made again by the page's command, not by one of its own
+
+    monkeypatch.chdir(tmp_path)  # as from the repository's root: the folder named from here
+    assert report_cli.main(["html", "small", "--out", "pages/small.html"]) == 0
+    assert "Regenerate: <code>lit-video report html small --out pages/small.html</code>" in (
+        tmp_path / "pages" / "small.html").read_text()
+    assert report_cli.main(["html", "small"]) == 0
+    command = re.search(r"Regenerate: <code>(.*?)</code>", (copy / INDEX_FILE).read_text())[1]
+    assert command == "lit-video report html small"
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()}
+    assert cli.main(shlex.split(command)[1:]) == 0
+    changed = [p for p in tmp_path.rglob("*") if p.is_file() and before.get(p) != p.stat().st_mtime_ns]
+    assert changed == [copy / INDEX_FILE]
 
 
 # -- the page in a browser ---------------------------------------------------------------------------------------
@@ -213,6 +242,56 @@ def test_the_filters_hide_lines(page):
     assert _column(page, "variant") == ["single_frame"]
     page.fill("#filter-text", "")
     assert len(_column(page, "variant")) == 4
+    assert page.problems == []
+
+
+def _header(page, text: str):
+    return page.locator("#board thead th").filter(has_text=re.compile(f"^{re.escape(text)}$"))
+
+
+def test_the_default_view_fits_1400_px_and_the_chooser_shows_every_column(page):
+    """At 1400 px the default view (accuracy, by class group too, beside cost) fits without scrolling sideways; the
+    column chooser shows the others, one or all, and takes them away again."""
+    table, wrap, viewport = page.evaluate("""() => {
+        const table = document.getElementById("board");
+        return [table.scrollWidth, table.parentElement.clientWidth, window.innerWidth];
+    }""")
+    assert viewport == 1400 and table <= wrap < viewport
+    for header in (*(f"{g} %" for g in GROUPS), "video top-1 %", "GMACs/video"):
+        box = _header(page, header).bounding_box()
+        assert box is not None and box["x"] + box["width"] <= wrap
+    clip, params = _header(page, "clip top-1 %"), _header(page, "params (M)")
+    assert clip.is_hidden() and params.is_visible()
+    total = page.locator("#column-chooser input").count()
+    page.locator("#column-chooser summary").click()
+    page.get_by_label("clip top-1 %", exact=True).check()
+    page.get_by_label("params (M)", exact=True).uncheck()
+    assert clip.is_visible() and params.is_hidden()
+    page.locator("#columns-all").click()
+    assert page.locator("#columns-shown").inner_text() == f"{total} of {total}"
+    assert all(cell.is_visible() for cell in page.locator("#board tbody tr").first.locator("td").all())
+    assert page.evaluate("document.getElementById('board').scrollWidth") > wrap  # every column: it scrolls
+    page.locator("#columns-default").click()
+    assert clip.is_hidden() and params.is_visible()
+    assert page.evaluate("document.getElementById('board').scrollWidth") == table
+    assert page.problems == []
+
+
+def test_a_lines_label_stays_in_place_when_the_table_scrolls_sideways(page):
+    page.locator("#column-chooser summary").click()
+    page.locator("#columns-all").click()
+    page.locator("#column-chooser summary").click()
+    cells = page.locator("#board tbody tr").first.locator("td")
+    rank, variant, family = (cells.nth(i) for i in range(3))
+    before = [cell.bounding_box() for cell in (rank, variant, family)]
+    page.evaluate("document.querySelector('.table-wrap').scrollLeft = 600")
+    after = [cell.bounding_box() for cell in (rank, variant, family)]
+    assert [box["x"] for box in after[:2]] == [box["x"] for box in before[:2]]
+    assert after[2]["x"] < before[2]["x"] - 500  # the rest scrolled under them
+    for cell, box in zip((rank, variant), after[:2], strict=True):  # in front of what scrolls under it
+        on_top = page.evaluate("([x, y]) => document.elementFromPoint(x, y).closest('td')?.cellIndex",
+                               [box["x"] + box["width"] - 3, box["y"] + box["height"] / 2])
+        assert on_top == cell.evaluate("td => td.cellIndex")
     assert page.problems == []
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import json
 import re
+from itertools import pairwise
 
 import pytest
 
 from lit_video.files import write_atomic
 from lit_video.results.folder import append_row, latest_rows, read_rows
-from lit_video.results.leaderboard import leaderboard, markdown_columns, to_csv, to_markdown, write_leaderboards
+from lit_video.results.leaderboard import leaderboard, to_csv, to_markdown, write_leaderboards
 from lit_video.results.plots import write_plots
 from lit_video.results.schema import FIELDS, ROW_FIELDS, columns, make_row, metric_fields
 from lit_video.sweep.entry import precision_dtype
@@ -31,20 +32,60 @@ def test_row_has_exactly_the_schema_fields():
     assert len({f.name for f in FIELDS}) == len(FIELDS)  # each field defined once
 
 
+def _markdown_tables(md: str) -> list[list[str]]:
+    """The headers of each table of a Markdown leaderboard, in order."""
+    return [line.strip("| ").split(" | ") for line, rule in pairwise(md.splitlines())
+            if line.startswith("| ") and rule.startswith("| ---")]
+
+
 def test_every_table_shows_the_schemas_columns_and_a_row_of_an_earlier_version_its_defaults():
     """The CSV, the Markdown and the HTML report's table are projections of the schema: each shows every column of
-    the task's (the Markdown without `model` and `status`, which its variant label and its sections say)."""
+    the task's, a class group's accuracy in its place (the Markdown and the HTML without `model`, which the variant's
+    cell names, and the Markdown without `status`, which its sections say)."""
     from lit_video.report.html import Section, leaderboard_table
 
     old = {k: v for k, v in row("c3d", 0, 0.5).items() if k != "task"}  # written before rows named their task
     (line,) = leaderboard([old, row("c3d", 1, 0.7)])
     assert line["task"] == "classification"
-    table = columns("classification")
-    assert next(csv.reader(to_csv([line]).splitlines()))[:len(table)] == [f.name for f in table]
-    markdown_header = next(h for h in to_markdown([line], "t").splitlines() if h.startswith("| #"))
-    assert markdown_header.split(" | ")[:len(markdown_columns("classification"))] == [
-        "| #", *[f.header for f in markdown_columns("classification")[1:]]]
-    assert leaderboard_table([line], [Section("line-0", line)])["headers"][:len(table)] == [f.header for f in table]
+    table = columns("classification", ["appearance", "motion"])
+    assert next(csv.reader(to_csv([line]).splitlines()))[:len(table)] == [c.name for c in table]
+    assert "group_acc/appearance" in [c.name for c in table] and "params" in [c.name for c in table]
+    shown = [c.header for c in table if c.field.name != "model"]
+    main, more = _markdown_tables(to_markdown([line], "t"))
+    assert sorted(main + more[2:]) == sorted(h for h in shown if h != "status")  # the second: by rank and variant
+    html = [c["header"] for c in leaderboard_table([line], [Section("line-0", line)])["columns"]]
+    assert html == shown
+
+
+def test_the_default_view_is_the_schemas_and_shows_the_groups_first(tmp_path):
+    """Which columns a reader sees first is said once (``Field.default_view``): the Markdown's first table and the
+    HTML's columns before any is chosen; the Markdown's second table has the rest, by rank and variant."""
+    from lit_video.report.html import Section, leaderboard_table
+
+    board = write_leaderboards(tmp_path, [row("c3d", 0, 0.6), row("lrcn", 0, 0.5)], "view")
+    groups = ["appearance", "motion"]
+    default = [c.header for c in columns("classification", groups) if c.default_view]
+    assert default == ["#", "variant", "video top-1 %", "95% CI ±", "appearance %", "motion %", "params (M)",
+                       "GMACs/video", "infer clips/s"]
+    md = (tmp_path / "leaderboard.md").read_text()
+    main, more = _markdown_tables(md)
+    assert main == default
+    assert more[:2] == ["#", "variant"] and not set(more[2:]) & set(default) and "clip top-1 %" in more
+    assert "| 1 | c3d | 60.0 |  | 40.0 | 60.0 | 2.00 | 0.500 | 50.0 |" in md  # one seed: no interval
+    assert "| 1 | c3d | c3d | synthetic |" in md.split("## Every other column")[1]  # the same line, by rank and variant
+    html = leaderboard_table(board, [Section(f"line-{i}", line) for i, line in enumerate(board)])["columns"]
+    assert [c["header"] for c in html if c["default_view"]] == default
+    assert [c["number"] for c in html] == list(range(1, len(html) + 1))  # what the chooser's rules hide by
+
+
+def test_a_line_names_its_model_once_and_a_label_that_hides_it_names_it_too(tmp_path):
+    rows = [row("c3d", 0, 0.6), row("single_frame", 0, 0.5, variant="single_frame[backbone=resnet34]"),
+            row("lrcn", 0, 0.4, variant="baseline")]  # a label given in the sweep
+    write_leaderboards(tmp_path, rows, "names")
+    main = (tmp_path / "leaderboard.md").read_text().split("## Every other column")[0]
+    assert "| 1 | c3d |" in main and "| 2 | single_frame[backbone=resnet34] |" in main
+    assert "| 3 | baseline (lrcn) |" in main
+    assert "c3d (c3d)" not in main and "| model |" not in main
 
 
 def test_a_tests_metrics_become_the_rows_fields():
@@ -213,6 +254,6 @@ def test_the_markdown_names_the_loader_bound_lines_and_each_layout(tmp_path):
     write_leaderboards(tmp_path, rows, "test board")
     md = (tmp_path / "leaderboard.md").read_text()
     assert "Loader-bound lines (loader clips/s below train clips/s): c3d." in md
-    header = next(line for line in md.splitlines() if line.startswith("| #"))
-    assert "| loader clips/s | layout |" in header
+    header = " | ".join(_markdown_tables(md)[1])  # the table of the other columns
+    assert "loader clips/s | layout" in header
     assert "| 30.0 | channels_last |" in md and "| 900.0 | contiguous |" in md

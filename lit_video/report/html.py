@@ -1,14 +1,16 @@
 """``lit-video report html RESULTS_DIR``: a sweep's results as one web page, ``RESULTS_DIR/index.html``, that opens
 from disk with no server and no network: its style, script and charts are inside it.
 
-The page holds the leaderboard (every column of ``leaderboard.md``; sorted by clicking a header, filtered by family,
-dataset and status in the browser), the leaderboard's charts as SVG (``results.plots``, the same figures as the PNGs;
-hovering a point or bar names its model), the lecture's claims where the rows have class groups
-(``report.lecture_claims``), and one section per leaderboard line built from its entries' folders
-(``runs/<entry>/``): the resolved config, the per-layer FLOP table, the training and validation curves, the confusion
-matrix of the test predictions, the throughput per batch size, the machine stamp and the wandb run. A sweep writes it
-at its end; a results folder without ``runs/`` (a copy from git) gets the page without the per-model detail, and
-says so.
+The page holds the leaderboard (the columns of ``leaderboard.md``: its default view, ``Field.default_view``, the
+others a click away in a column chooser; a line's label stays in place when the table scrolls sideways; sorted by
+clicking a header, filtered by family, dataset and status in the browser), the leaderboard's charts as SVG
+(``results.plots``, the same figures as the PNGs; hovering a point or bar names its model), the lecture's claims where
+the rows have class groups (``report.lecture_claims``), and one section per leaderboard line built from its entries'
+folders (``runs/<entry>/``): the resolved config, the per-layer FLOP table, the training and validation curves, the
+confusion matrix of the test predictions, the throughput per batch size, the machine stamp and the wandb run. A sweep
+writes it at its end; a results folder without ``runs/`` (a copy from git) gets the page without the per-model detail,
+and says so. Its paths are relative to the results folder (``Paths``), and the command it shows writes it again and
+nothing else (``PageCommand``), so that a page made in a temporary folder can be committed.
 
 Why SVG by matplotlib, not a JavaScript charting library: matplotlib is already the project's, its SVG needs no
 script to draw, and a page of 20 models stays near a megabyte; Plotly inlined adds 3.5 MB to every page, Vega-Lite
@@ -19,11 +21,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shlex
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,10 +34,10 @@ from typing import Any
 import yaml
 
 from ..files import write_atomic
-from ..results.folder import DETAILS_FILE, PREDICTIONS_FILE, ResultsFolder, latest_rows
-from ..results.leaderboard import board_task, line_key, notes, pct_std
+from ..results.folder import DETAILS_FILE, PREDICTIONS_FILE, RUNS_DIR, ResultsFolder, latest_rows
+from ..results.leaderboard import board_task, cell_text, group_names, line_key, notes, pct_std, shown_columns
 from ..results.plots import Chart, leaderboard_charts, model_colours, svg
-from ..results.schema import ACCURACY_FIELDS, HEADERS, columns, task_of
+from ..results.schema import ACCURACY_FIELDS, HEADERS, LINE_LABEL, task_of
 
 HERE = Path(__file__).parent
 # The curves drawn from an entry's CSV log (``logs/version_*/metrics.csv``): (column, label); loss and accuracy.
@@ -61,6 +64,70 @@ class Section:
     anchor: str
     line: dict[str, Any]
     seeds: list[Seed] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Paths:
+    """How the page names files, so that it reads the same wherever the results folder is copied (a temporary
+    folder's page committed to git): a path in the results folder relative to it, be it where the folder is or where
+    it was when its entries ran; any other path (a dataset's root) as recorded."""
+
+    places: tuple[Path, ...]  # the results folder, resolved, and where its entries' details say it was
+
+    @classmethod
+    def of(cls, results: ResultsFolder, seeds: list[Seed]) -> Paths:
+        """The places of ``results``: where it is, and each folder that its entries' details name an entry folder in
+        (``<place>/runs/<entry id>``)."""
+        entries, places = {seed.folder.name for seed in seeds}, {results.path.resolve()}
+        for text in (text for seed in seeds for text in _texts(seed.details)):
+            parts = Path(text).parts
+            places |= {Path(*parts[:i]) for i in range(1, len(parts) - 1)
+                       if parts[i] == RUNS_DIR and parts[i + 1] in entries}
+        return cls(tuple(places))
+
+    def __call__(self, path: str | Path) -> str:
+        for candidate in (Path(path), Path(path).resolve()):  # as recorded (where the folder was), and from here
+            for place in self.places:
+                if candidate.is_relative_to(place):
+                    return candidate.relative_to(place).as_posix()
+        return str(path)
+
+    def in_config(self, value: Any) -> Any:
+        """A config with its paths named as the page names them (a text with a ``/`` may be one)."""
+        if isinstance(value, dict):
+            return {key: self.in_config(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.in_config(item) for item in value]
+        return self(value) if isinstance(value, str) and "/" in value and not re.match(r"\w+://", value) else value
+
+
+@dataclass(frozen=True)
+class PageCommand:
+    """The command that writes the page again, to copy and run: from the working directory where the results folder
+    is in it (the repository's root: ``results/lecture``), else in the results folder (``where``). It writes this
+    page (``--out`` where that is not the folder's own ``index.html``) and nothing else."""
+
+    folder: str  # the results folder, as the command names it
+    text: str
+    where: str | None
+
+    @classmethod
+    def of(cls, results: ResultsFolder, out: Path) -> PageCommand:
+        folder, here = results.path.resolve(), Path.cwd().resolve()
+        base = here if folder.is_relative_to(here) else folder
+        command = ["lit-video", "report", "html", os.path.relpath(folder, base)]
+        if out.resolve() != results.index_file.resolve():
+            command += ["--out", os.path.relpath(out.resolve(), base)]
+        return cls(command[3], shlex.join(command), None if base == here else "in the results folder")
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """Every text in a JSON value."""
+    if isinstance(value, dict | list):
+        for item in value.values() if isinstance(value, dict) else value:
+            yield from _texts(item)
+    elif isinstance(value, str):
+        yield value
 
 
 def _read_json(path: Path) -> Any:
@@ -104,32 +171,24 @@ def _sort_value(value: Any) -> Any:
 
 
 def leaderboard_table(board: list[dict[str, Any]], sections: list[Section]) -> dict[str, Any]:
-    """Headers and cells (text shown, value sorted by) of every line, with its family, dataset and status for the
-    filters."""
-    groups = sorted({g for line in board for g in line.get("group_acc") or {}})
-    table = columns(board_task(board))
-    headers = [f.header for f in table] + [f"{g} %" for g in groups]
+    """The columns (header, numeric or not, in the default view or not) and every line's cells (text shown, value
+    sorted by), with its family, dataset and status for the filters."""
+    table = shown_columns(board_task(board), group_names(board))
     rows = []
     for line, section in zip(board, sections, strict=True):
-        cells = []
-        for f in table:
-            text = f.format(line.get(f.name))
-            if f.name == "rank" and line.get("within_noise_of"):
-                text = f"{line['rank']} (≈{line['rank'] - 1})"
-            cells.append({"text": text, "value": _sort_value(line.get(f.name)),
-                          "link": section.anchor if f.name == "variant" else None})
-        for g in groups:
-            mean = (line.get("group_acc") or {}).get(g)
-            cells.append({"text": pct_std(mean, (line.get("group_acc_std") or {}).get(g)),
-                          "value": _sort_value(mean), "link": None})
+        cells = [{"text": cell_text(c, line), "value": _sort_value(c.value(line)),
+                  "link": section.anchor if c.field.name == "variant" else None} for c in table]
         rows.append({"cells": cells, "family": str(line.get("family")), "dataset": str(line.get("dataset")),
                      "status": line["status"], "error": line.get("error")})
-    return {"headers": headers, "rows": rows, "numeric": [_is_numeric(board, f.name) for f in table]
-            + [True] * len(groups)}
-
-
-def _is_numeric(board: list[dict[str, Any]], name: str) -> bool:
-    return all(isinstance(_sort_value(line.get(name)), int | float) for line in board if line.get(name) is not None)
+    columns = []
+    for number, c in enumerate(table, 1):
+        numeric = all(isinstance(_sort_value(c.value(line)), int | float) for line in board
+                      if c.value(line) is not None)
+        # Its kind styles it: a line's label stays in place when the table scrolls sideways, text aligns left.
+        kind = "label" if c.field.name in LINE_LABEL else "" if numeric else "text"
+        columns.append({"number": number, "header": c.header, "numeric": numeric, "default_view": c.default_view,
+                        "kind": kind})
+    return {"columns": columns, "rows": rows}
 
 
 # -- one line's section ------------------------------------------------------------------------------------------
@@ -243,13 +302,13 @@ def machine_stamp(seeds: list[Seed]) -> dict[str, Any]:
             "dataset_fingerprint": row.get("dataset_fingerprint")}
 
 
-def entry_config(seed: Seed) -> str | None:
+def entry_config(seed: Seed, paths: Paths) -> str | None:
     """The entry's resolved config as YAML."""
     config = (seed.details or {}).get("resolved_config")
-    return None if config is None else yaml.safe_dump(config, sort_keys=False, width=110)
+    return None if config is None else yaml.safe_dump(paths.in_config(config), sort_keys=False, width=110)
 
 
-def section_view(section: Section) -> dict[str, Any]:
+def section_view(section: Section, paths: Paths) -> dict[str, Any]:
     """What the template shows of one line."""
     seeds = section.seeds
     first = next((s for s in seeds if s.details), None)
@@ -262,16 +321,17 @@ def section_view(section: Section) -> dict[str, Any]:
                  f"{line['eval_views']} views)",
         "summary": [(name.replace("_", " "), pct_std(line.get(name), line.get(f"{name}_std")))
                     for name in ACCURACY_FIELDS if line.get(name) is not None],
-        "folders_missing": [str(s.folder) for s in seeds if not s.folder.is_dir()],
+        "folders_missing": [paths(s.folder) for s in seeds if not s.folder.is_dir()],
         "errors": [(s.row.get("seed"), s.row.get("error")) for s in seeds if s.row.get("status") == "failed"],
-        "config": entry_config(config_seed) if config_seed else None,
+        "config": entry_config(config_seed, paths) if config_seed else None,
         "layers": layer_table(first.details if first else None),
         "curves": curves and svg(curves),
         "task": TASK_PARTS[task].line(section),
         "throughput": throughput_table(first.details if first else None),
         "machine": machine_stamp(seeds),
         "wandb": [(s.row.get("seed"), (s.details or {}).get("wandb")) for s in seeds],
-        "checkpoints": [(s.row.get("seed"), (s.details or {}).get("checkpoint")) for s in seeds],
+        "checkpoints": [(s.row.get("seed"), checkpoint and paths(checkpoint))
+                        for s in seeds for checkpoint in [(s.details or {}).get("checkpoint")]],
     }
 
 
@@ -285,22 +345,22 @@ def _markdown(text: str, demote: int = 0) -> str:
     return re.sub(r"<(/?)h([1-6])>", lambda m: f"<{m[1]}h{min(6, int(m[2]) + demote)}>", rendered)
 
 
-def lecture_claims_html(results: ResultsFolder, rows: list[dict[str, Any]]) -> str | None:
-    """The lecture-claims report of these rows, where they have class groups."""
+def lecture_claims_html(rows: list[dict[str, Any]], command: PageCommand) -> str | None:
+    """The lecture-claims report of these rows, where they have class groups: made, and made again, by the page's
+    command."""
     from .lecture_claims import render
 
     if not any(r.get("group_acc") for r in rows):
         return None
-    command = shlex.join(["lit-video", "report", "lecture-claims", str(results)])
-    text, _ = render(rows, str(results), command)
+    text, _ = render(rows, command.folder, command.text)
     return _markdown(text.split("\n", 1)[1], demote=1)  # without its title: the page's section has one
 
 
 # -- each task's parts -------------------------------------------------------------------------------------------
 
-def classification_page(results: ResultsFolder, rows: list[dict[str, Any]]) -> dict[str, Any]:
+def classification_page(rows: list[dict[str, Any]], command: PageCommand) -> dict[str, Any]:
     """The page's classification part: the lecture's claims (``classification_page.html.j2``)."""
-    claims = lecture_claims_html(results, rows)
+    claims = lecture_claims_html(rows, command)
     return {"claims": claims, "nav": [("claims", "Lecture claims")] if claims else []}
 
 
@@ -318,21 +378,24 @@ class TaskParts:
     machine): ``page`` for the whole page and ``line`` for each line's section, rendered by the templates
     ``<task>_page.html.j2`` and ``<task>_line.html.j2``."""
 
-    page: Callable[[ResultsFolder, list[dict[str, Any]]], dict[str, Any]]
+    page: Callable[[list[dict[str, Any]], PageCommand], dict[str, Any]]
     line: Callable[[Section], dict[str, Any]]
 
 
 TASK_PARTS = {"classification": TaskParts(classification_page, classification_line)}
 
 
-def render_page(results_dir: str | Path) -> str:
-    """The report of the sweep in ``results_dir`` as one HTML document."""
+def render_page(results_dir: str | Path, out: str | Path | None = None) -> str:
+    """The report of the sweep in ``results_dir`` as one HTML document, to be written to ``out`` (default
+    ``results_dir/index.html``)."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     results = ResultsFolder(results_dir)
     board = results.board()
     sections = load_sections(results, board)
     rows = [seed.row for section in sections for seed in section.seeds]
+    paths = Paths.of(results, [seed for section in sections for seed in section.seeds])
+    command = PageCommand.of(results, Path(out) if out is not None else results.index_file)
     task = board_task(board)
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True)
@@ -340,14 +403,14 @@ def render_page(results_dir: str | Path) -> str:
     table = leaderboard_table(board, sections)
     return env.get_template("report.html.j2").render(
         name=results.path.resolve().name, generated=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        command=shlex.join(["lit-video", "report", "html", str(results)]), task=task,
+        command=command, task=task,
         notes=_markdown("\n".join(notes(board))), table=table,
         families=sorted({row["family"] for row in table["rows"]}),
         datasets=sorted({row["dataset"] for row in table["rows"]}),
         statuses=sorted({row["status"] for row in table["rows"]}),
         charts=[(chart.name, svg(chart)) for chart in leaderboard_charts(board)],
-        page=TASK_PARTS[task].page(results, rows),
-        sections=[section_view(section) for section in sections],
+        page=TASK_PARTS[task].page(rows, command),
+        sections=[section_view(section, paths) for section in sections],
         style=(HERE / "templates" / "report.css").read_text(), script=(HERE / "templates" / "report.js").read_text(),
     )
 
@@ -355,7 +418,7 @@ def render_page(results_dir: str | Path) -> str:
 def write_html_report(results_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write the report of ``results_dir`` to ``out`` (default ``results_dir/index.html``); returns the path."""
     path = Path(out) if out is not None else ResultsFolder(results_dir).index_file
-    write_atomic(path, render_page(results_dir))
+    write_atomic(path, render_page(results_dir, path))
     return path
 
 

@@ -1,6 +1,7 @@
 """Leaderboards: results rows combined over seeds into one line per model variant (each field as its schema says:
 ``Field.seeds``), written as CSV, Markdown and JSON (each file replaced atomically). The tables' columns are the
-schema's (``schema.columns``): the Markdown, the CSV, the HTML report and the wandb table show the same ones."""
+schema's (``schema.columns``): the Markdown, the CSV, the HTML report and the wandb table show the same ones, and the
+tables people read its default view first (``Field.default_view``), the other columns a table or a click away."""
 
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ from .schema import (
     FIELD,
     KEY_FIELDS,
     LAST_FIELDS,
+    LINE_LABEL,
     MEAN_FIELDS,
-    Field,
+    Column,
     columns,
     decimals,
     percent,
@@ -142,23 +144,48 @@ def pct_std(mean: Any, std: Any) -> str:
     return percent(mean) + ("" if mean is None or std is None else f" ± {100 * std:.1f}")
 
 
-# The Markdown table lists ok lines only (failures get a section) and names each line by its variant label,
-# which starts with the model's name.
-def markdown_columns(task: str) -> list[Field]:
-    return [f for f in columns(task) if f.name not in ("model", "status")]
+def line_name(line: dict[str, Any]) -> str:
+    """A line's name in the tables people read: its variant label, and its model's name where a label given in
+    the sweep does not start with it (a derived label does: ``single_frame[backbone=resnet34]``)."""
+    variant, model = variant_of(line), str(line.get("model"))
+    return variant if variant.startswith(model) else f"{variant} ({model})"
 
 
-def profiled_columns(task: str) -> list[Field]:
+def shown_columns(task: str, groups: Iterable[str] = ()) -> list[Column]:
+    """The columns of the tables people read (the Markdown, the HTML report): the schema's, but ``model``, which
+    the variant's cell names (``line_name``)."""
+    return [c for c in columns(task, groups) if c.field.name != "model"]
+
+
+def cell_text(column: Column, line: dict[str, Any]) -> str:
+    """What the tables people read show of ``line`` in ``column``."""
+    name = column.field.name
+    if name == "rank" and line.get("within_noise_of"):  # no better than the line above beyond noise
+        return f"{line['rank']} (≈{line['rank'] - 1})"
+    if name == "variant":
+        return line_name(line)
+    if column.group is not None:  # a class group's accuracy, with its spread over seeds
+        return pct_std(column.value(line), (line.get(f"{name}_std") or {}).get(column.group))
+    return column.field.format(column.value(line))
+
+
+def markdown_columns(task: str, groups: Iterable[str] = ()) -> list[Column]:
+    """The Markdown's columns: it lists ok lines only (the others get sections of their own), so no status."""
+    return [c for c in shown_columns(task, groups) if c.field.name != "status"]
+
+
+def profiled_columns(task: str) -> list[Column]:
     """What identifies a profile-only line and what it costs: the Markdown columns every task has (no metric), but
     those of a fit."""
-    return [f for f in markdown_columns(task) if f.tasks == ALL_TASKS
-            and f.name not in ("rank", "seeds", "train_time_s", "data_clips_per_s", "memory_format")]
+    return [c for c in markdown_columns(task) if c.field.tasks == ALL_TASKS
+            and c.field.name not in ("rank", "seeds", "train_time_s", "data_clips_per_s", "memory_format")]
 
 
 STAMP = ("device", "git_sha", "error")  # compare needs the device: speeds compare on one device only
 
 
-def _group_names(board: list[dict[str, Any]]) -> list[str]:
+def group_names(board: list[dict[str, Any]]) -> list[str]:
+    """The class groups of a board's lines, each a column of its tables."""
     return sorted({g for line in board for g in line.get("group_acc") or {}})
 
 
@@ -168,14 +195,14 @@ def board_task(board: list[dict[str, Any]]) -> str:
 
 
 def to_csv(board: list[dict[str, Any]]) -> str:
-    groups = _group_names(board)
-    names = [f.name for f in columns(board_task(board))]
+    """Every column (a class group's accuracy in place, its spread over seeds after them all) and the stamp."""
+    groups = group_names(board)
+    table = columns(board_task(board), groups)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(names + [f"group_acc/{g}" for g in groups] + [f"group_acc_std/{g}" for g in groups] + list(STAMP))
+    writer.writerow([c.name for c in table] + [f"group_acc_std/{g}" for g in groups] + list(STAMP))
     for line in board:
-        cells = [line.get(name) for name in names] + [line["group_acc"].get(g) for g in groups]
-        cells += [(line.get("group_acc_std") or {}).get(g) for g in groups]
+        cells = [c.value(line) for c in table] + [(line.get("group_acc_std") or {}).get(g) for g in groups]
         writer.writerow(["" if v is None else v for v in cells + [line.get(k) for k in STAMP]])
     return out.getvalue()
 
@@ -195,7 +222,7 @@ def notes(board: list[dict[str, Any]]) -> list[str]:
     return [f"Machine: {', '.join(devices) or 'unknown'}. lit-video commit: {', '.join(shas) or 'unknown'}.{fits}",
             "Accuracies are video-level (softmax averaged over the eval views) unless marked clip; "
             f"GMACs = 10^9 multiply-accumulates counted by {COUNTER}, GFLOPs = 2 x GMACs; "
-            "± (here and in the per-group columns) is the standard deviation over seeds and 95% CI ± the "
+            "± in a class group's column and ± (seeds) are the standard deviation over seeds, 95% CI ± the "
             "half-width of the 95 % confidence interval "
             "of the mean (Student's t); a rank marked (≈N) is within noise of rank N (their intervals overlap), "
             "so the two are not told apart. A line with one seed has no interval: its rank is not a claim. "
@@ -204,20 +231,21 @@ def notes(board: list[dict[str, Any]]) -> list[str]:
             "layout is the memory format the fit trained in."]
 
 
+def markdown_table(table: list[Column], lines: list[dict[str, Any]]) -> list[str]:
+    """``lines`` as a Markdown table of ``table``'s columns."""
+    rows = [[c.header for c in table], ["---"] * len(table), *([cell_text(c, line) for c in table] for line in lines)]
+    return ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in rows]
+
+
 def to_markdown(board: list[dict[str, Any]], title: str) -> str:
-    groups = _group_names(board)
-    table, profiled_table = markdown_columns(board_task(board)), profiled_columns(board_task(board))
-    headers = [f.header for f in table] + [f"{g} %" for g in groups]
-    lines = [f"# {title}", "", *notes(board), ""]
-    lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    for line in board:
-        if line["status"] != "ok":
-            continue
-        cells = [f.format(line.get(f.name)) for f in table]
-        if line.get("within_noise_of"):  # the rank says so: no better than the line above beyond noise
-            cells[0] = f"{line['rank']} (≈{line['rank'] - 1})"
-        cells += [pct_std(line["group_acc"].get(g), (line.get("group_acc_std") or {}).get(g)) for g in groups]
-        lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+    """The trained lines in two tables: the default view (``Field.default_view``: accuracy, by class group too, and
+    cost), then every other column by rank and variant; then each stream alone, the profiled and failed lines."""
+    groups, task = group_names(board), board_task(board)
+    table = markdown_columns(task, groups)
+    trained = [line for line in board if line["status"] == "ok"]
+    lines = [f"# {title}", "", *notes(board), "", *markdown_table([c for c in table if c.default_view], trained)]
+    lines += ["", "## Every other column", "", "The lines above, by rank and variant.", "",
+              *markdown_table([c for c in table if c.field.name in LINE_LABEL or not c.default_view], trained)]
     loaded = [line for line in board if line["status"] == "ok" and line.get("data_clips_per_s")]
     if loaded:
         bound = [line["variant"] for line in loaded
@@ -235,7 +263,7 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
         for line in streamed:
             for stream, acc in line["stream_acc"].items():
                 gmacs = (line.get("stream_gmacs_per_clip") or {}).get(stream)
-                cells = [line["variant"], stream, decimals(4)(gmacs), percent(acc["video_top1"]),
+                cells = [line_name(line), stream, decimals(4)(gmacs), percent(acc["video_top1"]),
                          percent(acc["video_top1_std"])]
                 cells += [pct_std(acc["group_acc"].get(g), acc["group_acc_std"].get(g)) for g in groups]
                 lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
@@ -243,11 +271,7 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
     if profiled:
         lines += ["", "## Profiled only", "",
                   "Not trained in this sweep (`profile_only`, the sweep config says why: a run its budget allows "
-                  "would not mean anything): cost figures only.",
-                  "", "| " + " | ".join(f.header for f in profiled_table) + " |",
-                  "|" + "---|" * len(profiled_table)]
-        lines += ["| " + " | ".join(_md_cell(f.format(line.get(f.name))) for f in profiled_table) + " |"
-                  for line in profiled]
+                  "would not mean anything): cost figures only.", "", *markdown_table(profiled_columns(task), profiled)]
     failed = [line for line in board if line["failed_seeds"]]
     if failed:
         lines += ["", "## Failed entries", ""]

@@ -10,7 +10,7 @@ HTML report and the lecture claims are projections of ``FIELDS``: adding a field
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,8 @@ class Field:
     """One results field.
 
     ``row``: stored in a results row (False: a leaderboard line's own, made when the rows are combined).
-    ``header``: its column's header in the leaderboard tables, unit included (None: not a column).
+    ``header``: its column's header in the leaderboard tables, unit included (None: not a column); a per-group
+    field's names the group (``{group}``), each group a column.
     ``seeds``: how a leaderboard line combines its seeds' rows: ``key`` (identifies the line), ``last`` (the latest
     row's), ``accuracy`` (the mean over trained seeds, with ``<name>_std`` and ``<name>_ci95`` beside it), ``mean``
     (over the seeds that measured cost), ``groups`` / ``streams`` (a mean per class group / per stream), ``derived``
@@ -64,6 +65,7 @@ class Field:
     better: str | None = None
     derive: Callable[[dict[str, Any]], Any] | None = None
     default: Any = None  # the value of a row written before the field existed
+    default_view: bool = False
 
     def of(self, row: dict[str, Any]) -> Any:
         """The field's value in ``row`` (``default`` where the row predates the field)."""
@@ -77,10 +79,11 @@ class Field:
 FIELDS: tuple[Field, ...] = (
     # What the entry is.
     Field("task", "what the model was trained and scored on (lit_video.tasks)", default="classification"),
-    Field("rank", "rank by video top-1 within its dataset (trained lines only)", "#", row=False, seeds="line"),
+    Field("rank", "rank by video top-1 within its dataset (trained lines only)", "#", row=False, seeds="line",
+          default_view=True),
     Field("model", "registry name", "model"),
     Field("variant", "the model variant's label in its sweep (its name where the sweep has one variant)", "variant",
-          seeds="key"),
+          seeds="key", default_view=True),
     Field("family", "the model's family (lit-video models)", "family"),
     Field("dataset", "the dataset's label", "dataset", seeds="key"),
     Field("dataset_fingerprint", "videos and hash of the dataset's classes, splits and labels"),
@@ -92,11 +95,12 @@ FIELDS: tuple[Field, ...] = (
     Field("seeds", "trained seeds averaged in the line", "seeds", row=False, seeds="line"),
     # How well it does (classification; multi-label data reports hit@k as top-k).
     Field("video_top1", "video-level top-1 (softmax averaged over the eval views)", "video top-1 %", "%", percent,
-          seeds="accuracy", tasks=CLASSIFICATION, metric=("test/video_top1", "test/video_hit1"), better="higher"),
+          seeds="accuracy", tasks=CLASSIFICATION, metric=("test/video_top1", "test/video_hit1"), better="higher",
+          default_view=True),
     Field("video_top1_std", "standard deviation of video top-1 over seeds", "± (seeds)", "%", percent, row=False,
           seeds="line", tasks=CLASSIFICATION),
     Field("video_top1_ci95", "half-width of the 95 % interval of the mean video top-1 (Student's t)", "95% CI ±",
-          "%", percent, row=False, seeds="line", tasks=CLASSIFICATION),
+          "%", percent, row=False, seeds="line", tasks=CLASSIFICATION, default_view=True),
     Field("video_top5", "video-level top-5", "video top-5 %", "%", percent, seeds="accuracy", tasks=CLASSIFICATION,
           metric=("test/video_top5", "test/video_hit5")),
     Field("clip_top1", "clip-level top-1 (each view alone)", "clip top-1 %", "%", percent, seeds="accuracy",
@@ -105,27 +109,27 @@ FIELDS: tuple[Field, ...] = (
           metric=("test/clip_top5",)),
     Field("mean_class_acc", "video top-1 averaged over the classes present", "mean class acc %", "%", percent,
           seeds="accuracy", tasks=CLASSIFICATION, metric=("test/mean_class_acc",), better="higher"),
-    Field("group_acc", "video top-1 within each class group (group -> fraction)", unit="%", format=percent,
-          seeds="groups", tasks=CLASSIFICATION, metric=("test/group_acc/",)),
+    Field("group_acc", "video top-1 within each class group (group -> fraction)", "{group} %", "%", percent,
+          seeds="groups", tasks=CLASSIFICATION, metric=("test/group_acc/",), default_view=True),
     Field("group_classes", "classes in each class group (group -> count): chance is 1 / count", seeds=None,
           tasks=CLASSIFICATION),
     Field("stream_acc", "each stream's own test accuracy, of a multi-output model (stream -> video_top1, "
           "group_acc)", seeds="streams", tasks=CLASSIFICATION),
     # What it costs.
-    Field("params", "parameters", "params (M)", "M", millions, seeds="mean"),
+    Field("params", "parameters", "params (M)", "M", millions, seeds="mean", default_view=True),
     Field("gmacs_per_clip", "10^9 multiply-accumulates for one clip", "GMACs/clip", "GMACs", decimals(3),
           seeds="mean"),
     Field("gflops_per_clip", "2 x GMACs/clip", "GFLOPs/clip", "GFLOPs", decimals(3), row=False, seeds="derived",
           derive=lambda line: gflops(line.get("gmacs_per_clip"))),
     Field("gmacs_per_video", "GMACs/clip x eval views", "GMACs/video", "GMACs", decimals(3), seeds="mean",
-          better="lower"),
+          better="lower", default_view=True),
     Field("gflops_per_video", "2 x GMACs/video", "GFLOPs/video", "GFLOPs", decimals(3), row=False, seeds="derived",
           derive=lambda line: gflops(line.get("gmacs_per_video"))),
     Field("stream_gmacs_per_clip", "each stream's GMACs per clip, of a multi-stream model (stream -> GMACs)"),
     Field("flow_ms_per_clip", "milliseconds computing one clip's optical flow (a cost the GMACs leave out)",
           "flow ms/clip", "ms", decimals(2), seeds="mean", timed=True),
     Field("infer_clips_per_s", "inference clips per second at the profile's batch size", "infer clips/s", "clips/s",
-          decimals(1), seeds="mean", timed=True, better="higher"),
+          decimals(1), seeds="mean", timed=True, better="higher", default_view=True),
     Field("latency_ms_p50", "median latency of one inference batch", "latency p50 ms", "ms", decimals(1),
           seeds="mean", timed=True, better="lower"),
     Field("latency_ms_p95", "95th percentile latency of one inference batch", "latency p95 ms", "ms", decimals(1),
@@ -166,13 +170,41 @@ MEAN_FIELDS = tuple(f.name for f in FIELDS if f.seeds == "mean")
 LAST_FIELDS = tuple(f.name for f in FIELDS if f.seeds == "last")
 DERIVED_FIELDS = tuple(f for f in FIELDS if f.seeds == "derived")
 HEADERS = {f.name: f.header for f in FIELDS if f.header}
+LINE_LABEL = ("rank", "variant")  # what names a leaderboard line in each of its tables
 # The statuses of an entry that is done (resume skips it): trained and tested, or profiled only (its config says so).
 DONE_STATUSES = ("ok", "profiled")
 
 
-def columns(task: str) -> list[Field]:
-    """The leaderboard table's columns for ``task``, in order (class groups follow them, one column each)."""
-    return [f for f in FIELDS if f.header and f.applies_to(task)]
+@dataclass(frozen=True)
+class Column:
+    """A column of the leaderboard tables: a field, or one class group's value of a per-group field (``group``)."""
+
+    field: Field
+    group: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.field.name if self.group is None else f"{self.field.name}/{self.group}"
+
+    @property
+    def header(self) -> str:
+        return str(self.field.header).format(group=self.group)
+
+    @property
+    def default_view(self) -> bool:
+        return self.field.default_view
+
+    def value(self, line: dict[str, Any]) -> Any:
+        value = line.get(self.field.name)
+        return value if self.group is None else (value or {}).get(self.group)
+
+
+def columns(task: str, groups: Iterable[str] = ()) -> list[Column]:
+    """The leaderboard tables' columns for ``task``, in order; a per-group field is a column per class group of
+    ``groups``."""
+    groups = tuple(groups)
+    return [Column(f, g) for f in FIELDS if f.header and f.applies_to(task)
+            for g in (groups if f.seeds == "groups" else (None,))]
 
 
 def make_row(**values: Any) -> dict[str, Any]:

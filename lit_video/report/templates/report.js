@@ -1,7 +1,7 @@
 "use strict";
-// The leaderboard's sorting and filtering: a header's button sorts by its column (again: the other way); the
-// selects and the search box hide the lines that do not match. Cells carry the raw value in data-value (empty:
-// none, sorted last whichever the direction).
+// The leaderboard's sorting, filtering and columns: a header's button sorts by its column (again: the other way);
+// the selects and the search box hide the lines that do not match; the column chooser shows and hides columns.
+// Cells carry the raw value in data-value (empty: none, sorted last whichever the direction).
 (function () {
   const table = document.getElementById("board");
   const body = table.tBodies[0];
@@ -53,4 +53,32 @@
   selects.forEach((s) => s.addEventListener("change", filter));
   search.addEventListener("input", filter);
   filter();
+
+  // The column chooser: a column unticked is hidden by a rule of #hidden-columns (its nth-child), so sorting and
+  // filtering need not know of it. A box's default (its checked attribute) is the default view.
+  const hidden = document.getElementById("hidden-columns");
+  const boxes = Array.from(document.querySelectorAll("#column-chooser input[type=checkbox]"));
+  const counted = document.getElementById("columns-shown");
+
+  function placeLabel() {  // the variant's cell sticks right of the rank's, however wide the rank's column is
+    table.style.setProperty("--label-left", headers[0].getBoundingClientRect().width + "px");
+  }
+
+  function showColumns() {
+    hidden.textContent = boxes.filter((b) => !b.checked)
+      .map((b) => "#board tr > :nth-child(" + b.value + ") { display: none; }").join("\n");
+    counted.textContent = boxes.filter((b) => b.checked).length + " of " + boxes.length;
+    placeLabel();
+  }
+
+  boxes.forEach((b) => b.addEventListener("change", showColumns));
+  document.getElementById("columns-all").addEventListener("click", () => {
+    boxes.forEach((b) => { b.checked = true; });
+    showColumns();
+  });
+  document.getElementById("columns-default").addEventListener("click", () => {
+    boxes.forEach((b) => { b.checked = b.defaultChecked; });
+    showColumns();
+  });
+  placeLabel();
 })();
