@@ -96,12 +96,21 @@ def test_merging_a_sweep_writes_its_page(finished_sweep, finished_sweep_config, 
 def test_report_command_rewrites_the_page_and_works_without_the_entry_folders(finished_sweep, tmp_path, capsys):
     copy = tmp_path / "small"
     shutil.copytree(finished_sweep, copy, ignore=shutil.ignore_patterns("runs", "wandb"))  # what git holds
+    # The sweep's page, built with runs/, is not overwritten by one without: it says so and writes nothing.
+    full = (copy / INDEX_FILE).read_text()
+    assert report_cli.main(["html", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{copy / INDEX_FILE} not overwritten: it was built with 7 entry folder(s) " \
+        f"missing from {copy / 'runs'}" in err
+    assert (copy / INDEX_FILE).read_text() == full
+    assert report_cli.main(["html", str(copy), "--out", str(tmp_path / "elsewhere.html")]) == 0  # as the error says
     (copy / INDEX_FILE).unlink()
     assert report_cli.main(["html", str(copy)]) == 0
     assert "index.html" in capsys.readouterr().out
     page = (copy / INDEX_FILE).read_text()
     assert page.count('<svg ') == 3  # the charts only: curves and matrices need runs/
     assert "Not in this results folder" in page
+    assert report_cli.main(["html", str(copy)]) == 0  # over a page built without the same folders: nothing lost
     assert report_cli.main(["html", str(tmp_path / "nothing")]) == 2
     assert "no leaderboard.json in" in capsys.readouterr().err
 
