@@ -115,6 +115,24 @@ def test_report_command_rewrites_the_page_and_works_without_the_entry_folders(fi
     assert "no leaderboard.json in" in capsys.readouterr().err
 
 
+def test_a_sweep_rerun_where_git_put_its_results_keeps_them(finished_sweep, finished_sweep_config, tmp_path,
+                                                           monkeypatch, capsys):
+    """A sweep writes to my_results/ unless told otherwise. Rerun over results without runs/ (as a clone has them),
+    it finds the entries done, and leaves the page and the folder's own .gitignore lines as they were."""
+    clone = tmp_path / "my_results" / "small"
+    shutil.copytree(finished_sweep, clone, ignore=shutil.ignore_patterns("runs", "wandb"))
+    (clone / ".gitignore").write_text("runs/\nnotes.txt\n")  # an older list, and a line of the folder's own
+    page = (clone / INDEX_FILE).read_text()
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["sweep", str(finished_sweep_config), "--no-wandb"]) == 1  # the NaN entries fail again
+    out = capsys.readouterr()
+    assert "0 done, 5 skipped, 2 failed" in out.out and not (tmp_path / "results").exists()
+    assert f"{Path('my_results/small') / INDEX_FILE} not overwritten" in out.err
+    assert (clone / INDEX_FILE).read_text() == page
+    assert (clone / ".gitignore").read_text().splitlines()[:2] == ["runs/", "notes.txt"]
+    assert {"wandb/", "cluster/", ".lock*"} <= set((clone / ".gitignore").read_text().splitlines())
+
+
 # -- the page in a browser ---------------------------------------------------------------------------------------
 
 def _chromium() -> str | None:

@@ -25,10 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     """The command: run (or merge) the sweep, then write its HTML report (a command may use both the sweep and
     the report; the sweep's library modules never import the report)."""
     parser = argparse.ArgumentParser(prog="lit-video sweep", description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n")[2], formatter_class=argparse.RawTextHelpFormatter)
+                                     epilog=__doc__.split("\n\n")[2])
     parser.add_argument("config", help="sweep YAML, e.g. configs/sweeps/lecture.yaml")
-    parser.add_argument("--out", default="results", help="results folder; the sweep writes OUT/<name>/ "
-                                                         "(default: results)")
+    parser.add_argument("--out", default="my_results",
+                        help="results folder; the sweep writes OUT/<name>/ (default: my_results, which git ignores; "
+                             "--out results rewrites the committed results)")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                         help="skip entries that already have an ok row with the same config hash "
                              "(default: on)")
