@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     except SweepConfigError as err:
         print(f"lit-video sweep: configuration error: {err}", file=sys.stderr)
         return 2
+    if sweep.auto and args.launcher == "local" and not args.merge:  # what it chose on this machine
+        print(sweep.auto)
     from .merge import RowsDisagree
     from .runner import ResultsFolderBusy, Shard, merge_sweep, run_sweep
 
