@@ -26,6 +26,15 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on: its affinity (a cpuset: SLURM's, a container's, taskset's), which
+    ``os.cpu_count`` ignores; every core where the system cannot say."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
 def default_precision(accelerator: str = "auto") -> str:
     """The Trainer precision a run takes where its config sets none: bf16 autocast (``bf16-mixed``) on a GPU that has
     bf16 (Ampere and newer), where it is about twice as fast as float32 at the same accuracy for these networks;

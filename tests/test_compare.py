@@ -33,19 +33,45 @@ def boards(tmp_path):
     return a, b
 
 
-def test_compare_flags_planted_regression(boards, capsys):
+def test_compare_flags_planted_regression(boards, capsys, monkeypatch):
     a, b = boards
     assert compare.main([str(a), str(b), "--json"]) == 0  # reports, but only fails when asked to
     result = {line["model"]: line for line in json.loads(capsys.readouterr().out)}
     assert any("video top-1" in r for r in result["c3d"]["regressions"])
     assert result["single_frame"]["regressions"] == []  # 0.5 points is below the 1-point threshold
     assert "failed in B" in result["lrcn"]["regressions"][0]
+    monkeypatch.setenv("COLUMNS", "80")
     assert compare.main([str(a), str(b), "--fail-on-regression"]) == 1
     out = capsys.readouterr().out
-    assert "REGRESSION" in out and "c3d" in out
-    # Piped (80 columns): a block per line, one figure a line, whole numbers rather than squeezed cells.
-    figures = [line for line in out.splitlines() if line.startswith("  ")]
-    assert "  video top-1 %    80.0 → 70.0 (-10.0)" in figures and all(len(line) <= 80 for line in figures)
+    # Piped: a table of deltas, one line per model (A, B and the change of video top-1 and inference clips/s), then
+    # the flagged lines' details; 80 columns, no terminal codes.
+    lines = out.splitlines()
+    assert "\x1b" not in out and max(map(len, lines)) <= 80
+    header = lines.index(next(line for line in lines if line.startswith("variant")))
+    assert lines[header - 1].split() == ["video", "top-1", "%", "infer", "clips/s"]
+    assert lines[header].split() == ["variant", "A", "B", "Δ", "A", "B", "Δ"]
+    table = {line.split()[0]: line.split()[1:] for line in lines[header + 1:header + 4]}
+    assert table == {"c3d": ["80.0", "70.0", "-10.0", "100", "100", "+0%", "REGRESSED"],
+                     "single_frame": ["60.0", "59.5", "-0.5", "100", "100", "+0%"],
+                     "lrcn": ["50.0", "-", "100", "-", "REGRESSED"]}
+    details = lines[header + 4:]
+    assert details[:4] == ["", "REGRESSED (2 of 3 lines):",
+                           "  c3d: video top-1 % 80.0 -> 70.0 (-10.0 points; one seed: judged against",
+                           "    --threshold alone)"]
+    assert "  lrcn: failed in B: FloatingPointError: training loss is nan" in details
+    assert details[-1] == "2 of 3 lines regressed (beyond 1.0 points / 10% speed)"
+
+
+def test_a_long_name_is_cut_in_the_table_and_whole_in_the_details(tmp_path, capsys, monkeypatch):
+    label = "single_frame[backbone=resnet34, dropout=0.5, lr=0.0003]"  # rich markup would read the brackets
+    append_row(tmp_path / "a.jsonl", {**row("single_frame", 0.8), "variant": label})
+    append_row(tmp_path / "b.jsonl", {**row("single_frame", 0.7), "variant": label})
+    monkeypatch.setenv("COLUMNS", "80")
+    assert compare.main([str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")]) == 0
+    out = capsys.readouterr().out
+    assert max(map(len, out.splitlines())) <= 80
+    assert any(line.startswith(f"{label[:30]}…") and line.endswith("REGRESSED") for line in out.splitlines())
+    assert f"{label}: video top-1 % 80.0 -> 70.0" in " ".join(out.split())
 
 
 def test_compare_threshold_and_identical_boards(boards, capsys):
@@ -84,11 +110,13 @@ def test_a_drop_within_the_noise_over_seeds_is_no_regression(tmp_path, capsys):
         append_row(tmp_path / "b.jsonl", row("c3d", tb, seed=seed))
         append_row(tmp_path / "c.jsonl", row("c3d", ta - 0.2, seed=seed))
     a, b, c = (str(tmp_path / f"{n}.jsonl") for n in "abc")
+    printed = lambda: " ".join(capsys.readouterr().out.split())  # noqa: E731 (the details wrap to the terminal)
     assert compare.main([a, b, "--fail-on-regression"]) == 0
-    assert "within the noise over seeds" in capsys.readouterr().out
+    assert "c3d: video top-1 % 64.0 -> 62.8 (-1.2 points): within the noise over seeds" in printed()
     assert compare.main([a, c, "--fail-on-regression"]) == 1
-    assert "beyond the noise over seeds" in capsys.readouterr().out
+    # 20 points down; the two 95 % intervals (+-9.9 points each: t 4.303 x 4 / sqrt 3) 0.1 apart.
+    assert "c3d: video top-1 % 64.0 -> 44.0 (-20.0 points, 0.1 beyond the noise over seeds)" in printed()
     append_row(tmp_path / "d.jsonl", row("c3d", 0.640))
     append_row(tmp_path / "e.jsonl", row("c3d", 0.628))
     assert compare.main([str(tmp_path / "d.jsonl"), str(tmp_path / "e.jsonl"), "--fail-on-regression"]) == 1
-    assert "one seed: judged against --threshold alone" in capsys.readouterr().out
+    assert "(-1.2 points; one seed: judged against --threshold alone)" in printed()

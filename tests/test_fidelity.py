@@ -66,6 +66,12 @@ def test_report_fidelity_writes_the_markdown(rows, tmp_path, capsys, monkeypatch
     assert "0 failing" in capsys.readouterr().out
     text = out.read_text()
     assert "| params | 28,043,472 | 28,043,472 | +0.00% | agrees |" in text and "## Models with no published" in text
+    # Without --out the Markdown goes to stdout, its summary to stderr, and no file is written (docs/ least of all).
+    monkeypatch.chdir(tmp_path)
+    assert main(["fidelity"]) == 0
+    printed = capsys.readouterr()
+    assert printed.out == text.replace(f" --out {out}", "") and "0 failing" in printed.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fidelity.md"]
 
 
 def test_an_accuracy_carries_its_protocol_and_says_when_its_clip_is_not_the_costs():

@@ -97,12 +97,21 @@ def test_merging_a_sweep_writes_its_page(finished_sweep, finished_sweep_config, 
 def test_report_command_rewrites_the_page_and_works_without_the_entry_folders(finished_sweep, tmp_path, capsys):
     copy = tmp_path / "small"
     shutil.copytree(finished_sweep, copy, ignore=shutil.ignore_patterns("runs", "wandb"))  # what git holds
+    # The sweep's page, built with runs/, is not overwritten by one without: it says so and writes nothing.
+    full = (copy / INDEX_FILE).read_text()
+    assert report_cli.main(["html", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{copy / INDEX_FILE} not overwritten: it was built with 7 entry folder(s) " \
+        f"missing from {copy / 'runs'}" in err
+    assert (copy / INDEX_FILE).read_text() == full
+    assert report_cli.main(["html", str(copy), "--out", str(tmp_path / "elsewhere.html")]) == 0  # as the error says
     (copy / INDEX_FILE).unlink()
     assert report_cli.main(["html", str(copy)]) == 0
     assert "index.html" in capsys.readouterr().out
     page = (copy / INDEX_FILE).read_text()
     assert page.count('<svg ') == 3  # the charts only: curves and matrices need runs/
     assert "Not in this results folder" in page
+    assert report_cli.main(["html", str(copy)]) == 0  # over a page built without the same folders: nothing lost
     assert report_cli.main(["html", str(tmp_path / "nothing")]) == 2
     assert "no leaderboard.json in" in capsys.readouterr().err
 
@@ -133,6 +142,24 @@ def test_the_pages_paths_are_its_folders_and_its_command_writes_only_the_page(fi
     assert cli.main(shlex.split(command)[1:]) == 0
     changed = [p for p in tmp_path.rglob("*") if p.is_file() and before.get(p) != p.stat().st_mtime_ns]
     assert changed == [copy / INDEX_FILE]
+
+
+def test_a_sweep_rerun_where_git_put_its_results_keeps_them(finished_sweep, finished_sweep_config, tmp_path,
+                                                           monkeypatch, capsys):
+    """A sweep writes to my_results/ unless told otherwise. Rerun over results without runs/ (as a clone has them),
+    it finds the entries done, and leaves the page and the folder's own .gitignore lines as they were."""
+    clone = tmp_path / "my_results" / "small"
+    shutil.copytree(finished_sweep, clone, ignore=shutil.ignore_patterns("runs", "wandb"))
+    (clone / ".gitignore").write_text("runs/\nnotes.txt\n")  # an older list, and a line of the folder's own
+    page = (clone / INDEX_FILE).read_text()
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["sweep", str(finished_sweep_config), "--no-wandb"]) == 1  # the NaN entries fail again
+    out = capsys.readouterr()
+    assert "0 done, 5 skipped, 2 failed" in out.out and not (tmp_path / "results").exists()
+    assert f"{Path('my_results/small') / INDEX_FILE} not overwritten" in out.err
+    assert (clone / INDEX_FILE).read_text() == page
+    assert (clone / ".gitignore").read_text().splitlines()[:2] == ["runs/", "notes.txt"]
+    assert {"wandb/", "cluster/", ".lock*"} <= set((clone / ".gitignore").read_text().splitlines())
 
 
 # -- the page in a browser ---------------------------------------------------------------------------------------

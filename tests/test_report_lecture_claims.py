@@ -127,6 +127,21 @@ def test_latest_row_per_config_hash_and_rows_that_are_not_evidence(tmp_path):
     assert [p.name for p in out.parent.iterdir()] == ["claims.md"]  # written atomically, nothing left over
 
 
+def test_without_out_the_report_is_printed_and_nothing_written(tmp_path, capsys, monkeypatch):
+    """The committed docs/lecture_claims.md is rewritten only when named: by default the Markdown goes to stdout
+    (a pipe gets it alone: the summary goes to stderr) and names the command without --out."""
+    text, _ = report(tmp_path, rows_of(BASE))
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path)
+    folder = str(tmp_path / "sweep")
+    assert main(["report", "lecture-claims", folder]) == 0
+    printed = capsys.readouterr()
+    assert printed.out == text.replace(f" --out {tmp_path / 'docs' / 'claims.md'}", "")
+    assert f"- Regenerate: `lit-video report lecture-claims {folder}`" in printed.out
+    assert printed.err == "lit-video report lecture-claims: 5 held, 1 did not hold\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs", "sweep"]
+
+
 def test_a_folder_without_results_is_a_clear_error(tmp_path, capsys):
     missing = tmp_path / "no_sweep_here"
     assert main(["report", "lecture-claims", str(missing), "--out", str(tmp_path / "x.md")]) == 2
@@ -140,3 +155,18 @@ def test_report_help_lists_lecture_claims(capsys):
         main(["report", "--help"])
     assert exit_.value.code == 0 and "lecture-claims" in capsys.readouterr().out
     assert main(["--help"]) == 0 and "report" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [["sweep"], ["report"], *(["report", kind] for kind in
+                                                               ("lecture-claims", "fidelity", "html"))])
+def test_the_help_of_the_commands_that_write_results_fits_80_columns_and_says_where(command, capsys, monkeypatch):
+    """Each says where it writes by default, and how the committed results and docs are written: by name."""
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--help"])
+    text = capsys.readouterr().out
+    assert exit_.value.code == 0 and max(map(len, text.splitlines())) <= 80
+    says = {"sweep": "default: my_results", "report": "one subcommand per kind", "lecture-claims": "default: print it",
+            "fidelity": "default: print it", "html": "never overwritten by one without them"}
+    assert says[command[-1]] in " ".join(text.split())
+

@@ -10,7 +10,7 @@ from itertools import pairwise
 import pytest
 
 from lit_video.files import write_atomic
-from lit_video.results.folder import append_row, latest_rows, read_rows
+from lit_video.results.folder import ResultsFolder, append_row, latest_rows, read_rows
 from lit_video.results.leaderboard import leaderboard, to_csv, to_markdown, write_leaderboards
 from lit_video.results.plots import write_plots
 from lit_video.results.schema import FIELDS, ROW_FIELDS, columns, make_row, metric_fields
@@ -112,6 +112,18 @@ def test_append_is_atomic_and_a_torn_last_line_is_tolerated(tmp_path):
     path.write_text('{"broken\n' + json.dumps(row("c3d", 0, 0.5)) + "\n")
     with pytest.raises(ValueError, match="line 1"):
         read_rows(path)
+
+
+def test_a_folders_gitignore_gains_what_it_lacks_and_keeps_its_own_lines(tmp_path):
+    folder, ignore = ResultsFolder(tmp_path), tmp_path / ".gitignore"
+    folder.git_ignore("runs/", "wandb/")
+    assert ignore.read_text() == "runs/\nwandb/\n"
+    ignore.write_text("runs/\n# the folder's own\nnotes.txt")  # an older list, edited by hand
+    folder.git_ignore("runs/", "wandb/", ".lock*")
+    assert ignore.read_text() == "runs/\n# the folder's own\nnotes.txt\nwandb/\n.lock*\n"
+    before = ignore.stat().st_mtime_ns
+    folder.git_ignore("wandb/", "runs/")
+    assert ignore.stat().st_mtime_ns == before  # nothing lacking: not rewritten
 
 
 def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path):

@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from helpers import sweep_config
 
@@ -99,8 +100,9 @@ def test_variants_of_one_model_get_labels(tiny_dataset):
     ({"name": "a/b"}, "folder-safe"),
     ({"models": ["c3d", "c3d"]}, "both labelled 'c3d'"),
     ({"epochs": 3}, "unknown key"),
-    ({"parallel": 0}, "`parallel` must be a whole number of jobs >= 1, got 0"),
+    ({"parallel": 0}, "`parallel` must be auto or a whole number of jobs >= 1, got 0"),
     ({"parallel": True}, "`parallel` must be"),
+    ({"parallel": "all"}, "`parallel` must be auto or a whole number of jobs >= 1, got 'all'"),
     # Found before training, by building the data and the model (on the meta device) of every entry:
     ({"data": {"root": "/no/such/dataset"}}, r"models\[0\] \(lecture_late_fusion\): data: .*/no/such/dataset"),
     ({"models": [{"name": "c3d", "data": {"size": 16}}]}, r"'c3d' takes clips of at least 16 frames at 32x32 px"),
@@ -414,6 +416,53 @@ def test_sweep_end_to_end_kill_resume_failure_tables_plots_wandb(tiny_dataset, t
     assert len(named) == 1 and named <= {str(run.relative_to(sweep_dir)) for run in runs}
     assert not list(sweep_dir.glob(".tmp-*"))  # what the killed sweep was writing was cleaned up
 
+
+
+@pytest.fixture
+def one_core():
+    """This process pinned to one of its cores (a cpuset, as SLURM or a container gives), then set free again."""
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cores)})
+    yield
+    os.sched_setaffinity(0, cores)
+
+
+def test_parallel_auto_takes_a_job_per_core_and_no_more_than_the_models(tiny_dataset):
+    """On this machine's cores (its affinity: what the runner divides into threads), capped by the two models."""
+    from lit_video.machine import usable_cores
+
+    cores = usable_cores()
+    sweep = parse_sweep(sweep_config(tiny_dataset, seeds=[0, 1], parallel="auto"), "auto.yaml")
+    jobs = min(cores, 2)
+    assert sweep.parallel == jobs and len(sweep.entries) == 4
+    assert sweep.auto == (f"parallel: auto -> {jobs} job{'s' * (jobs > 1)} at once, {cores // jobs} "
+                          f"thread{'s' * (cores // jobs > 1)} each ({cores} core{'s' * (cores > 1)}, 2 models to "
+                          "train)")
+    one = parse_sweep(sweep_config(tiny_dataset, parallel="auto", models=["lecture_late_fusion"]), "auto.yaml")
+    assert one.parallel == 1 and f"1 job at once, {cores} thread" in one.auto  # the one model gets every core
+    assert parse_sweep(sweep_config(tiny_dataset, parallel=2), "fixed.yaml").auto is None
+
+
+def test_parallel_auto_on_one_core_runs_one_job_and_says_so(tiny_dataset, tmp_path, one_core, capsys):
+    """What it chose is printed before the sweep starts (here the results folder is busy, so nothing runs)."""
+    from lit_video.sweep.runner import results_lock
+
+    path = tmp_path / "auto.yaml"
+    path.write_text(yaml.safe_dump(sweep_config(tiny_dataset, parallel="auto")))
+    assert load_sweep(path).parallel == 1
+    (tmp_path / "out" / "tiny").mkdir(parents=True)
+    with results_lock(tmp_path / "out" / "tiny"):
+        assert cli.main([str(path), "--out", str(tmp_path / "out"), "--no-wandb"]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "parallel: auto -> 1 job at once, 1 thread each (1 core, 2 models to train)\n"
+    assert "is in use by lit-video sweep" in printed.err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU: an accelerator trains one model at a time")
+def test_parallel_auto_on_a_gpu_runs_one_job(tiny_dataset):
+    sweep = parse_sweep(sweep_config(tiny_dataset, parallel="auto", trainer={
+        **sweep_config(tiny_dataset)["trainer"], "accelerator": "gpu"}), "gpu.yaml")
+    assert sweep.parallel == 1 and sweep.auto.endswith("(lecture_late_fusion and others on an accelerator)")
 
 
 def test_the_progress_counts_finished_entries_whatever_order_jobs_run_in(tiny_dataset):

@@ -11,6 +11,22 @@ from ..files import write_atomic
 from ..terminal import HelpFormatter
 
 
+def _command(*words: str, out: str | None) -> str:
+    """The command line that makes this report, for the report to name."""
+    return shlex.join(["lit-video", "report", *words, *(["--out", out] if out else [])])
+
+
+def _deliver(kind: str, text: str, out: str | None, summary: str) -> None:
+    """The Markdown to ``out``, or to stdout where no --out is given; the summary then goes to stderr, so that a pipe
+    gets the Markdown alone. A committed report (docs/) is rewritten only when named with --out."""
+    if out is None:
+        sys.stdout.write(text)
+        print(f"lit-video report {kind}: {summary}", file=sys.stderr)
+    else:
+        write_atomic(out, text)
+        print(f"wrote {out}: {summary}")
+
+
 def lecture_claims(args: argparse.Namespace) -> int:
     from ..results.folder import read_rows
     from .lecture_claims import render, results_file
@@ -20,23 +36,19 @@ def lecture_claims(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as err:
         print(f"lit-video report lecture-claims: {err}", file=sys.stderr)
         return 2
-    command = shlex.join(["lit-video", "report", "lecture-claims", args.results, "--out", args.out])
-    text, verdicts = render(rows, args.results, command)
-    write_atomic(args.out, text)
+    text, verdicts = render(rows, args.results, _command("lecture-claims", args.results, out=args.out))
     counts = {v: verdicts.count(v) for v in dict.fromkeys(verdicts)}
-    print(f"wrote {args.out}: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
+    _deliver("lecture-claims", text, args.out, ", ".join(f"{n} {v}" for v, n in counts.items()))
     return 0
 
 
 def fidelity(args: argparse.Namespace) -> int:
     from .fidelity import FAILS, fidelity_rows, render
 
-    command = shlex.join(["lit-video", "report", "fidelity", "--out", args.out])
     rows = fidelity_rows()
-    write_atomic(args.out, render(rows, command))
     failing = [f"{r.model} {r.quantity}" for r in rows if r.verdict == FAILS]
-    print(f"wrote {args.out}: {len(rows)} published figures, {len(failing)} failing"
-          + (f" ({', '.join(failing)})" if failing else ""))
+    _deliver("fidelity", render(rows, _command("fidelity", out=args.out)), args.out,
+             f"{len(rows)} published figures, {len(failing)} failing" + (f" ({', '.join(failing)})" if failing else ""))
     return 1 if failing else 0
 
 
@@ -61,24 +73,25 @@ def main(argv: list[str] | None = None) -> int:
                               "evidence of a sweep (accuracy per class group over seeds) and a verdict by "
                               "stated rules.")
     claims.add_argument("results", help="a sweep's results folder (holding results.jsonl), e.g. results/lecture")
-    claims.add_argument("--out", default="docs/lecture_claims.md",
-                        help="the Markdown file to write (default: docs/lecture_claims.md)")
+    claims.add_argument("--out", metavar="FILE", help="write the Markdown to FILE (default: print it); "
+                        "--out docs/lecture_claims.md rewrites the committed one")
     claims.set_defaults(run=lecture_claims)
     report = kinds.add_parser("fidelity", help="every published figure of the registry beside lit-video's count "
                               "of the same network at the same input (Markdown)",
                               description="Published GMACs, parameters and layer figures (with their sources) "
                               "beside lit-video's own count; exits 1 if a figure disagrees without a documented "
                               "reason.")
-    report.add_argument("--out", default="docs/fidelity.md",
-                        help="the Markdown file to write (default: docs/fidelity.md)")
+    report.add_argument("--out", metavar="FILE", help="write the Markdown to FILE (default: print it); "
+                        "--out docs/fidelity.md rewrites the committed one")
     report.set_defaults(run=fidelity)
     page = kinds.add_parser("html", help="a sweep's results as one self-contained web page: the leaderboard "
                             "(sortable, filterable), charts, lecture claims and a section per model",
                             description="Writes RESULTS/index.html: no external requests, opens from disk. The "
                             "per-model sections (config, FLOPs per layer, curves, confusion matrix, throughput "
-                            "per batch size, machine, wandb run) read the entries' folders under RESULTS/runs/. "
-                            "Every sweep writes it at its end.")
-    page.add_argument("results", help="a sweep's results folder (holding leaderboard.json), e.g. results/lecture")
+                            "per batch size, machine, wandb run) read the entries' folders under RESULTS/runs/; "
+                            "a page built with them is never overwritten by one without them (a clone of the "
+                            "repository has no runs/). Every sweep writes it at its end.")
+    page.add_argument("results", help="a sweep's results folder (holding leaderboard.json), e.g. my_results/lecture")
     page.add_argument("--out", default=None, help="the HTML file to write (default: RESULTS/index.html)")
     page.set_defaults(run=html_report)
     args = parser.parse_args(argv)

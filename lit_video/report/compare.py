@@ -1,11 +1,12 @@
-"""``lit-video compare A B``: two leaderboards side by side per model, with deltas and regressions flagged.
+"""``lit-video compare A B``: two leaderboards as a table of deltas, one line per model, regressions flagged.
 
 A and B are sweep folders, ``leaderboard.json`` / ``.csv`` files, or ``results.jsonl`` files. A line of B
 regresses when an accuracy drops by more than ``--threshold`` points and, where both sides have several seeds,
 beyond the noise (their 95 % intervals over seeds do not overlap; with one seed the output says the threshold
 alone judged it); when a speed figure gets worse by more than ``--speed-threshold`` (only when both ran on the
 same device: speeds of different machines do not compare); or when a model that passed in A failed or is
-missing in B. ``--fail-on-regression`` makes that exit 1, to guard CI.
+missing in B. ``--fail-on-regression`` makes that exit 1, to guard CI. The table shows the key figures
+(``TABLE_METRICS``); below it, each flagged line's regressions say which figures and by how much.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import argparse
 import csv
 import json
 import sys
+import textwrap
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from ..results.folder import ResultsFolder, read_rows
 from ..results.leaderboard import leaderboard, line_key, within_noise
@@ -31,6 +34,9 @@ ACCURACY_METRICS = tuple(f.name for f in FIELDS if f.better and f.unit == "%")
 SPEED_METRICS = {f.name: f.better == "higher" for f in FIELDS if f.better and f.timed}  # field: higher is better
 FIGURES = tuple(f.name for f in FIELDS if f.better)
 COST_FIGURES = tuple(f for f in FIGURES if f not in ACCURACY_METRICS and f not in SPEED_METRICS)
+# The table's figures, A, B and the change for each: the first accuracy and the first speed compare judges (video
+# top-1, which ranks the leaderboard, and inference clips/s). Every figure is judged; the details name the rest.
+TABLE_METRICS = (ACCURACY_METRICS[0], next(iter(SPEED_METRICS)))
 
 
 def load_board(path: str | Path) -> list[dict[str, Any]]:
@@ -109,13 +115,15 @@ def compare_boards(a: list[dict[str, Any]], b: list[dict[str, Any]], threshold: 
                 va, vb = la.get(field), lb.get(field)
                 if va is None or vb is None or 100 * (va - vb) <= threshold:
                     continue
-                drop = f"{HEADERS[field]} {100 * va:.1f} -> {100 * vb:.1f}"
+                drop = f"{HEADERS[field]} {100 * va:.1f} -> {100 * vb:.1f} ({100 * (vb - va):+.1f} points"
                 noise = within_noise(la, lb, field)
                 if noise:  # a drop the seeds' own spread explains is no regression
-                    notes.append(f"{drop}: within the noise over seeds (95 % intervals overlap)")
-                else:
-                    regressions.append(drop + (" (one seed: judged against --threshold alone)"
-                                               if noise is None else " (beyond the noise over seeds)"))
+                    notes.append(f"{drop}): within the noise over seeds (95 % intervals overlap)")
+                elif noise is None:
+                    regressions.append(f"{drop}; one seed: judged against --threshold alone)")
+                else:  # the gap between the two 95 % intervals
+                    beyond = 100 * (va - vb - la[f"{field}_ci95"] - lb[f"{field}_ci95"])
+                    regressions.append(f"{drop}, {beyond:.1f} beyond the noise over seeds)")
             if la.get("device") == lb.get("device"):
                 for field, higher_better in SPEED_METRICS.items():
                     va, vb = la.get(field), lb.get(field)
@@ -123,7 +131,7 @@ def compare_boards(a: list[dict[str, Any]], b: list[dict[str, Any]], threshold: 
                         continue
                     change = (vb - va) / va if higher_better else (va - vb) / va  # < 0 means worse
                     if change < -speed_threshold:
-                        regressions.append(f"{HEADERS[field]} {va:.1f} -> {vb:.1f} ({100 * change:+.0f}%)")
+                        regressions.append(f"{HEADERS[field]} {va:.4g} -> {vb:.4g} ({100 * change:+.0f}%)")
             else:
                 notes.append("different devices: speeds not compared")
             for field in COST_FIGURES:
@@ -133,52 +141,79 @@ def compare_boards(a: list[dict[str, Any]], b: list[dict[str, Any]], threshold: 
     return result
 
 
-def _cell(la: dict[str, Any] | None, lb: dict[str, Any] | None, field: str, percent: bool) -> str:
-    scale = 100 if percent else 1
-    va = None if la is None else la.get(field)
-    vb = None if lb is None else lb.get(field)
-    if va is None and vb is None:
+def _figure(value: float | None, percent: bool) -> str:
+    if value is None:
+        return "-"
+    value = 100 * value if percent else value
+    return f"{value:.1f}" if percent or abs(value) < 100 else f"{value:.0f}"
+
+
+def _change(va: float | None, vb: float | None, percent: bool) -> str:
+    """B's change from A: in points for a percentage, else relative (none where a side has no figure)."""
+    if va is None or vb is None or (not percent and not va):
         return ""
-    show = lambda v: "-" if v is None else f"{scale * v:,.{1 if abs(scale * v) >= 10 else 3}f}"  # noqa: E731
-    if va is None or vb is None:
-        return f"{show(va)} → {show(vb)}"
-    delta = f"{scale * (vb - va):+.1f}" if percent else (f"{100 * (vb - va) / va:+.0f}%" if va else "")
-    return f"{show(va)} → {show(vb)} ({delta})"
+    return f"{100 * (vb - va):+.1f}" if percent else f"{100 * (vb - va) / va:+.0f}%"
 
 
-TABLE_WIDTH = 160  # below this many columns a table of every figure squeezes its cells unreadably
+def _labels(rows: list[Comparison]) -> list[str]:
+    """Each line's name: its variant, with its dataset where the boards have several, and its whole key where
+    that is still ambiguous (a line whose clip changed is two lines: missing in B, new in B)."""
+    at = {name: KEY_FIELDS.index(name) for name in ("variant", "dataset")}
+    several = len({row.key[at["dataset"]] for row in rows}) > 1
+    labels = [row.key[at["variant"]] + (f" ({row.key[at['dataset']]})" if several else "") for row in rows]
+    return [label if labels.count(label) == 1 else " ".join(row.key) for label, row in zip(labels, rows, strict=True)]
+
+
+FLAG = "REGRESSED"
+WIDTHS = {True: 5, False: 6}  # a figure's column: a percentage (100.0), else a speed or size (123456)
+
+
+def table_lines(rows: list[Comparison], width: int) -> list[Text]:
+    """The table: a line per model, its name then A, B and the change for each of ``TABLE_METRICS``, and the flag;
+    within ``width`` columns (a long name is cut, the details below name it whole)."""
+    groups = [(HEADERS[f], WIDTHS[f in ACCURACY_METRICS]) for f in TABLE_METRICS]
+    numbers = sum(3 * (w + 1) for _, w in groups)
+    labels = _labels(rows)
+    name = max(8, min(max(map(len, labels), default=0), width - numbers - len(FLAG) - 1))
+    fit = lambda text: text if len(text) <= name else text[:name - 1] + "…"  # noqa: E731
+    lines = [Text("".join(f" {header:>{3 * (w + 1) - 1}}" for header, w in groups).rjust(name + numbers)),
+             Text(f"{'variant':<{name}}" + "".join(f" {'A':>{w}} {'B':>{w}} {'Δ':>{w}}" for _, w in groups))]
+    for row, label in zip(rows, labels, strict=True):
+        cells = [fit(label).ljust(name)]
+        for field in TABLE_METRICS:
+            percent, w = field in ACCURACY_METRICS, WIDTHS[field in ACCURACY_METRICS]
+            va, vb = (None if line is None else line.get(field) for line in (row.a, row.b))
+            cells.append(f" {_figure(va, percent):>{w}} {_figure(vb, percent):>{w}} {_change(va, vb, percent):>{w}}")
+        line = Text("".join(cells))
+        if row.regressions:
+            line.append(f" {FLAG}", style="bold red")
+        lines.append(line)
+    return lines
 
 
 def print_comparison(rows: list[Comparison], name_a: str, name_b: str, console: Console) -> None:
-    """Each figure as A → B (delta): a table on a wide terminal, a block per line on a narrow one or in a pipe
-    (80 columns), then one line per regression and note, readable in a CI log."""
-    console.print(f"A = {name_a}\nB = {name_b}", soft_wrap=True, highlight=False)
-    for row in rows if console.width < TABLE_WIDTH else []:
-        verdict = "[red]REGRESSION[/]" if row.regressions else "ok"
-        console.print(f"\n{_what(row)}: {verdict}", soft_wrap=True)
-        for field in FIGURES:
-            cell = _cell(row.a, row.b, field, field in ACCURACY_METRICS)
-            if cell:
-                console.print(f"  {HEADERS[field]:<16} {cell}", soft_wrap=True, highlight=False)
-    if console.width >= TABLE_WIDTH:
-        table = Table()
-        for header in ("dataset", "variant", *(HEADERS[f] for f in FIGURES), "verdict"):
-            table.add_column(header, overflow="fold")
-        for row in rows:
-            verdict = "[red]REGRESSION[/]" if row.regressions else "ok"
-            table.add_row(row.key[KEY_FIELDS.index("dataset")], row.key[KEY_FIELDS.index("variant")],
-                          *[_cell(row.a, row.b, f, f in ACCURACY_METRICS) for f in FIGURES], verdict)
-        console.print(table)
-    console.print()
+    """The table of deltas, then each flagged line's regressions and the notes (a note every line shares once),
+    wrapped to the console's width: readable in a terminal, a pipe and a CI log alike."""
+    console.print(f"A: {name_a}\nB: {name_b}\n", soft_wrap=True, highlight=False, markup=False)
+    for line in table_lines(rows, console.width):
+        console.print(line, soft_wrap=True, highlight=False)
+    wrap = lambda text: textwrap.fill(text, console.width, initial_indent="  ", subsequent_indent="    ")  # noqa: E731
+    labels = dict(zip(map(id, rows), _labels(rows), strict=True))
+    flagged = [row for row in rows if row.regressions]
+    if flagged:
+        console.print(f"\n{FLAG} ({len(flagged)} of {len(rows)} lines):", style="bold red", highlight=False)
+        for row in flagged:
+            for regression in row.regressions:
+                console.print(wrap(f"{labels[id(row)]}: {regression}"), highlight=False, markup=False)
+    notes: dict[str, list[str]] = defaultdict(list)  # note -> the lines that have it
     for row in rows:
-        for regression in row.regressions:
-            console.print(f"[red]REGRESSION[/] {_what(row)}: {regression}", soft_wrap=True)
         for note in row.notes:
-            console.print(f"note: {_what(row)}: {note}", soft_wrap=True)
-
-
-def _what(row: Comparison) -> str:
-    return f"{row.key[KEY_FIELDS.index('variant')]} on {row.key[KEY_FIELDS.index('dataset')]}"
+            notes[note].append(labels[id(row)])
+    if notes:
+        console.print("\nNotes:", highlight=False)
+        for note, where in notes.items():
+            where_text = f"every line ({len(where)})" if len(where) == len(rows) > 1 else ", ".join(where)
+            console.print(wrap(f"{where_text}: {note}"), highlight=False, markup=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,9 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         console = Console()
         print_comparison(rows, args.a, args.b, console)
-        if regressed:
-            console.print(f"[red]{len(regressed)} regression(s)[/] beyond {args.threshold} points "
-                          f"/ {100 * args.speed_threshold:.0f}% speed")
-        else:
-            console.print("no regressions")
+        limits = f"beyond {args.threshold} points / {100 * args.speed_threshold:.0f}% speed"
+        console.print(f"\n{len(regressed)} of {len(rows)} lines regressed ({limits})" if regressed
+                      else f"\nno regressions ({limits})", highlight=False)
     return 1 if regressed and args.fail_on_regression else 0

@@ -9,8 +9,9 @@ the rows have class groups (``report.lecture_claims``), and one section per lead
 folders (``runs/<entry>/``): the resolved config, the per-layer FLOP table, the training and validation curves, the
 confusion matrix of the test predictions, the throughput per batch size, the machine stamp and the wandb run. A sweep
 writes it at its end; a results folder without ``runs/`` (a copy from git) gets the page without the per-model detail,
-and says so. Its paths are relative to the results folder (``Paths``), and the command it shows writes it again and
-nothing else (``PageCommand``), so that a page made in a temporary folder can be committed.
+and says so, but never over a page that was built with those folders (``write_html_report``). Its paths are
+relative to the results folder (``Paths``), and the command it shows writes it again and nothing else
+(``PageCommand``), so that a page made in a temporary folder can be committed.
 
 Why SVG by matplotlib, not a JavaScript charting library: matplotlib is already the project's, its SVG needs no
 script to draw, and a page of 20 models stays near a megabyte; Plotly inlined adds 3.5 MB to every page, Vega-Lite
@@ -401,7 +402,9 @@ def render_page(results_dir: str | Path, out: str | Path | None = None) -> str:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["json"] = lambda value: json.dumps(value, default=str)
     table = leaderboard_table(board, sections)
+    views = [section_view(section, paths) for section in sections]
     return env.get_template("report.html.j2").render(
+        missing=sorted(Path(folder).name for view in views for folder in view["folders_missing"]),
         name=results.path.resolve().name, generated=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         command=command, task=task,
         notes=_markdown("\n".join(notes(board))), table=table,
@@ -410,15 +413,36 @@ def render_page(results_dir: str | Path, out: str | Path | None = None) -> str:
         statuses=sorted({row["status"] for row in table["rows"]}),
         charts=[(chart.name, svg(chart)) for chart in leaderboard_charts(board)],
         page=TASK_PARTS[task].page(rows, command),
-        sections=[section_view(section, paths) for section in sections],
+        sections=views,
         style=(HERE / "templates" / "report.css").read_text(), script=(HERE / "templates" / "report.js").read_text(),
     )
 
 
+# The entry folders a page was built without, named in its head: what a rewrite compares to know it drops nothing.
+MISSING_MARK = re.compile(r'<meta name="lit-video-missing-entry-folders" content="([^"]*)">')
+
+
+class PageWouldLoseDetail(ValueError):
+    """A rewrite of a page without entry folders the page was built with (a clone has no ``runs/``)."""
+
+
+def missing_folders(page: str) -> set[str]:
+    """The entry folders ``page`` was built without (none for a page written before it said so)."""
+    mark = MISSING_MARK.search(page)
+    return set(mark[1].split()) if mark else set()
+
+
 def write_html_report(results_dir: str | Path, out: str | Path | None = None) -> Path:
-    """Write the report of ``results_dir`` to ``out`` (default ``results_dir/index.html``); returns the path."""
+    """Write the report of ``results_dir`` to ``out`` (default ``results_dir/index.html``); returns the path. Raises
+    PageWouldLoseDetail, writing nothing, where the page there was built with entry folders this one lacks."""
     path = Path(out) if out is not None else ResultsFolder(results_dir).index_file
-    write_atomic(path, render_page(results_dir, path))
+    page = render_page(results_dir, path)
+    if path.is_file() and (lost := missing_folders(page) - missing_folders(path.read_text())):
+        raise PageWouldLoseDetail(
+            f"{path} not overwritten: it was built with {len(lost)} entry folder(s) missing from "
+            f"{ResultsFolder(results_dir).runs_dir} (runs/ is not in git); give --out FILE, or delete the page to "
+            "rebuild it without them")
+    write_atomic(path, page)
     return path
 
 

@@ -29,6 +29,7 @@ ROWS_DIR = "rows"
 RUNS_DIR = "runs"
 LEADERBOARD_FILES = {"json": "leaderboard.json", "csv": "leaderboard.csv", "md": "leaderboard.md"}
 INDEX_FILE = "index.html"
+GITIGNORE_FILE = ".gitignore"
 # What an entry's folder keeps beside its logs: the row's full detail (config, FLOP table, throughput per batch size,
 # timings, checkpoint, wandb run) and its test predictions.
 DETAILS_FILE, PREDICTIONS_FILE = "details.json", "predictions.json"
@@ -108,6 +109,14 @@ class ResultsFolder:
     @property
     def index_file(self) -> Path:
         return self.path / INDEX_FILE
+
+    def git_ignore(self, *patterns: str) -> None:
+        """Add the ``patterns`` its ``.gitignore`` lacks, keeping every line it has: the folder's own, or a newer
+        version's list, never replaced by another (a rerun in a clone leaves a committed file as it was)."""
+        path = self.path / GITIGNORE_FILE
+        lines = path.read_text().splitlines() if path.is_file() else []
+        if missing := [p for p in patterns if p not in lines]:
+            write_atomic(path, "".join(f"{line}\n" for line in [*lines, *missing]))
 
     def leaderboard_file(self, kind: str = "json") -> Path:
         return self.path / LEADERBOARD_FILES[kind]

@@ -28,8 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lit-video sweep", description=__doc__.split("\n\n")[0],
                                      epilog=__doc__.split("\n\n")[2], formatter_class=HelpFormatter)
     parser.add_argument("config", help="sweep YAML, e.g. configs/sweeps/lecture.yaml")
-    parser.add_argument("--out", default="results", help="results folder; the sweep writes OUT/<name>/ "
-                                                         "(default: results)")
+    parser.add_argument("--out", default="my_results",
+                        help="results folder; the sweep writes OUT/<name>/ (default: my_results, which git ignores; "
+                             "--out results rewrites the committed results)")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                         help="skip entries that already have an ok row with the same config hash "
                              "(default: on)")
@@ -63,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     except SweepConfigError as err:
         print(f"lit-video sweep: configuration error: {err}", file=sys.stderr)
         return 2
+    if sweep.auto and args.launcher == "local" and not args.merge:  # what it chose on this machine
+        print(sweep.auto)
     from .merge import RowsDisagree
     from .runner import ResultsFolderBusy, Shard, merge_sweep, run_sweep
 

@@ -6,7 +6,7 @@ name: lecture                   # results go to <out>/lecture/
 task: classification            # what the models are trained and scored on (lit_video.tasks; the default)
 seeds: [0, 1, 2]
 timeout_s: 900                  # per entry
-parallel: 2                     # models trained at once on a CPU (default 1); see Sweep.parallel
+parallel: 2                     # models trained at once on a CPU (default 1; auto: from the cores); Sweep.parallel
 slurm: {partition: gpu, gpus_per_node: 1, cpus_per_task: 8, mem_gb: 64}  # each job's share (--launcher slurm)
 profile: {batch_sizes: [1, 8]}  # ThroughputOptions of the cost measurement
 model: {lr: 1.0e-3}             # the CLI's sections, for every entry: model (VideoClassifier),
@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 
 from ..data import dataset_label, eval_views
-from ..machine import accelerator_device, default_precision
+from ..machine import accelerator_device, default_precision, usable_cores
 from ..profiling import ThroughputOptions
 from ..results.folder import entry_id
 from ..tasks import DEFAULT_TASK, TASKS
@@ -150,11 +150,26 @@ class ClusterOptions:
 class Sweep:
     name: str
     entries: list[Entry]
-    # Jobs (models) trained at once, each with cores // parallel torch threads: a small model gains little from a
-    # second thread, so two one-thread fits on two cores take about the time of one. Every model is profiled
-    # first, one at a time, so that no speed figure is measured beside a neighbour's training. CPU only.
+    # Jobs (models) trained at once, each with usable cores // parallel torch threads (``parallel: auto``:
+    # ``auto_parallel`` chooses, and ``auto`` says how): a small model gains little from a second thread, so two
+    # one-thread fits on two cores take about the time of one. Every model is profiled first, one at a time, so
+    # that no speed figure is measured beside a neighbour's training. CPU only.
     parallel: int = 1
     cluster: ClusterOptions = ClusterOptions()  # the ``slurm`` section: what each job asks a cluster for
+    auto: str | None = None  # ``parallel: auto``: what it chose and why, for the command to say
+
+
+def auto_parallel(entries: list[Entry]) -> tuple[int, str]:
+    """``parallel: auto``: a job per usable core, so that each fit has a torch thread of its own as with ``parallel:
+    2`` on 2 cores (the main job's committed rows: fits on one thread each), and no more jobs than there are models
+    to train; one where any entry runs on an accelerator. Returns the number and what it was chosen from."""
+    if gpu := sorted({e.variant for e in entries if accelerator_device(e.accelerator).type != "cpu"}):
+        return 1, f"1 job at a time ({gpu[0]}{' and others' if len(gpu) > 1 else ''} on an accelerator)"
+    cores, models = usable_cores(), len({(e.variant, e.dataset) for e in entries if e.train})
+    parallel = max(1, min(cores, models))
+    count = lambda n, what: f"{n} {what}{'s' * (n != 1)}"  # noqa: E731
+    return parallel, (f"{count(parallel, 'job')} at once, {count(max(1, cores // parallel), 'thread')} each "
+                      f"({count(cores, 'core')}, {count(models, 'model')} to train)")
 
 
 def _mapping(where: str, value: Any) -> dict[str, Any]:
@@ -227,8 +242,8 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
     if not isinstance(timeout_s, int | float) or timeout_s <= 0:
         raise SweepConfigError(f"{source}: `timeout_s` must be a positive number of seconds, got {timeout_s!r}")
     parallel = raw.get("parallel", 1)
-    if not isinstance(parallel, int) or isinstance(parallel, bool) or parallel < 1:
-        raise SweepConfigError(f"{source}: `parallel` must be a whole number of jobs >= 1, got {parallel!r}")
+    if parallel != "auto" and (not isinstance(parallel, int) or isinstance(parallel, bool) or parallel < 1):
+        raise SweepConfigError(f"{source}: `parallel` must be auto or a whole number of jobs >= 1, got {parallel!r}")
     cluster = ClusterOptions.from_config(raw.get("slurm"), source)
     profile = _mapping(f"{source}: profile", raw.get("profile"))
     try:
@@ -294,6 +309,9 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
                     f"{source}: {entry.variant!r} and {seen[key].variant!r} on dataset {entry.dataset!r} with "
                     f"seed {entry.seed} are the same entry; the leaderboard could not tell them apart")
             seen[key] = entry
+    if parallel == "auto":
+        parallel, auto = auto_parallel(entries)
+        return Sweep(name, entries, parallel, cluster, f"parallel: auto -> {auto}")
     gpu = sorted({entry.variant for entry in entries if accelerator_device(entry.accelerator).type != "cpu"})
     if parallel > 1 and gpu:
         raise SweepConfigError(f"{source}: `parallel: {parallel}` trains models side by side on CPU cores; "

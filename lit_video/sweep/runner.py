@@ -26,7 +26,8 @@ from rich.panel import Panel
 from rich.progress_bar import ProgressBar
 from rich.text import Text
 
-from ..files import remove_temporaries, write_atomic
+from ..files import remove_temporaries
+from ..machine import usable_cores
 from ..results.folder import ResultsFolder, append_row, latest_rows
 from ..results.leaderboard import write_leaderboards
 from ..results.plots import write_plots
@@ -175,7 +176,7 @@ def run_sweep(sweep: Sweep, out_root: str | Path, resume: bool = True, wandb_mod
 def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None, console: Console,
                shard: Shard | None, launcher: str, cluster: Any) -> int:
     # Per-entry logs, checkpoints and wandb files stay out of git; the tables and plots are the record.
-    write_atomic(out_dir / ".gitignore", "runs/\nwandb/\ncluster/\n.lock*\n.wandb-leaderboard\n")
+    ResultsFolder(out_dir).git_ignore("runs/", "wandb/", "cluster/", ".lock*", ".wandb-leaderboard")
     remove_temporaries(out_dir)
     if shard is None and (report := merge_rows(out_dir, sweep)).added:  # a conflict stops the sweep here
         console.print(describe(report))
@@ -241,7 +242,7 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
                 trained.append(job)
         # Longest first (by the measured training speed), so that no core idles at the end beside a long job.
         trained.sort(key=lambda job: -expected_fit(job, runs))
-        threads = max(1, (os.cpu_count() or 1) // sweep.parallel)
+        threads = max(1, usable_cores() // sweep.parallel)
         with ThreadPoolExecutor(sweep.parallel) as pool, _killed_on_exit():
             running: dict[Future[list[Outcome]], tuple[list[Entry], float]] = {}
             while trained or running:
