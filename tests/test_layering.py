@@ -4,7 +4,7 @@ import that goes the wrong way (or a cycle such as the sweep importing the repor
 Floors, from the top: the commands (``lit_video/cli.py`` and every package's ``cli.py``: they may use anything, and
 nothing but ``lit_video/cli.py`` imports them); ``sweep`` and ``report``, siblings that never import each other;
 ``results`` below both; ``train`` and ``visualize``; ``tasks``; ``profiling``; ``models`` and ``data``, which never
-import each other; and at the bottom ``memory_format``, ``machine``, ``clip`` and ``files``.
+import each other; and at the bottom ``memory_format``, ``machine``, ``clip``, ``files`` and ``terminal``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lit_video"
-BOTTOM = {"files", "clip", "machine", "memory_format"}
+BOTTOM = {"files", "clip", "machine", "memory_format", "terminal"}
 # Part of lit_video -> the parts its (non-command) modules must never import.
 FORBIDDEN = {
     "models": {"data", "profiling", "tasks", "train", "results", "sweep", "report", "visualize", "cli"},
@@ -35,6 +35,8 @@ FORBIDDEN = {
              "memory_format", "machine"},
     "files": {"models", "data", "profiling", "tasks", "train", "results", "sweep", "report", "visualize", "cli",
               "memory_format", "machine", "clip"},
+    "terminal": {"models", "data", "profiling", "tasks", "train", "results", "sweep", "report", "visualize", "cli",
+                 "memory_format", "machine", "clip", "files"},
 }
 
 
