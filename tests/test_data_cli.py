@@ -14,7 +14,9 @@ def test_synth_writes_a_dataset_that_checks_clean(tmp_path, capsys):
     out = tmp_path / "syn"
     assert main(["synth", "--out", str(out), "--groups", "order", "--videos-per-class", "2", "--frames", "8",
                  "--size", "16", "--fps", "10", "20", "--seed", "1"]) == 0
-    assert f"wrote 8 videos to {out}" in capsys.readouterr().out  # 2 train + 1 val + 1 test per class
+    printed = capsys.readouterr().out.splitlines()  # piped: a progress line (not one per video), then the total
+    assert printed[0].startswith("synthetic data: 8/8 videos (100 %), 0:00:")
+    assert printed[1:] == [f"wrote 8 videos to {out} in {printed[1].rsplit(' ', 2)[1]} s"]  # 2+1+1 per class
     assert len(list(out.rglob("*.mp4"))) == 8
     assert main(["check", str(out)]) == 0
     assert "8 videos checked, 2 classes, 0 problems" in capsys.readouterr().out
@@ -110,6 +112,8 @@ def test_flow_fills_the_cache_resumes_and_lists_unreadable_videos(tiny_dataset, 
     assert main(["flow", str(root), "--workers", "2"]) == 1
     out = capsys.readouterr().out
     total = len(videos)
+    progress = [line for line in out.splitlines() if line.startswith("optical flow: ")]  # piped: plain lines, few
+    assert 1 <= len(progress) <= 10 and progress[-1].startswith(f"optical flow: {total}/{total} videos (100 %)")
     assert f"{total} videos: flow computed for {total - 1}, already cached 0, unreadable 1 (dis" in out
     assert f"unreadable {videos[0]}" in out
     assert len(list((tmp_path / "cache" / "flow").glob("*.npy"))) == total - 1

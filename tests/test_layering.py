@@ -35,6 +35,8 @@ FORBIDDEN = {
              "memory_format", "machine"},
     "files": {"models", "data", "profiling", "tasks", "train", "results", "sweep", "report", "visualize", "cli",
               "memory_format", "machine", "clip"},
+    "terminal": {"models", "data", "profiling", "tasks", "train", "results", "sweep", "report", "visualize", "cli",
+                 "memory_format", "machine", "clip", "files"},
 }
 # Choosing names and fitting text to the terminal import nothing of lit_video: the commands use them before torch.
 FORBIDDEN |= {part: {*FORBIDDEN, "cli"} - {part} for part in ("names", "terminal")}

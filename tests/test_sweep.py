@@ -372,11 +372,22 @@ def test_sweep_end_to_end_kill_resume_failure_tables_plots_wandb(tiny_dataset, t
     assert len(first) == 1 and first[0]["model"] == "lecture_late_fusion" and first[0]["status"] == "ok"
 
     # 2. Resume: the recorded entry is skipped, the others run; one fails, so the sweep exits 1 and names it.
+    # Piped, it prints plain lines: one for the skipped entries, one per finished entry, the useful ones last.
     capfd.readouterr()
     assert cli.main([str(path), "--out", str(out)]) == 1
     printed = capfd.readouterr().out
-    assert "skip lecture_late_fusion" in printed
-    assert "failed" in printed and "lecture_early_fusion" in printed
+    lines = printed.splitlines()
+    assert "\x1b" not in printed, printed
+    assert all(len(line) <= 80 for line in lines if str(out) not in line), printed  # a path stays whole, to copy
+    assert [line for line in lines if "already done" in line] == [
+        "1 entry already done, skipped (--no-resume runs them again)"]
+    finished = [line for line in lines if line.split(" ", 1)[0] in ("ok", "failed")]
+    assert len(finished) == 2, printed
+    assert re.fullmatch(r"ok +single_frame\S* on data, seed 0 +video top-1 +[\d.]+ % +0:\d\d:\d\d", finished[0])
+    assert re.match(r"failed +lecture_early_fusion on data, seed 0 +0:\d\d:\d\d +FloatingPointError", finished[1])
+    assert re.fullmatch(r"sweep tiny: 1 done, 1 failed, 1 skipped in 0:\d\d:\d\d", lines[-3])
+    assert lines[-2:] == [f"leaderboard: {out / 'tiny' / 'leaderboard.md'}",
+                          f"report: {out / 'tiny' / 'index.html'} (open it in a browser)"]
 
     rows = read_rows(results)
     assert [r["model"] for r in rows] == ["lecture_late_fusion", "single_frame", "lecture_early_fusion"]
@@ -465,19 +476,64 @@ def test_parallel_auto_on_a_gpu_runs_one_job(tiny_dataset):
     assert sweep.parallel == 1 and sweep.auto.endswith("(lecture_late_fusion and others on an accelerator)")
 
 
-def test_the_progress_counts_finished_entries_whatever_order_jobs_run_in(tiny_dataset):
+def test_the_live_status_counts_finished_entries_whatever_order_jobs_run_in_in_80_columns(tiny_dataset):
     """Parallel jobs run longest first, not in config order: the bar counts what has finished (it showed a
-    job's place in the config, "3/40 entries   ok 31")."""
+    job's place in the config, "3/40 entries   ok 31"). The status area fits 80 columns, its bar apart from its
+    counts (they ran together: "━━━━1/2 entries   ok 1   fail"), a running job's name cut rather than wrapped."""
     from rich.console import Console
 
-    from lit_video.sweep.runner import SweepDisplay
+    from lit_video.sweep.runner import SweepProgress
 
-    sweep = parse_sweep(sweep_config(tiny_dataset, seeds=[0, 1, 2], parallel=2), "test.yaml")
-    console = Console(record=True, width=100)
-    display = SweepDisplay(sweep, console)
-    display.done, display.failed, display.skipped = 2, 1, 1
-    display.durations = [10.0] * 3
-    display.show([sweep.entries[-1]], "training")
-    text = console.export_text()
-    assert display.finished == 4 and "4/6 entries" in text
-    assert "ETA 0:00:10" in text  # 2 entries left at 10 s each, 2 at a time
+    raw = sweep_config(tiny_dataset, seeds=[0, 1, 2], parallel=2)
+    raw["models"][1] = {"name": "single_frame", "label": "a-label-long-enough-to-need-cutting-" * 3}
+    sweep = parse_sweep(raw, "test.yaml")
+    console = Console(record=True, width=80, force_terminal=True)
+    progress = SweepProgress(sweep, console)
+    progress.done, progress.failed, progress.skipped = 2, 1, 1
+    progress.durations = [10.0] * 3
+    progress.started(sweep.entries[-2:], "training, 1 thread")
+    console.print(progress)
+    bar, counts, running = console.export_text().splitlines()
+    assert progress.finished == 4 and bar.endswith(" 4/6 entries  ETA 0:00:10")  # 2 left at 10 s, 2 at a time
+    assert bar.startswith("━") and "━ 4/6" in bar
+    assert counts.startswith("sweep tiny: ok 2  failed 1  skipped 1  elapsed 0:00:0")
+    assert running.startswith("  a-label-long-enough") and running.endswith("… training, 1 thread 0:00:00")
+    assert max(len(bar), len(counts), len(running)) <= 80
+
+
+def test_a_finished_entry_is_one_line_that_fits_80_columns_its_result_and_time_kept(tiny_dataset):
+    from lit_video.sweep.runner import entry_line
+
+    long = parse_sweep(sweep_config(tiny_dataset, models=[{"name": "single_frame", "label": "x" * 90}])).entries[0]
+    ok = entry_line(long, {"status": "ok", "video_top1": 0.5}, 75.2, 80)
+    assert len(ok) == 80 and ok.startswith("ok       xxx") and ok.endswith("…  video top-1 50.0 %  0:01:15")
+    short = parse_sweep(sweep_config(tiny_dataset, models=["lecture_3d_cnn"])).entries[0]
+    assert entry_line(short, {"status": "profiled", "gmacs_per_video": 1.25}, 3, 80) == (
+        "profiled lecture_3d_cnn on data, seed 0  1.250 GMACs/video  0:00:03")
+    failed = entry_line(short, {"status": "failed", "error": "ValueError: " + "why " * 40 + "\ntraceback"}, 3, 80)
+    assert len(failed) == 80 and failed.startswith("failed   lecture_3d_cnn on data, seed 0  0:00:03  ValueError: why")
+
+
+@pytest.mark.integration
+def test_ctrl_c_keeps_the_finished_rows_and_says_how_to_resume(tiny_dataset, tmp_path):
+    """SIGINT (Ctrl-C) while the second job runs: the sweep kills it, says what it kept and the command that goes
+    on from there, and exits 130."""
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(sweep_config(tiny_dataset)))
+    out = tmp_path / "results"
+    command = [sys.executable, "-m", "lit_video.sweep.cli", str(path), "--out", str(out), "--no-wandb"]
+    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_rows(out / "tiny" / "results.jsonl", 1, proc, timeout=240)
+        proc.send_signal(signal.SIGINT)
+        printed, errors = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, errors
+    assert "Traceback" not in errors and "\x1b" not in printed
+    assert printed.splitlines()[-3:] == [
+        "interrupted: the running entries are lost; the finished ones are kept:",
+        f"  1 row (1 from this run) in {out / 'tiny' / 'results.jsonl'}",
+        f"resume with: lit-video sweep {path} --out {out} --no-wandb"]
+    assert [row["model"] for row in read_rows(out / "tiny" / "results.jsonl")] == ["lecture_late_fusion"]
+    assert not list((out / "tiny" / "runs").glob("single_frame*/result.json"))  # killed before it finished

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import track
 
+from .. import terminal
 from ..terminal import HelpFormatter
 from .annotations import FORMATS, SPLITS, read_annotations
 from .decode import BACKENDS, VideoReadError, check_video
@@ -111,8 +111,7 @@ def flow(args: argparse.Namespace, console: Console) -> int:
         raise ValueError(f"--fps must be > 0 frames per second, got {args.fps}")
     videos = read_annotations(args.root, args.format, args.annotations).videos()
     start, bad, computed = time.perf_counter(), [], 0
-    for path, reason, new in track(precompute_flow(videos, settings, args.backend, args.fps, args.workers),
-                              total=len(videos), description="flow", console=console):
+    for path, reason, new in precompute_flow(videos, settings, args.backend, args.fps, args.workers):
         if reason is not None:
             bad.append((path, reason))
         computed += new
@@ -127,7 +126,7 @@ def flow(args: argparse.Namespace, console: Console) -> int:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    console = Console()
+    console = terminal.console()
     try:
         return {"synth": synth, "check": check, "flow": flow}[args.command](args, console)
     except ValueError as err:

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..files import cache_dir, write_atomic
+from ..terminal import progress
 from .decode import VideoReadError, probe_video, read_frames, video_file_key
 from .transforms import resize_flow
 
@@ -277,8 +278,13 @@ def precompute_flow(videos: Sequence[Path], settings: FlowSettings = FlowSetting
                     ) -> Iterator[tuple[str, str | None, bool]]:
     """Store the flow of every video for clips sampled at ``fps`` (``flow_gaps``; None: consecutive frames), in
     ``workers`` processes (default: one per CPU); yields ``(path, None, whether it was computed)`` or ``(path,
-    the reason it cannot be read, False)`` as each finishes. Videos already stored cost a probe each: it resumes
-    where a killed run stopped."""
+    the reason it cannot be read, False)`` as each finishes, and shows how far it is (``terminal.progress``).
+    Videos already stored cost a probe each: it resumes where a killed run stopped."""
+    yield from progress(_cached(videos, settings, backend, fps, workers, root), len(videos), "optical flow", "videos")
+
+
+def _cached(videos: Sequence[Path], settings: FlowSettings, backend: str, fps: float | None, workers: int | None,
+            root: Path | None) -> Iterator[tuple[str, str | None, bool]]:
     if len(videos) <= 1 or workers == 1:
         yield from (_cache_one(v, settings, backend, fps, root) for v in videos)
         return

@@ -51,6 +51,7 @@ import av
 import numpy as np
 
 from lit_video.files import cache_dir, write_folder_atomic
+from lit_video.terminal import progress
 
 GROUPS: dict[str, list[str]] = {
     "appearance": ["solid", "horizontal_stripes", "vertical_stripes", "checker"],
@@ -244,13 +245,13 @@ def write_synthetic_dataset(out: str | Path, groups: Sequence[str] | None = None
             for v in range(videos_per_class if split == "train" else eval_videos)]
     workers = min(workers or os.cpu_count() or 1, len(jobs))
     if workers == 1:
-        rows = list(map(_write_one, jobs))
+        rows = list(progress(map(_write_one, jobs), len(jobs), "synthetic data", "videos"))
     else:
         # fork where there is one: the workers need no imports of their own (spawn would re-import torch)
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("fork" if "fork" in methods else None)
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            rows = list(pool.map(_write_one, jobs, chunksize=4))
+            rows = list(progress(pool.map(_write_one, jobs, chunksize=4), len(jobs), "synthetic data", "videos"))
     (out / "annotations").mkdir(parents=True, exist_ok=True)
     # Mirroring turns "move_left" into "move_right": training must not flip these videos.
     meta = {"classes": names, "groups": chosen, "horizontal_flip": False}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -87,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ResultsFolderBusy, RowsDisagree) as err:
         print(f"lit-video sweep: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # the runner said what is kept; the same command, resuming, runs the rest
+        resume = [arg for arg in (sys.argv[1:] if argv is None else argv) if arg != "--no-resume"]
+        print(f"resume with: {shlex.join(['lit-video', 'sweep', *resume])}")
+        return 130
     if shard is None:  # a shard writes rows only: its merge writes the page
         status = max(status, write_after_sweep(Path(args.out) / sweep.name))
     return status

@@ -3,10 +3,10 @@ profiled once; each entry reported as a results row.
 
 ``python -m lit_video.sweep.entry SPEC.json`` reads the job spec the sweep wrote (its entries and their folders)
 and writes ``result.json`` into each entry's folder as that entry finishes: ``{"status": "ok", "row": {...}}``
-or ``{"status": "failed", "error", "oom", "traceback"}``. The parent alone appends rows to ``results.jsonl``;
-a crash here costs this job's unfinished entries only. One process per model rather than per seed saves the
-start-up (torch and Lightning imports), the profiling and, with ``data.cache_frames``, the decoding of every
-seed after the first.
+or ``{"status": "failed", "error", "oom", "traceback"}``, with the seconds it took (``wall_s``). The parent alone
+appends rows to ``results.jsonl``; a crash here costs this job's unfinished entries only. One process per model
+rather than per seed saves the start-up (torch and Lightning imports), the profiling and, with
+``data.cache_frames``, the decoding of every seed after the first.
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ def entry_config(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[
                 "init_args": {"save_dir": str(entry_dir), "name": "logs"}}]
     if wandb_mode:
         loggers.append(tracking.entry_logger(entry, wandb_mode, entry_dir.parents[1]))
-    trainer = {**entry.config["trainer"], "default_root_dir": str(entry_dir), "logger": loggers}
+    # No progress bar (unless the config asks for one): the sweep shows its own progress, the entry's output is a log.
+    trainer = {"enable_progress_bar": False, **entry.config["trainer"], "default_root_dir": str(entry_dir),
+               "logger": loggers}
     return {**entry.config, "task": entry.task, "trainer": trainer}
 
 
@@ -208,12 +210,14 @@ def run_job(entries: list[Entry], entry_dirs: list[Path], wandb_mode: str | None
     Returns whether all succeeded."""
     all_ok = True
     for entry, entry_dir in zip(entries, entry_dirs, strict=True):
+        started = time.perf_counter()
         try:
             row, cost = run_entry(entry, entry_dir, wandb_mode, cost, threads)
             outcome: dict[str, Any] = {"status": "ok", "row": row}
         except Exception as err:  # report every failure to the parent, which records it and goes on
             outcome = _failure(err)
             all_ok = False
+        outcome["wall_s"] = time.perf_counter() - started  # the sweep's line for the entry says how long it took
         write_atomic(entry_dir / RESULT_FILE, json.dumps(outcome, indent=2, default=str))
     return all_ok
 

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -59,16 +60,15 @@ def kill_running() -> None:
             os.killpg(pid, signal.SIGKILL)
 
 
-def _run_process(spec: dict[str, Any], spec_path: Path, timeout: float, what: str,
-                 stdout_path: Path | None = None) -> str | None:
+def _run_process(spec: dict[str, Any], spec_path: Path, timeout: float, what: str) -> str | None:
     """Run ``python -m lit_video.sweep.entry spec_path`` with ``spec`` within ``timeout`` seconds; None when it
     exited 0, else why it did not (timed out, killed, or its exit code and the tail of its stderr). ``what``
-    names the timeout's setting in that message; ``stdout_path``: where its output goes (default: ours)."""
+    names the timeout's setting in that message. Its output goes to files beside the spec (``spec.json``:
+    ``stdout.log``, ``stderr.log``): the sweep's own progress is the only thing on the sweep's output."""
     write_atomic(spec_path, json.dumps({**spec, "parent_pid": os.getpid()}, indent=2, default=str))
-    stderr_path = spec_path.with_name(spec_path.stem.replace("spec", "stderr") + ".log")
-    with contextlib.ExitStack() as files:
-        stderr = files.enter_context(stderr_path.open("w"))
-        stdout = files.enter_context(stdout_path.open("w")) if stdout_path else None
+    stdout_path, stderr_path = (spec_path.with_name(spec_path.stem.replace("spec", stream) + ".log")
+                                for stream in ("stdout", "stderr"))
+    with stdout_path.open("w") as stdout, stderr_path.open("w") as stderr:
         # Own session (process group), so a timeout kills the job with its data-loading workers.
         child = subprocess.Popen([sys.executable, "-m", "lit_video.sweep.entry", str(spec_path)],
                                  stdout=stdout, stderr=stderr, start_new_session=True)
@@ -106,20 +106,32 @@ def run_child(job: list[Entry], runs_dir: Path, wandb_mode: str | None, threads:
     spec = {"entries": [e.to_dict() for e in job], "entry_dirs": [str(d) for d in dirs], "wandb": wandb_mode,
             "phase": "train" if profiled else None, "threads": threads}
     timeout = sum(entry.timeout_s for entry in job)
-    # Jobs that run side by side write their progress bars to a file each, not over one another.
     died = _run_process(spec, dirs[0] / SPEC_FILE, timeout,
-                        f"timeout_s in the sweep config: {job[0].timeout_s:g} s an entry",
-                        dirs[0] / "stdout.log" if threads else None)
+                        f"timeout_s in the sweep config: {job[0].timeout_s:g} s an entry")
     outcomes = []
     for entry_dir in dirs:
-        result_path = entry_dir / RESULT_FILE
-        if not result_path.exists():
+        if (result := _result(entry_dir)) is None:
             outcomes.append(Outcome("failed", error=died or "entry process ended without a result"))
             continue
-        result = json.loads(result_path.read_text())
         outcomes.append(Outcome("ok", row=result["row"]) if result["status"] == "ok" else
                         Outcome("failed", error=result["error"], oom=result.get("oom", False)))
     return outcomes
+
+
+def _result(entry_dir: Path) -> dict[str, Any] | None:
+    """What the entry process wrote of an entry (``entry.run_job``), None where it wrote nothing."""
+    path = entry_dir / RESULT_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def wall_times(job: list[Entry], runs_dir: Path, started: float) -> list[float]:
+    """The seconds each entry of a finished job took, as its process timed it, adding up to the job's time since
+    ``started`` (``time.monotonic()``): the rest (the process's start-up, or the time until it died) goes to the
+    first entry the process did not time, or else to the first entry, which waited for the start-up."""
+    measured = [(_result(runs_dir / entry.entry_id) or {}).get("wall_s") for entry in job]
+    rest = max(0.0, time.monotonic() - started - sum(w for w in measured if w is not None))
+    first = next((i for i, w in enumerate(measured) if w is None), 0)
+    return [(w or 0.0) + (rest if i == first else 0.0) for i, w in enumerate(measured)]
 
 
 def profile_child(job: list[Entry], runs_dir: Path) -> str | None:

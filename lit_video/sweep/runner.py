@@ -15,27 +15,30 @@ import fcntl
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console, Group
-from rich.panel import Panel
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
 from rich.progress_bar import ProgressBar
+from rich.table import Table
 from rich.text import Text
 
 from ..files import remove_temporaries
 from ..machine import usable_cores
-from ..results.folder import ResultsFolder, append_row, latest_rows
+from ..results.folder import ResultsFolder, append_row, latest_rows, read_rows
 from ..results.leaderboard import write_leaderboards
 from ..results.plots import write_plots
-from ..results.schema import DONE_STATUSES
+from ..results.schema import DONE_STATUSES, percent
+from ..terminal import console as terminal_console
+from ..terminal import duration, fit
 from . import tracking
 from .cluster import run_on_cluster
 from .config import Entry, Sweep
-from .jobs import Outcome, expected_fit, finished_rows, jobs, kill_running, profile_child, run_child
+from .jobs import Outcome, expected_fit, finished_rows, jobs, kill_running, profile_child, run_child, wall_times
 from .merge import describe, merge_rows
 
 LOCK_FILE = ".lock"
@@ -68,21 +71,27 @@ class Shard:
         return grouped[self.index - 1::self.count]
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-class SweepDisplay:
-    """The sweep's own progress (entries done / total, current entry, ETA), printed above Lightning's bar."""
+class SweepProgress:
+    """What a running sweep prints: a line per finished entry (how it ended, its key result, its wall time) and, in
+    a terminal, a live status area below those lines (a bar with the counts, the ETA, the running jobs with their
+    elapsed time). Piped, the lines alone: a log reads as a list of finished entries."""
 
     def __init__(self, sweep: Sweep, console: Console):
         self.sweep, self.console = sweep, console
         self.start = time.monotonic()
         self.durations: list[float] = []  # of entries run (not skipped) in this invocation
         self.done = self.failed = self.skipped = 0
+        self.running: dict[int, tuple[list[Entry], str, float]] = {}  # id(job) -> (job, what it does, since)
+        self.live = Live(self, console=console, refresh_per_second=1, transient=True) if console.is_terminal else None
+
+    def __enter__(self) -> SweepProgress:
+        if self.live:
+            self.live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live:
+            self.live.stop()
 
     def eta(self, remaining: int) -> float | None:
         mean = sum(self.durations) / len(self.durations) if self.durations else None
@@ -93,18 +102,64 @@ class SweepDisplay:
         """Entries done, failed or skipped: the progress, whatever order the jobs run in."""
         return self.done + self.failed + self.skipped
 
-    def show(self, job: list[Entry], doing: str = "now") -> None:
-        total, entry = len(self.sweep.entries), job[0]
-        seeds = ", ".join(str(e.seed) for e in job)
-        lines = [
-            ProgressBar(total=total, completed=self.finished, width=50),
-            Text(f"{self.finished}/{total} entries   ok {self.done}   failed {self.failed}   "
-                 f"skipped {self.skipped}"),
-            Text(f"{doing}: {entry.variant} on {entry.dataset}, seed{'s' if len(job) > 1 else ''} {seeds}"),
-            Text(f"elapsed {_duration(time.monotonic() - self.start)}   "
-                 f"ETA {_duration(self.eta(total - self.finished))}"),
-        ]
-        self.console.print(Panel(Group(*lines), title=f"sweep {self.sweep.name}", expand=False))
+    def already_done(self, count: int) -> None:
+        """A resume's skipped entries, in one line."""
+        self.skipped += count
+        if count:
+            self.console.print(f"{count} entr{'y' if count == 1 else 'ies'} already done, skipped "
+                               "(--no-resume runs them again)", highlight=False)
+
+    def started(self, job: list[Entry], doing: str) -> None:
+        self.running[id(job)] = (job, doing, time.monotonic())
+
+    def ended(self, job: list[Entry], rows: list[dict[str, Any]], walls: list[float]) -> None:
+        """A job's entries finished (or failed): a line each, and the counts."""
+        self.running.pop(id(job), None)
+        for entry, row, wall in zip(job, rows, walls, strict=True):
+            if row["status"] == "failed":
+                self.failed += 1
+            else:
+                self.done += 1
+            line = Text(entry_line(entry, row, wall, self.console.width), no_wrap=True)
+            line.stylize("red" if row["status"] == "failed" else "green", 0, len(row["status"]))
+            self.console.print(line)
+        self.durations += walls
+
+    def __rich__(self) -> RenderableType:
+        total, now = len(self.sweep.entries), time.monotonic()
+        bar = Table.grid(expand=True, padding=(0, 1))
+        bar.add_column(ratio=1)
+        bar.add_column(no_wrap=True)
+        bar.add_row(ProgressBar(total=total, completed=self.finished),
+                    f"{self.finished}/{total} entries  ETA {duration(self.eta(total - self.finished))}")
+        counts = Text(f"sweep {self.sweep.name}: ok {self.done}  failed {self.failed}  skipped {self.skipped}  "
+                      f"elapsed {duration(now - self.start)}", no_wrap=True, overflow="ellipsis")
+        running = Table.grid(expand=True, padding=(0, 1))
+        running.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        running.add_column(no_wrap=True)
+        running.add_column(no_wrap=True, justify="right")
+        for job, doing, since in self.running.values():
+            running.add_row(f"  {job_name(job)}", doing, duration(now - since))
+        return Group(bar, counts, running)
+
+
+def job_name(job: list[Entry]) -> str:
+    """``variant on dataset, seed(s) ...``: a job (or an entry) as the sweep's output names it."""
+    seeds = ", ".join(str(entry.seed) for entry in job)
+    return f"{job[0].variant} on {job[0].dataset}, seed{'s' if len(job) > 1 else ''} {seeds}"
+
+
+def entry_line(entry: Entry, row: dict[str, Any], wall: float, width: int) -> str:
+    """One finished entry in ``width`` columns: how it ended, which entry, its key result (video top-1, a
+    profile-only entry's GMACs, a failure's error: cut where it does not fit) and its wall time."""
+    status, name = f"{row['status']:<8}", job_name([entry])
+    if row["status"] == "failed":
+        error = (row["error"] or "").strip().splitlines()
+        return fit(f"{status} {name}  {duration(wall)}  {error[0] if error else ''}", width)
+    result = (f"{row['gmacs_per_video']:.3f} GMACs/video" if row["status"] == "profiled" else
+              f"video top-1 {percent(row['video_top1'])} %")
+    end = f"  {result}  {duration(wall)}"
+    return f"{status} {fit(name, width - len(status) - 1 - len(end))}{end}"
 
 
 def refresh_outputs(out_dir: Path, sweep: Sweep) -> tuple[list[dict[str, Any]], list[Path]]:
@@ -161,7 +216,8 @@ def run_sweep(sweep: Sweep, out_root: str | Path, resume: bool = True, wandb_mod
               cluster: Any = None) -> int:
     """Run every entry of ``sweep`` into ``out_root/<name>/``; returns 0, or 1 if any entry failed. Raises
     ResultsFolderBusy, before touching anything, when another sweep writes to that folder, and merge.RowsDisagree
-    when the rows already there cannot share a leaderboard.
+    when the rows already there cannot share a leaderboard. Ctrl-C: says which rows are kept, then raises
+    KeyboardInterrupt (the command says how to resume).
 
     ``shard``: only that shard's jobs, its rows in ``rows/`` (no tables: ``--merge`` builds them once every shard is
     done). ``launcher``: ``local`` runs the jobs here; ``slurm`` (or ``submitit-local``, the same path on this
@@ -170,7 +226,8 @@ def run_sweep(sweep: Sweep, out_root: str | Path, resume: bool = True, wandb_mod
     out_dir = Path(out_root) / sweep.name
     out_dir.mkdir(parents=True, exist_ok=True)
     with results_lock(out_dir, LOCK_FILE if shard is None else f"{LOCK_FILE}-{shard.name}"):
-        return _run_sweep(sweep, out_dir, resume, wandb_mode, console or Console(), shard, launcher, cluster)
+        return _run_sweep(sweep, out_dir, resume, wandb_mode, console or terminal_console(), shard, launcher,
+                          cluster)
 
 
 def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None, console: Console,
@@ -184,31 +241,20 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
     results_path = folder.results_file if shard is None else folder.rows_dir / f"{shard.name}.jsonl"
     results_path.parent.mkdir(exist_ok=True)
     done = folder.done_hashes() if resume else set()
-    display = SweepDisplay(sweep, console)
-    failures: list[tuple[Entry, str]] = []
     mine = {e.entry_id for job in (shard.select(jobs(sweep.entries)) if shard else [sweep.entries]) for e in job}
-    todo = []
-    for entry in sweep.entries:
-        if entry.entry_id not in mine:
-            display.skipped += 1
-        elif entry.config_hash in done:
-            display.skipped += 1
-            console.print(f"[dim]skip {entry.entry_id}: done (same config hash in {out_dir})[/]")
-        else:
-            todo.append(entry)
+    todo = [entry for entry in sweep.entries if entry.entry_id in mine and entry.config_hash not in done]
+    progress = SweepProgress(sweep, console)
+    progress.skipped = len(sweep.entries) - len(mine)  # other shards' entries: counted, not announced
+    progress.already_done(len(mine) - len(todo))
+    failures: list[tuple[Entry, str]] = []
     outputs = None  # the latest tables and plots
 
     def tally(job: list[Entry], rows: list[dict[str, Any]], started: float) -> None:
-        """Count and report a finished job's rows, then regenerate the tables and plots (not in a shard)."""
+        """Report a finished job's entries, then regenerate the tables and plots (not in a shard)."""
         nonlocal outputs
-        for entry, row in zip(job, rows, strict=True):
-            if row["status"] == "failed":
-                display.failed += 1
-                failures.append((entry, str(row["error"])))
-                console.print(f"[red]{entry.entry_id} failed:[/] {row['error']}")
-            else:
-                display.done += 1
-        display.durations += [(time.monotonic() - started) / len(job)] * len(job)
+        progress.ended(job, rows, wall_times(job, folder.runs_dir, started))
+        failures.extend((entry, str(row["error"])) for entry, row in zip(job, rows, strict=True)
+                        if row["status"] == "failed")
         if shard is None:
             outputs = refresh_outputs(out_dir, sweep)
 
@@ -218,69 +264,93 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
             append_row(results_path, row)
         tally(job, rows, started)
 
-    runs = folder.runs_dir
-    if launcher != "local":
-        run_on_cluster(jobs(todo), out_dir, wandb_mode, launcher, cluster, tally, console)
-    elif sweep.parallel == 1:
-        for job in jobs(todo):
-            display.show(job)
-            started = time.monotonic()
-            record(job, run_child(job, runs, wandb_mode), started)
-    else:
-        # Every model profiled first, alone on the machine (a speed measured beside a neighbour's training would
-        # be the neighbour's as much as the model's); then `parallel` jobs train at a time on their share of the
-        # cores. A profile-only job is all profile, so it runs whole in the first phase.
-        trained = []
-        for job in jobs(todo):
-            display.show(job, "profiling" if job[0].train else "now")
-            started = time.monotonic()
-            if not job[0].train:
-                record(job, run_child(job, runs, wandb_mode), started)
-            elif error := profile_child(job, runs):
-                record(job, [Outcome("failed", error=error)] * len(job), started)
+    grouped = jobs(todo)
+    try:
+        with progress:
+            if launcher == "local":
+                _run_local(sweep, grouped, folder.runs_dir, wandb_mode, progress, record)
             else:
-                trained.append(job)
-        # Longest first (by the measured training speed), so that no core idles at the end beside a long job.
-        trained.sort(key=lambda job: -expected_fit(job, runs))
-        threads = max(1, usable_cores() // sweep.parallel)
-        with ThreadPoolExecutor(sweep.parallel) as pool, _killed_on_exit():
-            running: dict[Future[list[Outcome]], tuple[list[Entry], float]] = {}
-            while trained or running:
-                while trained and len(running) < sweep.parallel:
-                    job = trained.pop(0)
-                    display.show(job, f"training ({threads} thread(s) each, {sweep.parallel} at once)")
-                    future = pool.submit(run_child, job, runs, wandb_mode, threads, profiled=True)
-                    running[future] = (job, time.monotonic())
-                for future in wait(running, return_when=FIRST_COMPLETED).done:
-                    job, started = running.pop(future)
-                    record(job, future.result(), started)
+                for job in grouped:
+                    progress.started(job, f"on {launcher}")
+                run_on_cluster(grouped, out_dir, wandb_mode, launcher, cluster, tally, console)
+    except KeyboardInterrupt:
+        kept = len(read_rows(results_path)) if results_path.exists() else 0
+        ran = progress.done + progress.failed
+        console.print("interrupted: the running entries are lost; the finished ones are kept:")
+        console.print(f"  {kept} row{'' if kept == 1 else 's'} ({ran} from this run) in {results_path}",
+                      soft_wrap=True, highlight=False)
+        raise
+    took = duration(time.monotonic() - progress.start)
     if shard is not None:
-        console.print(f"sweep {sweep.name}, {shard.name}: {display.done} done, {display.failed} failed in "
-                      f"{_duration(time.monotonic() - display.start)}; rows in {results_path}. Once every shard "
-                      f"is done, `lit-video sweep CONFIG --merge` builds the leaderboard.")
+        console.print(f"sweep {sweep.name}, {shard.name}: {progress.done} done, {progress.failed} failed in {took}; "
+                      f"rows in {results_path}. Once every shard is done, `lit-video sweep CONFIG --merge` builds "
+                      "the leaderboard.", highlight=False)
         return 1 if failures else 0
     # Nothing ran: the config may still have changed which rows count.
     board, plots = outputs or refresh_outputs(out_dir, sweep)
-    console.print(f"sweep {sweep.name}: {display.done} done, {display.skipped} skipped, "
-                  f"{display.failed} failed in {_duration(time.monotonic() - display.start)}; "
-                  f"results in {out_dir}")
-    return _report(sweep.name, board, plots, out_dir, wandb_mode, console, failures)
+    return _report(sweep.name, board, plots, out_dir, wandb_mode, console, failures,
+                   f"sweep {sweep.name}: {progress.done} done, {progress.failed} failed, {progress.skipped} "
+                   f"skipped in {took}")
+
+
+def _run_local(sweep: Sweep, grouped: list[list[Entry]], runs: Path, wandb_mode: str | None,
+               progress: SweepProgress, record: Callable[[list[Entry], list[Outcome], float], None]) -> None:
+    """Run the jobs here, one at a time or ``sweep.parallel`` at once, handing each one's outcomes to ``record``."""
+    if sweep.parallel == 1:
+        for job in grouped:
+            progress.started(job, "running")
+            started = time.monotonic()
+            record(job, run_child(job, runs, wandb_mode), started)
+        return
+    # Every model profiled first, alone on the machine (a speed measured beside a neighbour's training would be the
+    # neighbour's as much as the model's); then `parallel` jobs train at a time on their share of the cores. A
+    # profile-only job is all profile, so it runs whole in the first phase.
+    trained = []
+    for job in grouped:
+        progress.started(job, "profiling" if job[0].train else "running")
+        started = time.monotonic()
+        if not job[0].train:
+            record(job, run_child(job, runs, wandb_mode), started)
+        elif error := profile_child(job, runs):
+            record(job, [Outcome("failed", error=error)] * len(job), started)
+        else:
+            trained.append(job)
+    # Longest first (by the measured training speed), so that no core idles at the end beside a long job.
+    trained.sort(key=lambda job: -expected_fit(job, runs))
+    threads = max(1, usable_cores() // sweep.parallel)
+    with ThreadPoolExecutor(sweep.parallel) as pool, _killed_on_exit():
+        running: dict[Future[list[Outcome]], tuple[list[Entry], float]] = {}
+        while trained or running:
+            while trained and len(running) < sweep.parallel:
+                job = trained.pop(0)
+                progress.started(job, f"training, {threads} thread{'s' if threads > 1 else ''}")
+                future = pool.submit(run_child, job, runs, wandb_mode, threads, profiled=True)
+                running[future] = (job, time.monotonic())
+            for future in wait(running, return_when=FIRST_COMPLETED).done:
+                job, started = running.pop(future)
+                record(job, future.result(), started)
 
 
 def _report(name: str, board: list[dict[str, Any]], plots: list[Path], out_dir: Path, wandb_mode: str | None,
-            console: Console, failures: list[tuple[Entry, str]]) -> int:
-    """Log the leaderboard to wandb, print its top ten and the failures; 1 if any entry failed, else 0."""
+            console: Console, failures: list[tuple[Entry, str]], summary: str) -> int:
+    """Log the leaderboard to wandb; print its top ten, the failures, then ``summary`` and where the leaderboard is
+    (the last lines: what a user reads first). 1 if any entry failed, else 0."""
     if wandb_mode:  # unless this board is logged already (a sweep killed after its last row never logged it)
         tracking.log_leaderboard(name, board, plots, wandb_mode, out_dir)
+    width = console.width
     for line in [line for line in board if line["status"] == "ok"][:10]:
-        console.print(f"  {line['rank']:>2}. {line['variant']:<22} {100 * line['video_top1']:5.1f}% "
-                      f"video top-1  {line['gmacs_per_video']:.3f} GMACs/video  {line['dataset']}")
+        end = f"  video top-1 {percent(line['video_top1']):>5} %  {line['gmacs_per_video']:8.3f} GMACs/video"
+        label = fit(f"{line['variant']} ({line['dataset']})", width - 5 - len(end))
+        console.print(f"{line['rank']:>3}. {label:<{width - 5 - len(end)}}{end}", highlight=False, no_wrap=True)
     if failures:
-        console.print(f"[red]{len(failures)} entr{'y' if len(failures) == 1 else 'ies'} failed:[/]")
+        console.print(f"[red]{len(failures)} entr{'y' if len(failures) == 1 else 'ies'} failed[/] (errors in full: "
+                      "leaderboard.md, Failed entries):", highlight=False)
         for entry, error in failures:
-            console.print(f"  [red]{entry.entry_id}[/]: {error.splitlines()[0] if error else ''}")
-        return 1
-    return 0
+            first = error.strip().splitlines()[0] if error.strip() else ""
+            console.print(fit(f"  {job_name([entry])}: {first}", width), markup=False, highlight=False)
+    console.print(summary, highlight=False)
+    console.print(f"leaderboard: {ResultsFolder(out_dir).leaderboard_file('md')}", soft_wrap=True, highlight=False)
+    return 1 if failures else 0
 
 
 def merge_sweep(sweep: Sweep, out_root: str | Path, wandb_mode: str | None = "offline",
@@ -288,7 +358,7 @@ def merge_sweep(sweep: Sweep, out_root: str | Path, wandb_mode: str | None = "of
     """``--merge``: bring every shard's and cluster job's rows into ``results.jsonl`` and write the leaderboard and
     plots, running nothing; 0 when every entry of the sweep has a done row, else 1 (the entries failed or not run
     yet are listed). Raises merge.RowsDisagree, writing nothing, for rows measured on different data."""
-    console = console or Console()
+    console = console or terminal_console()
     out_dir = Path(out_root) / sweep.name
     if not out_dir.is_dir():
         console.print(f"[red]no results folder {out_dir}: run the sweep (or its shards) first[/]")
@@ -301,6 +371,6 @@ def merge_sweep(sweep: Sweep, out_root: str | Path, wandb_mode: str | None = "of
         failures = [(e, rows[e.config_hash]["error"] or "failed") if e.config_hash in rows else (e, "no row yet")
                     for e in sweep.entries
                     if e.config_hash not in rows or rows[e.config_hash]["status"] not in DONE_STATUSES]
-        console.print(f"sweep {sweep.name}: {len(sweep.entries) - len(failures)} of {len(sweep.entries)} entries "
-                      f"done; results in {out_dir}")
-        return _report(sweep.name, board, plots, out_dir, wandb_mode, console, failures)
+        return _report(sweep.name, board, plots, out_dir, wandb_mode, console, failures,
+                       f"sweep {sweep.name}: {len(sweep.entries) - len(failures)} of {len(sweep.entries)} entries "
+                       "done")

@@ -1,0 +1,40 @@
+"""lit_video.terminal: the one answer to "a terminal or piped?", and progress that reads well either way."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from lit_video import terminal
+
+
+def test_piped_output_is_80_columns_whatever_the_terminal_beside_it(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "200")  # what rich would take from a terminal on stdin (`... | tee log`)
+    out = terminal.console()
+    assert not out.is_terminal and out.width == terminal.WIDTH == 80
+    out.print("[red]failed[/] x" * 20)
+    printed = capsys.readouterr().out
+    assert "\x1b" not in printed and printed.startswith("failed x") and max(map(len, printed.splitlines())) <= 80
+
+
+def test_piped_progress_is_a_line_at_each_tenth_and_the_last_never_one_per_item(monkeypatch, capsys):
+    assert list(terminal.progress(range(1000), 1000, "optical flow", "videos")) == list(range(1000))
+    # A fast run: only the last line (the tenths are at least EVERY_S apart).
+    assert capsys.readouterr().out == "optical flow: 1000/1000 videos (100 %), 0:00:00\n"
+    monkeypatch.setattr(terminal, "EVERY_S", 0.0)
+    list(terminal.progress(range(1000), 1000, "optical flow", "videos"))
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(",")[0] for line in lines] == [
+        f"optical flow: {n}/1000 videos ({n // 10} %)" for n in range(100, 1001, 100)]
+
+
+def test_in_a_terminal_progress_is_one_bar_that_fits_80_columns():
+    out = Console(force_terminal=True, width=80, record=True)
+    assert list(terminal.progress(iter(range(5)), 5, "synthetic data", "videos", out)) == list(range(5))
+    frames = out.export_text().strip().split("synthetic data ")[1:]  # each redraw of the one line
+    assert frames and all(len(f"synthetic data {frame}") <= 80 and "\n" not in frame for frame in frames)
+    assert frames[-1].startswith("━") and frames[-1].endswith(" 5/5 videos 0:00:00")
+
+
+def test_durations_and_cut_text():
+    assert terminal.duration(3725.9) == "1:02:05" and terminal.duration(None) == "?"
+    assert terminal.fit("abcdef", 4) == "abc…" and terminal.fit("abc", 4) == "abc"
