@@ -64,13 +64,14 @@ class HelpFormatter(argparse.HelpFormatter):
     def _split_lines(self, text: str, width: int) -> list[str]:
         return super()._split_lines(plain(text), width)
 
+
 def console(stderr: bool = False) -> Console:
-    """A rich Console on stdout (or stderr). Piped, rich writes no ANSI codes by itself; its width is fixed at
-    ``WIDTH``, since rich would otherwise take that of whichever of stdin, stdout, stderr is a terminal (``lit-video
-    sweep ... | tee log`` would log lines as wide as the terminal)."""
+    """A rich Console on stdout (or stderr). Piped, rich writes no ANSI codes by itself; its width is ``width()``
+    (``COLUMNS`` if set, else ``WIDTH``), since rich would otherwise take that of whichever of stdin, stdout, stderr
+    is a terminal (``lit-video sweep ... | tee log`` would log lines as wide as the terminal)."""
     made = Console(stderr=stderr)
     if not made.is_terminal:
-        made.width = WIDTH
+        made.width = width()
     return made
 
 

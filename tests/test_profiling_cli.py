@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from lit_video.machine import cpu_name
 from lit_video.profiling import cli, inputs, machine_peak_gflops
 from lit_video.profiling.cli import main
 
@@ -95,10 +96,54 @@ def test_a_published_figure_stands_beside_a_count_of_its_own_setup_only(capsys):
     assert "comparable" in capsys.readouterr().out  # the table wraps the rest at its own width
 
 
-def test_tables_by_default(capsys):
+def table_rows(text: str) -> list[list[str]]:
+    """The cells of a Markdown (pipe) table's rows in ``text``, header and rule left out."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+
+
+def share(cell: str) -> float:
+    """A % cell as a number ("<0.1%" and "" as 0)."""
+    return 0.0 if cell in ("", "<0.1%") else float(cell.rstrip("%"))
+
+
+def test_tables_by_default(capsys, monkeypatch):
+    """The layer table in fvcore's form: the total first, every row that costs or pools, its share of the MACs
+    (summing to 100), full shapes; all within 80 columns, plain text when piped."""
+    monkeypatch.setenv("COLUMNS", "80")
     assert main(["lecture_late_fusion", "--layers"]) == 0
     text = capsys.readouterr().out
-    assert "GMACs / clip" in text and "conv2" in text and "1x14x14" in text
+    assert "GMACs / clip" in text and "\x1b" not in text
+    assert max(map(len, text.splitlines())) <= 80
+    rows = {row[0]: row for row in table_rows(text)}  # module: #params, #MACs, %, output shape, RF
+    assert list(rows) == ["model", "conv1", "pool1", "conv2", "pool", "fc"]  # no ReLU, no flatten
+    assert rows["model"][1:4] == ["12.952K", "39.823M", "100.0%"]
+    assert sum(share(row[3]) for name, row in rows.items() if name != "model") == pytest.approx(100, abs=0.2)
+    assert rows["fc"][3] == "<0.1%"  # small, not free
+    assert rows["conv2"][4:] == ["1x24x20x16x16", "1x14x14"] and rows["pool1"][1:4] == ["", "", ""]
+
+
+def test_a_deep_models_layer_table_nests_as_deep_as_fits(capsys):
+    """I3D-R50's modules nest five deep: its table goes as deep as the width allows, each module with the sum of
+    its submodules, and its total is the model's own count."""
+    out = run_json(capsys, ["i3d_r50", "--frames", "8", "--size", "32"])
+    row = {**out, "layers": count_layers("i3d_r50", out["input_shape"])}
+    narrow, wide = cli.layer_table(row, 80), cli.layer_table(row, 200)
+    assert max(map(len, narrow.splitlines())) <= 80 < max(map(len, wide.splitlines()))
+    rows, every = ({row[0]: row for row in table_rows(table)} for table in (narrow, wide))
+    assert set(rows) < set(every) and "net.layer1.0.conv2" in every
+    assert next(iter(rows)) == "model" and rows["model"][3] == "100.0%"
+    top = [row for name, row in rows.items() if "." not in name and name != "model"]
+    assert sum(share(row[3]) for row in top) == pytest.approx(100, abs=0.2)
+    assert sum(share(every[f"net.layer1.{i}"][3]) for i in range(3)) == pytest.approx(share(rows["net.layer1"][3]),
+                                                                                     abs=0.2)
+
+
+def count_layers(name: str, shape: list[int]) -> list[dict]:
+    """The JSON layers of a count of ``name`` (on the meta device) at ``shape``."""
+    from lit_video.profiling import count_flops
+
+    return [vars(layer) for layer in count_flops(inputs.model_to_count(name, 400), shape).layers]
 
 
 def test_errors_name_the_problem(capsys):
@@ -188,6 +233,25 @@ def test_mfu_above_100_percent_is_reported_as_an_error(capsys, monkeypatch, tmp_
     assert speed["mfu"] is None and "no MFU" in speed["mfu_error"]
     speed = run_json(capsys, argv)["throughput"]
     assert speed["peak_source"] == "measured in this run" and 0 < speed["mfu"] <= 1
+
+
+@pytest.mark.integration  # ~3 s: a timed throughput
+def test_the_speed_table_says_what_it_measured_within_80_columns(capsys, monkeypatch):
+    """Its title names the model, clip, batch sizes, device, dtype, layout and runs in words (it was a Python
+    dict); the peak memory a CPU run adds is a positive number."""
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["lecture_3d_cnn", "--throughput", "--batch-size", "2", "--repeats", "1", "--frames", "8",
+                 "--size", "32", "--num-classes", "5", "--memory-format", "contiguous"]) == 0
+    text = capsys.readouterr().out
+    assert "{" not in text and "\x1b" not in text and max(map(len, text.splitlines())) <= 80
+    title = " ".join(text.split())  # rich wraps the title at the console's width
+    assert (f"speed of lecture_3d_cnn: clip 3x8x32x32, batch 1 and 2; cpu ({cpu_name()}, "
+            f"{torch.get_num_threads()} threads), float32, contiguous; median of 1 runs (2 warm-up)") in title
+    cells = [[cell.strip() for cell in line.strip("│").split("│")] for line in text.splitlines()
+             if line.startswith("│")]
+    speed = next(row for row in cells if len(row) == 8)  # batch, clips/s, ..., peak mem MB, MFU, peak GFLOP/s
+    assert speed[0] == "2" and float(speed[5]) > 0
+    assert "peak mem: what inference adds to the weights and input" in title
 
 
 @pytest.mark.slow

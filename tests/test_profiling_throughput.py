@@ -18,6 +18,7 @@ from lit_video.profiling import (
     machine_peak_gflops,
     measure_throughput,
 )
+from lit_video.profiling.memory import PeakMemory
 
 
 def tiny_net() -> nn.Module:
@@ -122,12 +123,28 @@ def test_throughput_figures():
     for key in ("infer_clips_per_s", "train_clips_per_s", "latency_ms_p50", "peak_gflops_per_s"):
         assert result[key] > 0, key
     assert result["latency_ms_p50"] <= result["latency_ms_p95"]
-    assert result["peak_mem_mb"] >= 0
+    assert result["peak_mem_mb"] > 0 and result["train_peak_mem_mb"] > 0
     assert result["options"] == {"device": "cpu", "dtype": "float32", "memory_format": result["options"][
                                      "memory_format"], "memory_format_chosen": True, "compile": False,
                                  "threads": torch.get_num_threads(), "warmup": 1, "repeats": 3, "cached_peak": False}
     assert result["options"]["memory_format"] in ("contiguous", "channels_last")  # auto: measured, then chosen
     assert result["machine"]["cores"] == os.cpu_count()
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="the resident peak resets on Linux only")
+def test_a_cpus_peak_memory_is_what_the_run_adds_however_often_it_runs():
+    """The same forward, measured twice, adds the same memory: the second is not 0 because the first freed
+    what it reuses (glibc keeps freed memory; the resident set did not grow on a run after a bigger one)."""
+    net = nn.Sequential(nn.Conv3d(3, 12, 3, padding=1), nn.ReLU(), nn.MaxPool3d(2)).eval()
+    clip = torch.rand(4, 3, 20, 64, 64)
+    conv_mb = 4 * 12 * 20 * 64 * 64 * 4 / 2**20  # the conv's output, 15 MiB
+    peaks = []
+    with torch.inference_mode():
+        for _ in range(2):
+            with PeakMemory(torch.device("cpu")) as mem:
+                net(clip)
+            peaks.append(mem.peak_mb)
+    assert peaks[0] >= conv_mb and peaks[1] >= 0.8 * peaks[0]
 
 
 def test_mfu_of_a_matrix_vector_product():

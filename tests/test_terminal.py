@@ -7,13 +7,17 @@ from rich.console import Console
 from lit_video import terminal
 
 
-def test_piped_output_is_80_columns_whatever_the_terminal_beside_it(monkeypatch, capsys):
-    monkeypatch.setenv("COLUMNS", "200")  # what rich would take from a terminal on stdin (`... | tee log`)
+def test_piped_output_is_80_columns_unless_columns_says_otherwise(monkeypatch, capsys):
+    """Not rich's guess from whichever of stdin, stdout, stderr is a terminal (``... | tee log`` would log lines as
+    wide as the terminal): 80, or what COLUMNS asks for."""
+    monkeypatch.delenv("COLUMNS", raising=False)
     out = terminal.console()
     assert not out.is_terminal and out.width == terminal.WIDTH == 80
     out.print("[red]failed[/] x" * 20)
     printed = capsys.readouterr().out
     assert "\x1b" not in printed and printed.startswith("failed x") and max(map(len, printed.splitlines())) <= 80
+    monkeypatch.setenv("COLUMNS", "120")
+    assert terminal.console().width == terminal.width() == 120
 
 
 def test_piped_progress_is_a_line_at_each_tenth_and_the_last_never_one_per_item(monkeypatch, capsys):

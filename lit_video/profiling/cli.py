@@ -26,7 +26,8 @@ from lit_video.models.published import Published, describe_setup
 
 from ..memory_format import MEMORY_FORMATS
 from ..terminal import HelpFormatter
-from .counting import FlopReport, count_flops, gflops, stream_gmacs
+from ..terminal import console as terminal_console
+from .counting import FlopReport, count_flops, fvcore_nn, gflops, stream_gmacs
 from .flow_cost import flow_cost
 from .inputs import model_to_count
 from .memory import MemoryNeed, check_fits, forward_need, throughput_need
@@ -201,6 +202,72 @@ def _fmt_shape(shape: Any) -> str:
     return "x".join(map(str, shape)) if shape else "-"
 
 
+def _share(fraction: float) -> str:
+    """A share in percent, one decimal; a share too small for it is "<0.1%", not a 0 that reads as free."""
+    return "" if not fraction else f"{100 * fraction:.1f}%" if fraction >= 0.0005 else "<0.1%"
+
+
+def layer_table(row: dict[str, Any], width: int = 80) -> str:
+    """``row``'s layers in fvcore's compact form (``fvcore.nn.flop_count_table``, with its own helpers): the
+    model's total first, then its modules nested by name with their parameters, MACs (K / M / G) and share of
+    the MACs, and each layer's output shape and receptive field (t x h x w).
+
+    A layer without parameters or MACs has no row (a ReLU, a dropout), unless it pools. The modules go as deep
+    as fits ``width`` (the JSON has every layer).
+    """
+    fvcore = fvcore_nn().print_model_statistics
+    layers = {("" if layer["name"] == "(model)" else layer["name"]): layer for layer in row["layers"]}
+    params, macs = {"": 0}, {"": 0}
+    for name, layer in layers.items():
+        parts = name.split(".") if name else []
+        for depth in range(len(parts) + 1):  # a module's figures are its own and its submodules'
+            prefix = ".".join(parts[:depth])
+            params[prefix] = params.get(prefix, 0) + layer["params"]
+            macs[prefix] = macs.get(prefix, 0) + round(layer["gmacs"] * 1e9)
+    params[""] = row["params"]  # the whole model's, with the parameters of modules forward never calls
+    # Pooling costs nothing counted, but the lecture's tables list its output size and reach.
+    pools = {name for name, layer in layers.items() if "Pool" in layer["type"]}
+    numbers = fvcore._remove_zero_statistics({m: {"params": params[m], "macs": macs[m]} for m in params},
+                                             force_keep=pools | {""}, require_trivial_children=True)
+    numbers = {m: numbers[m] for m in params if m in numbers}  # the model's order, not the removal's
+    total = macs[""] or 1
+    stats = {}
+    for module, n in numbers.items():
+        layer = layers.get(module, {})
+        stats[module] = {
+            "#params": fvcore._format_size(n["params"], hide_zero=True),
+            "#MACs": fvcore._format_size(n["macs"], hide_zero=True),
+            "%": _share(n["macs"] / total),
+            "output shape": _fmt_shape(layer["output_shape"]) if layer else "",
+            "RF": _fmt_shape(layer["receptive_field"]) if layer.get("receptive_field") else "",
+        }
+    stats[""]["total"] = ""  # a key of its own: fvcore would merge the total into an only child and name it so
+    deepest = max(m.count(".") + 1 for m in stats if m) if len(stats) > 1 else 1
+    for depth in range(deepest, 0, -1):  # the deepest table that fits
+        # fvcore's table merges a module with its only child in place: each try gets its own copy
+        table = fvcore._model_stats_table({m: dict(s) for m, s in stats.items()}, max_depth=depth,
+                                          stat_columns=["#params", "#MACs", "%", "output shape", "RF"])
+        if max(map(len, table.splitlines())) <= width:
+            break
+    return table
+
+
+def speed_title(row: dict[str, Any]) -> str:
+    """What the speed table measured, in words: the model, its clip, the batch sizes, the device, the dtype, the
+    memory layout, the runs."""
+    tp = row["throughput"]
+    opts, machine = tp["options"], tp["machine"]
+    shape = row["input_shape"]
+    clip = {k: v[1:] for k, v in shape.items()} if isinstance(shape, dict) else shape[1:]
+    where = (f"{machine['device']}" if opts["device"].startswith("cuda") else
+             f"{machine['cpu']}, {opts['threads']} threads")
+    layout = opts["memory_format"] + (" (auto: the faster)" if opts["memory_format_chosen"] else "")
+    compiled = ", torch.compile" if opts["compile"] else ""
+    batches = " and ".join(str(b["batch_size"]) for b in tp["per_batch"])
+    return (f"speed of {row['model']}: clip {_fmt_shape(clip)}, batch {batches}; {opts['device']} ({where}), "
+            f"{opts['dtype']}, {layout}{compiled}; median of {opts['repeats']} runs ({opts['warmup']} warm-up)")
+
+
 def _print_model(console: Console, row: dict[str, Any]) -> None:
     summary = Table(title=f"{row['model']}  (input {_fmt_shape(row['input_shape'])})", show_header=False)
     summary.add_row("GMACs / clip", f"{row['gmacs']:.3f}")
@@ -234,18 +301,13 @@ def _print_model(console: Console, row: dict[str, Any]) -> None:
                         f"({flow['note']})")
     console.print(summary)
     if row["layers"]:
-        table = Table(title="layers (receptive field of one central output unit, in input frames x pixels)")
-        for col in ("name", "type", "output shape", "receptive field t x h x w", "GMACs", "params"):
-            table.add_column(col, justify="right" if col in ("GMACs", "params") else "left")
-        for layer in row["layers"]:
-            rf = layer["receptive_field"]
-            table.add_row(layer["name"], layer["type"], _fmt_shape(layer["output_shape"]),
-                          _fmt_shape(rf) if rf else "-", f"{layer['gmacs']:.4f}", f"{layer['params']:,}")
-        console.print(table)
+        console.print("\nlayers: a module's #params, #MACs and % of the MACs are its own and its submodules'; "
+                      "RF: the receptive field (t x h x w) of one central output unit, in input frames x pixels",
+                      highlight=False)
+        console.print(layer_table(row, console.width), highlight=False, markup=False, soft_wrap=True)
     if "throughput" in row:
         tp = row["throughput"]
-        machine = f"{tp['machine']['device']} ({tp['machine']['cpu']})"
-        speed = Table(title=f"speed on {machine}, options {tp['options']}")
+        speed = Table(title=speed_title(row), title_justify="left", caption_justify="left")
         for col in ("batch", "infer clips/s", "train clips/s", "p50 ms (b=1)", "p95 ms (b=1)", "peak mem MB",
                     "MFU", "peak GFLOP/s (matmul)"):
             speed.add_column(col, justify="right")
@@ -253,8 +315,13 @@ def _print_model(console: Console, row: dict[str, Any]) -> None:
         mfu = "error (below)" if tp["mfu_error"] else f"{100 * tp['mfu']:.1f}%"
         speed.add_row(str(tp["batch_size"]), f"{tp['infer_clips_per_s']:.2f}", train,
                       f"{tp['latency_ms_p50']:.1f}", f"{tp['latency_ms_p95']:.1f}",
-                      f"{tp['peak_mem_mb']:.0f}", mfu, f"{tp['peak_gflops_per_s']:.1f}")
-        speed.caption = f"matmul peak {tp['peak_source']}"
+                      "-" if tp["peak_mem_mb"] is None else f"{tp['peak_mem_mb']:.0f}", mfu,
+                      f"{tp['peak_gflops_per_s']:.1f}")
+        # What peak memory is on each device: docs/flops.md, "Speed, memory, MFU".
+        how = ("CUDA's max allocated" if tp["options"]["device"].startswith("cuda") else
+               "growth of the peak resident set; '-': not Linux")
+        speed.caption = (f"matmul peak {tp['peak_source']}\n"
+                         f"peak mem: what inference adds to the weights and input ({how})")
         console.print(speed)
         for error in (tp["mfu_error"], tp["train_mfu_error"]):
             if error:
@@ -281,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     _check(args, parser)
-    console = Console()
+    console = terminal_console()
     if not args.all:
         try:
             row = profile_model(args.model, args)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -275,10 +276,18 @@ def count_flops(model: nn.Module, input_shape_or_inputs: Any, *, receptive_field
     )
 
 
+def fvcore_nn():
+    """``fvcore.nn``, imported without the FutureWarning its import raises (its losses use ``torch.jit.script``):
+    a warning about fvcore's code that no user of lit-video can act on."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated", category=FutureWarning)
+        import fvcore.nn
+    return fvcore.nn
+
+
 def _fvcore_sdpa(inputs: list, outputs: list) -> int:
     """fvcore handle for ``aten::scaled_dot_product_attention``: QK^T plus AV, in multiply-accumulates."""
-    from fvcore.nn.jit_handles import get_shape
-
+    get_shape = fvcore_nn().jit_handles.get_shape
     q, k, v = (get_shape(x) for x in inputs[:3])  # (..., L, E), (..., S, E), (..., S, Ev)
     batch = math.prod(q[:-2])
     return batch * q[-2] * k[-2] * (q[-1] + v[-1])
@@ -286,11 +295,9 @@ def _fvcore_sdpa(inputs: list, outputs: list) -> int:
 
 def fvcore_count(model: nn.Module, inputs: Inputs) -> dict[str, Any]:
     """fvcore's count of one forward on real tensors, split into conv/matmul and the rest (norms, pooling)."""
-    from fvcore.nn import FlopCountAnalysis
-
     real = map_inputs(inputs, lambda t: torch.randn(t.shape, dtype=t.dtype) if t.is_meta else t)
     args = tuple(real) if isinstance(real, tuple) else (real,)
-    analysis = FlopCountAnalysis(model, args)
+    analysis = fvcore_nn().FlopCountAnalysis(model, args)
     analysis.set_op_handle("aten::scaled_dot_product_attention", _fvcore_sdpa)
     analysis.unsupported_ops_warnings(False)
     analysis.uncalled_modules_warnings(False)

@@ -23,9 +23,8 @@ edge (allocator caches, fragmentation, kernels' work space).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
-import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,40 +169,55 @@ def check_fits(*needs: MemoryNeed) -> None:
             raise NotEnoughMemory(need, available)
 
 
-def _rss_bytes() -> int:
-    with contextlib.suppress(OSError):
-        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    import resource  # not Linux: the lifetime high-water mark is the best there is
+def _status_mb(field: str) -> float:
+    """A memory field of ``/proc/self/status`` (``VmRSS``: resident now, ``VmHWM``: its high-water mark), MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise OSError(f"/proc/self/status has no {field}")
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+def _reset_resident_peak() -> float:
+    """Start a fresh resident-set high-water mark at the level of now, and return that level (MB).
+
+    First the C heap gives back the pages of what was freed earlier (glibc's ``malloc_trim``): glibc keeps them,
+    and a run that reuses them would not grow the resident set at all (a CPU's peak read 0 MB). Then writing 5 to
+    ``/proc/self/clear_refs`` resets ``VmHWM`` (Linux >= 4.0). Raises OSError where either is impossible.
+    """
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing kept to give back
+        ctypes.CDLL(None).malloc_trim(0)
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status_mb("VmRSS")
 
 
 class PeakMemory:
-    """Peak memory (MB) of the code run inside: CUDA max allocated, or resident-set growth on a CPU."""
+    """Peak memory (MB) the code run inside adds to what was allocated before it (the weights, the inputs).
+
+    On a GPU: CUDA's max allocated less the allocated at the start. On a CPU: the process's peak resident set
+    (the kernel's exact high-water mark, not a sample) less the resident set at the start, once what was freed
+    before has been given back; it includes what the run allocates beyond tensors (thread pools, kernel caches).
+    ``peak_mb`` is None where the CPU's peak cannot be reset (not Linux): a lifetime peak would say nothing.
+    """
 
     def __init__(self, device: torch.device):
-        self.device, self.peak_mb = device, 0.0
-        self._stop = threading.Event()
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.002):
-            self._max = max(self._max, _rss_bytes())
+        self.device, self.peak_mb = device, None
 
     def __enter__(self) -> PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
-            self._base = torch.cuda.memory_allocated(self.device)
+            self._base = torch.cuda.memory_allocated(self.device) / 2**20
         else:
-            self._base = self._max = _rss_bytes()
-            self._thread = threading.Thread(target=self._sample, daemon=True)
-            self._thread.start()
+            try:
+                self._base = _reset_resident_peak()
+            except OSError:
+                self._base = None
         return self
 
     def __exit__(self, *exc) -> None:
+        if self._base is None:
+            return
         if self.device.type == "cuda":
-            top = torch.cuda.max_memory_allocated(self.device)
+            top = torch.cuda.max_memory_allocated(self.device) / 2**20
         else:
-            self._stop.set()
-            self._thread.join()
-            top = max(self._max, _rss_bytes())
-        self.peak_mb = (top - self._base) / 2**20
+            top = _status_mb("VmHWM")
+        self.peak_mb = top - self._base

@@ -1,10 +1,11 @@
 """Throughput, latency, memory and MFU of a model on this machine.
 
 Every figure is a median over ``repeats`` timed iterations after ``warmup`` untimed ones, with
-``torch.cuda.synchronize`` around each timed iteration on a GPU. Peak memory is CUDA's max allocated on a GPU
-and the growth of the process's resident set (sampled every 2 ms) on a CPU. Before anything real runs, the
-memory the largest batch needs is estimated from the meta-tensor count (``memory.py``) and a run that cannot
-fit is refused (``NotEnoughMemory``). MFU divides by the matmul peak measured in the same call (``peak.py``).
+``torch.cuda.synchronize`` around each timed iteration on a GPU. Peak memory is what the run adds to the weights
+and inputs: CUDA's max allocated on a GPU, the growth of the process's peak resident set on a CPU
+(``PeakMemory``). Before anything real runs, the memory the largest batch needs is estimated from the meta-tensor
+count (``memory.py``) and a run that cannot fit is refused (``NotEnoughMemory``). MFU divides by the matmul
+peak measured in the same call (``peak.py``).
 """
 
 from __future__ import annotations
@@ -169,7 +170,8 @@ def _largest_batch(net: nn.Module, runner, batch, start: int, autocast, device: 
     """The largest power-of-two multiple of ``start`` whose inference fits in memory (up to ``limit``).
 
     On a GPU a batch fits unless CUDA runs out of memory. On a CPU the next doubling is not tried when the
-    measured memory growth, doubled, would exceed the memory available now (a CPU swaps instead of failing).
+    measured memory growth, doubled, would exceed the memory available now (a CPU swaps instead of failing), nor
+    where the growth cannot be measured (``PeakMemory``: not Linux).
     """
     fits, b = start, start
     net.eval()
@@ -183,7 +185,7 @@ def _largest_batch(net: nn.Module, runner, batch, start: int, autocast, device: 
             if device.type == "cuda":
                 torch.cuda.empty_cache()
         fits = b
-        if device.type == "cpu" and 2 * mem.peak_mb * 2**20 > available_bytes(device):
+        if device.type == "cpu" and (mem.peak_mb is None or 2 * mem.peak_mb * 2**20 > available_bytes(device)):
             break
         b *= 2
     return fits

@@ -27,6 +27,7 @@ from rich.text import Text
 from ..results.folder import ResultsFolder, read_rows
 from ..results.leaderboard import leaderboard, line_key, within_noise
 from ..results.schema import DONE_STATUSES, FIELDS, HEADERS, KEY_FIELDS
+from ..terminal import console as terminal_console
 
 # What compare judges (``Field.better``): accuracies in points (a % field), speeds relatively (a timed field, on one
 # device only), the rest noted where it changed (GMACs: a different model or input).
@@ -242,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
                   "b": r.b, "regressions": r.regressions, "notes": r.notes} for r in rows]
         print(json.dumps(lines, indent=2, default=str))
     else:
-        console = Console()
+        console = terminal_console()
         print_comparison(rows, args.a, args.b, console)
         limits = f"beyond {args.threshold} points / {100 * args.speed_threshold:.0f}% speed"
         console.print(f"\n{len(regressed)} of {len(rows)} lines regressed ({limits})" if regressed

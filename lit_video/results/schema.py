@@ -139,8 +139,9 @@ FIELDS: tuple[Field, ...] = (
     Field("data_clips_per_s", "the training loader's clips per second in the fit's process", "loader clips/s",
           "clips/s", decimals(1), seeds="mean", timed=True),
     Field("memory_format", "the memory layout the fit trained in (chosen by timing)", "layout", timed=True),
-    Field("peak_mem_mb", "peak memory of inference", "peak mem MB", "MB", decimals(0), seeds="mean", timed=True,
-          better="lower"),
+    Field("peak_mem_mb", "peak memory inference adds to its weights and input: CUDA's max allocated on a GPU, the "
+          "peak resident set's growth on a CPU (docs/flops.md)", "peak mem MB", "MB", decimals(0), seeds="mean",
+          timed=True, better="lower"),
     Field("mfu", "model FLOPs utilisation: achieved / the machine's measured matmul peak", "MFU %", "%", percent,
           seeds="mean", timed=True),
     Field("train_time_s", "seconds of the fit", "train s", "s", decimals(0), seeds="mean", timed=True),
