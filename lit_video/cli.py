@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         # LightningCLI warns when given args while sys.argv holds others; from the console they are the same.
         VideoCLI(args=None if argv == sys.argv[1:] else argv, task=task_of(rest))
     except ConfigError as err:
-        print(f"lit-video {command}: configuration error: {err}", file=sys.stderr)
+        print(f"lit-video {command}: {err}", file=sys.stderr)
         return 2
     return 0
 

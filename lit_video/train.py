@@ -11,15 +11,20 @@ same parser, without building anything; ``build_run`` builds the DataModule, the
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
 import json
+import logging
 import os
+import re
+import shlex
+import sys
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
-from jsonargparse import Namespace
+from jsonargparse import ArgumentError, Namespace
 from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar, RichProgressBar
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
@@ -38,14 +43,52 @@ TRAINER_DEFAULTS: dict[str, Any] = {
 }
 
 
+# Checkpoint names Lightning resolves itself, rather than paths (Trainer.fit's ``ckpt_path``).
+LIGHTNING_CKPT_NAMES = ("best", "last", "hpc", "registry")
+# Exit status of a run stopped with Ctrl-C (128 + SIGINT), as a shell reports it.
+INTERRUPTED = 130
+# The help's titles of the option groups LightningCLI adds for replacing the model's optimiser.
+GROUP_TITLES = {"optimizer": "Optimizer, replacing the model's AdamW (model.lr, model.weight_decay)",
+                "lr_scheduler": "LR scheduler, with --optimizer (without: warm-up and cosine decay)"}
+
+
 class ConfigError(Exception):
     """A configuration that cannot train; raised before training starts, printed without a traceback."""
 
 
+class _LightningTips(logging.Filter):
+    """Drops Lightning's advertisements for its cloud packages (litlogger, litmodels), printed on every run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("\N{ELECTRIC LIGHT BULB} Tip:")
+                    and ("litlogger" in message or "litmodels" in message))
+
+
+def quiet_third_party() -> None:
+    """Silence, by name, what other packages print on every run that we cannot fix at its cause: Lightning's tips
+    and its use of torch's deprecated ``LeafSpec`` (lightning.pytorch.utilities._pytree)."""
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):  # rank_zero_info's
+        logging.getLogger(name).addFilter(_LIGHTNING_TIPS)  # once: a logger holds a filter once
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                            module=r"lightning\.pytorch\.utilities\._pytree")
+
+
+_LIGHTNING_TIPS = _LightningTips()
+
+
 def default_loggers(save_dir: str) -> list[Any]:
     """A CSV log (first, so it names the run folder and holds the checkpoints) and wandb, offline: no account or
-    network needed (``wandb sync`` uploads later). Both under ``save_dir`` (the Trainer's default_root_dir)."""
-    return [CSVLogger(save_dir, name="lit_video"), WandbLogger(save_dir=save_dir, project="lit-video", offline=True)]
+    network needed (``wandb sync`` uploads later). Both under ``save_dir`` (the Trainer's default_root_dir).
+    wandb is quiet: its run summary at the end would bury the run's own last lines (the checkpoint to test)."""
+    import wandb
+
+    # wandb looks for a git repository from its folder and warns where that folder does not exist yet.
+    Path(save_dir).mkdir(parents=True, exist_ok=True)
+    tracker = WandbLogger(save_dir=save_dir, project="lit-video", offline=True, settings=wandb.Settings(quiet=True))
+    # Lightning passes wandb.init `anonymous=None`, which wandb warns about on every run (the setting does nothing).
+    tracker._wandb_init.pop("anonymous", None)
+    return [CSVLogger(save_dir, name="lit_video"), tracker]
 
 
 def complete_config(section: Namespace) -> None:
@@ -119,11 +162,44 @@ class VideoCLI(LightningCLI):
         except KeyError as err:
             raise ConfigError(err.args[0]) from err
         self.instantiate = instantiate
-        kwargs.setdefault("parser_kwargs", {"prog": "lit-video"})
+        given = kwargs.get("args")
+        # The command line, for the commands printed to test or resume this run (None: a config from Python).
+        self.argv = None if isinstance(given, dict) else list(sys.argv[1:] if given is None else given)
+        quiet_third_party()
+        kwargs.setdefault("parser_kwargs", parser_kwargs())
+        kwargs.setdefault("seed_everything_default", 0)  # what Lightning picks for True, without its warning
         # The config is saved beside the logs: in a fresh version folder per run with a logger, and in
         # default_root_dir itself without one, where the next run in the same folder replaces it.
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         super().__init__(self.task.module, self.task.datamodule, *args, **kwargs)
+
+    def setup_parser(self, *args: Any, **kwargs: Any) -> None:
+        super().setup_parser(*args, **kwargs)
+        # Help titles, which argparse does not wrap, within 80 columns: Lightning's are the first line of a
+        # docstring (Trainer.test's is cut mid-sentence) or a tuple of classes (the LR scheduler's), and neither of
+        # its optimiser titles says that the model has an optimiser and a schedule of its own.
+        for parser in (self.parser, *getattr(self, "_subcommand_parsers", {}).values()):
+            for group in parser._action_groups:
+                if group.title and len(group.title) >= 80:
+                    group.title = group.title.split(". ")[0]
+            for name, title in GROUP_TITLES.items():
+                if name in parser.groups:
+                    parser.groups[name].title = title
+
+    def parse_arguments(self, parser: Any, args: Any) -> None:
+        """Parse, and fail with one line (ConfigError) where jsonargparse would print pages of usage, or where
+        Lightning would find out after the data, the model and the loggers are set up (a missing checkpoint)."""
+        try:
+            super().parse_arguments(parser, args)
+        except ArgumentError as err:
+            raise ConfigError(one_line_error(str(err), self._command_parser(parser))) from err
+        subcommand = self.config.get("subcommand")
+        check_ckpt_path((self.config[subcommand] if subcommand else self.config).get("ckpt_path"))
+
+    def _command_parser(self, parser: Any) -> Any:
+        """The parser of the subcommand on the command line (``fit``: its options), else ``parser``."""
+        subparsers = getattr(self, "_subcommand_parsers", {})
+        return next((subparsers[arg] for arg in self.argv or () if arg in subparsers), parser)
 
     def add_arguments_to_parser(self, parser: Any) -> None:
         parser.add_argument("--task", default=self.task.name, choices=[self.task.name],
@@ -168,12 +244,46 @@ class VideoCLI(LightningCLI):
             callbacks.append(LearningRateMonitor(logging_interval="step"))
         return super().instantiate_trainer(**{**kwargs, "callbacks": callbacks})
 
+    def fit(self, **kwargs: Any) -> None:
+        """``Trainer.fit``; stopped with Ctrl-C (Lightning shuts down, then exits with 1), it says what was kept and
+        how to resume, and exits with 130."""
+        try:
+            self.trainer.fit(**kwargs)
+        except SystemExit:
+            if not self.trainer.interrupted:
+                raise
+            finish_wandb(self.trainer, exit_code=INTERRUPTED)
+            if self.trainer.is_global_zero:
+                ckpt = self.trainer.checkpoint_callback
+                path = ckpt and (ckpt.last_model_path or ckpt.best_model_path)
+                logs = self.trainer.log_dir or self.trainer.default_root_dir
+                if path:
+                    print(f"interrupted: kept the logs in {logs} and the last checkpoint\n"
+                          + shell_lines("resume:      ", self.command("fit", path)))
+                else:
+                    print(f"interrupted before the first checkpoint: kept the logs in {logs}\n"
+                          + shell_lines("start again: ", self.command("fit")))
+            raise SystemExit(INTERRUPTED) from None
+
     def after_fit(self) -> None:
+        finish_wandb(self.trainer)  # first: what wandb prints on finishing comes before the lines that matter
         ckpt = self.trainer.checkpoint_callback
         path = ckpt and (ckpt.best_model_path or ckpt.last_model_path)
         if path:
-            print(f"\ncheckpoint: {path}\ntest it:    lit-video test --ckpt_path {path} [the same --config ...]")
-        finish_wandb(self.trainer)
+            print(f"\ncheckpoint: {path}\n" + shell_lines("test it:    ", self.command("test", path)))
+
+    def command(self, subcommand: str, ckpt_path: str | None = None) -> list[str]:
+        """``lit-video SUBCOMMAND`` with this run's options and ``--ckpt_path CKPT_PATH``: the command that tests
+        or resumes this run."""
+        options, skip_value = ["..."] if self.argv is None else [], False  # from Python: no command line to repeat
+        for arg in (self.argv or [])[1:]:  # argv[0] is the subcommand run
+            if skip_value or arg.startswith("--ckpt_path="):
+                skip_value = False
+            elif arg == "--ckpt_path":
+                skip_value = True
+            else:
+                options.append(arg)
+        return ["lit-video", subcommand, *options, *(["--ckpt_path", ckpt_path] if ckpt_path else [])]
 
     def after_validate(self) -> None:
         finish_wandb(self.trainer)
@@ -182,11 +292,80 @@ class VideoCLI(LightningCLI):
         finish_wandb(self.trainer)
 
 
-def finish_wandb(trainer: Any) -> None:
-    """Close this run's wandb runs, so the next Trainer in the same process starts its own instead of reusing it."""
+def shell_lines(label: str, command: list[str], width: int = 80) -> str:
+    """``command`` after ``label``, quoted for the shell and continued over lines (`` \\``) to fit ``width``
+    columns where its words allow, each option on the line of its value: pasted, it runs as one command."""
+    parts: list[list[str]] = []
+    for word in command:  # an option with the words after it, up to the next option
+        if word.startswith("-") or not parts:
+            parts.append([word])
+        else:
+            parts[-1].append(word)
+    lines = [label + shlex.join(parts[0])]
+    for part in map(shlex.join, parts[1:]):
+        if len(lines[-1]) + len(part) + 3 > width:  # room for " " + part + " \\"
+            lines[-1] += " \\"
+            lines.append(" " * len(label) + "  " + part)
+        else:
+            lines[-1] += " " + part
+    return "\n".join(lines)
+
+
+def finish_wandb(trainer: Any, exit_code: int | None = None) -> None:
+    """Close this run's wandb runs, so the next Trainer in the same process starts its own instead of reusing it;
+    a nonzero ``exit_code`` marks them failed."""
     for logger in trainer.loggers:
         if isinstance(logger, WandbLogger) and logger._experiment is not None:
-            logger.experiment.finish()
+            logger.experiment.finish(exit_code=exit_code)
+
+
+def parser_kwargs() -> dict[str, Any]:
+    """The CLI's parser settings. Parse errors raise (``VideoCLI.parse_arguments`` makes them one line) and options
+    are never abbreviated: ``--trainer.max_epoch`` would pass as ``max_epochs``, hiding a typo in others. LightningCLI
+    gives a subcommand's parser only the settings under its name."""
+    shared = {"exit_on_error": False, "allow_abbrev": False}
+    return {"prog": "lit-video", **shared, **{  # a usage line of its own: the default lists every option
+        name: {**shared, "usage": f"lit-video {name} [-h] [-c CONFIG] [--print_config] [--KEY VALUE ...]"}
+        for name in LightningCLI.subcommands()}}
+
+
+def one_line_error(message: str, parser: Any) -> str:
+    """jsonargparse's parse error as one line naming the option and the fix (its own lists every subtype a value
+    did not match). An unknown option gets the closest of ``parser``'s, the likely typo."""
+    command = parser.prog.replace(" [options]", "")  # jsonargparse's prog of a subcommand: lit-video [options] fit
+    known = [name for action in parser._actions for name in action.option_strings]
+
+    def closest(option: str) -> str:  # to a command line's --key or a config file's key, written as it was
+        dashes = "--" if option.startswith("-") else ""
+        close = difflib.get_close_matches("--" + option.lstrip("-"), known, n=1)
+        return f"did you mean {dashes}{close[0][2:]}?" if close else f"`{command} --help` lists them"
+
+    unrecognized = message.removeprefix("unrecognized arguments: ")
+    if unrecognized != message:
+        given = unrecognized.split()
+        option = next((arg.split("=", 1)[0] for arg in given if arg.startswith("-")), None)
+        if option is None:
+            return f"unexpected argument {given[0]!r}: options are --KEY VALUE (`{command} --help`)"
+        return f"unrecognized option {option}; {closest(option)}"
+    in_config = re.search(r"does not accept option '([^']+)'", message)  # a key of a config file
+    if in_config:
+        return f"{' '.join(message.split())}; {closest(in_config[1])}"
+    keyed = re.match(r'Parser key "([^"]+)":\s*(.*)', message, re.DOTALL)
+    if keyed:
+        key, detail = keyed[1], keyed[2].strip()
+        value = re.search(r"(?:Given|Got) value: (.*)", detail)
+        if value:
+            return f"{key}: {value[1].strip()!r} is not a valid value; `{command} --help` shows its type"
+        return f"{key}: {' '.join(detail.split())}"
+    return " ".join(message.split())
+
+
+def check_ckpt_path(path: str | None) -> None:
+    """A checkpoint that is not there fails before anything is built (Lightning finds out after the data, the model
+    and the loggers are set up). Lightning's own names (``last``, ``registry:...``) and URLs are left to it."""
+    if not path or path.split(":")[0] in LIGHTNING_CKPT_NAMES or "://" in path or Path(path).is_file():
+        return
+    raise ConfigError(f"ckpt_path {path!r} is not a file; fit prints each checkpoint's path when it ends")
 
 
 def _from_python(**kwargs: Any) -> VideoCLI:
@@ -199,8 +378,7 @@ def _from_python(**kwargs: Any) -> VideoCLI:
 @functools.cache
 def _config_parser(task: str) -> Any:
     """The CLI's parser for ``task`` (built once: about a second), raising instead of exiting on a bad config."""
-    return _from_python(args={}, run=False, instantiate=False, seed_everything_default=False, task=task,
-                        parser_kwargs={"prog": "lit-video", "exit_on_error": False}).parser
+    return _from_python(args={}, run=False, instantiate=False, seed_everything_default=False, task=task).parser
 
 
 def resolve_config(config: dict[str, Any]) -> dict[str, Any]:

@@ -1,20 +1,43 @@
 """The `lit-video` command end to end: real Trainers, real videos, real (offline) wandb runs."""
 
 import csv
+import inspect
 import json
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from lit_video.cli import main
+from lit_video.data import VideoDataModule
 from lit_video.train import build_run, fit_and_test
 
 TINY_MODEL = ["--model.name", "single_frame", "--model.model_args", '{"backbone": "shufflenet_v2_x0_5"}']
+# What fit and test printed on every run before they were quieted (Lightning's tips, wandb's warnings and run
+# summary, Lightning's use of a deprecated torch class, its seed warning); none may come back.
+SILENCED = ("Tip:", "litlogger", "litmodels", "anonymous setting", "git root", "LeafSpec", "No seed found",
+            "Run history", "Run summary")
 
 
 def tiny_data(root: Path) -> list[str]:
     return ["--data.root", str(root), "--data.frames", "4", "--data.size", "32", "--data.batch_size", "4",
             "--data.num_workers", "0", "--data.test_clips", "2"]
+
+
+def lit_video(*args: str, cwd: Path, **popen: object) -> subprocess.Popen:
+    """``lit-video ARGS`` in a process of its own, its output piped (not a terminal), as a user runs it."""
+    return subprocess.Popen([sys.executable, "-m", "lit_video.cli", *args], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **popen)
+
+
+def pasted(lines: list[str]) -> list[str]:
+    """The words of a command printed over lines continued with a backslash, as a shell reads it pasted."""
+    return shlex.split(" ".join(line.removesuffix("\\") for line in lines))
 
 
 def test_models_command_lists_registry(capsys):
@@ -30,16 +53,26 @@ def test_models_command_lists_registry(capsys):
 
 
 @pytest.mark.integration
-def test_fit_then_test_through_the_cli(tiny_dataset, tmp_path, monkeypatch, capsys):
+def test_fit_then_test_through_the_cli(tiny_dataset, tmp_path, monkeypatch):
+    """fit, run as a user runs it, prints none of the messages it used to bury its result under and no ANSI codes
+    into a pipe, and ends with the checkpoint and the command that tests it, which runs as printed."""
     monkeypatch.chdir(tmp_path)
     fit = ["fit", *TINY_MODEL, *tiny_data(tiny_dataset), "--trainer.max_epochs", "1",
            "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "2"]
-    assert main(fit) == 0
+    printed = lit_video(*fit, cwd=tmp_path).communicate(timeout=600)[0]
     ckpts = list(Path("logs/lit_video/version_0/checkpoints").glob("*.ckpt"))
-    assert len(ckpts) == 1 and f"--ckpt_path {ckpts[0]}" in capsys.readouterr().out
+    assert len(ckpts) == 1, printed[-3000:]
+    assert "\x1b[" not in printed
+    assert not [message for message in SILENCED if message in printed], printed
     assert list(Path("logs/wandb").glob("offline-run-*")), "the default wandb logger writes an offline run"
+    lines = printed.rstrip().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("test it:"))
+    assert lines[start - 1] == f"checkpoint: {ckpts[0]}"
+    command = pasted([lines[start].removeprefix("test it:"), *lines[start + 1:]])  # the last lines
+    assert command == ["lit-video", "test", *fit[1:], "--ckpt_path", str(ckpts[0])]
+    assert max(map(len, lines[start:-1])) <= 80  # all but the checkpoint's path, longer alone
 
-    assert main(["test", *TINY_MODEL, *tiny_data(tiny_dataset), "--ckpt_path", str(ckpts[0])]) == 0
+    assert main(command[1:]) == 0
     with open("logs/lit_video/version_1/metrics.csv") as f:
         row = {k: v for r in csv.DictReader(f) for k, v in r.items() if v}
     for name in ("test/clip_top1", "test/video_top1", "test/video_top5", "test/mean_class_acc",
@@ -65,6 +98,81 @@ def test_bad_options_fail_before_training_with_a_message(tiny_dataset, tmp_path,
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not Path("logs").exists(), "nothing may start before the configuration is valid"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("option, message", [
+    (["--model.nme", "c3d"], "unrecognized option --model.nme; did you mean --model.name?"),
+    # An abbreviation is refused, not taken for the option it abbreviates: a typo would pass unseen.
+    (["--trainer.max_epoch", "1"], "unrecognized option --trainer.max_epoch; did you mean --trainer.max_epochs?"),
+    (["--data.frames", "four"], "data.frames: 'four' is not a valid value; `lit-video fit --help` shows its type"),
+])
+def test_a_mistyped_option_is_one_line_with_the_fix(tiny_dataset, tmp_path, monkeypatch, capfd, option, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", *TINY_MODEL, *tiny_data(tiny_dataset), *option]) == 2
+    out, err = capfd.readouterr()
+    assert err == f"lit-video fit: {message}\n" and not out
+    assert not Path("logs").exists()
+
+
+@pytest.mark.integration
+def test_a_missing_checkpoint_is_one_line_before_anything_starts(tiny_dataset, tmp_path, monkeypatch, capfd):
+    import wandb
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["test", *TINY_MODEL, *tiny_data(tiny_dataset), "--ckpt_path", "nope.ckpt"]) == 2
+    out, err = capfd.readouterr()
+    assert err == "lit-video test: ckpt_path 'nope.ckpt' is not a file; fit prints each checkpoint's path when it " \
+                  "ends\n" and not out
+    assert wandb.run is None and not Path("logs").exists(), "no wandb run, no logs folder"
+
+
+@pytest.mark.integration
+def test_fit_help_describes_every_option_within_80_columns(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit) as done:
+        main(["fit", "--help"])
+    assert done.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(map(len, lines)) <= 80
+    described: dict[str, list[str]] = {}  # option -> the lines of its help
+    current: list[str] = []
+    for line in lines:
+        if re.match(r"  --(data|model)\.\w+", line):  # the option, then its help on this line or the next ones
+            option, *text = re.split(r"\s{2,}", line.strip(), maxsplit=1)
+            current = described[option.split()[0]] = text
+        elif line.startswith(" " * 10) and line.strip():
+            current.append(line.strip())
+        else:
+            current = []
+    data_options = {f"--data.{name}" for name in inspect.signature(VideoDataModule).parameters}
+    assert data_options <= described.keys() and "--model.name" in described
+    for option, text in described.items():
+        assert re.sub(r"\(type: .*\)$", "", " ".join(text)).strip(), f"{option} has no description"
+    assert "built-in" in " ".join(described["--data.root"])
+
+
+@pytest.mark.integration
+@pytest.mark.slow  # a process of its own, fitting until its first checkpoint: half a minute on 2 busy cores
+def test_ctrl_c_during_fit_says_what_was_kept_and_how_to_resume(tiny_dataset, tmp_path):
+    fit = ["fit", *TINY_MODEL, *tiny_data(tiny_dataset), "--trainer.max_epochs", "10000",
+           "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1"]
+    # Ctrl-C reaches a process as SIGINT, which a child started from a non-interactive shell may ignore: reset it.
+    run = lit_video(*fit, cwd=tmp_path, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    checkpoints = tmp_path / "logs" / "lit_video" / "version_0" / "checkpoints"
+    deadline = time.monotonic() + 300
+    while not list(checkpoints.glob("*.ckpt")) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    run.send_signal(signal.SIGINT)
+    printed = run.communicate(timeout=120)[0]
+    assert run.returncode == 130, printed[-3000:]
+    lines = printed.rstrip().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("resume:"))
+    assert lines[start - 1] == "interrupted: kept the logs in logs/lit_video/version_0 and the last checkpoint"
+    command = pasted([lines[start].removeprefix("resume:"), *lines[start + 1:]])
+    assert command[:-1] == ["lit-video", *fit, "--ckpt_path"]
+    assert (tmp_path / command[-1]).is_file() and Path(command[-1]).parent == checkpoints.relative_to(tmp_path)
+    assert "Traceback" not in printed and "\x1b[" not in printed
 
 
 @pytest.mark.integration

@@ -50,43 +50,59 @@ def eval_views(test_clips: int, test_crops: int) -> int:
 
 
 class VideoDataModule(L.LightningDataModule):
-    """Clips of ``frames`` frames at ``fps`` frames per second, cropped to ``size`` px, from ``root``.
+    """Video clips of a dataset, or of the built-in one, for training and testing.
 
-    ``frames``, ``fps`` and ``size`` left at None mean the model's clip (``model_info(name).clip``), which
-    lit-video's CLI and sweeps fill in before building the DataModule; one built directly with None takes
-    ``lit_video.clip.DEFAULT_CLIP`` (8 frames at 5 fps, 112 px). After construction ``frames``, ``fps`` and
-    ``size`` (and the saved hyperparameters) are the numbers used.
-    ``root=None`` is the built-in synthetic dataset (written on first use to ``$LIT_VIDEO_CACHE``); ``name``
-    labels the dataset in results tables (default: the root folder's name, or ``synthetic`` for the built-in
-    data). The annotations are read here, so ``num_classes``, ``multi_label``, ``class_names`` and ``groups``
-    are known right away; videos are probed in ``setup`` (once: the probes are cached). Training draws one
-    random clip per video (random crop; horizontal flip unless ``flip=False`` or the dataset's
-    ``classes.json`` forbids it), validation takes the centre clip, test takes ``test_clips`` clips x
-    ``test_crops`` crops, decoding each video once for all of them; a test batch holds whole videos (``batch_size``
-    clips at most, or all of one video's views where they are more).
-    Every split must have videos: a missing or empty split is a ``ValueError`` naming its file, unless
-    ``val_split`` / ``test_split`` say which split to validate / test on instead (``test_split="val"`` tests on
-    the validation videos; ``val_split="test"`` validates on the test videos, for datasets such as UCF101 and
-    Sports-1M that define no validation split). A video listed in two splits, or twice in one, is warned about.
-    Videos that cannot be read are skipped with one warning each and listed in ``skipped`` and in
-    ``skipped_videos.txt`` in the log folder (``log_dir``, else the trainer's, else the working directory),
-    including those that fail later in DataLoader workers; ``strict=True`` raises on the first one instead.
-    ``cache_frames=True`` decodes each video once per process and keeps all its frames in memory, resized to the
-    clips' short side (``resize``), uint8 (up to 4 GiB a process, then reads as usual; keyed by the file's path,
-    size and mtime, the decoder and the short side, so a changed video or setting is decoded again): for small
-    datasets such as the built-in one, read every epoch by every model of a sweep; pair it with ``num_workers=0``
-    so one process holds the frames.
-    Loading: ``num_workers`` processes, each keeping ``prefetch_factor`` batches ready, kept between epochs unless
-    ``persistent_workers=False``; ``pin_memory`` (None: when the Trainer runs on a GPU) pins batches for faster copies
-    to it. Under DDP every process trains on its share of the videos (Lightning's ``DistributedSampler``), and
-    validation and test give each video to exactly one process (Lightning's ``UnrepeatedDistributedSampler``: the
-    default sampler pads a split by repeating videos, which would count them twice), so the metrics gathered from
-    all processes are a single process's.
-    ``modalities``: what the model takes (its ``model_info``, filled in by the CLI and sweeps; None: ``rgb``).
-    With ``flow``, items carry ``{"rgb": clip, "flow": its optical flow}`` (``ClipDataset``), the flow computed with
-    ``flow_method`` (``dis``, ``farneback`` or ``tvl1``) and optionally minus its mean (``flow_subtract_mean``),
-    between frames sampled at ``fps``; ``prepare_data`` stores every video's flow in the cache first (in one
-    process per CPU; ``lit-video data flow ROOT --fps FPS`` does the same ahead of time).
+    The annotations are read at construction, so ``num_classes``, ``multi_label``, ``class_names`` and ``groups``
+    are known right away; videos are probed in ``setup`` (once: the probes are cached). After construction
+    ``frames``, ``fps`` and ``size`` (and the saved hyperparameters) are the numbers used. Training draws one random
+    clip per video (random crop, flipped unless ``flip`` says no), validation takes the centre clip, test takes
+    ``test_clips`` x ``test_crops`` views of each video, decoded once for all of them; a test batch holds whole
+    videos (``batch_size`` clips at most, or all of one video's views where they are more). Every split must have
+    videos: a missing or empty one is a ``ValueError`` naming its file. A video listed in two splits, or twice in
+    one, is warned about. Videos that cannot be read are skipped with one warning each and listed in ``skipped``
+    and in ``skipped_videos.txt`` in the log folder, including those that fail later in DataLoader workers.
+    Under DDP every process trains on its share of the videos (Lightning's ``DistributedSampler``), and validation
+    and test give each video to exactly one process (Lightning's ``UnrepeatedDistributedSampler``: the default
+    sampler pads a split by repeating videos, which would count them twice), so the metrics gathered from all
+    processes are a single process's.
+
+    Args:
+        root: the dataset's folder; left out, the built-in synthetic dataset (written on first use to
+            ``$LIT_VIDEO_CACHE``).
+        format: the annotations' layout: ``kinetics`` (CSVs), ``sports1m`` (partition files), ``folder`` (a folder
+            of videos per class) or ``auto`` (the one ``root`` holds).
+        annotations: the folder or file of the annotations, where not in ``root``.
+        frames: frames per clip (None: the model's clip, ``model_info(name).clip``; built directly,
+            ``lit_video.clip.DEFAULT_CLIP``, 8 frames at 5 fps, 112 px).
+        fps: frames per second the clip's frames are sampled at (None: the model's clip).
+        size: the clips' crop, in px (None: the model's clip).
+        resize: the short side frames are resized to before cropping (None: ``size`` x 128 / 112, as C3D's 128 px
+            for 112 px crops).
+        batch_size: clips per batch.
+        num_workers: DataLoader worker processes.
+        test_clips: clips per video at test, evenly spread over its duration.
+        test_crops: crops per clip at test: 1 (the centre) or 3 (along the long side).
+        backend: the video decoder: ``decord``, ``pyav``, ``torchcodec`` or ``auto`` (the first of torchcodec and
+            decord that this machine can run, else pyav).
+        strict: raise on the first unreadable video instead of skipping it.
+        seed: seeds the shuffle and the workers' random clips and crops.
+        log_dir: where ``skipped_videos.txt`` goes (None: the trainer's log folder, else the working directory).
+        flip: mirror training clips (None: unless the dataset's ``classes.json`` says a mirrored video is another
+            class).
+        name: the dataset's label in results tables (None: the root folder's name, or ``synthetic``).
+        val_split: the split to validate on (``test`` for datasets with no validation split, such as UCF101).
+        test_split: the split to test on (``val``: the validation videos).
+        cache_frames: decode each video once per process and keep its frames in memory (resized to the clips' short
+            side, up to 4 GiB a process): for small datasets such as the built-in one; pair it with
+            ``num_workers=0`` so that one process holds them.
+        modalities: what the model takes, ``rgb`` and/or ``flow`` (None: the model's; built directly, ``rgb``).
+            With ``flow``, items are ``{"rgb": clip, "flow": its optical flow}``, the flow computed between frames
+            sampled at ``fps`` and stored in the cache by ``prepare_data`` (or ahead of time: ``lit-video data flow``).
+        flow_method: the optical flow's algorithm (``dis``, ``farneback`` or ``tvl1``).
+        flow_subtract_mean: subtract each flow field's mean (the two-stream paper's compensation of camera motion).
+        pin_memory: pin batches for faster copies to the GPU (None: when the Trainer runs on one).
+        persistent_workers: keep the workers between epochs.
+        prefetch_factor: batches each worker keeps ready.
     """
 
     def __init__(self, root: str | None = None, format: str = "auto", annotations: str | None = None,

@@ -97,16 +97,19 @@ class VideoClassifier(L.LightningModule):
         num_classes: number of classes; linked from the data by the CLI.
         multi_label: several labels per video (Sports-1M style): sigmoid loss and hit@k metrics.
         model_args: keyword overrides for the model builder (e.g. ``{"backbone": "resnet34"}``).
-        frames, size: the clip the data delivers (linked from the data by the CLI; None: the model's default clip).
-            The model is built for it, and a clip it does not take fails here, before training
+        frames: frames of the clip the data delivers (linked from the data by the CLI; None: the model's default
+            clip). The model is built for its clip, and a clip it does not take fails here, before training
             (``ModelInfo.accepts``).
+        size: the clip's height and width in px, as ``frames``.
         groups: class groups (group name -> class indices), for per-group accuracy; linked from the data.
-        lr, weight_decay: AdamW settings. The defaults are for training from scratch (no pretrained weights): the
-            main sweep's CNNs train with them, LRCN, two-stream and the transformers with lr 1e-3
+        lr: AdamW's peak learning rate. The default is for training from scratch (no pretrained weights): the main
+            sweep's CNNs train with it, LRCN, two-stream and the transformers with 1e-3
             (``configs/sweeps/lecture.yaml`` says why; benchmarks/tune_lecture_recipes.py searched them on the
             built-in data's validation split). Fine-tuning pretrained weights wants less.
+        weight_decay: AdamW's weight decay, on weights only (not biases or norms).
         warmup_ratio: fraction of all optimiser steps spent warming the learning rate up linearly from zero;
             a cosine decay to ``min_lr_ratio * lr`` follows.
+        min_lr_ratio: where the cosine decay ends, as a fraction of ``lr``.
         label_smoothing: for the single-label cross-entropy.
         init_weights: a local checkpoint (a lit-video ``.ckpt``) whose weights this model starts from, for every
             layer; its optimiser and epochs are not resumed (that is ``--ckpt_path``).
