@@ -155,7 +155,7 @@ def test_a_sweep_rerun_where_git_put_its_results_keeps_them(finished_sweep, fini
     monkeypatch.chdir(tmp_path)
     assert cli.main(["sweep", str(finished_sweep_config), "--no-wandb"]) == 1  # the NaN entries fail again
     out = capsys.readouterr()
-    assert "0 done, 5 skipped, 2 failed" in out.out and not (tmp_path / "results").exists()
+    assert "0 done, 2 failed, 5 skipped" in out.out and not (tmp_path / "results").exists()
     assert f"{Path('my_results/small') / INDEX_FILE} not overwritten" in out.err
     assert (clone / INDEX_FILE).read_text() == page
     assert (clone / ".gitignore").read_text().splitlines()[:2] == ["runs/", "notes.txt"]
