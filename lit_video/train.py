@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonargparse import ArgumentError, Namespace
-from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar, RichProgressBar
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar, RichProgressBar
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 
@@ -234,6 +234,11 @@ class VideoCLI(LightningCLI):
         if config.get("logger") in (None, True):
             kwargs["logger"] = config["logger"] = default_loggers(config.get("default_root_dir") or LOG_DIR)
         callbacks = list(config.get("callbacks") or [])
+        # Evaluating writes no checkpoint; Lightning's default ModelCheckpoint would only warn that the loaded
+        # checkpoint's folder is not this run's ("The dirpath has changed ...").
+        if self.subcommand in ("validate", "test", "predict") and config.get("enable_checkpointing") is None \
+                and not any(isinstance(c, ModelCheckpoint) for c in callbacks):
+            kwargs["enable_checkpointing"] = False
         if config.get("enable_progress_bar", True) is not False and not any(
             isinstance(c, ProgressBar) for c in callbacks
         ):

@@ -77,7 +77,7 @@ def class_model(model: TrainedModel, target: int, settings: ClassModelSettings =
             if "flow" in inputs:
                 inputs["flow"].clamp_(-FLOW_BOUND, FLOW_BOUND)
         if progress is not None:
-            progress(step, float(score))
+            progress(step, float(score.detach()))
     return {m: x.detach()[0] for m, x in inputs.items()}
 
 
