@@ -356,7 +356,9 @@ def test_the_committed_main_report_opens_clean(browser, tmp_path):
         for i in range(charts.count()):
             box = charts.nth(i).bounding_box()
             assert box["width"] > 200 and box["height"] > 100
-        tab.screenshot(path=str(screenshot_folder(tmp_path) / "report_lecture.png"))  # the top: the leaderboard
+        folder = screenshot_folder(tmp_path)
+        tab.screenshot(path=str(folder / "report_lecture.png"))  # the top: the leaderboard
+        tab.locator("#charts").screenshot(path=str(folder / "report_lecture_charts.png"))
         assert tab.problems == []
     finally:
         tab.close()

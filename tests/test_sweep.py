@@ -381,6 +381,9 @@ def test_sweep_end_to_end_kill_resume_failure_tables_plots_wandb(tiny_dataset, t
         "1 entry already done, skipped (--no-resume runs them again)"]
     finished = [line for line in lines if line.split(" ", 1)[0] in ("ok", "failed")]
     assert len(finished) == 2, printed
+    started = [line for line in lines if line.startswith("started ")]  # one a job, before its entries' lines
+    assert len(started) == 2 and lines.index(started[0]) < lines.index(finished[0]), printed
+    assert re.fullmatch(r"started +single_frame\S* on data, seed 0 \(running\)", started[0])
     assert re.fullmatch(r"ok +single_frame\S* on data, seed 0 +video top-1 +[\d.]+ % +0:\d\d:\d\d", finished[0])
     assert re.match(r"failed +lecture_early_fusion on data, seed 0 +0:\d\d:\d\d +FloatingPointError", finished[1])
     assert re.fullmatch(r"sweep tiny: 1 done, 1 failed, 1 skipped in 0:\d\d:\d\d", lines[-3])
@@ -504,7 +507,8 @@ def test_a_finished_entry_is_one_line_that_fits_80_columns_its_result_and_time_k
 
     long = parse_sweep(sweep_config(tiny_dataset, models=[{"name": "single_frame", "label": "x" * 90}])).entries[0]
     ok = entry_line(long, {"status": "ok", "video_top1": 0.5}, 75.2, 80)
-    assert len(ok) == 80 and ok.startswith("ok       xxx") and ok.endswith("…  video top-1 50.0 %  0:01:15")
+    assert len(ok) == 80 and ok.startswith("ok       xxx")
+    assert ok.endswith("…, seed 0  video top-1 50.0 %  0:01:15")  # the label cut, the seed kept
     short = parse_sweep(sweep_config(tiny_dataset, models=["lecture_3d_cnn"])).entries[0]
     assert entry_line(short, {"status": "profiled", "gmacs_per_video": 1.25}, 3, 80) == (
         "profiled lecture_3d_cnn on data, seed 0  1.250 GMACs/video  0:00:03")

@@ -110,7 +110,14 @@ class SweepProgress:
                                "(--no-resume runs them again)", highlight=False)
 
     def started(self, job: list[Entry], doing: str) -> None:
+        """A job started ``doing`` something. Piped, a line says so (the live area shows it in a terminal): a job's
+        entries end together, and a transformer's three seeds take a quarter of an hour. Not for a profile,
+        which is seconds."""
         self.running[id(job)] = (job, doing, time.monotonic())
+        if self.live is None and doing != "profiling":
+            end = f" ({doing})"
+            self.console.print(f"{'started':<8} {job_name(job, self.console.width - 9 - len(end))}{end}",
+                               markup=False, highlight=False)
 
     def ended(self, job: list[Entry], rows: list[dict[str, Any]], walls: list[float]) -> None:
         """A job's entries finished (or failed): a line each, and the counts."""
@@ -143,10 +150,13 @@ class SweepProgress:
         return Group(bar, counts, running)
 
 
-def job_name(job: list[Entry]) -> str:
-    """``variant on dataset, seed(s) ...``: a job (or an entry) as the sweep's output names it."""
+def job_name(job: list[Entry], width: int | None = None) -> str:
+    """``variant on dataset, seed(s) ...``: a job (or an entry) as the sweep's output names it; in ``width``
+    columns, the label is cut and the seeds kept (three lines of one model read apart)."""
     seeds = ", ".join(str(entry.seed) for entry in job)
-    return f"{job[0].variant} on {job[0].dataset}, seed{'s' if len(job) > 1 else ''} {seeds}"
+    seeds = f", seed{'s' if len(job) > 1 else ''} {seeds}"
+    label = f"{job[0].variant} on {job[0].dataset}"
+    return (label if width is None else fit(label, width - len(seeds))) + seeds
 
 
 def entry_line(entry: Entry, row: dict[str, Any], wall: float, width: int) -> str:
@@ -159,7 +169,7 @@ def entry_line(entry: Entry, row: dict[str, Any], wall: float, width: int) -> st
     result = (f"{row['gmacs_per_video']:.3f} GMACs/video" if row["status"] == "profiled" else
               f"video top-1 {percent(row['video_top1'])} %")
     end = f"  {result}  {duration(wall)}"
-    return f"{status} {fit(name, width - len(status) - 1 - len(end))}{end}"
+    return f"{status} {job_name([entry], width - len(status) - 1 - len(end))}{end}"
 
 
 def refresh_outputs(out_dir: Path, sweep: Sweep) -> tuple[list[dict[str, Any]], list[Path]]:
