@@ -29,9 +29,11 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, Pr
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 
+from . import terminal
 from .machine import default_precision
 from .models import DATA_ARGUMENTS, builder_arguments, model_info
 from .tasks import DEFAULT_TASK, get_task
+from .terminal import duration
 
 LOG_DIR = "logs"
 TRAINER_DEFAULTS: dict[str, Any] = {
@@ -242,7 +244,7 @@ class VideoCLI(LightningCLI):
         if config.get("enable_progress_bar", True) is not False and not any(
             isinstance(c, ProgressBar) for c in callbacks
         ):
-            callbacks.append(RichProgressBar())
+            callbacks.append(RichProgressBar() if terminal.console().is_terminal else EpochLines())
         if config.get("logger") not in (False, []) and not any(
             isinstance(c, LearningRateMonitor) for c in callbacks
         ):
@@ -295,6 +297,35 @@ class VideoCLI(LightningCLI):
 
     def after_test(self) -> None:
         finish_wandb(self.trainer)
+
+
+class EpochLines(ProgressBar):
+    """Progress, piped (a log, CI): a line per epoch, where a bar cannot redraw and Lightning's rich bar prints its
+    last state once, its metrics wrapped a word a line."""
+
+    SHOWN = ("train/loss", "val/loss", "val/video_top1")  # the rest are in metrics.csv and wandb
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._enabled, self._start = True, time.monotonic()
+
+    def enable(self) -> None:
+        self._enabled = True
+
+    def disable(self) -> None:
+        self._enabled = False
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        self._start = time.monotonic()
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:  # after the epoch's validation
+        if not (self._enabled and trainer.is_global_zero):
+            return
+        metrics = trainer.callback_metrics
+        shown = "  ".join(f"{name} {float(metrics[name]):.3f}" for name in self.SHOWN if name in metrics)
+        epochs = "" if trainer.max_epochs in (None, -1) else f"/{trainer.max_epochs}"
+        print(f"epoch {trainer.current_epoch + 1}{epochs}  {shown}  {duration(time.monotonic() - self._start)}",
+              flush=True)
 
 
 def shell_lines(label: str, command: list[str], width: int = 80) -> str:

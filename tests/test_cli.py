@@ -66,6 +66,11 @@ def test_fit_then_test_through_the_cli(tiny_dataset, tmp_path, monkeypatch):
     assert not [message for message in SILENCED if message in printed], printed
     assert list(Path("logs/wandb").glob("offline-run-*")), "the default wandb logger writes an offline run"
     lines = printed.rstrip().splitlines()
+    # Progress, piped: a line per epoch, not a bar's last state with its metrics wrapped a word a line.
+    assert [line for line in lines if line.startswith("epoch ")] == [
+        line for line in lines if re.fullmatch(r"epoch 1/1  train/loss [\d.]+  val/loss [\d.]+  val/video_top1 [\d.]+  "
+                                                r"0:00:\d\d", line)], printed
+    assert sum(line.startswith("epoch ") for line in lines) == 1 and "━" not in printed, printed
     start = next(i for i, line in enumerate(lines) if line.startswith("test it:"))
     assert lines[start - 1] == f"checkpoint: {ckpts[0]}"
     command = pasted([lines[start].removeprefix("test it:"), *lines[start + 1:]])  # the last lines
