@@ -237,10 +237,13 @@ class VideoCLI(LightningCLI):
             kwargs["logger"] = config["logger"] = default_loggers(config.get("default_root_dir") or LOG_DIR)
         callbacks = list(config.get("callbacks") or [])
         # Evaluating writes no checkpoint; Lightning's default ModelCheckpoint would only warn that the loaded
-        # checkpoint's folder is not this run's ("The dirpath has changed ...").
+        # checkpoint's folder is not this run's ("The dirpath has changed ..."), and without it Lightning asks for
+        # the callbacks that wrote the checkpoint, whose state only resuming a fit would use.
         if self.subcommand in ("validate", "test", "predict") and config.get("enable_checkpointing") is None \
                 and not any(isinstance(c, ModelCheckpoint) for c in callbacks):
             kwargs["enable_checkpointing"] = False
+            warnings.filterwarnings("ignore", message=r"Be aware that when using `ckpt_path`, callbacks used to create",
+                                    module=r"lightning\.pytorch\.trainer\.call")
         if config.get("enable_progress_bar", True) is not False and not any(
             isinstance(c, ProgressBar) for c in callbacks
         ):
