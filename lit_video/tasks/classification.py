@@ -196,9 +196,9 @@ class VideoClassifier(L.LightningModule):
         total = sum(p.numel() for p in self.model.parameters())
         trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
         name = self.hparams.name
-        rank_zero_info(f"model {name}: {total:,} parameters ({trainable:,} trainable); "
-                       f"gmacs per clip: `lit-video profile {name} --frames {self.hparams.frames} "
-                       f"--size {self.hparams.size}`")
+        rank_zero_info(f"model {name}: {total:,} parameters ({trainable:,} trainable)\n"  # two lines in 80 columns
+                       f"its GMACs a clip: lit-video profile {name} --frames {self.hparams.frames} "
+                       f"--size {self.hparams.size}")
 
     def forward(self, video: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor | dict[str, torch.Tensor]:
         return self.model(video)
