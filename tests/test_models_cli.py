@@ -91,3 +91,12 @@ def test_the_committed_catalog_is_what_the_registry_measures_now():
     from lit_video.report.catalog import render
 
     assert CATALOG.read_text() == render(), "regenerate it: lit-video models --write-catalog"
+
+
+def test_a_reader_that_leaves_early_is_no_error():
+    """`lit-video models | head -1`: a pipe closed before the listing is written ends it quietly, no traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "lit_video.cli", "models"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the interpreter has started: its first write finds the reader gone
+    assert proc.wait(timeout=60) == 0
+    assert proc.stderr.read() == b""
