@@ -4,7 +4,7 @@ figure lit-video's count of the same network at the same input (``fidelity.figur
 
 Counting all 38 models takes ~6 s after ~3 s of importing torch, so the command reads the catalog from a file,
 ``lit_video/models/catalog.json``, written by ``lit-video models --write-catalog`` and checked against a fresh
-measurement by ``tests/test_models_catalog.py`` (as ``docs/fidelity.md`` is): listing the models imports no torch.
+measurement by ``tests/test_models_cli.py`` (as ``docs/fidelity.md`` is): listing the models imports no torch.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from ..results.folder import ResultsFolder, read_rows
 from ..results.leaderboard import leaderboard, line_key, within_noise
 from ..results.schema import DONE_STATUSES, FIELDS, HEADERS, KEY_FIELDS
 from ..terminal import console as terminal_console
+from ..terminal import fit
 
 # What compare judges (``Field.better``): accuracies in points (a % field), speeds relatively (a timed field, on one
 # device only), the rest noted where it changed (GMACs: a different model or input).
@@ -176,11 +177,10 @@ def table_lines(rows: list[Comparison], width: int) -> list[Text]:
     numbers = sum(3 * (w + 1) for _, w in groups)
     labels = _labels(rows)
     name = max(8, min(max(map(len, labels), default=0), width - numbers - len(FLAG) - 1))
-    fit = lambda text: text if len(text) <= name else text[:name - 1] + "…"  # noqa: E731
     lines = [Text("".join(f" {header:>{3 * (w + 1) - 1}}" for header, w in groups).rjust(name + numbers)),
              Text(f"{'variant':<{name}}" + "".join(f" {'A':>{w}} {'B':>{w}} {'Δ':>{w}}" for _, w in groups))]
     for row, label in zip(rows, labels, strict=True):
-        cells = [fit(label).ljust(name)]
+        cells = [fit(label, name).ljust(name)]
         for field in TABLE_METRICS:
             percent, w = field in ACCURACY_METRICS, WIDTHS[field in ACCURACY_METRICS]
             va, vb = (None if line is None else line.get(field) for line in (row.a, row.b))
