@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import decoders, frame_index, index_frames
+from helpers import VFR_TIMES, decoders, frame_index, index_frames
 
 from lit_video.data.decode import VideoReadError, check_video, probe_video, probe_videos, pyav_frames, read_frames
+from lit_video.data.sampling import eval_clip_indices, train_clip_indices
 from lit_video.data.synthetic import write_video
 
 
@@ -25,8 +26,33 @@ def test_frames_come_back_in_the_order_asked(indexed_videos, backend, ext):
 @pytest.mark.parametrize("backend", decoders())
 @pytest.mark.parametrize("ext", ["mp4", "mkv", "webm", "avi"])
 def test_probe(indexed_videos, backend, ext):
+    """A constant rate is the header's, exactly (in Matroska and WebM, 29 frame intervals over the millisecond
+    timestamps' 0.967 s would make it 29.99)."""
     probe = probe_video(indexed_videos[ext], backend)
     assert (probe.num_frames, probe.fps) == (30, 30.0)
+
+
+@pytest.mark.parametrize("backend", decoders())
+@pytest.mark.parametrize("ext", ["mp4", "mkv", "webm"])
+def test_a_variable_rate_file_has_one_frame_rate_and_the_same_clips_with_every_backend(vfr_videos, backend, ext):
+    """The frame rate is (frames - 1) / (last pts - first pts), whatever the header or container duration say
+    (before: 12.8 or 25 fps from decord and PyAV, 12.2 or 11.9 from torchcodec); so one config samples the same
+    frames with every decoder, and frame i is the i-th by presentation time."""
+    rate = (len(VFR_TIMES) - 1) / (VFR_TIMES[-1] - VFR_TIMES[0])  # 11.59 fps
+    probe = probe_video(vfr_videos[ext], backend)
+    assert probe.num_frames == len(VFR_TIMES) and probe.fps == pytest.approx(rate, rel=1e-9)
+    clips = [*eval_clip_indices(probe.num_frames, probe.fps, 8, 5.0, 2),
+             train_clip_indices(probe.num_frames, probe.fps, 8, 5.0, 0.5)]
+    assert clips == [[0, 3, 5, 7, 9, 12, 14, 16], [2, 4, 6, 9, 11, 13, 15, 18], [1, 4, 6, 8, 11, 13, 15, 18]]
+    for clip in clips:
+        assert [frame_index(f.float().mean()) for f in read_frames(vfr_videos[ext], clip, backend)] == clip
+
+
+def test_check_video_accepts_a_variable_rate_file(vfr_videos):
+    """Its header frame count (duration x frame rate, Matroska has no count) agrees with the frames that decode
+    (before: the header rate of 25 fps made it 42 frames, and the file "truncated")."""
+    for video in vfr_videos.values():
+        assert check_video(video).num_frames == len(VFR_TIMES)
 
 
 @pytest.fixture(scope="session")
