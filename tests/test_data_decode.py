@@ -9,7 +9,16 @@ import pytest
 import torch
 from helpers import VFR_TIMES, decoders, frame_index, index_frames
 
-from lit_video.data.decode import VideoReadError, check_video, probe_video, probe_videos, pyav_frames, read_frames
+from lit_video.data.decode import (
+    PROBE_VERSION,
+    VideoProbe,
+    VideoReadError,
+    check_video,
+    probe_video,
+    probe_videos,
+    pyav_frames,
+    read_frames,
+)
 from lit_video.data.sampling import eval_clip_indices, train_clip_indices
 from lit_video.data.synthetic import write_video
 
@@ -102,8 +111,9 @@ def test_probe_cache_is_used_and_refreshed_when_the_file_changes(indexed_videos,
     assert probe_videos([video], cache_file=cache)[video].num_frames == 30
 
 
-def test_probe_cache_of_an_older_version_is_read_or_rebuilt(indexed_videos, tmp_path):
-    """Entries with keys this version no longer has are read (extra keys ignored); unusable ones re-probed."""
+def test_probe_cache_of_another_version_is_probed_again(indexed_videos, tmp_path):
+    """An entry without this ``PROBE_VERSION`` (before version 2, a frame rate was each backend's own) is probed
+    again and rewritten; an entry of this version that lacks a field too."""
     videos = [tmp_path / "a.mp4", tmp_path / "b.mp4"]
     for video in videos:
         video.write_bytes(indexed_videos["mp4"].read_bytes())
@@ -111,12 +121,12 @@ def test_probe_cache_of_an_older_version_is_read_or_rebuilt(indexed_videos, tmp_
     probe_videos(videos, cache_file=cache)
     entries = json.loads(cache.read_text())
     key_a, key_b = (next(k for k in entries if k.startswith(f"{v.resolve()}|")) for v in videos)
-    entries[key_a] = {"num_frames": 999, "fps": 30.0, "height": 48, "width": 48}  # a probe with a size
-    entries[key_b] = {"frames": 30}  # no field this version needs
+    entries[key_a] = {"num_frames": 999, "fps": 25.0}  # version 1 wrote no version
+    entries[key_b] = {"frames": 30, "version": PROBE_VERSION}  # no field this version needs
     cache.write_text(json.dumps(entries))
     probes = probe_videos(videos, cache_file=cache)
-    assert probes[videos[0]].num_frames == 999 and probes[videos[1]].num_frames == 30
-    assert json.loads(cache.read_text())[key_b] == {"num_frames": 30, "fps": 30.0}
+    assert probes[videos[0]] == probes[videos[1]] == VideoProbe(30, 30.0)
+    assert json.loads(cache.read_text())[key_a] == {"num_frames": 30, "fps": 30.0, "version": PROBE_VERSION}
 
 
 @pytest.fixture(scope="module")

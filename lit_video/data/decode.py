@@ -342,9 +342,16 @@ def check_video(path: str | Path, backend: str = "decord") -> VideoProbe:
     return probe
 
 
+# Bump when a probe finds something else in the same file, so that cached probes are redone. 2: the frame rate
+# from the timestamps (``frame_rate``; each backend's own figure before).
+PROBE_VERSION = 2
+
+
 def _from_cache(path: Path, hit: dict) -> VideoProbe | VideoReadError | None:
-    """A cached probe or error; None for an entry this version cannot use (then the video is probed again).
-    Keys that are not ``VideoProbe`` fields (``height``, ``width`` of older versions) are ignored."""
+    """A cached probe or error; None for an entry of another ``PROBE_VERSION`` or one this version cannot use
+    (then the video is probed again)."""
+    if hit.get("version") != PROBE_VERSION:
+        return None
     if "error" in hit:
         return VideoReadError(path, hit["error"])
     try:
@@ -394,7 +401,8 @@ def probe_videos(paths: Iterable[Path], backend: str = "decord", cache_file: Pat
     with ThreadPoolExecutor(threads or min(8, os.cpu_count() or 1)) as pool:
         for path, result in zip(todo, pool.map(probe_one, todo), strict=True):
             results[path] = result
-            cache[todo[path]] = {"error": result.reason} if isinstance(result, VideoReadError) else asdict(result)
+            found = {"error": result.reason} if isinstance(result, VideoReadError) else asdict(result)
+            cache[todo[path]] = {**found, "version": PROBE_VERSION}
     if cache_file is not None and todo:
         write_atomic(cache_file, json.dumps(cache))  # a concurrent reader never sees half a file
     return {path: results[path] for path in paths}
