@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import index_frames, sweep_config
+from helpers import VFR_TIMES, index_frames, sweep_config
 
 from lit_video.data.synthetic import write_synthetic_dataset, write_video
 
@@ -43,6 +43,16 @@ def indexed_videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     frames = index_frames(30, size=48)
     return {ext: write_video(folder / f"indexed.{ext}", frames, fps=30, crf=10)
             for ext in ("mp4", "mkv", "webm", "avi")}
+
+
+@pytest.fixture(scope="session")
+def vfr_videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Variable-frame-rate videos (frames at ``VFR_TIMES``, header rate 25 fps), frame i of grey level 8 * i + 4,
+    in each container that keeps per-frame timestamps (AVI has none: its frames are 1 / rate apart)."""
+    folder = tmp_path_factory.mktemp("vfr")
+    frames = index_frames(len(VFR_TIMES), size=32)
+    return {ext: write_video(folder / f"vfr.{ext}", frames, fps=25, crf=10, times=VFR_TIMES)
+            for ext in ("mp4", "mkv", "webm")}
 
 
 FINISHED_SWEEP_MODELS = [

@@ -29,6 +29,11 @@ def index_frames(num_frames: int, size: int = 32) -> np.ndarray:
     return np.broadcast_to(levels[:, None, None, None], (num_frames, size, size, 3)).astype(np.uint8)
 
 
+# A variable frame rate: 20 frames 40, 200 and 100 ms apart (1.64 s from the first to the last), so that a header's
+# rate, the frames over the container's duration and the frames over the span of their timestamps all differ.
+VFR_TIMES = np.cumsum([0] + [0.04] * 6 + [0.2] * 4 + [0.04] * 5 + [0.1] * 4)
+
+
 def frame_index(level: float) -> int:
     return round((float(level) - 4) / 8)
 

@@ -7,9 +7,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import decoders, frame_index, index_frames
+from helpers import VFR_TIMES, decoders, frame_index, index_frames
 
-from lit_video.data.decode import VideoReadError, check_video, probe_video, probe_videos, pyav_frames, read_frames
+from lit_video.data.decode import (
+    PROBE_VERSION,
+    VideoProbe,
+    VideoReadError,
+    check_video,
+    probe_video,
+    probe_videos,
+    pyav_frames,
+    read_frames,
+)
+from lit_video.data.sampling import eval_clip_indices, train_clip_indices
 from lit_video.data.synthetic import write_video
 
 
@@ -25,8 +35,33 @@ def test_frames_come_back_in_the_order_asked(indexed_videos, backend, ext):
 @pytest.mark.parametrize("backend", decoders())
 @pytest.mark.parametrize("ext", ["mp4", "mkv", "webm", "avi"])
 def test_probe(indexed_videos, backend, ext):
+    """A constant rate is the header's, exactly (in Matroska and WebM, 29 frame intervals over the millisecond
+    timestamps' 0.967 s would make it 29.99)."""
     probe = probe_video(indexed_videos[ext], backend)
     assert (probe.num_frames, probe.fps) == (30, 30.0)
+
+
+@pytest.mark.parametrize("backend", decoders())
+@pytest.mark.parametrize("ext", ["mp4", "mkv", "webm"])
+def test_a_variable_rate_file_has_one_frame_rate_and_the_same_clips_with_every_backend(vfr_videos, backend, ext):
+    """The frame rate is (frames - 1) / (last pts - first pts), whatever the header or container duration say
+    (before: 12.8 or 25 fps from decord and PyAV, 12.2 or 11.9 from torchcodec); so one config samples the same
+    frames with every decoder, and frame i is the i-th by presentation time."""
+    rate = (len(VFR_TIMES) - 1) / (VFR_TIMES[-1] - VFR_TIMES[0])  # 11.59 fps
+    probe = probe_video(vfr_videos[ext], backend)
+    assert probe.num_frames == len(VFR_TIMES) and probe.fps == pytest.approx(rate, rel=1e-9)
+    clips = [*eval_clip_indices(probe.num_frames, probe.fps, 8, 5.0, 2),
+             train_clip_indices(probe.num_frames, probe.fps, 8, 5.0, 0.5)]
+    assert clips == [[0, 3, 5, 7, 9, 12, 14, 16], [2, 4, 6, 9, 11, 13, 15, 18], [1, 4, 6, 8, 11, 13, 15, 18]]
+    for clip in clips:
+        assert [frame_index(f.float().mean()) for f in read_frames(vfr_videos[ext], clip, backend)] == clip
+
+
+def test_check_video_accepts_a_variable_rate_file(vfr_videos):
+    """Its header frame count (duration x frame rate, Matroska has no count) agrees with the frames that decode
+    (before: the header rate of 25 fps made it 42 frames, and the file "truncated")."""
+    for video in vfr_videos.values():
+        assert check_video(video).num_frames == len(VFR_TIMES)
 
 
 @pytest.fixture(scope="session")
@@ -76,8 +111,9 @@ def test_probe_cache_is_used_and_refreshed_when_the_file_changes(indexed_videos,
     assert probe_videos([video], cache_file=cache)[video].num_frames == 30
 
 
-def test_probe_cache_of_an_older_version_is_read_or_rebuilt(indexed_videos, tmp_path):
-    """Entries with keys this version no longer has are read (extra keys ignored); unusable ones re-probed."""
+def test_probe_cache_of_another_version_is_probed_again(indexed_videos, tmp_path):
+    """An entry without this ``PROBE_VERSION`` (before version 2, a frame rate was each backend's own) is probed
+    again and rewritten; an entry of this version that lacks a field too."""
     videos = [tmp_path / "a.mp4", tmp_path / "b.mp4"]
     for video in videos:
         video.write_bytes(indexed_videos["mp4"].read_bytes())
@@ -85,12 +121,12 @@ def test_probe_cache_of_an_older_version_is_read_or_rebuilt(indexed_videos, tmp_
     probe_videos(videos, cache_file=cache)
     entries = json.loads(cache.read_text())
     key_a, key_b = (next(k for k in entries if k.startswith(f"{v.resolve()}|")) for v in videos)
-    entries[key_a] = {"num_frames": 999, "fps": 30.0, "height": 48, "width": 48}  # a probe with a size
-    entries[key_b] = {"frames": 30}  # no field this version needs
+    entries[key_a] = {"num_frames": 999, "fps": 25.0}  # version 1 wrote no version
+    entries[key_b] = {"frames": 30, "version": PROBE_VERSION}  # no field this version needs
     cache.write_text(json.dumps(entries))
     probes = probe_videos(videos, cache_file=cache)
-    assert probes[videos[0]].num_frames == 999 and probes[videos[1]].num_frames == 30
-    assert json.loads(cache.read_text())[key_b] == {"num_frames": 30, "fps": 30.0}
+    assert probes[videos[0]] == probes[videos[1]] == VideoProbe(30, 30.0)
+    assert json.loads(cache.read_text())[key_a] == {"num_frames": 30, "fps": 30.0, "version": PROBE_VERSION}
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,16 @@ can run (``resolve_backend``).
 Every video is probed once (frame count, frame rate) and the probe is cached in a JSON index keyed by
 path + size + mtime + backend, so a large dataset is not re-probed on every run, and one backend never reuses
 what another found (a failure, or a frame count that differs by one).
+
+Frames and time, one definition for every backend: frame ``i`` is the one with the ``i``-th presentation
+timestamp (pts), as decord and torchcodec number them and ``pyav_frames`` does; a video's frame rate is
+``(N - 1) / (t[N-1] - t[0])`` for N frames presented at times ``t`` (N frames over the span from the first to the
+last plus one mean frame interval), which ``frame_rate`` computes for every backend from the packets' timestamps.
+On a constant-rate file that is the header's rate, kept exact (30000/1001 where a millisecond clock rounds the
+timestamps). On a variable-rate file the backends' own figures differ (decord and PyAV report the header's rate,
+torchcodec the frames over the span to the end of the last one), and one config would sample other frames with
+each. Clip sampling (``sampling.py``) takes frame ``i`` to be ``i / fps`` seconds after the first, so a
+variable-rate video is sampled as if its frames were evenly spaced at its mean rate.
 """
 
 from __future__ import annotations
@@ -15,7 +25,7 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import av
@@ -41,7 +51,7 @@ class VideoReadError(RuntimeError):
 
 @dataclass(frozen=True)
 class VideoProbe:
-    """What clip sampling needs to know of a video: its frame count and native frame rate."""
+    """What clip sampling needs to know of a video: its frame count and frame rate (``frame_rate``)."""
 
     num_frames: int
     fps: float
@@ -65,6 +75,28 @@ def _decord_reader(path: Path):
 
     # One decoding thread per reader: DataLoader workers already give the parallelism.
     return decord.VideoReader(str(path), num_threads=1)
+
+
+def frame_rate(path: Path) -> float | None:
+    """The frame rate of ``path`` as every backend's probe gives it (module docstring): from the timestamps of its
+    packets, or the header's rate where that fits them or they carry none (a raw stream). None where PyAV cannot
+    read the file or finds no rate: the backend's own figure is then the probe's."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            clock, headers = stream.time_base, [r for r in (stream.average_rate, stream.guessed_rate) if r]
+        # Not kept in memory (size and mtime only key that cache): a probe runs once per file, probe_videos keeps it.
+        index = _pyav_packet_index.__wrapped__(str(path), 0, 0)
+    except (av.FFmpegError, IndexError, OSError):
+        return None
+    timestamps = index[0] if index is not None else ()
+    span = (timestamps[-1] - timestamps[0]) * clock if len(timestamps) > 1 and clock else 0  # seconds, a Fraction
+    if span <= 0:
+        return float(headers[0]) if headers else None
+    # The header's rate where it fits the timestamps to one tick of their clock (every constant-rate file): exact
+    # where the clock rounds them (29.97 fps in milliseconds).
+    fits = [rate for rate in headers if abs(span - (len(timestamps) - 1) / rate) <= clock]
+    return float(fits[0] if fits else (len(timestamps) - 1) / span)
 
 
 def _probe_decord(path: Path) -> VideoProbe:
@@ -235,9 +267,10 @@ def check_backend(backend: str) -> None:
 
 
 def probe_video(path: str | Path, backend: str = "decord") -> VideoProbe:
-    """Frame count, frame rate and size of one video; raises ``VideoReadError`` with the reason."""
+    """Frame count and frame rate (``frame_rate``) of one video; raises ``VideoReadError`` with the reason."""
     check_backend(backend)
     probe = _with_fallback(_PROBE, Path(path), backend)
+    probe = replace(probe, fps=frame_rate(Path(path)) or probe.fps)
     if probe.num_frames < 1 or probe.fps <= 0:
         raise VideoReadError(path, f"no usable frames ({probe.num_frames} frames at {probe.fps} fps)")
     return probe
@@ -292,8 +325,9 @@ DECODED_VIDEOS = DecodedVideos()
 
 
 def check_video(path: str | Path, backend: str = "decord") -> VideoProbe:
-    """A thorough probe: decodes every frame and compares with the header's frame count (or duration x fps),
-    which catches files damaged or truncated after their header."""
+    """A thorough probe: decodes every frame and compares with the header's frame count (or, where the container
+    counts none, its duration x the frame rate: N frames last N / fps, by ``frame_rate``'s definition), which
+    catches files damaged or truncated after their header."""
     probe = probe_video(path, backend)
     try:
         with av.open(str(path)) as container:
@@ -308,9 +342,16 @@ def check_video(path: str | Path, backend: str = "decord") -> VideoProbe:
     return probe
 
 
+# Bump when a probe finds something else in the same file, so that cached probes are redone. 2: the frame rate
+# from the timestamps (``frame_rate``; each backend's own figure before).
+PROBE_VERSION = 2
+
+
 def _from_cache(path: Path, hit: dict) -> VideoProbe | VideoReadError | None:
-    """A cached probe or error; None for an entry this version cannot use (then the video is probed again).
-    Keys that are not ``VideoProbe`` fields (``height``, ``width`` of older versions) are ignored."""
+    """A cached probe or error; None for an entry of another ``PROBE_VERSION`` or one this version cannot use
+    (then the video is probed again)."""
+    if hit.get("version") != PROBE_VERSION:
+        return None
     if "error" in hit:
         return VideoReadError(path, hit["error"])
     try:
@@ -360,7 +401,8 @@ def probe_videos(paths: Iterable[Path], backend: str = "decord", cache_file: Pat
     with ThreadPoolExecutor(threads or min(8, os.cpu_count() or 1)) as pool:
         for path, result in zip(todo, pool.map(probe_one, todo), strict=True):
             results[path] = result
-            cache[todo[path]] = {"error": result.reason} if isinstance(result, VideoReadError) else asdict(result)
+            found = {"error": result.reason} if isinstance(result, VideoReadError) else asdict(result)
+            cache[todo[path]] = {**found, "version": PROBE_VERSION}
     if cache_file is not None and todo:
         write_atomic(cache_file, json.dumps(cache))  # a concurrent reader never sees half a file
     return {path: results[path] for path in paths}

@@ -1,8 +1,9 @@
 """Clip sampling in time: which source frames make a clip of ``frames`` frames at ``fps`` frames per second.
 
 Pure index arithmetic, no decoding. The stride comes from each video's own frame rate, so clips from 30, 25
-and 12 fps videos all last ``frames / fps`` seconds. A video (or segment) shorter than one clip is padded by
-repeating its last frame, never dropped.
+and 12 fps videos all last ``frames / fps`` seconds; a variable-rate video's frames are taken as evenly spaced at
+its mean rate (``decode.frame_rate``). A video (or segment) shorter than one clip is padded by repeating its last
+frame, never dropped.
 """
 
 from __future__ import annotations

@@ -88,10 +88,16 @@ def synthetic_classes(groups: Sequence[str] | None = None,
     return [name for names in selected.values() for name in names], selected
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: float, crf: int = 20, keyint: int | None = None) -> Path:
+_MILLISECOND = Fraction(1, 1000)  # the clock of variable-frame-rate files (Matroska's)
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: float, crf: int = 20, keyint: int | None = None,
+                times: Sequence[float] | None = None) -> Path:
     """Encode uint8 RGB frames ``(T, H, W, 3)``: H.264 (yuv420p) in .mp4/.mkv/.mov, VP9 in .webm, MPEG-4 in .avi.
     ``keyint``: a keyframe at least every ``keyint`` frames, exactly every ``keyint`` in H.264 (None: the encoder's
-    choice), as in real footage, where a seek decodes from the keyframe before it."""
+    choice), as in real footage, where a seek decodes from the keyframe before it. ``times``: each frame's
+    presentation time in seconds, to the millisecond, for a variable-frame-rate file (None: frame i at i / fps;
+    ``fps`` is then only the rate the header names)."""
     path = Path(path)
     codec = {".webm": "libvpx-vp9", ".avi": "mpeg4"}.get(path.suffix.lower(), "libx264")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,13 +108,18 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float, crf: int = 20,
         stream.codec_context.thread_count = 1  # one thread: byte-identical output for a seed
         if keyint:
             stream.codec_context.gop_size = keyint
+        if times is not None:  # the encoder keeps the frames' clock; 1/fps would round the times to whole frames
+            stream.codec_context.time_base = _MILLISECOND
         if codec == "libx264":
             # veryfast: twice as fast as the default preset, same size. No macroblock-tree rate control: with it
             # x264's output varies from run to run even on one thread (measured: 3 to 7 of 64 built-in videos).
             gop = f":keyint={keyint}:min-keyint={keyint}:scenecut=0" if keyint else ""
             stream.options = {"crf": str(crf), "preset": "veryfast", "x264-params": f"no-mbtree=1{gop}"}
-        for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
+        for i, frame in enumerate(frames):
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            if times is not None:
+                picture.pts, picture.time_base = round(times[i] / _MILLISECOND), _MILLISECOND
+            container.mux(stream.encode(picture))
         container.mux(stream.encode())
     return path
 
