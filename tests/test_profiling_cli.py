@@ -156,6 +156,10 @@ def test_errors_name_the_problem(capsys):
     with pytest.raises(SystemExit):
         main(["c3d", "--frames", "0"])
     assert "--frames must be >= 1" in capsys.readouterr().err
+    assert main(["c3d", "--throughput", "--memory-format", "contiguous", "--remeasure-layout"]) == 2
+    assert capsys.readouterr().err == ("lit-video profile: remeasure_layout measures again the layout that "
+                                       "memory_format auto chooses, but memory_format 'contiguous' names one: leave "
+                                       "out one of the two\n")
 
 
 @pytest.fixture

@@ -195,8 +195,8 @@ def test_remeasuring_the_layout_measures_the_choice_again_and_needs_auto(monkeyp
     options.remeasure_layout = True
     choice = measure_throughput(tiny_net(), (1, 3, 4, 16, 16), options)["options"]["memory_format_choice"]
     assert not choice["cached"]
-    with pytest.raises(ValueError, match="remeasure_layout measures the layout memory_format auto chooses; "
-                                         "memory_format 'contiguous' names one"):
+    with pytest.raises(ValueError, match="remeasure_layout measures again the layout that memory_format auto "
+                                         "chooses, but memory_format 'contiguous' names one: leave out one"):
         ThroughputOptions(memory_format="contiguous", remeasure_layout=True)
 
 

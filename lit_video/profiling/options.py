@@ -50,8 +50,8 @@ class ThroughputOptions:
         _dtype(self.dtype)
         check_memory_format(self.memory_format)
         if self.remeasure_layout and self.memory_format != "auto":
-            raise ValueError(f"remeasure_layout measures the layout memory_format auto chooses; memory_format "
-                             f"{self.memory_format!r} names one")
+            raise ValueError(f"remeasure_layout measures again the layout that memory_format auto chooses, but "
+                             f"memory_format {self.memory_format!r} names one: leave out one of the two")
         _parse_device(self.device)  # a name only: whether this machine has it is checked where it runs
         for name, low in (("threads", 1), ("warmup", 0), ("repeats", 1), ("batch_limit", 1)):
             value = getattr(self, name)
