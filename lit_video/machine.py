@@ -35,6 +35,15 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def load_per_core() -> float | None:
+    """The 1-minute load average per usable core: about 1 where every core is busy; None where the system does not
+    say (Windows). A busy machine slows what is timed on it."""
+    try:
+        return os.getloadavg()[0] / usable_cores()
+    except (AttributeError, OSError):
+        return None
+
+
 def default_precision(accelerator: str = "auto") -> str:
     """The Trainer precision a run takes where its config sets none: bf16 autocast (``bf16-mixed``) on a GPU that has
     bf16 (Ampere and newer), where it is about twice as fast as float32 at the same accuracy for these networks;

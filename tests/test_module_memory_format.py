@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 import lightning as L
 import pytest
 import torch
 
 from lit_video.data.datamodule import VideoDataModule
-from lit_video.memory_format import fastest_memory_format
-from lit_video.models import model_info
+from lit_video.memory_format import describe_choice
 from lit_video.tasks.classification import VideoClassifier
 
 
@@ -49,12 +51,19 @@ def test_channels_last_training_keeps_weights_and_batches_channels_last_and_trai
 
 
 @pytest.mark.integration
-def test_auto_takes_the_measured_choice_for_this_model_and_batch(tiny_dataset, tmp_path):
-    module, batches, _ = fit(tiny_dataset, tmp_path, "auto")
-    shape = model_info("slow_fusion").input_shape(4, 4, 32)
-    choice = fastest_memory_format(module.model, shape)
-    assert choice["cached"] and module.memory_format == choice["memory_format"]
+def test_auto_takes_the_measured_choice_for_this_model_and_batch_and_says_so(tiny_dataset, tmp_path, monkeypatch,
+                                                                          caplog):
+    """The log says which layout the fit took and whether it was measured now or cached, as `lit-video profile`
+    does (``describe_choice``)."""
+    monkeypatch.setenv("LIT_VIDEO_CACHE", str(tmp_path / "cache"))
+    with caplog.at_level(logging.INFO):
+        module, batches, _ = fit(tiny_dataset, tmp_path, "auto")
+    (choice,) = json.loads((tmp_path / "cache" / "layouts.json").read_text()).values()  # slow_fusion at batch 4
+    assert module.memory_format == choice["memory_format"]
     assert batches == [module.memory_format == "channels_last"] * 5
+    said = " ".join(caplog.text.split())  # wrapped at the terminal's width
+    assert f"memory format: {module.memory_format} ({describe_choice({**choice, 'cached': False})})" in said
+    assert "(auto: measured now" in said
 
 
 def test_a_bad_memory_format_fails_at_construction():

@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from lit_video.machine import cpu_name
+from lit_video.memory_format import describe_choice, describe_runs, fastest_memory_format
+from lit_video.models import create_model
 from lit_video.profiling import cli, inputs, machine_peak_gflops
 from lit_video.profiling.cli import main
 
@@ -154,6 +156,10 @@ def test_errors_name_the_problem(capsys):
     with pytest.raises(SystemExit):
         main(["c3d", "--frames", "0"])
     assert "--frames must be >= 1" in capsys.readouterr().err
+    assert main(["c3d", "--throughput", "--memory-format", "contiguous", "--remeasure-layout"]) == 2
+    assert capsys.readouterr().err == ("lit-video profile: remeasure_layout measures again the layout that "
+                                       "memory_format auto chooses, but memory_format 'contiguous' names one: leave "
+                                       "out one of the two\n")
 
 
 @pytest.fixture
@@ -252,6 +258,31 @@ def test_the_speed_table_says_what_it_measured_within_80_columns(capsys, monkeyp
     speed = next(row for row in cells if len(row) == 8)  # batch, clips/s, ..., peak mem MB, MFU, peak GFLOP/s
     assert speed[0] == "2" and float(speed[5]) > 0
     assert "peak mem: what inference adds to the weights and input" in title
+
+
+@pytest.mark.integration  # ~2 s: layout choices and timed inference (at batch 1: no training)
+def test_the_speed_table_says_which_layout_auto_chose_and_whether_it_was_measured_now(capsys, monkeypatch,
+                                                                                      tmp_path):
+    """An earlier run's settled choice stands until --remeasure-layout: the title says which layout ran, measured
+    now or cached and when, and the caption the times that chose it."""
+    monkeypatch.setenv("LIT_VIDEO_CACHE", str(tmp_path))
+    monkeypatch.setenv("COLUMNS", "80")
+    fastest_memory_format(create_model("lecture_3d_cnn", 5, frames=8, size=32), (1, 3, 8, 32, 32))
+    cache = tmp_path / "layouts.json"
+    (key, earlier), = json.loads(cache.read_text()).items()
+    cache.write_text(json.dumps({key: {**earlier, "provisional": False}}))  # as if measured on a quiet machine
+    argv = ["lecture_3d_cnn", "--throughput", "--batch-size", "1", "--repeats", "1", "--frames", "8", "--size",
+            "32", "--num-classes", "5", "--cached-peak"]
+    assert run_json(capsys, argv)["throughput"]["options"]["memory_format_choice"] == {
+        **earlier, "provisional": False, "cached": True}
+    assert main([*argv, "--remeasure-layout"]) == 0
+    text = capsys.readouterr().out
+    assert max(map(len, text.splitlines())) <= 80
+    choice = json.loads(cache.read_text())[key]
+    assert choice["measured_at"] >= earlier["measured_at"] and choice["seconds"] != earlier["seconds"]
+    words = " ".join(text.split())  # rich wraps the title and caption at the console's width
+    assert f"float32, {choice['memory_format']} ({describe_choice({**choice, 'cached': False})});" in words
+    assert describe_runs(choice) in words and "(auto: measured now" in words
 
 
 @pytest.mark.slow

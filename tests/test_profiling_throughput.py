@@ -124,10 +124,11 @@ def test_throughput_figures():
         assert result[key] > 0, key
     assert result["latency_ms_p50"] <= result["latency_ms_p95"]
     assert result["peak_mem_mb"] > 0 and result["train_peak_mem_mb"] > 0
-    assert result["options"] == {"device": "cpu", "dtype": "float32", "memory_format": result["options"][
-                                     "memory_format"], "memory_format_chosen": True, "compile": False,
+    choice = result["options"]["memory_format_choice"]  # auto: measured, then chosen
+    assert result["options"] == {"device": "cpu", "dtype": "float32", "memory_format": choice["memory_format"],
+                                 "memory_format_chosen": True, "memory_format_choice": choice, "compile": False,
                                  "threads": torch.get_num_threads(), "warmup": 1, "repeats": 3, "cached_peak": False}
-    assert result["options"]["memory_format"] in ("contiguous", "channels_last")  # auto: measured, then chosen
+    assert choice["memory_format"] in ("contiguous", "channels_last") and choice["measured_at"]
     assert result["machine"]["cores"] == os.cpu_count()
 
 
@@ -169,7 +170,7 @@ def test_speed_options_are_applied_and_recorded():
                                 dtype="bfloat16", threads=1, find_max_batch=True, batch_limit=8)
     result = measure_throughput(net, torch.zeros(1, 3, 4, 16, 16), options)
     assert result["options"]["memory_format"] == "channels_last" and result["options"]["dtype"] == "bfloat16"
-    assert not result["options"]["memory_format_chosen"]
+    assert not result["options"]["memory_format_chosen"] and result["options"]["memory_format_choice"] is None
     assert result["options"]["threads"] == 1 and torch.get_num_threads() == threads  # restored
     assert result["train_clips_per_s"] is None and result["train_mfu"] is None
     assert result["max_batch_size"] == 8  # a tiny net fits every batch up to the limit
@@ -185,6 +186,18 @@ def test_speed_options_are_applied_and_recorded():
 def test_bad_options_say_what_is_wrong(option, value, message):
     with pytest.raises(ValueError, match=message):
         ThroughputOptions(**{option: value})
+
+
+def test_remeasuring_the_layout_measures_the_choice_again_and_needs_auto(monkeypatch, tmp_path):
+    monkeypatch.setenv("LIT_VIDEO_CACHE", str(tmp_path))
+    options = ThroughputOptions(batch_sizes=(1,), train=False, repeats=1, warmup=0, cached_peak=True)
+    measure_throughput(tiny_net(), (1, 3, 4, 16, 16), options)  # the layout is measured and cached
+    options.remeasure_layout = True
+    choice = measure_throughput(tiny_net(), (1, 3, 4, 16, 16), options)["options"]["memory_format_choice"]
+    assert not choice["cached"]
+    with pytest.raises(ValueError, match="remeasure_layout measures again the layout that memory_format auto "
+                                         "chooses, but memory_format 'contiguous' names one: leave out one"):
+        ThroughputOptions(memory_format="contiguous", remeasure_layout=True)
 
 
 def test_options_from_a_config():

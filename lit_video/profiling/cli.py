@@ -24,7 +24,7 @@ from lit_video.data.flow import translated_texture
 from lit_video.models import create_model, list_models, model_info
 from lit_video.models.published import Published, describe_setup
 
-from ..memory_format import MEMORY_FORMATS
+from ..memory_format import MEMORY_FORMATS, describe_choice, describe_runs
 from ..terminal import HelpFormatter
 from ..terminal import console as terminal_console
 from .counting import FlopReport, count_flops, fvcore_nn, gflops, stream_gmacs
@@ -62,7 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="autocast dtype for --throughput (auto: bfloat16 on a GPU that has it, else float32)")
     p.add_argument("--memory-format", default="auto", choices=MEMORY_FORMATS,
                    help="memory layout for --throughput (auto: the faster of contiguous and channels_last[_3d] for "
-                        "this model on this device, measured once and cached; contiguous: the plain figure)")
+                        "this model on this device, measured once and cached, again once the machine is quiet "
+                        "where it was busy; contiguous: the plain figure)")
+    p.add_argument("--remeasure-layout", action="store_true",
+                   help="measure auto's layout choice again now, whatever the cache holds")
     p.add_argument("--compile", action="store_true", help="torch.compile the model for --throughput")
     p.add_argument("--threads", type=int, help="torch threads for --throughput (default: torch's)")
     p.add_argument("--repeats", type=int, default=10, help="timed iterations per figure (median; default 10)")
@@ -113,7 +116,8 @@ def profile_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
         check_device(args.device)
         options = ThroughputOptions(
             batch_sizes=(args.batch_size,), device=args.device, dtype=fastest_dtype(args.device, args.dtype),
-            memory_format=args.memory_format, compile=args.compile, threads=args.threads,
+            memory_format=args.memory_format, remeasure_layout=args.remeasure_layout, compile=args.compile,
+            threads=args.threads,
             repeats=args.repeats, find_max_batch=args.max_batch, cached_peak=args.cached_peak)
     # The clip (None: the model's default) and the builder options of --model-args.
     clip = {"frames": args.frames, "size": args.size, **args.model_args}
@@ -261,7 +265,8 @@ def speed_title(row: dict[str, Any]) -> str:
     clip = {k: v[1:] for k, v in shape.items()} if isinstance(shape, dict) else shape[1:]
     where = (f"{machine['device']}" if opts["device"].startswith("cuda") else
              f"{machine['cpu']}, {opts['threads']} threads")
-    layout = opts["memory_format"] + (" (auto: the faster)" if opts["memory_format_chosen"] else "")
+    choice = opts["memory_format_choice"]
+    layout = opts["memory_format"] + (f" ({describe_choice(choice)})" if choice else "")
     compiled = ", torch.compile" if opts["compile"] else ""
     batches = " and ".join(str(b["batch_size"]) for b in tp["per_batch"])
     return (f"speed of {row['model']}: clip {_fmt_shape(clip)}, batch {batches}; {opts['device']} ({where}), "
@@ -322,6 +327,10 @@ def _print_model(console: Console, row: dict[str, Any]) -> None:
                "growth of the peak resident set; '-': not Linux")
         speed.caption = (f"matmul peak {tp['peak_source']}\n"
                          f"peak mem: what inference adds to the weights and input ({how})")
+        choice = tp["options"]["memory_format_choice"]
+        if choice and choice["seconds"]:  # why auto chose the layout
+            batch = max(b["batch_size"] for b in tp["per_batch"])
+            speed.caption += f"\nlayout auto at batch {batch}: {describe_runs(choice)}"
         console.print(speed)
         for error in (tp["mfu_error"], tp["train_mfu_error"]):
             if error:

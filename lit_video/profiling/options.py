@@ -20,8 +20,9 @@ class ThroughputOptions:
     ``batch_sizes`` to measure (batch 1 is always added, for latency); ``train`` also times training steps (at
     batch sizes >= 2); ``device``; ``dtype`` other than float32 runs under autocast; ``memory_format``: ``auto``
     (default) measures whichever of ``contiguous`` and ``channels_last`` (``channels_last_3d`` for clips) is faster
-    for this model on this device at the largest batch size (``layout.fastest_memory_format``, once per model and
-    machine), or names one; ``compile`` wraps the model in ``torch.compile``;
+    for this model on this device at the largest batch size (``memory_format.fastest_memory_format``, once per
+    model and machine, again where that was provisional), or names one; ``remeasure_layout`` measures ``auto``'s
+    choice again whatever the cache holds; ``compile`` wraps the model in ``torch.compile``;
     ``threads`` sets torch's thread count for the measurement (None: as it is); ``warmup`` untimed and
     ``repeats`` timed iterations per figure; ``find_max_batch`` also finds the largest batch that fits in
     memory, up to ``batch_limit``; ``cached_peak`` divides MFU by the matmul peak an earlier run cached instead
@@ -33,6 +34,7 @@ class ThroughputOptions:
     device: str | torch.device = "cpu"
     dtype: str | torch.dtype = "float32"
     memory_format: str = "auto"
+    remeasure_layout: bool = False
     compile: bool = False
     threads: int | None = None
     warmup: int = 2
@@ -47,6 +49,9 @@ class ThroughputOptions:
             raise ValueError(f"batch_sizes must be positive integers, got {self.batch_sizes!r}")
         _dtype(self.dtype)
         check_memory_format(self.memory_format)
+        if self.remeasure_layout and self.memory_format != "auto":
+            raise ValueError(f"remeasure_layout measures again the layout that memory_format auto chooses, but "
+                             f"memory_format {self.memory_format!r} names one: leave out one of the two")
         _parse_device(self.device)  # a name only: whether this machine has it is checked where it runs
         for name, low in (("threads", 1), ("warmup", 0), ("repeats", 1), ("batch_limit", 1)):
             value = getattr(self, name)

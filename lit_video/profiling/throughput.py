@@ -73,10 +73,11 @@ def measure_throughput(model: nn.Module, inputs_or_shape: Any, options: Throughp
         torch.set_num_threads(opts.threads)
     try:
         peak = machine_peak(device, dt, cached=opts.cached_peak)  # the same moment as the figures it divides
-        memory_format = opts.memory_format
+        memory_format, choice = opts.memory_format, None
         if memory_format == "auto":
-            memory_format = fastest_memory_format(model, resize_batch(clip, max(opts.batch_sizes)), device,
-                                                  dt)["memory_format"]
+            choice = fastest_memory_format(model, resize_batch(clip, max(opts.batch_sizes)), device, dt,
+                                           remeasure=opts.remeasure_layout)
+            memory_format = choice["memory_format"]
         # A copy: training and memory formats must not touch the caller's model.
         net = to_memory_format(copy.deepcopy(model).to(device), memory_format)
         runner = torch.compile(net) if opts.compile else net
@@ -121,8 +122,8 @@ def measure_throughput(model: nn.Module, inputs_or_shape: Any, options: Throughp
         "max_batch_size": max_batch,
         "per_batch": per_batch,
         "options": {"device": str(device), "dtype": str(dt).removeprefix("torch."),
-                    "memory_format": memory_format, "memory_format_chosen": opts.memory_format == "auto",
-                    "compile": opts.compile,
+                    "memory_format": memory_format, "memory_format_chosen": choice is not None,
+                    "memory_format_choice": choice, "compile": opts.compile,
                     "threads": opts.threads or old_threads, "warmup": warmup, "repeats": repeats,
                     "cached_peak": opts.cached_peak},
         "machine": machine_info(device),

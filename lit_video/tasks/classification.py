@@ -23,9 +23,16 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.retrieval import RetrievalHitRate
 
-from ..memory_format import check_memory_format, fastest_memory_format, inputs_to_memory_format, to_memory_format
+from ..memory_format import (
+    check_memory_format,
+    describe_choice,
+    fastest_memory_format,
+    inputs_to_memory_format,
+    to_memory_format,
+)
 from ..models import PREDICTION, create_model, model_info
 from ..models.layers.backbone import load_local_checkpoint
+from ..terminal import width, wrap
 
 
 class VideoProbs(NamedTuple):
@@ -171,26 +178,26 @@ class VideoClassifier(L.LightningModule):
 
     def setup(self, stage: str) -> None:
         if self.memory_format is None:
-            self.memory_format = self._choose_memory_format()
+            self.memory_format, how = self._choose_memory_format()
             to_memory_format(self.model, self.memory_format)
-            rank_zero_info(f"memory format: {self.memory_format}"
-                           + (" (model.memory_format auto: the faster here)" if self.hparams.memory_format == "auto"
-                              else ""))
+            rank_zero_info("\n".join(wrap(f"memory format: {self.memory_format} ({how})", width())))
 
-    def _choose_memory_format(self) -> str:
-        """``model.memory_format``, or for ``auto`` the faster layout on this run's device, batch size and precision.
-        Every process of a distributed run takes rank 0's choice, so the replicas' weights have one layout."""
+    def _choose_memory_format(self) -> tuple[str, str]:
+        """``model.memory_format``, or for ``auto`` the faster layout on this run's device, batch size and precision
+        (``fastest_memory_format``, as ``lit-video profile`` chooses), and how it was chosen, in words. Every process
+        of a distributed run takes rank 0's choice, so the replicas' weights have one layout."""
         if self.hparams.memory_format != "auto":
-            return self.hparams.memory_format
+            return self.hparams.memory_format, "model.memory_format"
         trainer = self._trainer
         if trainer is None:  # set up by hand, not by a Trainer: nothing to measure against
-            return "contiguous"
+            return "contiguous", "auto: no Trainer, nothing measured"
         batch = getattr(trainer.datamodule, "batch_size", None) or 8
         shape = model_info(self.hparams.name).input_shape(batch, self.hparams.frames, self.hparams.size)
         precision = str(trainer.precision)
         dtype = {"bf16": torch.bfloat16, "16": torch.float16}.get(precision.partition("-")[0], torch.float32)
-        choice = fastest_memory_format(self.model, shape, trainer.strategy.root_device, dtype)["memory_format"]
-        return trainer.strategy.broadcast(choice, src=0)
+        choice = trainer.strategy.broadcast(fastest_memory_format(self.model, shape, trainer.strategy.root_device,
+                                                                  dtype), src=0)
+        return choice["memory_format"], describe_choice(choice)
 
     def on_fit_start(self) -> None:
         total = sum(p.numel() for p in self.model.parameters())
