@@ -1,5 +1,5 @@
 """Helpers the test files share (fixtures are in conftest.py): the decoders as test parameters, frames that encode
-their index, and the tiny sweep config."""
+their index, the tiny sweep config, and results folders cut from the committed main job's."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ import numpy as np
 import pytest
 
 from lit_video.data.decode import backend_unavailable
+from lit_video.results.folder import RESULTS_FILE, read_rows, write_rows
+from lit_video.results.leaderboard import write_leaderboards
+
+LECTURE = Path(__file__).resolve().parents[1] / "results" / "lecture"  # the main job's results, as committed
 
 
 def decoders() -> list:
@@ -48,3 +52,13 @@ def sweep_config(root: Path | None, **overrides) -> dict:
                    {"name": "single_frame", "model_args": {"backbone": "shufflenet_v2_x0_5"}}],
     }
     return {**config, **overrides}
+
+
+def lecture_folder(folder: Path, keep=lambda row: True, title: str = "lecture") -> Path:
+    """A results folder holding the committed main job's rows that ``keep`` picks, and their leaderboards (no
+    ``runs/``: git has none). Returns it."""
+    rows = [row for row in read_rows(LECTURE / RESULTS_FILE) if keep(row)]
+    write_rows(folder / RESULTS_FILE, rows)
+    write_leaderboards(folder, rows, title)
+    return folder
+
