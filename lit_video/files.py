@@ -46,9 +46,20 @@ def _umask_once() -> int:
 
 
 def write_atomic(path: str | Path, data: str | bytes | Callable[[Path], None]) -> None:
-    """Replace ``path`` in one step with ``data``: text, bytes, or a function that writes a given path."""
+    """Replace ``path`` in one step with ``data``: text, bytes, or a function that writes a given path. An OSError
+    names ``path``: a full disk's names no file, and a refused temporary file's would name that."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _replace(path, data)
+    except OSError as err:
+        named = err.filename is not None and not Path(err.filename).name.startswith(TEMP_PREFIX)
+        if err.errno is None or named:
+            raise
+        raise OSError(err.errno, err.strerror, str(path)) from err  # made from its errno: PermissionError, ... again
+
+
+def _replace(path: Path, data: str | bytes | Callable[[Path], None]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}.", suffix=path.suffix)
     os.close(fd)
     try:
