@@ -1,5 +1,6 @@
 """Helpers the test files share (fixtures are in conftest.py): the decoders as test parameters, frames that encode
-their index, the tiny sweep config, and results folders cut from the committed main job's."""
+their index, the tiny sweep config, results folders cut from the committed main job's, and Markdown as GitHub shows
+it."""
 
 from __future__ import annotations
 
@@ -62,3 +63,27 @@ def lecture_folder(folder: Path, keep=lambda row: True, title: str = "lecture") 
     write_leaderboards(folder, rows, title)
     return folder
 
+
+# A variant label a sweep config accepts that Markdown would read as markup: a table's cell break, an image from the
+# network, raw HTML, a code span, emphasis. Every writer must show it as written.
+MARKUP_LABEL = "a | b ![t](https://example.invalid/track.png) <b>x</b> `c` *e* _u_"
+
+
+def markdown_as_html(text: str) -> str:
+    """Markdown as GitHub shows it: CommonMark with tables, links, images and raw HTML on."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+
+
+def html_tables(html: str) -> list[list[list[str]]]:
+    """Each table of ``html``: its rows, each a list of its cells' text (tags left out, entities read)."""
+    import html as html_lib
+    import re
+
+    def text(cell: str) -> str:
+        return html_lib.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+
+    return [[[text(cell) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+             for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)]
+            for table in re.findall(r"<table[^>]*>(.*?)</table>", html, re.S)]

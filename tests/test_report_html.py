@@ -18,11 +18,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import MARKUP_LABEL, lecture_folder
 from markupsafe import escape
 
 from lit_video import cli
 from lit_video.report import cli as report_cli
-from lit_video.results.folder import INDEX_FILE, ResultsFolder
+from lit_video.results.folder import INDEX_FILE, ResultsFolder, write_rows
+from lit_video.results.leaderboard import write_leaderboards
 
 pytestmark = pytest.mark.integration  # a real sweep, and headless Chromium
 
@@ -360,5 +362,33 @@ def test_the_committed_main_report_opens_clean(browser, tmp_path):
         tab.screenshot(path=str(folder / "report_lecture.png"))  # the top: the leaderboard
         tab.locator("#charts").screenshot(path=str(folder / "report_lecture_charts.png"))
         assert tab.problems == []
+    finally:
+        tab.close()
+
+
+def test_a_label_with_markup_is_text_on_the_page_and_fetches_nothing(browser, tmp_path):
+    """A label the config accepts, with Markdown in it: the page shows it as written, in one cell of each table
+    (the leaderboard's, the lecture claims'), and no element of the page points outside it."""
+    from lit_video.report.html import write_html_report
+
+    folder = lecture_folder(tmp_path / "small", lambda row: row["model"] in ("single_frame", "slow_fusion"))
+    rows = [{**row, "variant": MARKUP_LABEL} if row["model"] == "single_frame" else row
+            for row in ResultsFolder(folder).rows()]
+    write_rows(folder / "results.jsonl", rows)
+    write_leaderboards(folder, rows, "labels")
+    tab = open_page(browser, write_html_report(folder))
+    try:
+        links = tab.eval_on_selector_all("[src], [*|href]", """els => els.map(e => e.getAttribute("src")
+            ?? e.getAttribute("href") ?? e.getAttributeNS("http://www.w3.org/1999/xlink", "href"))""")
+        assert len(links) > 10 and not [link for link in links if re.match(r"\s*(https?:)?//", link)]
+        tables = tab.eval_on_selector_all("table", """tables => tables.map(t => Array.from(t.rows).map(
+            r => Array.from(r.cells).map(c => c.textContent.trim())))""")
+        assert len(tables) == 1 + 7  # the leaderboard; the lecture claims' (each claim's, every trained model's)
+        for table in tables:
+            assert {len(cells) for cells in table} == {len(table[0])}
+        board, claim = tables[0], tables[1]
+        assert f"{MARKUP_LABEL} (single_frame)" in [cells[1] for cells in board]
+        assert claim[1][0] == f"single_frame ({MARKUP_LABEL})"
+        assert tab.problems == []  # no request
     finally:
         tab.close()

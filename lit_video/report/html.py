@@ -339,10 +339,13 @@ def section_view(section: Section, paths: Paths) -> dict[str, Any]:
 # -- the page ----------------------------------------------------------------------------------------------------
 
 def _markdown(text: str, demote: int = 0) -> str:
-    """Markdown (tables too) as HTML; headings ``demote`` levels lower, to sit under the page's own."""
+    """Markdown (tables too) as HTML; headings ``demote`` levels lower, to sit under the page's own. No raw HTML, no
+    link and no image: the page fetches nothing and leads nowhere else, whatever a label slipped past its writer's
+    escaping (``leaderboard.markdown_text``) would say."""
     from markdown_it import MarkdownIt
 
-    rendered = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    parser = MarkdownIt("commonmark", {"html": False}).enable("table").disable(["link", "image", "autolink"])
+    rendered = parser.render(text)
     return re.sub(r"<(/?)h([1-6])>", lambda m: f"<{m[1]}h{min(6, int(m[2]) + demote)}>", rendered)
 
 
