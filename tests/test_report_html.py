@@ -166,7 +166,8 @@ def test_a_sweep_rerun_where_git_put_its_results_keeps_them(finished_sweep, fini
 
 def test_entry_files_that_cannot_be_read_are_named_and_the_rest_of_the_page_is_written(tmp_path, capsys):
     """A truncated details.json, an empty predictions.json and predictions naming a class the file does not have:
-    the line's section names each file and why it is left out, and shows what the other files hold."""
+    the line's section names each file and why it is left out, and shows what the other files hold. A class whose
+    folder's name is not UTF-8 is named on the confusion matrix with U+FFFD for the bytes that are not."""
     from lit_video.report.html import write_html_report
 
     results = ResultsFolder(lecture_folder(tmp_path / "small", lambda row: row["model"] in ("single_frame", "c3d")))
@@ -174,7 +175,7 @@ def test_entry_files_that_cannot_be_read_are_named_and_the_rest_of_the_page_is_w
     details = json.dumps({"resolved_config": {"model": {"name": "single_frame"}}})
 
     def predictions(label: int) -> str:
-        return json.dumps({"classes": ["cafe", "solid"], "multi_label": False,
+        return json.dumps({"classes": [os.fsdecode(b"caf\xe9"), "solid"], "multi_label": False,
                            "videos": [{"video": "v.mp4", "label": label, "top": [0, 1], "probs": [0.6, 0.4]}]})
 
     for folder, texts in zip(folders, [(details[:25], predictions(0)), (details, predictions(7)), (details, "")],
@@ -189,7 +190,7 @@ def test_entry_files_that_cannot_be_read_are_named_and_the_rest_of_the_page_is_w
             "2 classes)") in page
     assert f"missing: <code>{runs[2]}/predictions.json</code>: empty" in page
     assert page.count('<article id="line-') == 2  # the rest of the page: both lines
-    assert "(1 seed summed; 1/1 on the diagonal)" in page  # seed 0's predictions
+    assert "(1 seed summed; 1/1 on the diagonal)" in page and "caf\ufffd" in page  # seed 0's predictions
     assert "Resolved config" in page  # seed 1's details
     board = results.leaderboard_file("json")  # without it, no page: one line that names it
     board.write_text(board.read_text()[:300])

@@ -34,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from ..files import write_atomic
+from ..files import display_name, write_atomic
 from ..results.folder import (
     DETAILS_FILE,
     PREDICTIONS_FILE,
@@ -293,6 +293,7 @@ def confusion_chart(section: Section) -> Chart | None:
     if found is None:
         return None
     classes, counts, n = found
+    classes = [display_name(str(name)) for name in classes]  # a class folder's name may not be UTF-8
     k = len(classes)
     side = min(12.0, max(4.0, 0.22 * k + 2))
     chart = Chart(f"{section.anchor}-confusion", plt.figure(figsize=(side + 1.5, side)))
