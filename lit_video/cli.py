@@ -9,6 +9,7 @@ when it runs: ``--help``, ``--version`` and ``models`` (read from the registry's
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -36,6 +37,12 @@ SUBCOMMANDS = {
 # What `lit-video models` prints, measured by `lit-video models --write-catalog` (lit_video/report/catalog.py).
 CATALOG = Path(__file__).resolve().parent / "models" / "catalog.json"
 GAP = "  "  # between the columns of a table
+# A file system that refuses a command's files: what to do about each refusal (the reason is the system's own).
+DISK_ERRORS = {errno.ENOSPC: "free some space there, or write elsewhere",
+               errno.EDQUOT: "free some space there, or write elsewhere",
+               errno.EROFS: "write elsewhere, or mount it writable",
+               errno.EACCES: "write elsewhere, or get permission to write there",
+               errno.EPERM: "write elsewhere, or get permission to write there"}
 
 
 def read_catalog() -> dict[str, dict[str, Any]]:
@@ -173,14 +180,30 @@ def _print_help() -> None:
     print("\n`lit-video <command> --help` for a command's options.")
 
 
+def disk_error(command: str, err: OSError) -> str | None:
+    """The one line a command ends with where the file system refuses a file (full, read-only, not the user's):
+    the file, the reason and the way out. None for any other error, which is a bug to see in full."""
+    way = DISK_ERRORS.get(err.errno)
+    if way is None:
+        return None
+    return f"lit-video {command}: {'' if err.filename is None else f'{err.filename}: '}{err.strerror}: {way}"
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        return run_command(list(sys.argv[1:] if argv is None else argv))
+        return run_command(argv)
     except BrokenPipeError:
         # The reader left early (`lit-video models | head`): nothing is wrong. Python would still flush stdout at
         # exit into the closed pipe and print a traceback, so stdout goes to /dev/null first.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as err:
+        line = disk_error(argv[0], err)
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
+        return 1
 
 
 def run_command(argv: list[str]) -> int:

@@ -1,4 +1,5 @@
-"""Files every part of lit-video shares: the cache folder, atomic writes of files and folders.
+"""Files every part of lit-video shares: the cache folder, atomic writes of files and folders, a file's name as text
+to show (``display_name``).
 
 A file written with ``write_atomic`` is either as it was or complete, never truncated, whatever kills the writer:
 the data goes to a temporary file beside it, which is fsynced and renamed over it. ``write_folder_atomic`` does
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -23,6 +25,13 @@ def cache_dir() -> Path:
     """lit-video's cache (built-in dataset, video probes, the machine's matmul peak): ``$LIT_VIDEO_CACHE``, else
     ``~/.cache/lit_video``."""
     return Path(os.environ.get("LIT_VIDEO_CACHE") or Path.home() / ".cache" / "lit_video")
+
+
+def display_name(name: str) -> str:
+    """A name read from the file system (a class folder's, a dataset root's) as text to show: its bytes that are not
+    UTF-8, which ``os.fsdecode`` keeps as lone surrogates that matplotlib cannot draw, each a U+FFFD (as a browser
+    shows them). The data keeps the name itself, which finds the file."""
+    return re.sub(r"[\ud800-\udfff]", "\ufffd", name)
 
 
 def umask() -> int:
@@ -46,9 +55,20 @@ def _umask_once() -> int:
 
 
 def write_atomic(path: str | Path, data: str | bytes | Callable[[Path], None]) -> None:
-    """Replace ``path`` in one step with ``data``: text, bytes, or a function that writes a given path."""
+    """Replace ``path`` in one step with ``data``: text, bytes, or a function that writes a given path. An OSError
+    names ``path``: a full disk's names no file, and a refused temporary file's would name that."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _replace(path, data)
+    except OSError as err:
+        named = err.filename is not None and not Path(err.filename).name.startswith(TEMP_PREFIX)
+        if err.errno is None or named:
+            raise
+        raise OSError(err.errno, err.strerror, str(path)) from err  # made from its errno: PermissionError, ... again
+
+
+def _replace(path: Path, data: str | bytes | Callable[[Path], None]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}.", suffix=path.suffix)
     os.close(fd)
     try:

@@ -1,5 +1,6 @@
 """Helpers the test files share (fixtures are in conftest.py): the decoders as test parameters, frames that encode
-their index, and the tiny sweep config."""
+their index, the tiny sweep config, results folders cut from the committed main job's, and Markdown as GitHub shows
+it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ import numpy as np
 import pytest
 
 from lit_video.data.decode import backend_unavailable
+from lit_video.results.folder import RESULTS_FILE, read_rows, write_rows
+from lit_video.results.leaderboard import write_leaderboards
+
+LECTURE = Path(__file__).resolve().parents[1] / "results" / "lecture"  # the main job's results, as committed
 
 
 def decoders() -> list:
@@ -53,3 +58,37 @@ def sweep_config(root: Path | None, **overrides) -> dict:
                    {"name": "single_frame", "model_args": {"backbone": "shufflenet_v2_x0_5"}}],
     }
     return {**config, **overrides}
+
+
+def lecture_folder(folder: Path, keep=lambda row: True, title: str = "lecture") -> Path:
+    """A results folder holding the committed main job's rows that ``keep`` picks, and their leaderboards (no
+    ``runs/``: git has none). Returns it."""
+    rows = [row for row in read_rows(LECTURE / RESULTS_FILE) if keep(row)]
+    write_rows(folder / RESULTS_FILE, rows)
+    write_leaderboards(folder, rows, title)
+    return folder
+
+
+# A variant label a sweep config accepts that Markdown would read as markup: a table's cell break, an image from the
+# network, raw HTML, a code span, emphasis. Every writer must show it as written.
+MARKUP_LABEL = "a | b ![t](https://example.invalid/track.png) <b>x</b> `c` *e* _u_"
+
+
+def markdown_as_html(text: str) -> str:
+    """Markdown as GitHub shows it: CommonMark with tables, links, images and raw HTML on."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+
+
+def html_tables(html: str) -> list[list[list[str]]]:
+    """Each table of ``html``: its rows, each a list of its cells' text (tags left out, entities read)."""
+    import html as html_lib
+    import re
+
+    def text(cell: str) -> str:
+        return html_lib.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+
+    return [[[text(cell) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+             for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)]
+            for table in re.findall(r"<table[^>]*>(.*?)</table>", html, re.S)]

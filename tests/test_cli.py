@@ -1,8 +1,11 @@
 """The `lit-video` command end to end: real Trainers, real videos, real (offline) wandb runs."""
 
+import contextlib
 import csv
+import errno
 import inspect
 import json
+import os
 import re
 import shlex
 import signal
@@ -13,8 +16,9 @@ import warnings
 from pathlib import Path
 
 import pytest
+from helpers import LECTURE
 
-from lit_video.cli import main
+from lit_video.cli import disk_error, main
 from lit_video.data import VideoDataModule
 from lit_video.train import build_run, fit_and_test
 
@@ -297,3 +301,51 @@ def test_a_trainer_config_composed_with_a_data_config_keeps_both_files_settings(
         assert_within(given, config, file.name)
     run = {key: value for key, value in config.items() if key not in ("ckpt_path", "weights_only")}  # fit's own
     resolve_config(run)  # raises ConfigError for a setting the CLI's checks refuse
+
+
+@pytest.mark.parametrize(("code", "way"), [(errno.ENOSPC, "free some space there, or write elsewhere"),
+                                           (errno.EROFS, "write elsewhere, or mount it writable"),
+                                           (errno.EACCES, "write elsewhere, or get permission to write there")])
+def test_a_file_system_that_refuses_a_file_is_one_line_naming_it(code, way):
+    """What every command ends with where the disk is full, read-only or not the user's: the file, the reason and
+    the way out (a full disk's write names no file: ``write_atomic`` names the one it was writing)."""
+    refused = OSError(code, os.strerror(code), "my_results/small/.lock")
+    assert disk_error("sweep", refused) == f"lit-video sweep: my_results/small/.lock: {os.strerror(code)}: {way}"
+    assert disk_error("sweep", FileNotFoundError(errno.ENOENT, "No such file or directory", "x")) is None
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A file system of its own of 64 KiB (tmpfs), unmounted after. Mounting needs root: skipped without."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    try:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True,
+                                 text=True)
+        why = mounted.stderr.strip() if mounted.returncode else None
+    except FileNotFoundError as err:
+        why = str(err)
+    if why:
+        pytest.skip(f"no tmpfs can be mounted here ({why}); disk_error's test checks the line")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_full_disk_and_a_read_only_one_end_in_one_line_and_leave_the_file_as_it_was(small_disk, capsys):
+    out = small_disk / "claims.md"
+    out.write_text("the report as it was\n")
+    command = ["report", "lecture-claims", str(LECTURE), "--out", str(out)]
+    with (small_disk / "filler").open("wb", buffering=0) as filler, contextlib.suppress(OSError):
+        while True:  # until every block of the disk is taken
+            filler.write(b"\0" * 4096)
+    assert main(command) == 1
+    assert capsys.readouterr().err == (f"lit-video report: {out}: No space left on device: free some space there, or "
+                                       "write elsewhere\n")
+    assert out.read_text() == "the report as it was\n" and sorted(p.name for p in small_disk.iterdir()) == [
+        "claims.md", "filler"]  # no temporary file left
+    (small_disk / "filler").unlink()
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    assert main(command) == 1
+    assert capsys.readouterr().err == (f"lit-video report: {out}: Read-only file system: write elsewhere, or mount "
+                                       "it writable\n")
+    assert out.read_text() == "the report as it was\n"

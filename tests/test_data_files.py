@@ -1,6 +1,7 @@
 """Shared files (``lit_video.files``): what atomic writes leave on disk get the permissions the umask gives any
 new file, so results and caches written for a team stay readable by it."""
 
+import errno
 import os
 import stat
 
@@ -41,6 +42,25 @@ def test_written_files_and_folders_respect_the_umask(mask, tmp_path):
     assert _mode(folder / "annotations" / "train.csv") == 0o666 & ~mask
     if mask == 0o022:
         assert (_mode(folder), _mode(tmp_path / "results" / "leaderboard.md")) == (0o755, 0o644)
+
+
+def test_a_write_the_disk_refuses_names_the_file_meant_and_keeps_the_old_one(tmp_path):
+    """A full disk's write names no file, a refused temporary file its own name: either way the error names the file
+    being written (what ``lit-video``'s one line for it shows), with its errno and class."""
+    path = tmp_path / "leaderboard.md"
+    write_atomic(path, "old\n")
+
+    def full(tmp):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def refused(tmp):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(tmp))
+
+    for write, kind in ((full, OSError), (refused, PermissionError)):
+        with pytest.raises(kind) as raised:
+            write_atomic(path, write)
+        assert raised.value.filename == str(path) and raised.value.strerror == os.strerror(raised.value.errno)
+    assert path.read_text() == "old\n" and os.listdir(tmp_path) == ["leaderboard.md"]
 
 
 def test_a_folder_written_twice_keeps_the_first_and_leaves_no_temporaries(tmp_path):

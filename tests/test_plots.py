@@ -4,6 +4,7 @@ axis with the cut shown, and the same fonts at 2 models as at 20. The boards are
 
 from __future__ import annotations
 
+import os
 from itertools import combinations
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from lit_video.data.synthetic import CLASSES
 from lit_video.report.html import Section, Seed, confusion_chart
 from lit_video.results.folder import read_rows
 from lit_video.results.leaderboard import leaderboard
-from lit_video.results.plots import LABEL_SIZE, label_points, leaderboard_charts
+from lit_video.results.plots import LABEL_SIZE, label_points, leaderboard_charts, svg
 
 LECTURE = Path(__file__).resolve().parents[1] / "results" / "lecture" / "results.jsonl"
 
@@ -111,7 +112,6 @@ def test_names_of_a_crowd_of_points_do_not_overlap():
     plt.close(fig)
 
 
-
 def test_a_confusion_matrix_text_overlaps_no_other(tmp_path):
     """The report's confusion matrix of the synthetic classes, summed over three seeds as the main job's page has
     them, with the colour bar's top label at its very top (30 videos): on one line, the title ran over it."""
@@ -125,3 +125,16 @@ def test_a_confusion_matrix_text_overlaps_no_other(tmp_path):
     assert "30" in texts and any(f"{30 * len(CLASSES)}/{36 * len(CLASSES)} on the diagonal" in t for t in texts)
     assert overlapping(chart.fig) == []
     plt.close(chart.fig)
+
+
+def test_names_from_folders_that_are_not_utf8_are_drawn_with_a_replacement_character(lecture_board, tmp_path):
+    """A class folder's or a dataset root's name that is not UTF-8 (os.fsdecode keeps its bytes as surrogates,
+    which matplotlib cannot draw): each chart names it with U+FFFD in their place."""
+    name = os.fsdecode(b"caf\xe9")
+    board = [{**line, "variant": f"{line['variant']} {name}", "dataset": name} for line in lecture_board[:2]]
+    predictions = {"classes": [name, "solid"], "videos": [{"label": 0, "top": [0]}, {"label": 1, "top": [0]}]}
+    charts = [*leaderboard_charts(board), confusion_chart(Section("line-x", {}, [Seed({}, tmp_path,
+                                                                                        predictions=predictions)]))]
+    for chart in charts:
+        page = svg(chart)
+        assert "caf\ufffd" in page and name not in page, chart.name

@@ -8,15 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import LECTURE, lecture_folder
 from test_report_html import browser, open_page  # noqa: F401  (browser: a fixture, the system's Chromium)
 
 from lit_video.report.html import write_html_report
-from lit_video.results.folder import RESULTS_FILE, read_rows, write_rows
-from lit_video.results.leaderboard import leaderboard, write_leaderboards
+from lit_video.results.folder import RESULTS_FILE, read_rows
+from lit_video.results.leaderboard import leaderboard
 
 pytestmark = pytest.mark.integration  # headless Chromium
-
-LECTURE = Path(__file__).resolve().parents[1] / "results" / "lecture"
 
 # For each leaderboard chart of the page: how many texts it draws, and each pair of them whose boxes overlap.
 OVERLAPS = """() => Object.fromEntries(Array.from(document.querySelectorAll("#charts figure")).map((figure) => {
@@ -32,12 +31,8 @@ OVERLAPS = """() => Object.fromEntries(Array.from(document.querySelectorAll("#ch
 
 def two_line_folder(folder: Path) -> Path:
     """A results folder holding the rows of the committed board's first two lines, and their leaderboard."""
-    rows = read_rows(LECTURE / RESULTS_FILE)
-    kept = {h for line in leaderboard(rows)[:2] for h in line["config_hashes"]}
-    rows = [row for row in rows if row["config_hash"] in kept]
-    write_rows(folder / RESULTS_FILE, rows)
-    write_leaderboards(folder, rows, "two lines")
-    return folder
+    kept = {h for line in leaderboard(read_rows(LECTURE / RESULTS_FILE))[:2] for h in line["config_hashes"]}
+    return lecture_folder(folder, lambda row: row["config_hash"] in kept, "two lines")
 
 
 @pytest.mark.parametrize("lines", [17, 2])

@@ -18,11 +18,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import MARKUP_LABEL, lecture_folder
 from markupsafe import escape
 
 from lit_video import cli
 from lit_video.report import cli as report_cli
-from lit_video.results.folder import INDEX_FILE, ResultsFolder
+from lit_video.results.folder import INDEX_FILE, ResultsFolder, write_rows
+from lit_video.results.leaderboard import write_leaderboards
 
 pytestmark = pytest.mark.integration  # a real sweep, and headless Chromium
 
@@ -160,6 +162,41 @@ def test_a_sweep_rerun_where_git_put_its_results_keeps_them(finished_sweep, fini
     assert (clone / INDEX_FILE).read_text() == page
     assert (clone / ".gitignore").read_text().splitlines()[:2] == ["runs/", "notes.txt"]
     assert {"wandb/", "cluster/", ".lock*"} <= set((clone / ".gitignore").read_text().splitlines())
+
+
+def test_entry_files_that_cannot_be_read_are_named_and_the_rest_of_the_page_is_written(tmp_path, capsys):
+    """A truncated details.json, an empty predictions.json and predictions naming a class the file does not have:
+    the line's section names each file and why it is left out, and shows what the other files hold. A class whose
+    folder's name is not UTF-8 is named on the confusion matrix with U+FFFD for the bytes that are not."""
+    from lit_video.report.html import write_html_report
+
+    results = ResultsFolder(lecture_folder(tmp_path / "small", lambda row: row["model"] in ("single_frame", "c3d")))
+    folders = [results.entry_dir(row) for row in results.rows() if row["model"] == "single_frame"]
+    details = json.dumps({"resolved_config": {"model": {"name": "single_frame"}}})
+
+    def predictions(label: int) -> str:
+        return json.dumps({"classes": [os.fsdecode(b"caf\xe9"), "solid"], "multi_label": False,
+                           "videos": [{"video": "v.mp4", "label": label, "top": [0, 1], "probs": [0.6, 0.4]}]})
+
+    for folder, texts in zip(folders, [(details[:25], predictions(0)), (details, predictions(7)), (details, "")],
+                             strict=True):
+        folder.mkdir(parents=True)
+        for name, text in zip(("details.json", "predictions.json"), texts, strict=True):
+            (folder / name).write_text(text)
+    page = write_html_report(results.path).read_text()
+    runs = [f"runs/{folder.name}" for folder in folders]
+    assert f"missing: <code>{runs[0]}/details.json</code>: not JSON (Unterminated string starting at" in page
+    assert (f"missing: <code>{runs[1]}/predictions.json</code>: does not match its classes (video v.mp4: class 7, "
+            "2 classes)") in page
+    assert f"missing: <code>{runs[2]}/predictions.json</code>: empty" in page
+    assert page.count('<article id="line-') == 2  # the rest of the page: both lines
+    assert "(1 seed summed; 1/1 on the diagonal)" in page and "caf\ufffd" in page  # seed 0's predictions
+    assert "Resolved config" in page  # seed 1's details
+    board = results.leaderboard_file("json")  # without it, no page: one line that names it
+    board.write_text(board.read_text()[:300])
+    assert report_cli.main(["html", str(results.path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"lit-video report html: {board}: not JSON (") and err.count("\n") == 1
 
 
 # -- the page in a browser ---------------------------------------------------------------------------------------
@@ -360,5 +397,33 @@ def test_the_committed_main_report_opens_clean(browser, tmp_path):
         tab.screenshot(path=str(folder / "report_lecture.png"))  # the top: the leaderboard
         tab.locator("#charts").screenshot(path=str(folder / "report_lecture_charts.png"))
         assert tab.problems == []
+    finally:
+        tab.close()
+
+
+def test_a_label_with_markup_is_text_on_the_page_and_fetches_nothing(browser, tmp_path):
+    """A label the config accepts, with Markdown in it: the page shows it as written, in one cell of each table
+    (the leaderboard's, the lecture claims'), and no element of the page points outside it."""
+    from lit_video.report.html import write_html_report
+
+    folder = lecture_folder(tmp_path / "small", lambda row: row["model"] in ("single_frame", "slow_fusion"))
+    rows = [{**row, "variant": MARKUP_LABEL} if row["model"] == "single_frame" else row
+            for row in ResultsFolder(folder).rows()]
+    write_rows(folder / "results.jsonl", rows)
+    write_leaderboards(folder, rows, "labels")
+    tab = open_page(browser, write_html_report(folder))
+    try:
+        links = tab.eval_on_selector_all("[src], [*|href]", """els => els.map(e => e.getAttribute("src")
+            ?? e.getAttribute("href") ?? e.getAttributeNS("http://www.w3.org/1999/xlink", "href"))""")
+        assert len(links) > 10 and not [link for link in links if re.match(r"\s*(https?:)?//", link)]
+        tables = tab.eval_on_selector_all("table", """tables => tables.map(t => Array.from(t.rows).map(
+            r => Array.from(r.cells).map(c => c.textContent.trim())))""")
+        assert len(tables) == 1 + 7  # the leaderboard; the lecture claims' (each claim's, every trained model's)
+        for table in tables:
+            assert {len(cells) for cells in table} == {len(table[0])}
+        board, claim = tables[0], tables[1]
+        assert f"{MARKUP_LABEL} (single_frame)" in [cells[1] for cells in board]
+        assert claim[1][0] == f"single_frame ({MARKUP_LABEL})"
+        assert tab.problems == []  # no request
     finally:
         tab.close()

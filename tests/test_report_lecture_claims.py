@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape
 
 import pytest
+from helpers import MARKUP_LABEL, html_tables, markdown_as_html
 
 from lit_video.cli import main
 from lit_video.results.schema import make_row
@@ -72,8 +74,25 @@ def test_claims_that_hold_and_one_that_does_not(tmp_path, capsys):
     assert "| chance |  | 25.0 |" in text  # the chance row of the tables
     assert "| lecture_early_fusion (no ok row) | 0 |" in text  # the toy versions are shown, and missing
     # A stream is judged as a line of its own, from its rows' stream accuracies.
-    assert ("two_stream[flow] on direction: 90.0 ± 2.0 % (n 3) vs two_stream[rgb] 25.0 ± 2.0 % (n 3): above → held"
-            in text)
+    assert ("two_stream\\[flow] on direction: 90.0 ± 2.0 % (n 3) vs two_stream\\[rgb] 25.0 ± 2.0 % (n 3): above → "
+            "held" in text)
+
+
+def test_a_label_is_shown_as_written_not_read_as_markdown(tmp_path):
+    """A variant's label with Markdown in it is text in its table cell and in the evidence: no cell break, nothing
+    fetched."""
+    rows = [{**r, "variant": MARKUP_LABEL} if r["model"] == "single_frame" else r for r in rows_of(BASE)]
+    text, verdicts = report(tmp_path, rows)
+    assert verdicts[1] == "held"
+    html = markdown_as_html(text)
+    assert "<img" not in html and "<a " not in html and "<b>" not in html
+    tables = html_tables(html)
+    assert len(tables) == 7  # a claim's each, and every trained model's
+    for table in tables:
+        assert {len(cells) for cells in table} == {len(table[0])}
+    label = f"single_frame ({MARKUP_LABEL})"
+    assert tables[0][1][:2] == [label, "3"]
+    assert f"{label} on appearance: 90.0 ± 2.0 % (n 3)" in unescape(re.sub(r"<[^>]+>", "", html))
 
 
 def test_a_stream_that_does_not_separate_fails_the_two_stream_claim(tmp_path):

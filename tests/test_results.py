@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import re
+from html import unescape
 from itertools import pairwise
 
 import pytest
+from helpers import MARKUP_LABEL, html_tables, markdown_as_html
 
 from lit_video.files import write_atomic
 from lit_video.results.folder import ResultsFolder, append_row, latest_rows, read_rows
@@ -83,9 +85,25 @@ def test_a_line_names_its_model_once_and_a_label_that_hides_it_names_it_too(tmp_
             row("lrcn", 0, 0.4, variant="baseline")]  # a label given in the sweep
     write_leaderboards(tmp_path, rows, "names")
     main = (tmp_path / "leaderboard.md").read_text().split("## Every other column")[0]
-    assert "| 1 | c3d |" in main and "| 2 | single_frame[backbone=resnet34] |" in main
+    assert "| 1 | c3d |" in main and "| 2 | single_frame\\[backbone=resnet34] |" in main  # no link: text
     assert "| 3 | baseline (lrcn) |" in main
     assert "c3d (c3d)" not in main and "| model |" not in main
+
+
+def test_a_label_reaches_the_markdown_as_text_not_markup(tmp_path):
+    """A label (and a device, an error) with Markdown in it: shown as written, in its own cell, fetching nothing."""
+    rows = [row("c3d", 0, 0.6, device=MARKUP_LABEL), row("lrcn", 0, 0.5, variant=MARKUP_LABEL),
+            row("lrcn", 0, None, variant=MARKUP_LABEL, config_hash="x", status="failed", error=MARKUP_LABEL)]
+    write_leaderboards(tmp_path, rows, "labels")
+    html = markdown_as_html((tmp_path / "leaderboard.md").read_text())
+    assert "<img" not in html and "<a " not in html and "<b>" not in html and "<em>" not in html
+    for table in html_tables(html):
+        assert {len(cells) for cells in table} == {len(table[0])}
+    main = html_tables(html)[0]
+    assert [cells[1] for cells in main[1:]] == ["c3d", f"{MARKUP_LABEL} (lrcn)"]
+    text = re.sub(r"<[^>]+>", "", html)
+    assert f"Machine: {MARKUP_LABEL}." in unescape(text)
+    assert f"{MARKUP_LABEL} on synthetic (seed 0): {MARKUP_LABEL}" in unescape(text)  # the failed entry
 
 
 def test_a_tests_metrics_become_the_rows_fields():
@@ -227,7 +245,7 @@ def test_variants_of_one_model_are_lines_of_their_own(tmp_path):
                                                    "single_frame[backbone=resnet34]", "c3d"]
     assert [line["model"] for line in board] == ["single_frame", "single_frame", "c3d"]
     md = (tmp_path / "leaderboard.md").read_text()
-    assert "| 1 | single_frame[backbone=resnet18] |" in md and "| 2 | single_frame[backbone=resnet34] |" in md
+    assert "| 1 | single_frame\\[backbone=resnet18] |" in md and "| 2 | single_frame\\[backbone=resnet34] |" in md
     with (tmp_path / "leaderboard.csv").open() as f:
         assert [t["variant"] for t in csv.DictReader(f)] == [line["variant"] for line in board]
 

@@ -34,8 +34,16 @@ from typing import Any
 
 import yaml
 
-from ..files import write_atomic
-from ..results.folder import DETAILS_FILE, PREDICTIONS_FILE, RUNS_DIR, ResultsFolder, latest_rows
+from ..files import display_name, write_atomic
+from ..results.folder import (
+    DETAILS_FILE,
+    PREDICTIONS_FILE,
+    RUNS_DIR,
+    ResultsFolder,
+    UnreadableFile,
+    latest_rows,
+    read_json,
+)
 from ..results.leaderboard import board_task, cell_text, group_names, line_key, notes, pct_std, shown_columns
 from ..results.plots import Chart, leaderboard_charts, model_colours, svg
 from ..results.schema import ACCURACY_FIELDS, HEADERS, LINE_LABEL, task_of
@@ -56,6 +64,21 @@ class Seed:
     details: dict[str, Any] | None = None
     predictions: dict[str, Any] | None = None
     log: list[dict[str, str]] | None = None  # the CSV log's rows
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)  # each file of the folder left out, and why
+
+    def read(self, path: Path | None, read: Callable[[Path], Any]) -> Any:
+        """What ``read`` makes of the folder's file ``path``: None where there is none, and None where it cannot be
+        read or does not hold what it should, with the file and why in ``unreadable``: the page is written all
+        the same, and the line's section names it."""
+        if path is None or not path.is_file():
+            return None
+        try:
+            return read(path)
+        except UnreadableFile as err:
+            self.unreadable.append((path, err.why))
+        except OSError as err:
+            self.unreadable.append((path, err.strerror or str(err)))
+        return None
 
 
 @dataclass
@@ -131,22 +154,49 @@ def _texts(value: Any) -> Iterator[str]:
         yield value
 
 
-def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text()) if path.is_file() else None
+def _details(path: Path) -> dict[str, Any]:
+    details = read_json(path)
+    if not isinstance(details, dict):
+        raise UnreadableFile(path, "not a JSON object")
+    return details
 
 
-def _csv_log(folder: Path) -> list[dict[str, str]] | None:
+def _predictions(path: Path) -> dict[str, Any]:
+    """A predictions.json (``train.test_predictions``), checked against its own classes: each video's label (a list
+    of them for multi-label data) and top classes are among them, so that counting them indexes no other class."""
+    predictions = _details(path)
+    classes, videos = predictions.get("classes"), predictions.get("videos")
+    if not (isinstance(classes, list) and isinstance(videos, list) and all(isinstance(v, dict) for v in videos)):
+        raise UnreadableFile(path, "not test predictions (a list of classes and one of videos)")
+    for video in videos:
+        label = video.get("label")
+        for index in [*(label if isinstance(label, list) else [label]), *(video.get("top") or [None])]:
+            if not (isinstance(index, int) and 0 <= index < len(classes)):
+                raise UnreadableFile(path, f"does not match its classes (video {video.get('video')}: class {index}, "
+                                           f"{len(classes)} classes)")
+    return predictions
+
+
+def _csv_log(folder: Path) -> Path | None:
+    """The entry's CSV log: its last version's, the entry's latest fit."""
     logs = sorted(folder.glob("logs/version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[-1]))
-    if not logs:
-        return None
-    with logs[-1].open(newline="") as handle:  # the last version: the entry's latest fit
-        return list(csv.DictReader(handle))
+    return logs[-1] if logs else None
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    try:
+        with path.open(newline="") as handle:
+            return list(csv.DictReader(handle))
+    except (ValueError, csv.Error) as err:  # ValueError: UnicodeDecodeError, where it is not text
+        raise UnreadableFile(path, f"not CSV ({err})") from err
 
 
 def load_seed(results: ResultsFolder, row: dict[str, Any]) -> Seed:
-    folder = results.entry_dir(row)
-    return Seed(row, folder, _read_json(folder / DETAILS_FILE), _read_json(folder / PREDICTIONS_FILE),
-                _csv_log(folder))
+    seed = Seed(row, results.entry_dir(row))
+    seed.details = seed.read(seed.folder / DETAILS_FILE, _details)
+    seed.predictions = seed.read(seed.folder / PREDICTIONS_FILE, _predictions)
+    seed.log = seed.read(_csv_log(seed.folder), _csv_rows)
+    return seed
 
 
 def load_sections(results: ResultsFolder, board: list[dict[str, Any]]) -> list[Section]:
@@ -243,6 +293,7 @@ def confusion_chart(section: Section) -> Chart | None:
     if found is None:
         return None
     classes, counts, n = found
+    classes = [display_name(str(name)) for name in classes]  # a class folder's name may not be UTF-8
     k = len(classes)
     side = min(12.0, max(4.0, 0.22 * k + 2))
     chart = Chart(f"{section.anchor}-confusion", plt.figure(figsize=(side + 1.5, side)))
@@ -323,6 +374,7 @@ def section_view(section: Section, paths: Paths) -> dict[str, Any]:
         "summary": [(name.replace("_", " "), pct_std(line.get(name), line.get(f"{name}_std")))
                     for name in ACCURACY_FIELDS if line.get(name) is not None],
         "folders_missing": [paths(s.folder) for s in seeds if not s.folder.is_dir()],
+        "unreadable": [(paths(file), why) for s in seeds for file, why in s.unreadable],
         "errors": [(s.row.get("seed"), s.row.get("error")) for s in seeds if s.row.get("status") == "failed"],
         "config": entry_config(config_seed, paths) if config_seed else None,
         "layers": layer_table(first.details if first else None),
@@ -339,10 +391,13 @@ def section_view(section: Section, paths: Paths) -> dict[str, Any]:
 # -- the page ----------------------------------------------------------------------------------------------------
 
 def _markdown(text: str, demote: int = 0) -> str:
-    """Markdown (tables too) as HTML; headings ``demote`` levels lower, to sit under the page's own."""
+    """Markdown (tables too) as HTML; headings ``demote`` levels lower, to sit under the page's own. No raw HTML, no
+    link and no image: the page fetches nothing and leads nowhere else, whatever a label slipped past its writer's
+    escaping (``leaderboard.markdown_text``) would say."""
     from markdown_it import MarkdownIt
 
-    rendered = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    parser = MarkdownIt("commonmark", {"html": False}).enable("table").disable(["link", "image", "autolink"])
+    rendered = parser.render(text)
     return re.sub(r"<(/?)h([1-6])>", lambda m: f"<{m[1]}h{min(6, int(m[2]) + demote)}>", rendered)
 
 

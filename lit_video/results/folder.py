@@ -46,6 +46,24 @@ def variant_of(row: dict[str, Any]) -> str:
     return str(row.get("variant") or row.get("model"))
 
 
+class UnreadableFile(ValueError):
+    """A file of a results folder that does not hold what it should (empty, cut short, not JSON): its message names
+    the file (``path``) and says why (``why``)."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(f"{path}: {why}")
+        self.path, self.why = path, why
+
+
+def read_json(path: Path) -> Any:
+    """The JSON value the file ``path`` holds; UnreadableFile where it holds none."""
+    data = path.read_bytes()
+    try:
+        return json.loads(data)
+    except ValueError as err:  # JSONDecodeError; UnicodeDecodeError where it is not text
+        raise UnreadableFile(path, f"not JSON ({err})" if data.strip() else "empty") from err
+
+
 def read_rows(path: str | Path) -> list[dict[str, Any]]:
     """The rows of a ``results.jsonl`` (none if it does not exist). A torn last line, which only a copy made
     outside lit-video could leave, is skipped; a bad line elsewhere is an error naming the line."""
@@ -136,12 +154,16 @@ class ResultsFolder:
 
     def board(self) -> list[dict[str, Any]]:
         """The leaderboard the sweep (or ``--merge``) wrote: ``leaderboard.json``; FileNotFoundError naming the
-        folder."""
+        folder, UnreadableFile naming the file."""
         path = self.leaderboard_file("json")
         if not path.is_file():
             raise FileNotFoundError(f"no {path.name} in {self.path}: give a sweep's results folder (e.g. "
                                     "results/lecture); `lit-video sweep CONFIG --merge` writes it from the rows")
-        return json.loads(path.read_text())
+        try:
+            return read_json(path)
+        except UnreadableFile as err:
+            raise UnreadableFile(path, f"{err.why}; `lit-video sweep CONFIG --merge` writes it again from the rows"
+                                 ) from err
 
     def entry_dir(self, row: dict[str, Any]) -> Path:
         """The folder of the entry that wrote ``row``."""

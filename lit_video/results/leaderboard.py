@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import math
+import re
 import statistics
 from collections.abc import Iterable
 from pathlib import Path
@@ -207,8 +208,20 @@ def to_csv(board: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def markdown_text(text: Any, code: bool = False) -> str:
+    """``text`` that a row or a user gave (a label, a device, an error, a path) as Markdown that shows it as written,
+    for every Markdown lit-video writes: each character that could start markup escaped (``|``, a table's cell
+    break; ``[``, a link or an image from the network; ``<``, raw HTML or a link; backticks, emphasis, ``&``
+    entities, GitHub's ``~`` and ``$``; ``_`` but inside a word, where it is none), a line break a space. ``code``:
+    a code span instead, its fence longer than any run of backticks in it (nothing inside is markup; not for a
+    table's cell, where ``|`` still ends it)."""
+    text = re.sub(r"[\r\n]+", " ", str(text))
+    if code:
+        fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+        pad = " " if text.startswith("`") or text.endswith("`") else ""
+        return f"{fence}{pad}{text}{pad}{fence}"
+    text = re.sub(r"([\\`*\[<|&~$])", r"\\\1", text)
+    return re.sub(r"(?<![^\W_])_|_(?![^\W_])", r"\\_", text)
 
 
 def notes(board: list[dict[str, Any]]) -> list[str]:
@@ -219,7 +232,8 @@ def notes(board: list[dict[str, Any]]) -> list[str]:
     # Speeds are measured with the device's threads; a sweep with `parallel` fits models side by side on fewer.
     fit_threads = sorted({line["train_threads"] for line in board if line.get("train_threads")})
     fits = f" Fits (train s) ran with {' or '.join(map(str, fit_threads))} torch thread(s) each." if fit_threads else ""
-    return [f"Machine: {', '.join(devices) or 'unknown'}. lit-video commit: {', '.join(shas) or 'unknown'}.{fits}",
+    machine, commit = (markdown_text(", ".join(values) or "unknown") for values in (devices, shas))
+    return [f"Machine: {machine}. lit-video commit: {commit}.{fits}",
             "Accuracies are video-level (softmax averaged over the eval views) unless marked clip; "
             f"GMACs = 10^9 multiply-accumulates counted by {COUNTER}, GFLOPs = 2 x GMACs; "
             "± in a class group's column and ± (seeds) are the standard deviation over seeds, 95% CI ± the "
@@ -234,7 +248,7 @@ def notes(board: list[dict[str, Any]]) -> list[str]:
 def markdown_table(table: list[Column], lines: list[dict[str, Any]]) -> list[str]:
     """``lines`` as a Markdown table of ``table``'s columns."""
     rows = [[c.header for c in table], ["---"] * len(table), *([cell_text(c, line) for c in table] for line in lines)]
-    return ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in rows]
+    return ["| " + " | ".join(map(markdown_text, row)) + " |" for row in rows]
 
 
 def to_markdown(board: list[dict[str, Any]], title: str) -> str:
@@ -250,7 +264,8 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
     if loaded:
         bound = [line["variant"] for line in loaded
                  if line.get("train_clips_per_s") and line["data_clips_per_s"] < line["train_clips_per_s"]]
-        lines += ["", f"Loader-bound lines (loader clips/s below train clips/s): {', '.join(bound) or 'none'}."]
+        bound_text = markdown_text(", ".join(bound) or "none")
+        lines += ["", f"Loader-bound lines (loader clips/s below train clips/s): {bound_text}."]
     streamed = [line for line in board if line["status"] == "ok" and line.get("stream_acc")]
     if streamed:
         lines += ["", "## Each stream alone", "",
@@ -259,14 +274,14 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
                   "prediction. GMACs are per clip, of that stream's network; the flow's own cost is the table's "
                   "`flow ms/clip`.", "",
                   "| model | stream | GMACs/clip | video top-1 % | ± (seeds) | "
-                  + " | ".join(f"{g} %" for g in groups) + " |", "|" + "---|" * (5 + len(groups))]
+                  + " | ".join(markdown_text(f"{g} %") for g in groups) + " |", "|" + "---|" * (5 + len(groups))]
         for line in streamed:
             for stream, acc in line["stream_acc"].items():
                 gmacs = (line.get("stream_gmacs_per_clip") or {}).get(stream)
                 cells = [line_name(line), stream, decimals(4)(gmacs), percent(acc["video_top1"]),
                          percent(acc["video_top1_std"])]
                 cells += [pct_std(acc["group_acc"].get(g), acc["group_acc_std"].get(g)) for g in groups]
-                lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+                lines.append("| " + " | ".join(map(markdown_text, cells)) + " |")
     profiled = [line for line in board if line["status"] == "profiled"]
     if profiled:
         lines += ["", "## Profiled only", "",
@@ -277,7 +292,8 @@ def to_markdown(board: list[dict[str, Any]], title: str) -> str:
         lines += ["", "## Failed entries", ""]
         for line in failed:
             seeds = ", ".join(str(s) for s in line["failed_seeds"])
-            lines.append(f"- `{line['variant']}` on {line['dataset']} (seed {seeds}): {_md_cell(str(line['error']))}")
+            lines.append(f"- {markdown_text(line['variant'], code=True)} on {markdown_text(line['dataset'])} "
+                         f"(seed {seeds}): {markdown_text(line['error'])}")
     return "\n".join(lines) + "\n"
 
 

@@ -25,7 +25,7 @@ from matplotlib.text import Text  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
-from ..files import write_atomic  # noqa: E402
+from ..files import display_name, write_atomic  # noqa: E402
 from .schema import DONE_STATUSES  # noqa: E402
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -281,6 +281,9 @@ def _group_bars(name: str, board: list[dict[str, Any]]) -> Chart | None:
 
 def leaderboard_charts(board: list[dict[str, Any]]) -> list[Chart]:
     """The leaderboard's charts, each named as its PNG file (those with nothing to show left out)."""
+    # The names the charts draw as text; a dataset's is its root folder's, which may not be UTF-8.
+    board = [{**line, **{key: display_name(line[key]) for key in ("variant", "dataset") if isinstance(line[key], str)}}
+             for line in board]
     ok = [line for line in board if line["status"] == "ok"]
     costed = [line for line in board if line["status"] in DONE_STATUSES]
     charts = [
