@@ -13,7 +13,7 @@ from lit_video.files import write_atomic
 from lit_video.results.folder import ResultsFolder, append_row, latest_rows, read_rows
 from lit_video.results.leaderboard import leaderboard, to_csv, to_markdown, write_leaderboards
 from lit_video.results.plots import write_plots
-from lit_video.results.schema import FIELDS, ROW_FIELDS, columns, make_row, metric_fields
+from lit_video.results.schema import FIELDS, ROW_FIELDS, columns, make_row, metric_fields, row_problems
 from lit_video.sweep.entry import precision_dtype
 
 
@@ -112,6 +112,44 @@ def test_append_is_atomic_and_a_torn_last_line_is_tolerated(tmp_path):
     path.write_text('{"broken\n' + json.dumps(row("c3d", 0, 0.5)) + "\n")
     with pytest.raises(ValueError, match="line 1"):
         read_rows(path)
+
+
+GOOD_ROWS = {
+    "ok": row("c3d", 0, 0.5),
+    "profiled": row("c3d", 0, None, status="profiled"),
+    "failed": row("c3d", 0, None, status="failed", error="RuntimeError: boom"),
+    "older version": {k: v for k, v in row("c3d", 0, 0.5).items() if k not in ("task", "variant", "train_threads")},
+    "a newer version's field": {**row("c3d", 0, 0.5), "newer_field": [1, 2]},
+}
+
+
+@pytest.mark.parametrize("kind", GOOD_ROWS)
+def test_the_schema_accepts_every_row_a_sweep_writes_and_those_of_other_versions(kind):
+    assert row_problems(GOOD_ROWS[kind]) == []
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"video_top1": float("nan")}, "video_top1 is NaN, not a fraction in [0, 1]"),
+    ({"video_top1": 5.0}, "video_top1 is 5.0, not a fraction in [0, 1]"),
+    ({"video_top1": -0.5}, "video_top1 is -0.5, not a fraction in [0, 1]"),
+    ({"video_top1": None}, "video_top1 is missing: an ok row needs it"),
+    ({"gmacs_per_video": None}, "gmacs_per_video is missing: an ok row needs it"),
+    ({"status": "profiled", "params": None}, "params is missing: a profiled row needs it"),
+    ({"infer_clips_per_s": float("inf")}, "infer_clips_per_s is Infinity, not a number >= 0"),
+    ({"seed": "0"}, 'seed is "0", not an integer'),
+    ({"frames": 8.5}, "frames is 8.5, not an integer >= 0"),
+    ({"model": 3}, "model is 3, not text"),
+    ({"status": "done"}, 'status is "done", not one of ok, profiled, failed'),
+    ({"status": "failed", "error": None}, "error is missing: a failed row needs it"),
+    ({"config_hash": None}, "config_hash is missing: every row needs it"),
+    ({"group_acc": {"motion": 1.5}}, 'group_acc["motion"] is 1.5, not a fraction in [0, 1]'),
+    ({"group_acc": [0.5]}, "group_acc is [0.5], not a mapping"),
+    ({"stream_acc": {"rgb": {"video_top1": 2.0}}}, 'stream_acc["rgb"]["video_top1"] is 2.0, not a fraction'),
+    ({"dataset_fingerprint": {"videos": -1, "hash": "ab"}}, 'dataset_fingerprint["videos"] is -1, not an integer'),
+])
+def test_the_schema_names_what_is_wrong_with_a_row(change, reason):
+    problems = row_problems({**row("c3d", 0, 0.5), **change})
+    assert len(problems) == 1 and problems[0].startswith(reason), problems
 
 
 def test_a_folders_gitignore_gains_what_it_lacks_and_keeps_its_own_lines(tmp_path):
