@@ -258,6 +258,13 @@ def test_leaderboard_averages_seeds_ranks_and_keeps_failures(tmp_path):
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in plots)
 
 
+def test_a_nan_among_the_rows_a_leaderboard_combines_counts_as_not_measured():
+    """What statistics.stdev makes of a NaN: `'float' object has no attribute 'numerator'`."""
+    (line,) = leaderboard([row("c3d", 0, float("nan")), row("c3d", 1, 0.5), row("c3d", 2, 0.7)])
+    assert line["video_top1"] == pytest.approx(0.6)
+    assert line["video_top1_std"] == pytest.approx(0.1414, abs=1e-3)
+
+
 def test_every_model_of_a_chart_has_its_own_colour_up_to_20():
     from lit_video.results.plots import model_colours
 
