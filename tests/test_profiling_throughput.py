@@ -241,6 +241,7 @@ def test_the_device_stamp_tells_thread_counts_apart_so_compare_judges_speed_only
     for name, threads, clips_per_s in (("a", 2, 100.0), ("b", 2, 50.0), ("c", 1, 50.0)):
         append_row(tmp_path / f"{name}.jsonl", make_row(
             model="c3d", dataset="synthetic", frames=8, size=32, fps=5.0, eval_views=2, seed=0, video_top1=0.5,
+            params=1_000_000, gmacs_per_clip=0.5, gmacs_per_video=1.0,
             infer_clips_per_s=clips_per_s, device=stamps[threads], config_hash="c3d-0", status="ok"))
     a, b, c = (str(tmp_path / f"{name}.jsonl") for name in "abc")
     assert compare.main([a, b, "--fail-on-regression"]) == 1  # the same threads: half the speed is a regression

@@ -46,6 +46,7 @@ def rows_of(models, seeds=3, classes=CLASSES, streams=STREAMS):
             row = make_row(model=model, variant=model, family=model, dataset="synthetic",
                            dataset_fingerprint={"videos": 480, "hash": "abc123"}, frames=8, size=32, fps=8.0,
                            eval_views=2, seed=seed, video_top1=0.5, group_acc={g: v[seed] for g, v in groups.items()},
+                           params=1_000_000, gmacs_per_clip=0.5, gmacs_per_video=1.0,
                            stream_acc=stream_acc, device="cpu: test machine", git_sha="feedbeef",
                            config_hash=f"{model}-{seed}", status="ok")
             rows.append({**row, "group_classes": classes} if classes else row)
@@ -130,8 +131,9 @@ def test_latest_row_per_config_hash_and_rows_that_are_not_evidence(tmp_path):
     stale = [{**r, "group_acc": {**r["group_acc"], "long_range": 0.99}} for r in rows if r["model"] == "lrcn"]
     failed = make_row(model="slow_fusion", variant="slow_fusion", dataset="synthetic", seed=3, status="failed",
                       config_hash="slow_fusion-3", error="RuntimeError: boom")
-    profiled = make_row(model="c3d", variant="c3d", dataset="synthetic", status="profiled", config_hash="c3d",
-                        device="cpu: other machine", git_sha="0ddba11")
+    profiled = make_row(model="c3d", variant="c3d", dataset="synthetic", seed=0, status="profiled", config_hash="c3d",
+                        params=1_000_000, gmacs_per_clip=0.5, gmacs_per_video=1.0, device="cpu: other machine",
+                        git_sha="0ddba11")
     text, verdicts = report(tmp_path, [*stale, *rows, failed, profiled])  # the stale lrcn rows come first
     assert verdicts[5] == "did not hold"
     assert "Not evidence (profile-only rows, no accuracy): c3d." in text

@@ -7,16 +7,19 @@ import json
 import re
 from html import unescape
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 from helpers import MARKUP_LABEL, html_tables, markdown_as_html
 
 from lit_video.files import write_atomic
-from lit_video.results.folder import ResultsFolder, append_row, latest_rows, read_rows
+from lit_video.results.folder import BadRow, ResultsFolder, append_row, latest_rows, read_rows, scan_rows, write_rows
 from lit_video.results.leaderboard import leaderboard, to_csv, to_markdown, write_leaderboards
 from lit_video.results.plots import write_plots
-from lit_video.results.schema import FIELDS, ROW_FIELDS, columns, make_row, metric_fields
+from lit_video.results.schema import FIELDS, ROW_FIELDS, columns, make_row, metric_fields, row_problems
 from lit_video.sweep.entry import precision_dtype
+
+RESULTS = Path(__file__).parents[1] / "results"  # the committed results folders
 
 
 def row(model, seed, top1, status="ok", **extra):
@@ -118,7 +121,7 @@ def test_a_tests_metrics_become_the_rows_fields():
     assert (multi["video_top1"], multi["video_top5"], multi["clip_top1"]) == (0.7, 1.0, None)
 
 
-def test_append_is_atomic_and_a_torn_last_line_is_tolerated(tmp_path):
+def test_append_is_atomic_and_a_torn_line_is_reported_and_left_out(tmp_path, capsys):
     path = tmp_path / "results.jsonl"
     append_row(path, row("c3d", 0, 0.5))
     append_row(path, row("c3d", 1, 0.7))
@@ -127,9 +130,92 @@ def test_append_is_atomic_and_a_torn_last_line_is_tolerated(tmp_path):
     with path.open("a") as f:  # a copy cut short mid-line
         f.write('{"model": "lrcn", "se')
     assert len(read_rows(path)) == 2
-    path.write_text('{"broken\n' + json.dumps(row("c3d", 0, 0.5)) + "\n")
-    with pytest.raises(ValueError, match="line 1"):
-        read_rows(path)
+    assert f"{path}:3: not JSON" in " ".join(capsys.readouterr().err.split())  # wrapped to the terminal
+    append_row(path, row("lrcn", 0, 0.4))  # after the torn line, which stays for a person to mend
+    assert [r["seed"] for r in read_rows(path)] == [0, 1, 0]
+    assert path.read_text().splitlines()[2] == '{"model": "lrcn", "se'
+
+
+GOOD_ROWS = {
+    "ok": row("c3d", 0, 0.5),
+    "profiled": row("c3d", 0, None, status="profiled"),
+    "failed": row("c3d", 0, None, status="failed", error="RuntimeError: boom"),
+    "older version": {k: v for k, v in row("c3d", 0, 0.5).items() if k not in ("task", "variant", "train_threads")},
+    "a newer version's field": {**row("c3d", 0, 0.5), "newer_field": [1, 2]},
+}
+
+
+@pytest.mark.parametrize("kind", GOOD_ROWS)
+def test_the_schema_accepts_every_row_a_sweep_writes_and_those_of_other_versions(kind):
+    assert row_problems(GOOD_ROWS[kind]) == []
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"video_top1": float("nan")}, "video_top1 is NaN, not a fraction in [0, 1]"),
+    ({"video_top1": 5.0}, "video_top1 is 5.0, not a fraction in [0, 1]"),
+    ({"video_top1": -0.5}, "video_top1 is -0.5, not a fraction in [0, 1]"),
+    ({"video_top1": None}, "video_top1 is missing: an ok row needs it"),
+    ({"gmacs_per_video": None}, "gmacs_per_video is missing: an ok row needs it"),
+    ({"status": "profiled", "params": None}, "params is missing: a profiled row needs it"),
+    ({"infer_clips_per_s": float("inf")}, "infer_clips_per_s is Infinity, not a number >= 0"),
+    ({"seed": "0"}, 'seed is "0", not an integer'),
+    ({"frames": 8.5}, "frames is 8.5, not an integer >= 0"),
+    ({"model": 3}, "model is 3, not text"),
+    ({"status": "done"}, 'status is "done", not one of ok, profiled, failed'),
+    ({"status": "failed", "error": None}, "error is missing: a failed row needs it"),
+    ({"config_hash": None}, "config_hash is missing: every row needs it"),
+    ({"group_acc": {"motion": 1.5}}, 'group_acc["motion"] is 1.5, not a fraction in [0, 1]'),
+    ({"group_acc": [0.5]}, "group_acc is [0.5], not a mapping"),
+    ({"stream_acc": {"rgb": {"video_top1": 2.0}}}, 'stream_acc["rgb"]["video_top1"] is 2.0, not a fraction'),
+    ({"dataset_fingerprint": {"videos": -1, "hash": "ab"}}, 'dataset_fingerprint["videos"] is -1, not an integer'),
+])
+def test_the_schema_names_what_is_wrong_with_a_row(change, reason):
+    problems = row_problems({**row("c3d", 0, 0.5), **change})
+    assert len(problems) == 1 and problems[0].startswith(reason), problems
+
+
+def test_a_bad_line_is_reported_once_as_file_line_reason_and_the_rest_loads(tmp_path, capsys):
+    """Rows written by hand or by an older version: a line cut in half in the middle, values the schema refuses
+    and an ok row without its metrics are each left out with one line naming the file, the line and why."""
+    path = tmp_path / "results.jsonl"
+    lines = [json.dumps(row("c3d", 0, 0.5)), '{"model": "lrcn", "se', json.dumps(row("lrcn", 0, 5.0)),
+             json.dumps(row("lrcn", 1, None)), json.dumps(row("lrcn", 2, float("nan"))), "[1, 2]",
+             json.dumps(row("c3d", 1, 0.7))]
+    path.write_text("\n".join(lines) + "\n")
+    assert [(r["model"], r["seed"]) for r in read_rows(path)] == [("c3d", 0), ("c3d", 1)]
+    err = capsys.readouterr().err
+    for number, reason in ((2, "not JSON"), (3, "video_top1 is 5.0, not a fraction in [0, 1]"),
+                           (4, "video_top1 is missing: an ok row needs it"), (5, "video_top1 is NaN"),
+                           (6, "not a JSON object")):
+        assert f"{path}:{number}: {reason}" in " ".join(err.split()), err
+    assert "left out" in err and err.count(str(path)) == 5
+    assert [b.number for b in scan_rows(path)[1]] == [2, 3, 4, 5, 6]
+    read_rows(path)
+    assert capsys.readouterr().err == ""  # reported once, however often the file is read
+    folder = ResultsFolder(tmp_path)
+    assert folder.done_hashes() == {"c3d-0", "c3d-1"}  # an ok row without its metrics is not done: resume runs it
+
+
+def test_a_bad_row_is_never_written(tmp_path):
+    path = tmp_path / "results.jsonl"
+    append_row(path, row("c3d", 0, 0.5))
+    before = path.read_text()
+    for bad in (row("lrcn", 0, float("nan")), row("lrcn", 0, 5.0), row("lrcn", 0, None)):
+        with pytest.raises(BadRow, match=r"lrcn on synthetic, seed 0: video_top1 is"):
+            append_row(path, bad)
+        with pytest.raises(BadRow):
+            write_rows(path, [row("c3d", 1, 0.5), bad])
+    assert path.read_text() == before  # nothing written, not even the good row beside it
+    assert "NaN" not in before
+
+
+def test_every_committed_results_folder_has_only_good_rows():
+    """The results committed under results/ (written by this version or an earlier one) all load whole."""
+    files = sorted(RESULTS.glob("**/*.jsonl"))
+    assert files
+    for path in files:
+        rows, bad = scan_rows(path)
+        assert rows and bad == [], bad
 
 
 def test_a_folders_gitignore_gains_what_it_lacks_and_keeps_its_own_lines(tmp_path):
@@ -188,6 +274,13 @@ def test_leaderboard_averages_seeds_ranks_and_keeps_failures(tmp_path):
     assert {p.name for p in plots} == {"accuracy_vs_gmacs.png", "throughput_vs_gmacs.png",
                                        "group_accuracy.png"}
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in plots)
+
+
+def test_a_nan_among_the_rows_a_leaderboard_combines_counts_as_not_measured():
+    """What statistics.stdev makes of a NaN: `'float' object has no attribute 'numerator'`."""
+    (line,) = leaderboard([row("c3d", 0, float("nan")), row("c3d", 1, 0.5), row("c3d", 2, 0.7)])
+    assert line["video_top1"] == pytest.approx(0.6)
+    assert line["video_top1_std"] == pytest.approx(0.1414, abs=1e-3)
 
 
 def test_every_model_of_a_chart_has_its_own_colour_up_to_20():

@@ -516,6 +516,23 @@ def test_a_finished_entry_is_one_line_that_fits_80_columns_its_result_and_time_k
     assert len(failed) == 80 and failed.startswith("failed   lecture_3d_cnn on data, seed 0  0:00:03  ValueError: why")
 
 
+def test_an_entry_whose_row_the_schema_refuses_is_failed_with_the_reason_and_nothing_bad_is_written(tiny_dataset,
+                                                                                                    tmp_path):
+    """A NaN accuracy from an entry's test is not written (JSON has no NaN; the leaderboard's statistics would
+    crash on it): the entry fails, saying why, and the sweep goes on."""
+    from lit_video.results.folder import append_row
+    from lit_video.sweep.entry import base_row
+    from lit_video.sweep.jobs import Outcome, finished_rows
+
+    (entry,) = parse_sweep(sweep_config(tiny_dataset, models=["lecture_3d_cnn"])).entries
+    bad = base_row(entry, status="ok", video_top1=float("nan"), params=1000, gmacs_per_clip=0.5, gmacs_per_video=1.0)
+    (row,) = finished_rows([entry], [Outcome("ok", row=bad)], tmp_path, None)
+    assert row["status"] == "failed" and row["video_top1"] is None
+    assert row["error"].startswith("the entry's row was refused: video_top1 is NaN, not a fraction in [0, 1]")
+    append_row(tmp_path / "results.jsonl", row)
+    assert read_rows(tmp_path / "results.jsonl") == [row]
+
+
 @pytest.mark.integration
 def test_ctrl_c_keeps_the_finished_rows_and_says_how_to_resume(tiny_dataset, tmp_path):
     """SIGINT (Ctrl-C) while the second job runs: the sweep kills it, says what it kept and the command that goes

@@ -17,6 +17,8 @@ from lit_video.sweep.entry import base_row
 from lit_video.sweep.merge import RowsDisagree, merge_rows
 from lit_video.sweep.runner import Shard, jobs
 
+COST = {"params": 1000, "gmacs_per_clip": 0.5, "gmacs_per_video": 1.0}  # what a done row has beside its accuracy
+
 
 def two_jobs(root) -> dict:
     """One model that trains and one whose loss turns NaN (a failed row), each its own job."""
@@ -77,7 +79,7 @@ def test_merge_refuses_rows_measured_on_different_data_and_leaves_out_other_conf
     config.write_text(yaml.safe_dump(raw))
     first, second = parse_sweep(raw).entries
     out = tmp_path / "out" / "tiny"
-    ok = lambda entry, fingerprint: base_row(entry, status="ok", video_top1=0.5, gmacs_per_video=1.0,  # noqa: E731
+    ok = lambda entry, fingerprint: base_row(entry, status="ok", video_top1=0.5, **COST,  # noqa: E731
                                              dataset_fingerprint={"videos": 24, "hash": fingerprint})
     append_row(out / ROWS_DIR / "shard-1-of-2.jsonl", ok(first, "aaaa"))
     append_row(out / ROWS_DIR / "shard-2-of-2.jsonl", ok(second, "bbbb"))  # another copy of the data
@@ -114,3 +116,25 @@ def test_a_cluster_job_that_dies_is_a_failed_row_with_its_log_and_the_sweep_goes
     assert rows["lecture_late_fusion"]["status"] == "ok"
     assert rows["single_frame"]["status"] == "failed"
     assert "cluster job" in rows["single_frame"]["error"] and "its log" in rows["single_frame"]["error"]
+
+
+@pytest.mark.integration
+def test_merge_leaves_out_a_bad_row_with_its_file_and_line_and_merges_the_rest(tiny_dataset, tmp_path, capsys):
+    """A shard's row edited by hand (video top-1 of 5.0, 500 %) is not ranked first: `--merge` names its file,
+    line and what is wrong, and builds the leaderboard of the other rows."""
+    raw = sweep_config(tiny_dataset, seeds=[0, 1], models=["lecture_late_fusion"])
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    first, second = parse_sweep(raw).entries
+    shard = tmp_path / "out" / "tiny" / ROWS_DIR / "shard-1-of-1.jsonl"
+    shard.parent.mkdir(parents=True)
+    rows = [base_row(entry, status="ok", video_top1=top1, **COST) for entry, top1 in
+            ((first, 0.5), (second, 5.0))]
+    shard.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert cli.main([str(config), "--out", str(tmp_path / "out"), "--merge", "--no-wandb"]) == 1  # seed 1: no row
+    captured = capsys.readouterr()
+    assert f"{shard}:2: video_top1 is 5.0, not a fraction in [0, 1]" in " ".join(captured.err.split())
+    assert "merged 1 new row(s)" in captured.out and "could not be written" not in captured.err  # the page too
+    assert [r["video_top1"] for r in read_rows(shard.parents[1] / RESULTS_FILE)] == [0.5]
+    board = json.loads((shard.parents[1] / "leaderboard.json").read_text())
+    assert [(line["seeds"], line["video_top1"]) for line in board] == [(1, 0.5)]

@@ -8,19 +8,25 @@
       runs/<entry id>/                 each entry's logs, checkpoint, details.json and predictions.json
 
 Rows are appended by rewriting the file atomically (``lit_video.files.write_atomic``), so a sweep killed at any moment
-leaves the file as it was or complete, never truncated.
+leaves the file as it was or complete, never truncated. A row is checked against the schema (``schema.row_problems``)
+when it is written, which a bad one never is, and when it is read, where a bad line is left out and said once
+(``read_rows``).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
+import textwrap
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..files import write_atomic
-from .schema import DONE_STATUSES
+from ..terminal import width
+from .schema import DONE_STATUSES, row_problems
 
 RESULTS_FILE = "results.jsonl"
 # Where a shard (``--shard I/N``) or a cluster job writes its own rows, one file each, beside results.jsonl.
@@ -64,34 +70,88 @@ def read_json(path: Path) -> Any:
         raise UnreadableFile(path, f"not JSON ({err})" if data.strip() else "empty") from err
 
 
-def read_rows(path: str | Path) -> list[dict[str, Any]]:
-    """The rows of a ``results.jsonl`` (none if it does not exist). A torn last line, which only a copy made
-    outside lit-video could leave, is skipped; a bad line elsewhere is an error naming the line."""
+class BadRow(ValueError):
+    """A row the schema refuses (``schema.row_problems``): it is never written."""
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A line of a rows file that is not a good row, and why: whoever reads the file leaves it out."""
+
+    path: Path
+    number: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.number}: {self.reason}"
+
+
+def scan_rows(path: str | Path) -> tuple[list[dict[str, Any]], list[BadLine]]:
+    """The good rows of a rows file, in order (none if it does not exist), and its bad lines: not JSON (cut short
+    by a copy, mangled by hand) or refused by the schema (a NaN, an accuracy of 5.0, an ok row without its
+    metrics)."""
     path = Path(path)
     if not path.exists():
-        return []
-    lines = path.read_text().splitlines()
-    rows = []
-    for number, line in enumerate(lines, 1):
+        return [], []
+    rows, bad = [], []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError as err:
-            if number == len(lines):
-                break
-            raise ValueError(f"{path}: line {number} is not a JSON results row ({err})") from err
+            bad.append(BadLine(path, number, f"not JSON: {err.msg} (column {err.colno})"))
+            continue
+        if problems := row_problems(row):
+            bad.append(BadLine(path, number, "; ".join(problems)))
+        else:
+            rows.append(row)
+    return rows, bad
+
+
+_REPORTED: set[BadLine] = set()  # the bad lines this process has reported: each once, however often it reads them
+
+
+def read_rows(path: str | Path) -> list[dict[str, Any]]:
+    """The good rows of a rows file (``scan_rows``). Each bad line is left out and said on stderr, once per
+    process, as ``path:line: reason``: a row written by hand or by an older version costs that row, never the
+    folder. Every reader (resume, ``--merge``, the report, ``lit-video compare``) reads rows here."""
+    rows, bad = scan_rows(path)
+    for line in bad:
+        if line not in _REPORTED:
+            _REPORTED.add(line)
+            print(textwrap.fill(f"{line}; the line is left out (mend or delete it)", width(),
+                                subsequent_indent="  ", break_long_words=False, break_on_hyphens=False),
+                  file=sys.stderr)
     return rows
 
 
+def _line(row: dict[str, Any]) -> bytes:
+    """A row as its line of a rows file; BadRow, naming the row's entry, where the schema refuses it."""
+    if problems := row_problems(row):
+        raise BadRow(f"refusing to write the row of {variant_of(row)} on {row.get('dataset')}, seed "
+                     f"{row.get('seed')}: {'; '.join(problems)}")
+    return (json.dumps(row, default=str, allow_nan=False) + "\n").encode()
+
+
 def write_rows(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
-    """Replace the rows file ``path`` with ``rows``, atomically."""
-    write_atomic(path, "".join(json.dumps(row, default=str) + "\n" for row in rows))
+    """Replace the rows file ``path`` with ``rows``, atomically; nothing is written if the schema refuses any."""
+    write_atomic(path, b"".join(_line(row) for row in rows))
+
+
+def append_rows(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Append ``rows`` to a rows file by rewriting it atomically, its lines kept as they are (a bad one too: a
+    person's to mend); nothing is written if the schema refuses any."""
+    path = Path(path)
+    new = b"".join(_line(row) for row in rows)
+    old = path.read_bytes() if path.exists() else b""
+    if old and not old.endswith(b"\n"):  # a line cut short stays a line of its own
+        old += b"\n"
+    write_atomic(path, old + new)
 
 
 def append_row(path: str | Path, row: dict[str, Any]) -> None:
-    """Append one row to a rows file by rewriting it atomically (it holds one line per entry)."""
-    write_rows(path, [*read_rows(path), row])
+    append_rows(path, [row])
 
 
 def latest_rows(rows: Iterable[dict[str, Any]], hashes: Iterable[str] | None = None) -> list[dict[str, Any]]:
@@ -148,7 +208,8 @@ class ResultsFolder:
         return read_rows(self.results_file)
 
     def done_hashes(self) -> set[str]:
-        """The config hashes with a done row (``ok`` or ``profiled``) in any row file: what resume skips."""
+        """The config hashes with a done row (``ok`` or ``profiled``, with what its status needs) in any row file:
+        what resume skips."""
         return {row["config_hash"] for path in self.row_files() for row in read_rows(path)
                 if row.get("status") in DONE_STATUSES}
 

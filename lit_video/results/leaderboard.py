@@ -29,19 +29,26 @@ from .schema import (
     Column,
     columns,
     decimals,
+    is_missing,
     percent,
     task_of,
     with_derived,
 )
 
 
+def _measured(values: list[float]) -> list[float]:
+    """The values that were measured: None and NaN left out (statistics.stdev fails on a NaN with
+    ``'float' object has no attribute 'numerator'``)."""
+    return [v for v in values if not is_missing(v)]
+
+
 def _mean(values: list[float]) -> float | None:
-    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    values = _measured(values)
     return statistics.fmean(values) if values else None
 
 
 def _std(values: list[float]) -> float | None:
-    values = [v for v in values if v is not None]
+    values = _measured(values)
     return statistics.stdev(values) if len(values) > 1 else None
 
 
@@ -92,9 +99,9 @@ def leaderboard(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         line["seeds"] = len(ok)
         line["config_hashes"] = [r.get("config_hash") for r in members]  # the rows behind the line, every status
         for name in ACCURACY_FIELDS:
-            line[name] = _mean([r.get(name) for r in ok])
-            line[f"{name}_std"] = _std([r.get(name) for r in ok])
-            line[f"{name}_ci95"] = ci95(line[f"{name}_std"], len([r for r in ok if r.get(name) is not None]))
+            values = [r.get(name) for r in ok]
+            line[name], line[f"{name}_std"] = _mean(values), _std(values)
+            line[f"{name}_ci95"] = ci95(line[f"{name}_std"], len(_measured(values)))
         for name in MEAN_FIELDS:
             line[name] = _mean([r.get(name) for r in costed])
         group_names = sorted({g for r in ok for g in (r.get("group_acc") or {})})

@@ -20,6 +20,7 @@ from typing import Any
 from rich.console import Console
 
 from ..files import write_atomic
+from ..results.schema import row_problems
 from .config import Entry
 from .entry import COST_FILE, PROFILE_FILE, PROFILE_SPEC_FILE, RESULT_FILE, SPEC_FILE, base_row
 
@@ -161,7 +162,8 @@ def expected_fit(job: list[Entry], runs_dir: Path) -> float:
 def finished_rows(job: list[Entry], outcomes: list[Outcome], runs_dir: Path, wandb_mode: str | None,
                   console: Console | None = None) -> list[dict[str, Any]]:
     """The rows of a job's outcomes, one per entry: an entry out of GPU memory is first retried once at half its
-    batch size; a failed entry's row carries its error."""
+    batch size; a failed entry's row carries its error, and so does an entry whose row the results schema refuses
+    (``schema.row_problems``)."""
     rows = []
     for entry, outcome in zip(job, outcomes, strict=True):
         if outcome.oom and (smaller := _halved_batch(entry)) is not None:
@@ -170,9 +172,12 @@ def finished_rows(job: list[Entry], outcomes: list[Outcome], runs_dir: Path, wan
                               f"{smaller.config['data']['batch_size']}[/]")
             (outcome,) = run_child([smaller], runs_dir, wandb_mode)
         if outcome.status == "ok":
-            rows.append({**outcome.row, "config_hash": entry.config_hash})  # as configured, even after a retry
+            row = {**outcome.row, "config_hash": entry.config_hash}  # as configured, even after a retry
+            if problems := row_problems(row):  # a NaN accuracy, say: never written, and the entry not done
+                row = base_row(entry, status="failed", error=f"the entry's row was refused: {'; '.join(problems)}")
         else:
-            rows.append(base_row(entry, status="failed", error=outcome.error))
+            row = base_row(entry, status="failed", error=outcome.error)
+        rows.append(row)
     return rows
 
 

@@ -2,8 +2,9 @@
 ``results.jsonl``, from which the leaderboard is built as for a sweep run in one place.
 
 A row joins only where it belongs to an entry of the sweep config as it is now (its config hash); rows of any other
-config are left out and counted. Rows of one dataset must agree on its fingerprint: rows measured on different data
-(another copy of a dataset on another machine) are refused, and the merge writes nothing.
+config are left out and counted, and a line the results schema refuses is left out and named (``read_rows``). Rows
+of one dataset must agree on its fingerprint: rows measured on different data (another copy of a dataset on another
+machine) are refused, and the merge writes nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..results.folder import RESULTS_FILE, ResultsFolder, read_rows, write_rows
+from ..results.folder import RESULTS_FILE, ResultsFolder, append_rows, read_rows
 from ..results.schema import DONE_STATUSES
 from .config import Sweep
 
@@ -62,7 +63,7 @@ def merge_rows(out_dir: str | Path, sweep: Sweep) -> MergeReport:
                            f"(is each machine's copy of the dataset the same?): {' | '.join(conflicts)}")
     if new:
         new.sort(key=lambda row: row.get("status") in DONE_STATUSES)  # stable: failed tries first, a done row last
-        write_rows(results, [*merged, *new])
+        append_rows(results, new)
     report.added = len(new)
     return report
 
