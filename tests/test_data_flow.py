@@ -3,6 +3,7 @@ the paper's mean-flow subtraction; the uint8 storage of flow; the flow cache of 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -12,9 +13,11 @@ import pytest
 from lit_video.data.decode import VideoReadError
 from lit_video.data.flow import (
     FLOW_BOUND,
+    FLOW_FORMAT,
     METHODS,
     ClipFlow,
     FlowSettings,
+    cache_flow,
     compute_flow,
     dequantize_flow,
     flow_cache_file,
@@ -81,8 +84,10 @@ def test_a_videos_flow_is_computed_once_and_read_back_from_the_cache(moving_vide
     flow = video_flow(moving_video, root=root)
     assert flow.shape == (5, 2, 64, 64)
     assert abs(np.median(flow[:, 0, 8:-8, 8:-8]) - 2) < 0.5 and abs(np.median(flow[:, 1, 8:-8, 8:-8]) + 1) < 0.5
-    (stored,) = root.iterdir()
+    (stored,) = root.glob("*.npy")
     assert stored == flow_cache_file(moving_video, root=root) and np.load(stored).dtype == np.uint8
+    stamp = json.loads(stored.with_suffix(".json").read_text())  # what the file must be, checked on each read
+    assert stamp["format"] == FLOW_FORMAT and (stamp["dtype"], stamp["shape"]) == ("uint8", [5, 2, 64, 64])
     written = stored.stat().st_mtime_ns
     np.testing.assert_array_equal(video_flow(moving_video, root=root), flow)  # read back, not recomputed
     assert stored.stat().st_mtime_ns == written
@@ -103,6 +108,23 @@ def test_a_damaged_cache_file_is_computed_again(moving_video, tmp_path):
     root = tmp_path / "flow"
     flow = video_flow(moving_video, root=root)
     flow_cache_file(moving_video, root=root).write_bytes(b"not a numpy file")
+    np.testing.assert_array_equal(video_flow(moving_video, root=root), flow)
+
+
+@pytest.mark.parametrize(("damage", "why"), [
+    (lambda file: np.save(file, np.full((5, 2, 32, 32), 255, np.uint8)), "wrong shape"),  # a valid .npy: +20 px
+    (lambda file: np.save(file, np.zeros((5, 2, 64, 64), np.float16)), "wrong dtype"),
+    (lambda file: file.with_suffix(".json").unlink(), "older format"),  # no stamp: written before stamps were
+])
+def test_a_cache_file_of_the_wrong_shape_dtype_or_format_is_computed_again(moving_video, tmp_path, damage, why):
+    root = tmp_path / "flow"
+    flow = video_flow(moving_video, root=root)
+    file = flow_cache_file(moving_video, root=root)
+    damage(file)
+    np.testing.assert_array_equal(video_flow(moving_video, root=root), flow)  # read: computed again, not used
+    assert cache_flow(moving_video, root=root) is None  # and stored as it should be
+    damage(file)
+    assert cache_flow(moving_video, root=root) == why  # filled: computed again, saying why
     np.testing.assert_array_equal(video_flow(moving_video, root=root), flow)
 
 
@@ -137,7 +159,7 @@ def test_a_clips_flow_is_read_from_the_cache_for_its_own_frame_gaps(moving_video
     assert flow.shape == (3, 2, 64, 64) and flow.dtype == np.float32
     inner = np.median(flow[:, :, 8:-8, 8:-8], axis=(2, 3))  # (3, 2): each field's median (dx, dy)
     np.testing.assert_allclose(inner, [[4, -2], [2, -1], [0, 0]], atol=0.5)
-    assert len(list((tmp_path / "flow").iterdir())) == 2  # gaps 2 and 1, stored once each
+    assert len(list((tmp_path / "flow").glob("*.npy"))) == 2  # gaps 2 and 1, stored once each
     np.testing.assert_array_equal(flow[1], video_flow(moving_video, root=tmp_path / "flow")[2])
 
 
