@@ -3,7 +3,13 @@ the paper's mean-flow subtraction; the uint8 storage of flow; the flow cache of 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -178,3 +184,52 @@ def test_flow_at_the_size_of_resized_frames_is_resized_and_scaled_the_same_kept_
     assert sum(1 for key in flow_module.KEPT_FLOW.fields if key[0] == str(moving_video)) == 2  # gaps 2 and 1
     monkeypatch.setattr(flow_module, "KEPT_FLOW", flow_module.KeptFlow(max_bytes=0))
     np.testing.assert_array_equal(reader(moving_video, [0, 2, 3, 3], (32, 32), keep=True), read)
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The processes whose parent is ``pid`` and their command lines, from /proc (psutil may not be installed)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])  # the name before ")" may hold spaces
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue  # ended meanwhile
+        if parent == pid:
+            found[int(stat.parent.name)] = command
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped by whoever adopted it, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.integration  # a CLI in a process of its own, killed once its workers start
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a parent's death reaches its children on Linux")
+def test_flow_workers_die_with_a_killed_command(tiny_dataset, tmp_path):
+    """`kill -9` of `lit-video data flow --workers 2` takes its workers with it: none is left waiting for ever."""
+    command = [sys.executable, "-m", "lit_video.cli", "data", "flow", str(tiny_dataset), "--workers", "2"]
+    env = {**os.environ, "LIT_VIDEO_CACHE": str(tmp_path / "cache")}
+    parent = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers) < 2:
+            assert parent.poll() is None and time.monotonic() < deadline, "the workers never started"
+            workers = [pid for pid, line in _children(parent.pid).items() if "spawn_main" in line]
+            time.sleep(0.05)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 30  # a worker still importing torch ends once it has
+        while any(map(_alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if _alive(pid)], "workers outlived their parent"
+    finally:
+        parent.kill()
+        for pid in workers:  # these very workers, should the test fail
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from ..files import cache_dir, write_atomic
+from ..machine import die_with_parent
 from ..terminal import progress
 from .decode import VideoReadError, probe_video, read_frames, video_file_key
 from .transforms import resize_flow
@@ -314,7 +315,7 @@ def precompute_flow(videos: Sequence[Path], settings: FlowSettings = FlowSetting
                     fps: float | None = None, workers: int | None = None, root: Path | None = None
                     ) -> Iterator[tuple[str, str | None, str | None]]:
     """Store the flow of every video for clips sampled at ``fps`` (``flow_gaps``; None: consecutive frames), in
-    ``workers`` processes (default: one per CPU); yields ``(path, None, why it was
+    ``workers`` processes (default: one per CPU) that die with this one; yields ``(path, None, why it was
     computed: None where it was stored already)`` (``cache_flow``) or ``(path, the reason it cannot be read,
     None)`` as each finishes, and shows how far it is (``terminal.progress``). Videos already stored cost a probe
     each: it resumes where a killed run stopped."""
@@ -329,6 +330,8 @@ def _cached(videos: Sequence[Path], settings: FlowSettings, backend: str, fps: f
     # Spawned, not forked: a process that has already run torch, OpenCV or a decoder holds their threads' locks,
     # and a forked child can inherit one held and wait on it for ever (seen: a sweep's profile process).
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers or os.cpu_count() or 1, len(videos)), mp_context=context) as pool:
+    # The workers die with this process: killed (SIGKILL), it cannot stop them, and they would wait for work for ever.
+    with ProcessPoolExecutor(min(workers or os.cpu_count() or 1, len(videos)), mp_context=context,
+                             initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         futures = [pool.submit(_cache_one, v, settings, backend, fps, root) for v in videos]
         yield from (future.result() for future in as_completed(futures))

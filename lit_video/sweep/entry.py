@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import pickle
-import signal
 import sys
 import time
 import traceback
@@ -25,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..files import write_atomic
-from ..machine import accelerator_device, device_name, git_sha, versions
+from ..machine import accelerator_device, device_name, die_with_parent, git_sha, versions
 from ..models import model_info
 from ..results.folder import DETAILS_FILE, PREDICTIONS_FILE
 from ..results.schema import make_row, metric_fields
@@ -268,20 +266,10 @@ def _failure(err: Exception) -> dict[str, Any]:
     return outcome
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill this process when the sweep dies (a killed sweep must not leave entries running)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     spec = json.loads(Path(argv[0]).read_text())
-    _die_with_parent()
-    if spec.get("parent_pid") and os.getppid() != spec["parent_pid"]:
-        return 1  # the sweep is already gone
+    die_with_parent(spec["parent_pid"])  # a killed sweep leaves no entry running
     entries, dirs = [Entry.from_dict(e) for e in spec["entries"]], [Path(d) for d in spec["entry_dirs"]]
     phase = spec.get("phase")  # a parallel sweep's profile or training phase; None: both, here
     if phase == "profile":
