@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -173,7 +174,11 @@ def test_an_entry_builds_its_data_and_model_once_and_profiles_the_model_it_train
     import lit_video.tasks.classification
     from lit_video.sweep.entry import DETAILS_FILE, PREDICTIONS_FILE, run_entry
 
-    entry = parse_sweep(sweep_config(tiny_dataset, models=["lecture_late_fusion"])).entries[0]  # (checks it)
+    data = shutil.copytree(tiny_dataset, tmp_path / "data")
+    unreadable = sorted((data / "train").rglob("*.mp4"))[0]
+    unreadable.write_bytes(b"not a video")
+    entry = parse_sweep(sweep_config(data, models=["lecture_late_fusion"])).entries[0]  # (checks it)
+    monkeypatch.chdir(tmp_path)  # where a sweep's skipped-videos list has no business
     built: dict[str, list] = {"annotations": [], "models": [], "profiled": []}
 
     def counting(name, fn, record=lambda args, result: result):
@@ -200,11 +205,15 @@ def test_an_entry_builds_its_data_and_model_once_and_profiles_the_model_it_train
     # The test predictions (the report's confusion matrix) are the very ones the row's video top-1 scores.
     predictions = json.loads((entry_dir / PREDICTIONS_FILE).read_text())
     videos = predictions["videos"]
-    assert len(videos) == len(list((tiny_dataset / "test").rglob("*.mp4")))
-    assert all((tiny_dataset / v["video"]).is_file() and len(v["top"]) == len(v["probs"]) for v in videos)
+    assert len(videos) == len(list((data / "test").rglob("*.mp4")))
+    assert all((data / v["video"]).is_file() and len(v["top"]) == len(v["probs"]) for v in videos)
     assert sum(v["top"][0] == v["label"] for v in videos) / len(videos) == pytest.approx(row["video_top1"])
     assert row["data_clips_per_s"] > 0  # the training loader's speed, beside the model's
     assert row["memory_format"] in ("contiguous", "channels_last")  # what the fit trained in
+    # The unreadable video: counted in the row, listed with its reason in the entry's folder, nowhere else.
+    assert not (tmp_path / "skipped_videos.txt").exists()
+    assert (entry_dir / "skipped_videos.txt").read_text().startswith(f"{unreadable}\t")
+    assert row["skipped_videos"] == 1
 
 
 @pytest.mark.integration

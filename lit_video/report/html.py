@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from ..data.skipped import SKIPPED_FILE, read_skipped
 from ..files import write_atomic
 from ..results.folder import DETAILS_FILE, PREDICTIONS_FILE, RUNS_DIR, ResultsFolder, latest_rows
 from ..results.leaderboard import board_task, cell_text, group_names, line_key, notes, pct_std, shown_columns
@@ -45,6 +46,7 @@ HERE = Path(__file__).parent
 LOSS_CURVES = (("train/loss", "train loss"), ("val/loss", "validation loss"))
 ACCURACY_CURVES = (("train/clip_top1", "train clip top-1"), ("val/video_top1", "validation video top-1"))
 CONFUSION_LABELS_UP_TO = 60  # classes named on the confusion matrix's axes up to this many
+SKIPPED_SHOWN = 100  # a seed's skipped videos listed up to this many (the rest: its skipped_videos.txt)
 
 
 @dataclass
@@ -56,6 +58,7 @@ class Seed:
     details: dict[str, Any] | None = None
     predictions: dict[str, Any] | None = None
     log: list[dict[str, str]] | None = None  # the CSV log's rows
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (video, why) of its skipped_videos.txt
 
 
 @dataclass
@@ -146,7 +149,7 @@ def _csv_log(folder: Path) -> list[dict[str, str]] | None:
 def load_seed(results: ResultsFolder, row: dict[str, Any]) -> Seed:
     folder = results.entry_dir(row)
     return Seed(row, folder, _read_json(folder / DETAILS_FILE), _read_json(folder / PREDICTIONS_FILE),
-                _csv_log(folder))
+                _csv_log(folder), read_skipped(folder / SKIPPED_FILE))
 
 
 def load_sections(results: ResultsFolder, board: list[dict[str, Any]]) -> list[Section]:
@@ -303,6 +306,19 @@ def machine_stamp(seeds: list[Seed]) -> dict[str, Any]:
             "dataset_fingerprint": row.get("dataset_fingerprint")}
 
 
+def skipped_videos(seeds: list[Seed], paths: Paths) -> list[dict[str, Any]]:
+    """The seeds that skipped videos: how many (the row's count; the list's length for a row that has none), the
+    first ``SKIPPED_SHOWN`` of their list (empty where the entry's folder is not here) and where the whole is."""
+    shown = []
+    for seed in seeds:
+        count = seed.row.get("skipped_videos") or len(seed.skipped)
+        if count:
+            shown.append({"seed": seed.row.get("seed"), "count": count, "file": paths(seed.folder / SKIPPED_FILE),
+                          "videos": [(paths(video), why) for video, why in seed.skipped[:SKIPPED_SHOWN]],
+                          "more": max(0, len(seed.skipped) - SKIPPED_SHOWN)})
+    return shown
+
+
 def entry_config(seed: Seed, paths: Paths) -> str | None:
     """The entry's resolved config as YAML."""
     config = (seed.details or {}).get("resolved_config")
@@ -324,6 +340,7 @@ def section_view(section: Section, paths: Paths) -> dict[str, Any]:
                     for name in ACCURACY_FIELDS if line.get(name) is not None],
         "folders_missing": [paths(s.folder) for s in seeds if not s.folder.is_dir()],
         "errors": [(s.row.get("seed"), s.row.get("error")) for s in seeds if s.row.get("status") == "failed"],
+        "skipped": skipped_videos(seeds, paths),
         "config": entry_config(config_seed, paths) if config_seed else None,
         "layers": layer_table(first.details if first else None),
         "curves": curves and svg(curves),

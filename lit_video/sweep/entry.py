@@ -61,8 +61,9 @@ def precision_dtype(precision: Any) -> str:
 
 
 def entry_config(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str, Any]:
-    """The entry's CLI config, with its folder and loggers: a CSV log in ``entry_dir`` and, unless wandb is off,
-    a wandb run in the sweep's ``wandb/`` folder."""
+    """The entry's CLI config, with its folder and loggers: a CSV log and the list of the videos it skips
+    (``skipped_videos.txt``) in ``entry_dir`` and, unless wandb is off, a wandb run in the sweep's ``wandb/``
+    folder."""
     loggers = [{"class_path": "lightning.pytorch.loggers.CSVLogger",
                 "init_args": {"save_dir": str(entry_dir), "name": "logs"}}]
     if wandb_mode:
@@ -70,7 +71,10 @@ def entry_config(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[
     # No progress bar (unless the config asks for one): the sweep shows its own progress, the entry's output is a log.
     trainer = {"enable_progress_bar": False, **entry.config["trainer"], "default_root_dir": str(entry_dir),
                "logger": loggers}
-    return {**entry.config, "task": entry.task, "trainer": trainer}
+    # The data's log folder named: the videos are read before the fit gives the data its trainer's, and without
+    # either the list would go to the working directory, each entry's over the last's.
+    data = {**entry.config["data"], "log_dir": str(entry_dir)}
+    return {**entry.config, "task": entry.task, "data": data, "trainer": trainer}
 
 
 def profile_options(entry: Entry, device: Any) -> Any:
@@ -177,7 +181,7 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, cost: Cost 
     metrics = result["metrics"]
     row = base_row(entry, device, **common, **cost.fields, **metric_fields(metrics, entry.task),
                    memory_format=run.model.memory_format, train_time_s=result["train_time_s"],
-                   train_threads=train_threads, status="ok", error=None)
+                   train_threads=train_threads, skipped_videos=result["skipped"], status="ok", error=None)
     # What the row summarises, in full, beside the entry's logs.
     timings.update(fit_s=result["train_time_s"], test_s=result["test_time_s"])
     # The checkpoint (where the config keeps one): what `lit-video visualize` reads.
