@@ -158,12 +158,27 @@ def test_shipped_sweep_configs_are_valid(tiny_dataset):
 
 
 @pytest.mark.integration
-def test_an_entry_past_its_timeout_is_killed_and_recorded_as_failed(tiny_dataset, tmp_path):
+def test_an_entry_past_its_timeout_is_killed_and_recorded_as_failed_its_half_wandb_run_set_aside(tiny_dataset,
+                                                                                                  tmp_path):
+    """Run again (a resume), an entry whose process was killed before (a timeout, the sweep SIGKILLed) moves the
+    wandb run that process left unfinished out of `wandb sync`'s way; a finished entry's run stays where it is."""
     entry = replace(parse_sweep(sweep_config(tiny_dataset)).entries[0], timeout_s=0.5)
+    entry_dir = tmp_path / "runs" / entry.entry_id
+    wandb_dir = tmp_path / "wandb"
+    for run_id in ("whole", "half"):  # what wandb writes offline: a run's folder and its .wandb file
+        (wandb_dir / f"offline-run-20250101_000000-{run_id}").mkdir(parents=True)
+        (wandb_dir / f"offline-run-20250101_000000-{run_id}" / f"run-{run_id}.wandb").write_bytes(b"W&B")
+    entry_dir.mkdir(parents=True)  # the killed process recorded its run as it started, and wrote no result
+    (entry_dir / "wandb_run.json").write_text(json.dumps({"dir": "wandb/offline-run-20250101_000000-half",
+                                                          "id": "half", "url": None}))
     started = time.monotonic()
     (outcome,) = run_child([entry], tmp_path / "runs", wandb_mode=None)
     assert outcome.status == "failed" and outcome.error.startswith("timed out after 0.5 s")
-    assert time.monotonic() - started < 10 and not (tmp_path / "runs" / entry.entry_id / "result.json").exists()
+    assert time.monotonic() - started < 10 and not (entry_dir / "result.json").exists()
+    assert (wandb_dir / "unfinished" / "offline-run-20250101_000000-half" / "run-half.wandb").is_file()
+    synced = subprocess.run([sys.executable, "-m", "wandb", "sync", "--dry-run", "wandb"], cwd=tmp_path,
+                            capture_output=True, text=True, check=True)
+    assert "Would sync 1 run(s)" in synced.stderr and "run-whole.wandb" in synced.stderr, synced.stderr
 
 
 @pytest.mark.integration

@@ -157,8 +157,8 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, cost: Cost 
     wandb_run = None
     for logger in run.trainer.loggers:
         if isinstance(logger, WandbLogger):
+            wandb_run = tracking.record_run(logger.experiment, entry_dir)  # first: the run has started
             tracking.log_cost(logger.experiment, cost.report, cost.speed, cost.fields, data.eval_views)
-            wandb_run = tracking.run_location(logger.experiment, entry_dir.parents[1])
     common = {"dataset_fingerprint": fingerprint,
               "group_classes": {group: len(classes) for group, classes in data.groups.items()} or None}
     # Where the entry's time goes (benchmarks/bench_sweep_time.py adds up a sweep's).
