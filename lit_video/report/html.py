@@ -7,11 +7,11 @@ clicking a header, filtered by family, dataset and status in the browser), the l
 (``results.plots``, the same figures as the PNGs; hovering a point or bar names its model), the lecture's claims where
 the rows have class groups (``report.lecture_claims``), and one section per leaderboard line built from its entries'
 folders (``runs/<entry>/``): the resolved config, the per-layer FLOP table, the training and validation curves, the
-confusion matrix of the test predictions, the throughput per batch size, the machine stamp and the wandb run. A sweep
-writes it at its end; a results folder without ``runs/`` (a copy from git) gets the page without the per-model detail,
-and says so, but never over a page that was built with those folders (``write_html_report``). Its paths are
-relative to the results folder (``Paths``), and the command it shows writes it again and nothing else
-(``PageCommand``), so that a page made in a temporary folder can be committed.
+confusion matrix of the test predictions, the throughput per batch size, the machine stamp, the wandb run and the
+videos each seed skipped. A sweep writes it at its end; a results folder without ``runs/`` (a copy from git) gets
+the page without the per-model detail, and says so, but never over a page that was built with those folders
+(``write_html_report``). Its paths are relative to the results folder (``Paths``), and the command it shows writes
+it again and nothing else (``PageCommand``), so that a page made in a temporary folder can be committed.
 
 Why SVG by matplotlib, not a JavaScript charting library: matplotlib is already the project's, its SVG needs no
 script to draw, and a page of 20 models stays near a megabyte; Plotly inlined adds 3.5 MB to every page, Vega-Lite
