@@ -1,4 +1,5 @@
-"""What a measured figure was measured on: the CPU, the device, the software versions and the commit.
+"""What a measured figure was measured on: the CPU, the device, the software versions and the commit; and the
+processes lit-video starts on it dying with their parent (``die_with_parent``).
 
 Every speed figure is stamped with these, made in one place: benchmarks, ``lit-video profile`` and the sweep's
 results rows all name the same machine the same way.
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +104,17 @@ def git_sha(repo: str | Path | None = None) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{sha}-dirty" if dirty else sha
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Have Linux kill this process when its parent dies (``PR_SET_PDEATHSIG``): a sweep's entries and the flow
+    cache's workers, whose parent may be killed with SIGKILL and so cannot take them down itself, would otherwise
+    run on, or wait for ever for work. Where the parent ``parent_pid`` died before this call (the signal comes only
+    for a death after it), this process ends now. Elsewhere than Linux it does nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    if os.getppid() != parent_pid:
+        os._exit(1)  # nothing here to clean up: the process has not started its work

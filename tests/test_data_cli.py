@@ -2,12 +2,13 @@
 
 import shutil
 
+import numpy as np
 import pytest
 
 from lit_video.data.annotations import read_annotations
 from lit_video.data.cli import main
 from lit_video.data.decode import probe_video
-from lit_video.data.flow import flow_gaps
+from lit_video.data.flow import flow_cache_file, flow_gaps
 
 
 def test_synth_writes_a_dataset_that_checks_clean(tmp_path, capsys):
@@ -111,15 +112,19 @@ def test_flow_fills_the_cache_resumes_and_lists_unreadable_videos(tiny_dataset, 
     videos[0].write_text("hello")
     assert main(["flow", str(root), "--workers", "2"]) == 1
     out = capsys.readouterr().out
+    line = " ".join(out.split())  # the summary, wrapped at 80 columns, as one line
     total = len(videos)
     progress = [line for line in out.splitlines() if line.startswith("optical flow: ")]  # piped: plain lines, few
     assert 1 <= len(progress) <= 10 and progress[-1].startswith(f"optical flow: {total}/{total} videos (100 %)")
-    assert f"{total} videos: flow computed for {total - 1}, already cached 0, unreadable 1 (dis" in out
+    assert f"{total} videos: flow computed for {total - 1}, recomputed 0, already cached 0, unreadable 1 (dis" in line
     assert f"unreadable {videos[0]}" in out
     assert len(list((tmp_path / "cache" / "flow").glob("*.npy"))) == total - 1
     shutil.copy(tiny_dataset / videos[0].relative_to(root), videos[0])  # repaired: only it is computed now
+    np.save(flow_cache_file(videos[1]), np.zeros((3, 2, 8, 8), np.uint8))  # a valid .npy, not this video's flow
     assert main(["flow", str(root), "--workers", "1"]) == 0
-    assert f"flow computed for 1, already cached {total - 1}, unreadable 0" in capsys.readouterr().out
+    assert (f"flow computed for 1, recomputed 1 (wrong shape 1), already cached {total - 2}, unreadable 0"
+            in " ".join(capsys.readouterr().out.split()))
+    assert np.load(flow_cache_file(videos[1])).shape[2:] == (32, 32)
     assert main(["flow", str(root), "--workers", "0"]) == 2
     assert "--workers must be >= 1, got 0" in capsys.readouterr().out
 

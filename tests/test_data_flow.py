@@ -3,6 +3,13 @@ the paper's mean-flow subtraction; the uint8 storage of flow; the flow cache of 
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -12,9 +19,11 @@ import pytest
 from lit_video.data.decode import VideoReadError
 from lit_video.data.flow import (
     FLOW_BOUND,
+    FLOW_FORMAT,
     METHODS,
     ClipFlow,
     FlowSettings,
+    cache_flow,
     compute_flow,
     dequantize_flow,
     flow_cache_file,
@@ -81,8 +90,10 @@ def test_a_videos_flow_is_computed_once_and_read_back_from_the_cache(moving_vide
     flow = video_flow(moving_video, root=root)
     assert flow.shape == (5, 2, 64, 64)
     assert abs(np.median(flow[:, 0, 8:-8, 8:-8]) - 2) < 0.5 and abs(np.median(flow[:, 1, 8:-8, 8:-8]) + 1) < 0.5
-    (stored,) = root.iterdir()
+    (stored,) = root.glob("*.npy")
     assert stored == flow_cache_file(moving_video, root=root) and np.load(stored).dtype == np.uint8
+    stamp = json.loads(stored.with_suffix(".json").read_text())  # what the file must be, checked on each read
+    assert stamp["format"] == FLOW_FORMAT and (stamp["dtype"], stamp["shape"]) == ("uint8", [5, 2, 64, 64])
     written = stored.stat().st_mtime_ns
     np.testing.assert_array_equal(video_flow(moving_video, root=root), flow)  # read back, not recomputed
     assert stored.stat().st_mtime_ns == written
@@ -103,6 +114,23 @@ def test_a_damaged_cache_file_is_computed_again(moving_video, tmp_path):
     root = tmp_path / "flow"
     flow = video_flow(moving_video, root=root)
     flow_cache_file(moving_video, root=root).write_bytes(b"not a numpy file")
+    np.testing.assert_array_equal(video_flow(moving_video, root=root), flow)
+
+
+@pytest.mark.parametrize(("damage", "why"), [
+    (lambda file: np.save(file, np.full((5, 2, 32, 32), 255, np.uint8)), "wrong shape"),  # a valid .npy: +20 px
+    (lambda file: np.save(file, np.zeros((5, 2, 64, 64), np.float16)), "wrong dtype"),
+    (lambda file: file.with_suffix(".json").unlink(), "older format"),  # no stamp: written before stamps were
+])
+def test_a_cache_file_of_the_wrong_shape_dtype_or_format_is_computed_again(moving_video, tmp_path, damage, why):
+    root = tmp_path / "flow"
+    flow = video_flow(moving_video, root=root)
+    file = flow_cache_file(moving_video, root=root)
+    damage(file)
+    np.testing.assert_array_equal(video_flow(moving_video, root=root), flow)  # read: computed again, not used
+    assert cache_flow(moving_video, root=root) is None  # and stored as it should be
+    damage(file)
+    assert cache_flow(moving_video, root=root) == why  # filled: computed again, saying why
     np.testing.assert_array_equal(video_flow(moving_video, root=root), flow)
 
 
@@ -137,7 +165,7 @@ def test_a_clips_flow_is_read_from_the_cache_for_its_own_frame_gaps(moving_video
     assert flow.shape == (3, 2, 64, 64) and flow.dtype == np.float32
     inner = np.median(flow[:, :, 8:-8, 8:-8], axis=(2, 3))  # (3, 2): each field's median (dx, dy)
     np.testing.assert_allclose(inner, [[4, -2], [2, -1], [0, 0]], atol=0.5)
-    assert len(list((tmp_path / "flow").iterdir())) == 2  # gaps 2 and 1, stored once each
+    assert len(list((tmp_path / "flow").glob("*.npy"))) == 2  # gaps 2 and 1, stored once each
     np.testing.assert_array_equal(flow[1], video_flow(moving_video, root=tmp_path / "flow")[2])
 
 
@@ -156,3 +184,52 @@ def test_flow_at_the_size_of_resized_frames_is_resized_and_scaled_the_same_kept_
     assert sum(1 for key in flow_module.KEPT_FLOW.fields if key[0] == str(moving_video)) == 2  # gaps 2 and 1
     monkeypatch.setattr(flow_module, "KEPT_FLOW", flow_module.KeptFlow(max_bytes=0))
     np.testing.assert_array_equal(reader(moving_video, [0, 2, 3, 3], (32, 32), keep=True), read)
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The processes whose parent is ``pid`` and their command lines, from /proc (psutil may not be installed)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])  # the name before ")" may hold spaces
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue  # ended meanwhile
+        if parent == pid:
+            found[int(stat.parent.name)] = command
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped by whoever adopted it, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.integration  # a CLI in a process of its own, killed once its workers start
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a parent's death reaches its children on Linux")
+def test_flow_workers_die_with_a_killed_command(tiny_dataset, tmp_path):
+    """`kill -9` of `lit-video data flow --workers 2` takes its workers with it: none is left waiting for ever."""
+    command = [sys.executable, "-m", "lit_video.cli", "data", "flow", str(tiny_dataset), "--workers", "2"]
+    env = {**os.environ, "LIT_VIDEO_CACHE": str(tmp_path / "cache")}
+    parent = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers) < 2:
+            assert parent.poll() is None and time.monotonic() < deadline, "the workers never started"
+            workers = [pid for pid, line in _children(parent.pid).items() if "spawn_main" in line]
+            time.sleep(0.05)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 30  # a worker still importing torch ends once it has
+        while any(map(_alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if _alive(pid)], "workers outlived their parent"
+    finally:
+        parent.kill()
+        for pid in workers:  # these very workers, should the test fail
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -87,6 +87,31 @@ def test_a_section_holds_the_rows_its_line_averages_not_stale_ones(finished_swee
     assert all(seed.folder.is_dir() for seed in single.seeds)
 
 
+def test_a_section_shows_the_videos_each_seed_skipped(finished_sweep, tmp_path):
+    """A seed that skipped an unreadable video: its row's count and its folder's list, with why, in its section."""
+    from lit_video.report.html import Paths, load_sections, render_page, skipped_videos
+    from lit_video.results.folder import read_rows, write_rows
+
+    copy = tmp_path / "small"
+    shutil.copytree(finished_sweep, copy)
+    rows = read_rows(copy / "results.jsonl")
+    assert {r["skipped_videos"] for r in rows if r["status"] == "ok"} == {0}  # the tiny dataset reads whole
+    skipped = next(r for r in rows if (r["variant"], r["seed"]) == ("single_frame", 1))
+    skipped["skipped_videos"] = 1
+    write_rows(copy / "results.jsonl", rows)
+    listed = ResultsFolder(copy).entry_dir(skipped) / "skipped_videos.txt"
+    listed.write_text("/data/train/cut_short.mp4\tmoov atom not found\n")
+    page = render_page(copy)
+    assert page.count("skipped 1 video") == 1  # that seed's alone
+    assert "Seed 1 skipped 1 video" in page and "<code>/data/train/cut_short.mp4</code>" in page
+    assert "moov atom not found" in page
+    listed.unlink()  # a results folder without the list (runs/ is not in git): the count, and where the list was
+    results = ResultsFolder(copy)
+    single = next(s for s in load_sections(results, results.board()) if s.line["variant"] == "single_frame")
+    (shown,) = skipped_videos(single.seeds, Paths.of(results, single.seeds))
+    assert shown["count"] == 1 and not shown["videos"] and shown["file"].endswith("/skipped_videos.txt")
+
+
 def test_merging_a_sweep_writes_its_page(finished_sweep, finished_sweep_config, tmp_path):
     """``lit-video sweep CONFIG --merge`` (shards or cluster jobs done) ends as a sweep does: with the page."""
     out = tmp_path / "results"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -157,12 +158,27 @@ def test_shipped_sweep_configs_are_valid(tiny_dataset):
 
 
 @pytest.mark.integration
-def test_an_entry_past_its_timeout_is_killed_and_recorded_as_failed(tiny_dataset, tmp_path):
+def test_an_entry_past_its_timeout_is_killed_and_recorded_as_failed_its_half_wandb_run_set_aside(tiny_dataset,
+                                                                                                  tmp_path):
+    """Run again (a resume), an entry whose process was killed before (a timeout, the sweep SIGKILLed) moves the
+    wandb run that process left unfinished out of `wandb sync`'s way; a finished entry's run stays where it is."""
     entry = replace(parse_sweep(sweep_config(tiny_dataset)).entries[0], timeout_s=0.5)
+    entry_dir = tmp_path / "runs" / entry.entry_id
+    wandb_dir = tmp_path / "wandb"
+    for run_id in ("whole", "half"):  # what wandb writes offline: a run's folder and its .wandb file
+        (wandb_dir / f"offline-run-20250101_000000-{run_id}").mkdir(parents=True)
+        (wandb_dir / f"offline-run-20250101_000000-{run_id}" / f"run-{run_id}.wandb").write_bytes(b"W&B")
+    entry_dir.mkdir(parents=True)  # the killed process recorded its run as it started, and wrote no result
+    (entry_dir / "wandb_run.json").write_text(json.dumps({"dir": "wandb/offline-run-20250101_000000-half",
+                                                          "id": "half", "url": None}))
     started = time.monotonic()
     (outcome,) = run_child([entry], tmp_path / "runs", wandb_mode=None)
     assert outcome.status == "failed" and outcome.error.startswith("timed out after 0.5 s")
-    assert time.monotonic() - started < 10 and not (tmp_path / "runs" / entry.entry_id / "result.json").exists()
+    assert time.monotonic() - started < 10 and not (entry_dir / "result.json").exists()
+    assert (wandb_dir / "unfinished" / "offline-run-20250101_000000-half" / "run-half.wandb").is_file()
+    synced = subprocess.run([sys.executable, "-m", "wandb", "sync", "--dry-run", "wandb"], cwd=tmp_path,
+                            capture_output=True, text=True, check=True)
+    assert "Would sync 1 run(s)" in synced.stderr and "run-whole.wandb" in synced.stderr, synced.stderr
 
 
 @pytest.mark.integration
@@ -173,7 +189,11 @@ def test_an_entry_builds_its_data_and_model_once_and_profiles_the_model_it_train
     import lit_video.tasks.classification
     from lit_video.sweep.entry import DETAILS_FILE, PREDICTIONS_FILE, run_entry
 
-    entry = parse_sweep(sweep_config(tiny_dataset, models=["lecture_late_fusion"])).entries[0]  # (checks it)
+    data = shutil.copytree(tiny_dataset, tmp_path / "data")
+    unreadable = sorted((data / "train").rglob("*.mp4"))[0]
+    unreadable.write_bytes(b"not a video")
+    entry = parse_sweep(sweep_config(data, models=["lecture_late_fusion"])).entries[0]  # (checks it)
+    monkeypatch.chdir(tmp_path)  # where a sweep's skipped-videos list has no business
     built: dict[str, list] = {"annotations": [], "models": [], "profiled": []}
 
     def counting(name, fn, record=lambda args, result: result):
@@ -200,11 +220,15 @@ def test_an_entry_builds_its_data_and_model_once_and_profiles_the_model_it_train
     # The test predictions (the report's confusion matrix) are the very ones the row's video top-1 scores.
     predictions = json.loads((entry_dir / PREDICTIONS_FILE).read_text())
     videos = predictions["videos"]
-    assert len(videos) == len(list((tiny_dataset / "test").rglob("*.mp4")))
-    assert all((tiny_dataset / v["video"]).is_file() and len(v["top"]) == len(v["probs"]) for v in videos)
+    assert len(videos) == len(list((data / "test").rglob("*.mp4")))
+    assert all((data / v["video"]).is_file() and len(v["top"]) == len(v["probs"]) for v in videos)
     assert sum(v["top"][0] == v["label"] for v in videos) / len(videos) == pytest.approx(row["video_top1"])
     assert row["data_clips_per_s"] > 0  # the training loader's speed, beside the model's
     assert row["memory_format"] in ("contiguous", "channels_last")  # what the fit trained in
+    # The unreadable video: counted in the row, listed with its reason in the entry's folder, nowhere else.
+    assert not (tmp_path / "skipped_videos.txt").exists()
+    assert (entry_dir / "skipped_videos.txt").read_text().startswith(f"{unreadable}\t")
+    assert row["skipped_videos"] == 1
 
 
 @pytest.mark.integration

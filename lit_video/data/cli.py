@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from .. import terminal
 from ..terminal import HelpFormatter
 from .annotations import FORMATS, SPLITS, read_annotations
 from .decode import BACKENDS, VideoReadError, check_video
-from .flow import METHODS, FlowSettings, precompute_flow
+from .flow import METHODS, MISSING, FlowSettings, precompute_flow
 from .synthetic import GROUPS, write_synthetic_dataset
 
 
@@ -110,16 +111,21 @@ def flow(args: argparse.Namespace, console: Console) -> int:
     if args.fps is not None and args.fps <= 0:
         raise ValueError(f"--fps must be > 0 frames per second, got {args.fps}")
     videos = read_annotations(args.root, args.format, args.annotations).videos()
-    start, bad, computed = time.perf_counter(), [], 0
-    for path, reason, new in precompute_flow(videos, settings, args.backend, args.fps, args.workers):
+    start, bad, computed = time.perf_counter(), [], Counter()
+    for path, reason, why in precompute_flow(videos, settings, args.backend, args.fps, args.workers):
         if reason is not None:
             bad.append((path, reason))
-        computed += new
+        elif why is not None:
+            computed[why] += 1
     for path, reason in bad:  # one line each, unwrapped: paths stay whole for grep and copy
         console.print(f"[red]unreadable[/red] {escape(path)}: {escape(reason)}", soft_wrap=True, highlight=False)
+    new = computed.pop(MISSING, 0)
+    # A cache file that was there but not as its stamp says is counted apart, with why.
+    recomputed = sum(computed.values())
+    why = f" ({', '.join(f'{reason} {n}' for reason, n in sorted(computed.items()))})" if computed else ""
     clips = f"clips at {args.fps:g} fps" if args.fps else "consecutive frames"
-    console.print(f"{len(videos)} videos: flow computed for {computed}, already cached "
-                  f"{len(videos) - len(bad) - computed}, unreadable {len(bad)} ({settings.method}, {clips}, "
+    console.print(f"{len(videos)} videos: flow computed for {new}, recomputed {recomputed}{why}, already cached "
+                  f"{len(videos) - len(bad) - new - recomputed}, unreadable {len(bad)} ({settings.method}, {clips}, "
                   f"{time.perf_counter() - start:.1f} s)")
     return 1 if bad else 0
 

@@ -259,8 +259,8 @@ class VideoDataModule(L.LightningDataModule):
                    if isinstance(probe, VideoProbe) and missing_gaps(path, settings, backend, gaps=flow_gaps(
                        probe.fps, self.fps))]
         start, computed = time.perf_counter(), 0
-        for path, reason, new in precompute_flow(missing, settings, backend, self.fps):
-            computed += new
+        for path, reason, why in precompute_flow(missing, settings, backend, self.fps):
+            computed += why is not None
             if reason is not None:
                 if self.strict:
                     raise VideoReadError(path, reason)

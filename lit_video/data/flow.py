@@ -7,15 +7,19 @@ in pixels, of each pixel of frame ``t`` in frame ``t + 1``. Stored, it is quanti
 
 ``video_flow`` computes a video's flow once per setting and keeps it in the cache folder (``<cache>/flow/``), keyed
 by the file (path, size, modification time), the decoder, the flow settings and the frame gap: a changed video or
-setting is computed again, never served stale. The gap: clips sampled at a lower frame rate than the video's take
-the flow between frames a stride apart (``flow_gaps``), so motion is measured per unit of time whatever the
-video's native rate; at the native rate it is the paper's flow between consecutive frames. ``ClipFlow`` reads a
-clip's flow from the cache; ``precompute_flow`` fills the cache for a whole dataset in several processes.
+setting is computed again, never served stale. A stamp beside each file (``.json``: the cache's format, what the
+file is the flow of, its dtype and shape) is checked on every read: a file that does not match it (another array
+put in its place, a file of an older format) is computed again, never used. The gap: clips sampled at a lower frame
+rate than the video's take the flow between frames a stride apart (``flow_gaps``), so motion is measured per unit of
+time whatever the video's native rate; at the native rate it is the paper's flow between consecutive frames.
+``ClipFlow`` reads a clip's flow from the cache; ``precompute_flow`` fills the cache for a whole dataset in several
+processes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import multiprocessing
 import os
@@ -29,6 +33,7 @@ import numpy as np
 import torch
 
 from ..files import cache_dir, write_atomic
+from ..machine import die_with_parent
 from ..terminal import progress
 from .decode import VideoReadError, probe_video, read_frames, video_file_key
 from .transforms import resize_flow
@@ -37,6 +42,9 @@ METHODS = ("dis", "farneback", "tvl1")
 # Flow beyond +-20 px is clipped before storing, as in the two-stream paper's released flow (its frames were about
 # 340 x 256; faster motion is rare and, clipped, still reads as "fast").
 FLOW_BOUND = 20.0
+# The cache files' format, in each file's stamp: a file of another (an older lit-video's) is computed again.
+FLOW_FORMAT = 2
+MISSING = "missing"  # why flow is computed where the cache holds none
 
 Estimator = Callable[[np.ndarray, np.ndarray], np.ndarray]  # two grey frames (H, W) -> flow (H, W, 2)
 
@@ -124,40 +132,65 @@ def flow_gaps(video_fps: float, fps: float | None) -> tuple[int, ...]:
     return tuple(sorted({max(1, math.floor(stride)), max(1, math.ceil(stride))}))
 
 
+def _flow_of(path: str | Path, settings: FlowSettings, backend: str, gap: int) -> str:
+    """What a cache file holds the flow of: the file (its path, size, mtime), the decoder, the settings, the gap."""
+    return f"{video_file_key(Path(path), backend)}|{settings}|gap={gap}"
+
+
 def flow_cache_file(path: str | Path, settings: FlowSettings = FlowSettings(), backend: str = "decord",
                     root: Path | None = None, gap: int = 1) -> Path:
     """Where the flow from every frame ``t`` to frame ``t + gap`` of the video at ``path`` is stored for
-    ``settings`` (``root``: default ``<cache>/flow``)."""
-    key = f"{video_file_key(Path(path), backend)}|{settings}|gap={gap}"  # the file's path, size, mtime; decoder
-    return (root or cache_dir() / "flow") / f"{hashlib.sha1(key.encode()).hexdigest()}.npy"
+    ``settings`` (``root``: default ``<cache>/flow``); its stamp is beside it (``.json``)."""
+    name = hashlib.sha1(_flow_of(path, settings, backend, gap).encode()).hexdigest()
+    return (root or cache_dir() / "flow") / f"{name}.npy"
 
 
-def _open_stored(file: Path) -> np.ndarray | None:
-    """A cache file memory-mapped (reads touch only the fields they take), or None where it is missing or
-    damaged (a disk error, a foreign file): then it is computed again."""
+def _stored(path: str | Path, settings: FlowSettings, backend: str, root: Path | None, gap: int) -> np.ndarray | str:
+    """The cache file of this flow memory-mapped (reads touch only the fields they take) where it is what its
+    stamp says it is; else why it must be computed: ``MISSING``, or the file is damaged, of an older format (no
+    stamp, or another ``FLOW_FORMAT``), stamped for other settings, of the wrong dtype or the wrong shape (a file
+    put there by hand is never served as the flow of this video)."""
+    file = flow_cache_file(path, settings, backend, root, gap)
+    if not file.exists():
+        return MISSING
     try:
         stored = np.load(file, mmap_mode="r")
     except (OSError, ValueError, EOFError):
-        return None
-    return stored if stored.dtype == np.uint8 and stored.ndim == 4 and stored.shape[1] == 2 else None
+        return "damaged"
+    try:
+        stamp = json.loads(file.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        stamp = {}
+    if not isinstance(stamp, dict) or stamp.get("format") != FLOW_FORMAT:
+        return "older format"
+    if stamp.get("flow_of") != _flow_of(path, settings, backend, gap):
+        return "other settings"
+    if str(stored.dtype) != stamp.get("dtype"):
+        return "wrong dtype"
+    if list(stored.shape) != stamp.get("shape"):
+        return "wrong shape"
+    return stored
 
 
 def missing_gaps(path: str | Path, settings: FlowSettings = FlowSettings(), backend: str = "decord",
                  root: Path | None = None, gaps: Sequence[int] = (1,)) -> list[int]:
-    """The gaps of ``gaps`` whose flow the cache does not hold readably for the video at ``path``."""
-    return [g for g in gaps if _open_stored(flow_cache_file(path, settings, backend, root, g)) is None]
+    """The gaps of ``gaps`` whose flow the cache does not hold as stamped, for the video at ``path``."""
+    return [g for g in gaps if isinstance(_stored(path, settings, backend, root, g), str)]
 
 
 def cache_flow(path: str | Path, settings: FlowSettings = FlowSettings(), backend: str = "decord",
-               root: Path | None = None, gaps: Sequence[int] = (1,)) -> bool:
-    """Store the flow of the video at ``path`` for every gap of ``gaps`` not stored yet, decoding it once.
-    Returns whether anything was computed. Raises ``VideoReadError`` naming the file where it cannot be read."""
-    missing = missing_gaps(path, settings, backend, root, gaps)
-    if not missing:
-        return False
+               root: Path | None = None, gaps: Sequence[int] = (1,)) -> str | None:
+    """Store the flow of the video at ``path`` for every gap of ``gaps`` not stored yet (or not as stamped),
+    decoding it once, each file with its stamp. Returns None where every gap was stored already, else why it
+    was computed: ``MISSING``, or why a stored file could not be used (``_stored``). Raises ``VideoReadError``
+    naming the file where it cannot be read."""
+    found = {gap: _stored(path, settings, backend, root, gap) for gap in gaps}
+    why = [reason for reason in found.values() if isinstance(reason, str)]
+    if not why:
+        return None
     probe = probe_video(path, backend)
     frames = read_frames(path, range(probe.num_frames), backend).numpy()  # (N, H, W, 3)
-    for gap in missing:
+    for gap in (gap for gap, reason in found.items() if isinstance(reason, str)):
         if len(frames) > gap:
             flow = compute_flow(frames, settings.method, settings.subtract_mean, gap)  # (N-gap, 2, H, W)
         else:  # no pair this far apart: an empty array says so, and is not computed again
@@ -168,21 +201,26 @@ def cache_flow(path: str | Path, settings: FlowSettings = FlowSettings(), backen
             with open(tmp, "wb") as f:  # a file object: np.save would append ".npy" to a name without it
                 np.save(f, stored)
 
-        write_atomic(flow_cache_file(path, settings, backend, root, gap), save)
-    return True
+        file = flow_cache_file(path, settings, backend, root, gap)
+        write_atomic(file, save)
+        # The stamp last: a file whose stamp is missing or stale is computed again.
+        stamp = {"format": FLOW_FORMAT, "flow_of": _flow_of(path, settings, backend, gap),
+                 "dtype": str(stored.dtype), "shape": list(stored.shape)}
+        write_atomic(file.with_suffix(".json"), json.dumps(stamp) + "\n")
+    return next((reason for reason in why if reason != MISSING), MISSING)
 
 
 def stored_flow(path: str | Path, settings: FlowSettings = FlowSettings(), backend: str = "decord",
                 root: Path | None = None, gap: int = 1) -> np.ndarray:
     """The stored uint8 flow ``(N-gap, 2, H, W)`` of the video at ``path`` from frame ``t`` to ``t + gap``,
     memory-mapped; computed and stored first where the cache does not hold it."""
-    file = flow_cache_file(path, settings, backend, root, gap)
-    stored = _open_stored(file)
-    if stored is None:
+    stored = _stored(path, settings, backend, root, gap)
+    if isinstance(stored, str):
         cache_flow(path, settings, backend, root, (gap,))
-        stored = _open_stored(file)
-        if stored is None:
-            raise OSError(f"the flow cache file {file} cannot be read back after writing it")
+        stored = _stored(path, settings, backend, root, gap)
+        if isinstance(stored, str):
+            raise OSError(f"the flow cache file {flow_cache_file(path, settings, backend, root, gap)} cannot be read "
+                          f"back after writing it ({stored})")
     return stored
 
 
@@ -261,36 +299,39 @@ KEPT_FLOW = KeptFlow()
 
 
 def _cache_one(path: Path, settings: FlowSettings, backend: str, fps: float | None,
-               root: Path | None) -> tuple[str, str | None, bool]:
+               root: Path | None) -> tuple[str, str | None, str | None]:
     """One video's flow into the cache, in a worker process (OpenCV on one thread: the processes share the CPUs):
-    ``(path, None, whether it was computed)``, or ``(path, the reason, False)`` where the video cannot be read
-    (plain data: it crosses the process boundary)."""
+    ``(path, None, why it was computed or None)`` (``cache_flow``), or ``(path, the reason, None)`` where the video
+    cannot be read (plain data: it crosses the process boundary)."""
     cv2.setNumThreads(1)
     try:
         gaps = flow_gaps(probe_video(path, backend).fps, fps)
         return str(path), None, cache_flow(path, settings, backend, root, gaps)
     except VideoReadError as err:
-        return err.path, err.reason, False
+        return err.path, err.reason, None
 
 
 def precompute_flow(videos: Sequence[Path], settings: FlowSettings = FlowSettings(), backend: str = "decord",
                     fps: float | None = None, workers: int | None = None, root: Path | None = None
-                    ) -> Iterator[tuple[str, str | None, bool]]:
+                    ) -> Iterator[tuple[str, str | None, str | None]]:
     """Store the flow of every video for clips sampled at ``fps`` (``flow_gaps``; None: consecutive frames), in
-    ``workers`` processes (default: one per CPU); yields ``(path, None, whether it was computed)`` or ``(path,
-    the reason it cannot be read, False)`` as each finishes, and shows how far it is (``terminal.progress``).
-    Videos already stored cost a probe each: it resumes where a killed run stopped."""
+    ``workers`` processes (default: one per CPU) that die with this one; yields ``(path, None, why it was
+    computed: None where it was stored already)`` (``cache_flow``) or ``(path, the reason it cannot be read,
+    None)`` as each finishes, and shows how far it is (``terminal.progress``). Videos already stored cost a probe
+    each: it resumes where a killed run stopped."""
     yield from progress(_cached(videos, settings, backend, fps, workers, root), len(videos), "optical flow", "videos")
 
 
 def _cached(videos: Sequence[Path], settings: FlowSettings, backend: str, fps: float | None, workers: int | None,
-            root: Path | None) -> Iterator[tuple[str, str | None, bool]]:
+            root: Path | None) -> Iterator[tuple[str, str | None, str | None]]:
     if len(videos) <= 1 or workers == 1:
         yield from (_cache_one(v, settings, backend, fps, root) for v in videos)
         return
     # Spawned, not forked: a process that has already run torch, OpenCV or a decoder holds their threads' locks,
     # and a forked child can inherit one held and wait on it for ever (seen: a sweep's profile process).
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers or os.cpu_count() or 1, len(videos)), mp_context=context) as pool:
+    # The workers die with this process: killed (SIGKILL), it cannot stop them, and they would wait for work for ever.
+    with ProcessPoolExecutor(min(workers or os.cpu_count() or 1, len(videos)), mp_context=context,
+                             initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         futures = [pool.submit(_cache_one, v, settings, backend, fps, root) for v in videos]
         yield from (future.result() for future in as_completed(futures))

@@ -36,6 +36,13 @@ def _listed(text: str) -> dict[str, str]:
     return found
 
 
+def read_skipped(file: Path) -> list[tuple[str, str]]:
+    """(path, reason) of each input a skipped-videos file lists, once each, in order; none where there is no file."""
+    if not file.is_file():
+        return []
+    return list(_listed(file.read_text("utf-8", errors="surrogateescape")).items())
+
+
 def _append_once(file: Path, path: str, reason: str) -> None:
     """Append the line of ``path`` unless a process listed it already; the lock (released when the file
     closes) makes the check and the append one step."""
@@ -82,7 +89,6 @@ class SkippedVideos:
     def items(self) -> list[tuple[str, str]]:
         """(path, reason) of every input skipped so far, by this process or by any other writing the file."""
         found = dict(self._mine)
-        if self.file is not None and self.file.is_file():
-            for path, reason in _listed(self.file.read_text("utf-8", errors="surrogateescape")).items():
-                found.setdefault(path, reason)
+        for path, reason in read_skipped(self.file) if self.file is not None else ():
+            found.setdefault(path, reason)
         return list(found.items())

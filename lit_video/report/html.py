@@ -7,11 +7,11 @@ clicking a header, filtered by family, dataset and status in the browser), the l
 (``results.plots``, the same figures as the PNGs; hovering a point or bar names its model), the lecture's claims where
 the rows have class groups (``report.lecture_claims``), and one section per leaderboard line built from its entries'
 folders (``runs/<entry>/``): the resolved config, the per-layer FLOP table, the training and validation curves, the
-confusion matrix of the test predictions, the throughput per batch size, the machine stamp and the wandb run. A sweep
-writes it at its end; a results folder without ``runs/`` (a copy from git) gets the page without the per-model detail,
-and says so, but never over a page that was built with those folders (``write_html_report``). Its paths are
-relative to the results folder (``Paths``), and the command it shows writes it again and nothing else
-(``PageCommand``), so that a page made in a temporary folder can be committed.
+confusion matrix of the test predictions, the throughput per batch size, the machine stamp, the wandb run and the
+videos each seed skipped. A sweep writes it at its end; a results folder without ``runs/`` (a copy from git) gets
+the page without the per-model detail, and says so, but never over a page that was built with those folders
+(``write_html_report``). Its paths are relative to the results folder (``Paths``), and the command it shows writes
+it again and nothing else (``PageCommand``), so that a page made in a temporary folder can be committed.
 
 Why SVG by matplotlib, not a JavaScript charting library: matplotlib is already the project's, its SVG needs no
 script to draw, and a page of 20 models stays near a megabyte; Plotly inlined adds 3.5 MB to every page, Vega-Lite
@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from ..data.skipped import SKIPPED_FILE, read_skipped
 from ..files import display_name, write_atomic
 from ..results.folder import (
     DETAILS_FILE,
@@ -53,6 +54,7 @@ HERE = Path(__file__).parent
 LOSS_CURVES = (("train/loss", "train loss"), ("val/loss", "validation loss"))
 ACCURACY_CURVES = (("train/clip_top1", "train clip top-1"), ("val/video_top1", "validation video top-1"))
 CONFUSION_LABELS_UP_TO = 60  # classes named on the confusion matrix's axes up to this many
+SKIPPED_SHOWN = 100  # a seed's skipped videos listed up to this many (the rest: its skipped_videos.txt)
 
 
 @dataclass
@@ -79,6 +81,7 @@ class Seed:
         except OSError as err:
             self.unreadable.append((path, err.strerror or str(err)))
         return None
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (video, why) of its skipped_videos.txt
 
 
 @dataclass
@@ -196,6 +199,7 @@ def load_seed(results: ResultsFolder, row: dict[str, Any]) -> Seed:
     seed.details = seed.read(seed.folder / DETAILS_FILE, _details)
     seed.predictions = seed.read(seed.folder / PREDICTIONS_FILE, _predictions)
     seed.log = seed.read(_csv_log(seed.folder), _csv_rows)
+    seed.skipped = read_skipped(seed.folder / SKIPPED_FILE)
     return seed
 
 
@@ -354,6 +358,19 @@ def machine_stamp(seeds: list[Seed]) -> dict[str, Any]:
             "dataset_fingerprint": row.get("dataset_fingerprint")}
 
 
+def skipped_videos(seeds: list[Seed], paths: Paths) -> list[dict[str, Any]]:
+    """The seeds that skipped videos: how many (the row's count; the list's length for a row that has none), the
+    first ``SKIPPED_SHOWN`` of their list (empty where the entry's folder is not here) and where the whole is."""
+    shown = []
+    for seed in seeds:
+        count = seed.row.get("skipped_videos") or len(seed.skipped)
+        if count:
+            shown.append({"seed": seed.row.get("seed"), "count": count, "file": paths(seed.folder / SKIPPED_FILE),
+                          "videos": [(paths(video), why) for video, why in seed.skipped[:SKIPPED_SHOWN]],
+                          "more": max(0, len(seed.skipped) - SKIPPED_SHOWN)})
+    return shown
+
+
 def entry_config(seed: Seed, paths: Paths) -> str | None:
     """The entry's resolved config as YAML."""
     config = (seed.details or {}).get("resolved_config")
@@ -376,6 +393,7 @@ def section_view(section: Section, paths: Paths) -> dict[str, Any]:
         "folders_missing": [paths(s.folder) for s in seeds if not s.folder.is_dir()],
         "unreadable": [(paths(file), why) for s in seeds for file, why in s.unreadable],
         "errors": [(s.row.get("seed"), s.row.get("error")) for s in seeds if s.row.get("status") == "failed"],
+        "skipped": skipped_videos(seeds, paths),
         "config": entry_config(config_seed, paths) if config_seed else None,
         "layers": layer_table(first.details if first else None),
         "curves": curves and svg(curves),

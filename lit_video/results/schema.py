@@ -213,6 +213,9 @@ FIELDS: tuple[Field, ...] = (
           seeds="mean", timed=True, kind=FRACTION),
     Field("train_time_s", "seconds of the fit", "train s", "s", decimals(0), seeds="mean", timed=True, kind=AMOUNT),
     Field("train_threads", "torch threads during the fit", kind=COUNT),
+    Field("skipped_videos", "unreadable videos (and annotation rows) the fit skipped, listed with why in the "
+          "entry's skipped_videos.txt (none: not counted, a row of a profile-only entry or from before it was)",
+          "skipped videos", format=decimals(0), kind=COUNT),
     # Where and with what it was measured.
     Field("device", "the device and, for a CPU, its threads", kind=TEXT),
     Field("dtype", "the compute dtype", kind=TEXT),

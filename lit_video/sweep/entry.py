@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import pickle
-import signal
 import sys
 import time
 import traceback
@@ -25,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..files import write_atomic
-from ..machine import accelerator_device, device_name, git_sha, versions
+from ..machine import accelerator_device, device_name, die_with_parent, git_sha, versions
 from ..models import model_info
 from ..results.folder import DETAILS_FILE, PREDICTIONS_FILE
 from ..results.schema import make_row, metric_fields
@@ -63,8 +61,9 @@ def precision_dtype(precision: Any) -> str:
 
 
 def entry_config(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[str, Any]:
-    """The entry's CLI config, with its folder and loggers: a CSV log in ``entry_dir`` and, unless wandb is off,
-    a wandb run in the sweep's ``wandb/`` folder."""
+    """The entry's CLI config, with its folder and loggers: a CSV log and the list of the videos it skips
+    (``skipped_videos.txt``) in ``entry_dir`` and, unless wandb is off, a wandb run in the sweep's ``wandb/``
+    folder."""
     loggers = [{"class_path": "lightning.pytorch.loggers.CSVLogger",
                 "init_args": {"save_dir": str(entry_dir), "name": "logs"}}]
     if wandb_mode:
@@ -72,7 +71,10 @@ def entry_config(entry: Entry, entry_dir: Path, wandb_mode: str | None) -> dict[
     # No progress bar (unless the config asks for one): the sweep shows its own progress, the entry's output is a log.
     trainer = {"enable_progress_bar": False, **entry.config["trainer"], "default_root_dir": str(entry_dir),
                "logger": loggers}
-    return {**entry.config, "task": entry.task, "trainer": trainer}
+    # The data's log folder named: the videos are read before the fit gives the data its trainer's, and without
+    # either the list would go to the working directory, each entry's over the last's.
+    data = {**entry.config["data"], "log_dir": str(entry_dir)}
+    return {**entry.config, "task": entry.task, "data": data, "trainer": trainer}
 
 
 def profile_options(entry: Entry, device: Any) -> Any:
@@ -155,8 +157,8 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, cost: Cost 
     wandb_run = None
     for logger in run.trainer.loggers:
         if isinstance(logger, WandbLogger):
+            wandb_run = tracking.record_run(logger.experiment, entry_dir)  # first: the run has started
             tracking.log_cost(logger.experiment, cost.report, cost.speed, cost.fields, data.eval_views)
-            wandb_run = tracking.run_location(logger.experiment, entry_dir.parents[1])
     common = {"dataset_fingerprint": fingerprint,
               "group_classes": {group: len(classes) for group, classes in data.groups.items()} or None}
     # Where the entry's time goes (benchmarks/bench_sweep_time.py adds up a sweep's).
@@ -179,7 +181,7 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, cost: Cost 
     metrics = result["metrics"]
     row = base_row(entry, device, **common, **cost.fields, **metric_fields(metrics, entry.task),
                    memory_format=run.model.memory_format, train_time_s=result["train_time_s"],
-                   train_threads=train_threads, status="ok", error=None)
+                   train_threads=train_threads, skipped_videos=result["skipped"], status="ok", error=None)
     # What the row summarises, in full, beside the entry's logs.
     timings.update(fit_s=result["train_time_s"], test_s=result["test_time_s"])
     # The checkpoint (where the config keeps one): what `lit-video visualize` reads.
@@ -268,20 +270,10 @@ def _failure(err: Exception) -> dict[str, Any]:
     return outcome
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill this process when the sweep dies (a killed sweep must not leave entries running)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     spec = json.loads(Path(argv[0]).read_text())
-    _die_with_parent()
-    if spec.get("parent_pid") and os.getppid() != spec["parent_pid"]:
-        return 1  # the sweep is already gone
+    die_with_parent(spec["parent_pid"])  # a killed sweep leaves no entry running
     entries, dirs = [Entry.from_dict(e) for e in spec["entries"]], [Path(d) for d in spec["entry_dirs"]]
     phase = spec.get("phase")  # a parallel sweep's profile or training phase; None: both, here
     if phase == "profile":

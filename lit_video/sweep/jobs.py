@@ -21,6 +21,7 @@ from rich.console import Console
 
 from ..files import write_atomic
 from ..results.schema import row_problems
+from . import tracking
 from .config import Entry
 from .entry import COST_FILE, PROFILE_FILE, PROFILE_SPEC_FILE, RESULT_FILE, SPEC_FILE, base_row
 
@@ -103,6 +104,7 @@ def run_child(job: list[Entry], runs_dir: Path, wandb_mode: str | None, threads:
     dirs = [runs_dir / entry.entry_id for entry in job]
     for entry_dir in dirs:
         entry_dir.mkdir(parents=True, exist_ok=True)
+        _close_wandb_record(entry_dir)  # the run a process killed before left (the sweep was: this is a resume)
         (entry_dir / RESULT_FILE).unlink(missing_ok=True)
     spec = {"entries": [e.to_dict() for e in job], "entry_dirs": [str(d) for d in dirs], "wandb": wandb_mode,
             "phase": "train" if profiled else None, "threads": threads}
@@ -111,12 +113,22 @@ def run_child(job: list[Entry], runs_dir: Path, wandb_mode: str | None, threads:
                         f"timeout_s in the sweep config: {job[0].timeout_s:g} s an entry")
     outcomes = []
     for entry_dir in dirs:
+        _close_wandb_record(entry_dir)
         if (result := _result(entry_dir)) is None:
             outcomes.append(Outcome("failed", error=died or "entry process ended without a result"))
             continue
         outcomes.append(Outcome("ok", row=result["row"]) if result["status"] == "ok" else
                         Outcome("failed", error=result["error"], oom=result.get("oom", False)))
     return outcomes
+
+
+def _close_wandb_record(entry_dir: Path) -> None:
+    """An entry's record of its wandb run (``tracking.record_run``) done with: the run set aside where the entry
+    did not finish (no result: its process was killed, or the sweep was), then the record removed, so that it
+    names the entry's next run only."""
+    if not (entry_dir / RESULT_FILE).exists():
+        tracking.set_aside(entry_dir)
+    (entry_dir / tracking.RUN_FILE).unlink(missing_ok=True)
 
 
 def _result(entry_dir: Path) -> dict[str, Any] | None:

@@ -1,7 +1,8 @@
 """wandb for sweeps: one run per entry (group = sweep, name = model variant) and one leaderboard run per sweep.
 
 Offline by default: runs are written under ``<out>/<sweep>/wandb/`` and uploaded later with ``wandb sync``.
-The results files never depend on wandb.
+The run of an entry whose process was killed is set aside (``wandb/unfinished/``), so that a half run is not
+uploaded as if it were whole. The results files never depend on wandb.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from .config import Entry
 PROJECT = "lit-video"
 LAYER_COLUMNS = ["name", "type", "output_shape", "receptive_field", "gmacs", "params", "calls"]
 LOGGED_FILE = ".wandb-leaderboard"  # the digest of the last leaderboard logged
+RUN_FILE = "wandb_run.json"  # in an entry's folder from its run's start: which run it is (``set_aside``)
+UNFINISHED_DIR = "unfinished"  # under wandb/: the runs of entries killed before they finished
 
 
 def entry_logger(entry: Entry, mode: str, save_dir: Path) -> dict[str, Any]:
@@ -36,6 +39,30 @@ def run_location(run: Any, sweep_dir: Path) -> dict[str, Any]:
     ``wandb sync`` takes), its id and, online, its URL."""
     folder = Path(run.dir).parent  # run.dir is the run's files/ folder
     return {"dir": os.path.relpath(folder, sweep_dir), "id": run.id, "url": run.url}
+
+
+def record_run(run: Any, entry_dir: Path) -> dict[str, Any]:
+    """The entry's run's location (``run_location``), kept in ``entry_dir`` as soon as the run starts
+    (``RUN_FILE``): should the entry's process be killed, the sweep knows which run it left unfinished."""
+    location = run_location(run, entry_dir.parents[1])
+    write_atomic(entry_dir / RUN_FILE, json.dumps(location))
+    return location
+
+
+def set_aside(entry_dir: Path) -> Path | None:
+    """Move the run ``entry_dir`` records (``record_run``), one its entry did not finish, from ``wandb/`` to
+    ``wandb/unfinished/``, where neither ``wandb sync wandb/offline-run-*`` nor ``wandb sync wandb`` (which looks
+    one folder down) finds it: a half run is not uploaded as if it were whole. ``wandb sync`` given its folder
+    still uploads it. Returns where it went; None where there was no run."""
+    record = entry_dir / RUN_FILE
+    if not record.is_file():
+        return None
+    run = entry_dir.parents[1] / json.loads(record.read_text())["dir"]
+    if not run.is_dir():
+        return None
+    unfinished = run.parent / UNFINISHED_DIR
+    unfinished.mkdir(exist_ok=True)
+    return run.replace(unfinished / run.name)
 
 
 def log_cost(run: Any, report: Any, speed: dict[str, Any], cost: dict[str, Any], views: int) -> None:
