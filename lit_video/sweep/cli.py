@@ -58,8 +58,16 @@ def main(argv: list[str] | None = None) -> int:
     slurm.add_argument("--array-parallelism", type=int, dest="array_parallelism",
                        help="jobs of the array running at once")
     args = parser.parse_args(argv)
-    if args.shard and (args.launcher != "local" or args.merge):
+    if args.shard is not None and (args.launcher != "local" or args.merge):
         parser.error("--shard runs a share of the jobs here: it goes with neither --launcher nor --merge")
+    from ..results.lock import ResultsFolderBusy
+    from .merge import RowsDisagree
+    from .runner import Shard, merge_sweep, run_sweep
+
+    try:  # an empty --shard (an unset variable in a job script) is an error, not the whole sweep
+        shard = Shard.parse(args.shard) if args.shard is not None else None
+    except ValueError as err:
+        parser.error(str(err))
     try:
         sweep = load_sweep(args.config)
     except SweepConfigError as err:
@@ -67,13 +75,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if sweep.auto and args.launcher == "local" and not args.merge:  # what it chose on this machine
         print(sweep.auto)
-    from .merge import RowsDisagree
-    from .runner import ResultsFolderBusy, Shard, merge_sweep, run_sweep
-
-    try:
-        shard = Shard.parse(args.shard) if args.shard else None
-    except ValueError as err:
-        parser.error(str(err))
     if not args.no_wandb:
         os.environ.setdefault("WANDB_SILENT", "true")
     wandb_mode = None if args.no_wandb else args.wandb
