@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -277,6 +278,57 @@ def test_an_empty_or_malformed_shard_is_an_error(tiny_dataset, tmp_path, capsys)
         assert exited.value.code == 2
         assert f"--shard {bad!r}: give I/N with 1 <= I <= N" in capsys.readouterr().err
     assert not (tmp_path / "tiny").exists()
+
+
+@pytest.mark.integration
+def test_rows_of_other_data_stop_a_sweep_before_any_entry_then_can_be_set_aside(tiny_dataset, tmp_path, capsys):
+    """The folder holds a row measured on the data as it was (another fingerprint): the sweep exits 2 before any
+    entry starts, saying what changed and the ways out; ``--set-aside-old-rows`` moves that row and its entry's
+    folder into a dated folder of their own, and the folder is free again."""
+    from lit_video.results.folder import ResultsFolder, append_row
+    from lit_video.sweep.entry import base_row
+
+    raw = sweep_config(tiny_dataset, seeds=[0, 1], models=["lecture_late_fusion"])
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    first = parse_sweep(raw).entries[0]
+    folder = ResultsFolder(tmp_path / "out" / "tiny")
+    old = base_row(first, status="ok", video_top1=0.5, gmacs_per_video=1.0,
+                   dataset_fingerprint={"videos": 24, "hash": "aaaa"})
+    append_row(folder.results_file, old)
+    (folder.entry_dir(old)).mkdir(parents=True)
+    (folder.entry_dir(old) / "details.json").write_text("{}")
+    run = lambda *flags: cli.main([str(path), "--out", str(tmp_path / "out"), "--no-wandb", *flags])  # noqa: E731
+
+    assert run() == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "dataset 'data': 24 videos, hash aaaa in results.jsonl; 36 videos, hash " in err and " now" in err
+    assert "another --out" in err and "--set-aside-old-rows" in err
+    assert read_rows(folder.results_file) == [old] and sorted(p.name for p in folder.runs_dir.iterdir()) == [
+        folder.entry_dir(old).name]  # no entry started
+
+    assert run("--merge", "--set-aside-old-rows") == 1  # set aside, then merged: no entry is done now
+    (aside,) = folder.path.glob("set-aside-*")
+    assert read_rows(aside / "results.jsonl") == [old]
+    assert (ResultsFolder(aside).entry_dir(old) / "details.json").is_file()
+    assert read_rows(folder.results_file) == [] and not folder.entry_dir(old).exists()
+    assert f"set aside 1 row measured on other data (and 1 entry folder) in {aside}\n" in capsys.readouterr().out
+    assert run("--merge") == 1  # nothing of the other data is left to refuse
+
+
+def test_one_dataset_label_on_two_different_data_is_refused(tiny_dataset, tmp_path):
+    """Two items whose data share a label but not their videos would train, then fail to share a leaderboard."""
+    copy = tmp_path / "data"
+    shutil.copytree(tiny_dataset, copy)
+    train = copy / "annotations" / "train.csv"
+    train.write_text("".join(train.read_text().splitlines(keepends=True)[:-1]))  # one video fewer
+    raw = sweep_config(tiny_dataset, models=["lecture_late_fusion", {"name": "lecture_early_fusion",
+                                                                     "data": {"root": str(copy)}}])
+    with pytest.raises(SweepConfigError, match=r"models\[1\] \(lecture_early_fusion\): dataset 'data' here is 35 "
+                                               r"videos, hash \w+; models\[0\]'s is 36 videos, hash \w+: give one "
+                                               r"of them another data.name"):
+        parse_sweep(raw, "two.yaml")
 
 
 @pytest.mark.integration

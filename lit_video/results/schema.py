@@ -37,6 +37,11 @@ def millions(value: Any) -> str:
     return "" if value is None else f"{value / 1e6:.2f}"
 
 
+def videos_and_hash(value: Any) -> str:
+    """A dataset fingerprint as people read it: ``36 videos, hash 57c557b39fdd``."""
+    return "" if value is None else f"{value['videos']} videos, hash {value['hash']}"
+
+
 @dataclass(frozen=True)
 class Field:
     """One results field.
@@ -86,7 +91,8 @@ FIELDS: tuple[Field, ...] = (
           seeds="key", default_view=True),
     Field("family", "the model's family (lit-video models)", "family"),
     Field("dataset", "the dataset's label", "dataset", seeds="key"),
-    Field("dataset_fingerprint", "videos and hash of the dataset's classes, splits and labels"),
+    Field("dataset_fingerprint", "videos and hash of the dataset's classes, splits and labels",
+          format=videos_and_hash),
     Field("frames", "frames per clip", "frames", seeds="key"),
     Field("size", "clip height = width", "size", "px", seeds="key"),
     Field("fps", "frames per second the clips are sampled at", "fps", seeds="key"),

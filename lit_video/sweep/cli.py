@@ -40,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
                              "(needs a login)")
     parser.add_argument("--no-wandb", action="store_true",
                         help="no wandb runs (the results files never need it)")
+    parser.add_argument("--set-aside-old-rows", action="store_true",
+                        help="first move the rows measured on other data than the config's now (the data changed "
+                             "since), and their entries' folders, into OUT/<name>/set-aside-<date>/; with the whole "
+                             "sweep or --merge, not a shard")
     where = parser.add_argument_group("across machines")
     where.add_argument("--launcher", choices=("local", "slurm", "submitit-local"), default="local",
                        help="local (default): run the jobs here; slurm: one SLURM job per model's seeds, with "
@@ -60,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.shard is not None and (args.launcher != "local" or args.merge):
         parser.error("--shard runs a share of the jobs here: it goes with neither --launcher nor --merge")
+    if args.shard is not None and args.set_aside_old_rows:
+        parser.error("--set-aside-old-rows rewrites every shard's rows: run it with the whole sweep or --merge, "
+                     "not --shard")
     from ..results.lock import ResultsFolderBusy
     from .merge import RowsDisagree
     from .runner import Shard, merge_sweep, run_sweep
@@ -80,12 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     wandb_mode = None if args.no_wandb else args.wandb
     try:
         if args.merge:
-            status = merge_sweep(sweep, args.out, wandb_mode)
+            status = merge_sweep(sweep, args.out, wandb_mode, set_aside=args.set_aside_old_rows)
         else:
             cluster = sweep.cluster.overridden(**{k: getattr(args, k) for k in (
                 "partition", "gpus_per_node", "cpus_per_task", "mem_gb", "timeout_min", "array_parallelism")})
             status = run_sweep(sweep, args.out, resume=args.resume, wandb_mode=wandb_mode, shard=shard,
-                               launcher=args.launcher, cluster=cluster)
+                               launcher=args.launcher, cluster=cluster, set_aside=args.set_aside_old_rows)
     except (ResultsFolderBusy, RowsDisagree) as err:
         print(f"lit-video sweep: {err}", file=sys.stderr)
         return 2
