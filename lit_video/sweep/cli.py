@@ -3,7 +3,8 @@
 Writes ``<out>/<name>/results.jsonl`` (one row per entry), ``leaderboard.csv/.md/.json``, PNG plots and, through
 ``lit-video sweep``, the HTML report ``index.html``, and one wandb run per entry (offline by default: no account
 needed, ``wandb sync`` later). Exit status: 0 when every entry passed, 1 when any failed (the sweep still runs the
-others), 2 for a config that cannot run (or row files that cannot be merged).
+others), 2 for a config that cannot run, a results folder another writer has, or rows there measured on other
+data than the config's now (``--set-aside-old-rows`` moves them aside).
 
 Across machines: ``--launcher slurm`` submits each job (a model's seeds) to SLURM with submitit and merges the rows
 as jobs finish; ``--shard I/N`` runs every N-th job, for a scheduler of your own; ``--merge`` builds the
