@@ -434,12 +434,12 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
     return section.as_dict()
 
 
-def preflight(config: dict[str, Any], datamodules: dict[str, Any] | None = None) -> dict[str, Any]:
+def preflight(config: dict[str, Any], datamodules: dict[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
     """Check everything a run of ``config`` can check without training, and fail with ConfigError if it cannot
     train: the config (``resolve_config``), the data (annotations read, every split present, the fingerprint
     computed) and the model with its training options (built on the meta device: no weights, no memory; its
     builder checks its arguments against the clip). ``datamodules`` caches DataModules across calls (a sweep's
-    entries share their data). Returns the resolved config."""
+    entries share their data). Returns the resolved config and the DataModule."""
     import torch
 
     resolved = resolve_config(config)
@@ -461,7 +461,7 @@ def preflight(config: dict[str, Any], datamodules: dict[str, Any] | None = None)
                         frames=data.frames, size=data.size, groups=data.groups)
     except Exception as err:
         raise ConfigError(f"model: {err}") from err
-    return resolved
+    return resolved, data
 
 
 def build_run(config: dict[str, Any]) -> VideoCLI:

@@ -120,3 +120,37 @@ def test_a_drop_within_the_noise_over_seeds_is_no_regression(tmp_path, capsys):
     append_row(tmp_path / "e.jsonl", row("c3d", 0.628))
     assert compare.main([str(tmp_path / "d.jsonl"), str(tmp_path / "e.jsonl"), "--fail-on-regression"]) == 1
     assert "(-1.2 points; one seed: judged against --threshold alone)" in printed()
+
+
+def test_lines_measured_on_different_data_are_not_compared(tmp_path, capsys):
+    """One dataset label, other videos (32, then 5000): B's figures are not judged against A's, the notes say why,
+    and with no line compared at all the command exits 2 saying so, whatever the figures."""
+    a, b, c = (tmp_path / f"{name}.jsonl" for name in "abc")
+    for model, (top_a, top_b) in {"c3d": (0.8, 0.3), "lrcn": (0.6, 0.2)}.items():
+        append_row(a, row(model, top_a, dataset_fingerprint={"videos": 32, "hash": "ab12"}))
+        append_row(b, row(model, top_b, dataset_fingerprint={"videos": 5000, "hash": "cd34"}))
+    append_row(c, row("c3d", 0.8, dataset_fingerprint={"videos": 32, "hash": "ab12"}))
+    append_row(c, row("lrcn", 0.6, dataset_fingerprint={"videos": 5000, "hash": "cd34"}))
+    assert compare.main([str(a), str(b)]) == 2
+    printed = capsys.readouterr()
+    out = " ".join(printed.out.split())
+    assert "REGRESSED" not in out and "-50.0" not in out  # no change shown: there is none to measure
+    assert ("every line (2): measured on different data (A: 32 videos, hash ab12; B: 5000 videos, hash cd34): "
+            "not compared") in out
+    assert printed.err == ("lit-video compare: nothing compared: every line A and B share was measured on different "
+                           "data (see the notes)\n")
+    assert compare.main([str(a), str(c), "--fail-on-regression"]) == 0  # c3d compared; lrcn's data differ
+    out = " ".join(capsys.readouterr().out.split())
+    assert "lrcn: measured on different data" in out
+    assert out.endswith("no regressions (beyond 1.0 points / 10% speed); 1 line measured on different data, not "
+                        "compared")
+
+
+def test_boards_without_a_common_line_say_what_sets_them_apart(tmp_path, capsys):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    append_row(a, row("c3d", 0.8))
+    append_row(b, {**row("c3d", 0.8), "size": 64})
+    assert compare.main([str(a), str(b), "--fail-on-regression"]) == 2
+    assert capsys.readouterr().err == ("lit-video compare: nothing compared: no line of B matches one of A (by "
+                                       "variant, dataset, frames, size, fps, eval_views); they differ in size (A: "
+                                       "32; B: 64)\n")

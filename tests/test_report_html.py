@@ -25,6 +25,7 @@ from lit_video import cli
 from lit_video.report import cli as report_cli
 from lit_video.results.folder import INDEX_FILE, ResultsFolder, write_rows
 from lit_video.results.leaderboard import write_leaderboards
+from lit_video.results.lock import LOCK_FILE
 
 pytestmark = pytest.mark.integration  # a real sweep, and headless Chromium
 
@@ -168,7 +169,7 @@ def test_the_pages_paths_are_its_folders_and_its_command_writes_only_the_page(fi
     before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()}
     assert cli.main(shlex.split(command)[1:]) == 0
     changed = [p for p in tmp_path.rglob("*") if p.is_file() and before.get(p) != p.stat().st_mtime_ns]
-    assert changed == [copy / INDEX_FILE]
+    assert sorted(changed) == [copy / LOCK_FILE, copy / INDEX_FILE]  # and the lock it held (git-ignored): who held it
 
 
 def test_a_sweep_rerun_where_git_put_its_results_keeps_them(finished_sweep, finished_sweep_config, tmp_path,
@@ -452,3 +453,17 @@ def test_a_label_with_markup_is_text_on_the_page_and_fetches_nothing(browser, tm
         assert tab.problems == []  # no request
     finally:
         tab.close()
+
+
+def test_the_page_is_not_written_into_a_folder_another_writer_holds(tmp_path, capsys):
+    """A sweep running there: the page would show its rows half written and race its own page; one line says who
+    holds the folder. A page written elsewhere only reads the folder."""
+    from lit_video.results.lock import results_lock
+
+    with results_lock(tmp_path, "lit-video sweep"):
+        assert report_cli.main(["html", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert err.startswith(f"lit-video report html: results folder {tmp_path} is in use by lit-video sweep (pid ")
+        assert report_cli.main(["html", str(tmp_path), "--out", str(tmp_path.parent / "page.html")]) == 2
+        assert "no leaderboard.json in" in capsys.readouterr().err  # it got as far as reading

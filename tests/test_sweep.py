@@ -232,30 +232,126 @@ def test_an_entry_builds_its_data_and_model_once_and_profiles_the_model_it_train
 
 
 @pytest.mark.integration
-def test_one_writer_per_results_folder(tiny_dataset, tmp_path, capsys):
-    """A second sweep on a folder a running sweep holds exits 2 naming the holder; SIGKILL frees the folder."""
-    from lit_video.sweep.runner import LOCK_FILE, results_lock
+def test_a_running_shard_keeps_every_writer_but_its_fellow_shards_out(tiny_dataset, tmp_path, capsys):
+    """While a shard runs, a whole sweep, a merge and a report of the folder exit 2 naming the shard, and another
+    shard may share the folder; SIGKILL frees it."""
+    from lit_video.report import cli as report_cli
+    from lit_video.results.lock import results_lock
 
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(sweep_config(tiny_dataset, models=["lecture_late_fusion"])))
-    out = tmp_path / "results"
-    lock = out / "tiny" / LOCK_FILE
+    out, folder = tmp_path / "results", tmp_path / "results" / "tiny"
     command = [sys.executable, "-m", "lit_video.sweep.cli", str(path), "--out", str(out), "--no-wandb"]
-    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shard = subprocess.Popen([*command, "--shard", "1/2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lock = folder / ".lock-shard-1-of-2"
     try:
         deadline = time.monotonic() + 120
-        while not (lock.is_file() and f"pid {first.pid}" in lock.read_text()):
-            assert first.poll() is None and time.monotonic() < deadline, "the first sweep never took the folder"
+        while not (lock.is_file() and f"pid {shard.pid}" in lock.read_text()):
+            assert shard.poll() is None and time.monotonic() < deadline, "the shard never took the folder"
             time.sleep(0.1)
-        assert cli.main([str(path), "--out", str(out), "--no-wandb"]) == 2
-        err = capsys.readouterr().err
-        assert "is in use by lit-video sweep" in err and f"pid {first.pid}" in err
-        assert not (out / "tiny" / "results.jsonl").exists() or len(read_rows(out / "tiny" / "results.jsonl")) <= 1
+        for writer in (lambda: cli.main([str(path), "--out", str(out), "--no-wandb"]),
+                       lambda: cli.main([str(path), "--out", str(out), "--no-wandb", "--merge"]),
+                       lambda: report_cli.main(["html", str(folder)])):
+            assert writer() == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and "is in use by lit-video sweep --shard 1/2" in err
+            assert f"pid {shard.pid}" in err
+        assert not (folder / "results.jsonl").exists()
+        with results_lock(folder, "lit-video sweep --shard 2/2", shard="shard-2-of-2"):  # shards share it
+            pass
     finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait()
-    with results_lock(out / "tiny"):  # the kernel dropped the dead sweep's lock
-        assert f"pid {os.getpid()}" in lock.read_text()
+        shard.send_signal(signal.SIGKILL)
+        shard.wait()
+    with results_lock(folder, "lit-video sweep"):  # the kernel dropped the dead shard's locks
+        assert f"pid {os.getpid()}" in (folder / ".lock").read_text()
+
+
+def test_a_writer_that_has_the_folder_alone_shuts_out_every_other(tmp_path):
+    """A whole sweep (or a merge, or a report) and shards, as they take the folder: each lock a file handle of its
+    own, as in separate processes."""
+    from lit_video.results.lock import ResultsFolderBusy, results_lock
+
+    with results_lock(tmp_path, "lit-video sweep"):
+        for shard in (None, "shard-1-of-2"):
+            with pytest.raises(ResultsFolderBusy, match=rf"^results folder {re.escape(str(tmp_path))} is in use by "
+                                                        r"lit-video sweep \(pid \d+ on .*; wait for it to finish or "
+                                                        "give another --out$"):
+                with results_lock(tmp_path, "lit-video sweep --merge", shard=shard):
+                    pass
+    with results_lock(tmp_path, "lit-video sweep --shard 1/2", shard="shard-1-of-2"), \
+            results_lock(tmp_path, "lit-video sweep --shard 2/2", shard="shard-2-of-2"):
+        with pytest.raises(ResultsFolderBusy, match=r"in use by lit-video sweep --shard 1/2 \(pid .*\); "
+                                                    r"lit-video sweep --shard 2/2 \(pid "):
+            with results_lock(tmp_path, "lit-video report html"):
+                pass
+        with pytest.raises(ResultsFolderBusy, match=r"in use by lit-video sweep --shard 1/2 \(pid"):
+            with results_lock(tmp_path, "lit-video sweep --shard 1/2", shard="shard-1-of-2"):  # started twice
+                pass
+    with results_lock(tmp_path, "lit-video report html"):  # every lock released
+        pass
+
+
+def test_an_empty_or_malformed_shard_is_an_error(tiny_dataset, tmp_path, capsys):
+    """``--shard "$SHARD"`` with SHARD unset runs nothing (it used to run the whole sweep)."""
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(sweep_config(tiny_dataset, models=["lecture_late_fusion"])))
+    for bad in ("", "1/2/3"):
+        with pytest.raises(SystemExit) as exited:
+            cli.main([str(path), "--out", str(tmp_path), "--no-wandb", "--shard", bad])
+        assert exited.value.code == 2
+        assert f"--shard {bad!r}: give I/N with 1 <= I <= N" in capsys.readouterr().err
+    assert not (tmp_path / "tiny").exists()
+
+
+@pytest.mark.integration
+def test_rows_of_other_data_stop_a_sweep_before_any_entry_then_can_be_set_aside(tiny_dataset, tmp_path, capsys):
+    """The folder holds a row measured on the data as it was (another fingerprint): the sweep exits 2 before any
+    entry starts, saying what changed and the ways out; ``--set-aside-old-rows`` moves that row and its entry's
+    folder into a dated folder of their own, and the folder is free again."""
+    from lit_video.results.folder import ResultsFolder, append_row
+    from lit_video.sweep.entry import base_row
+
+    raw = sweep_config(tiny_dataset, seeds=[0, 1], models=["lecture_late_fusion"])
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    first = parse_sweep(raw).entries[0]
+    folder = ResultsFolder(tmp_path / "out" / "tiny")
+    old = base_row(first, status="ok", video_top1=0.5, gmacs_per_video=1.0,
+                   dataset_fingerprint={"videos": 24, "hash": "aaaa"})
+    append_row(folder.results_file, old)
+    (folder.entry_dir(old)).mkdir(parents=True)
+    (folder.entry_dir(old) / "details.json").write_text("{}")
+    run = lambda *flags: cli.main([str(path), "--out", str(tmp_path / "out"), "--no-wandb", *flags])  # noqa: E731
+
+    assert run() == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "dataset 'data': 24 videos, hash aaaa in results.jsonl; 36 videos, hash " in err and " now" in err
+    assert "another --out" in err and "--set-aside-old-rows" in err
+    assert read_rows(folder.results_file) == [old] and sorted(p.name for p in folder.runs_dir.iterdir()) == [
+        folder.entry_dir(old).name]  # no entry started
+
+    assert run("--merge", "--set-aside-old-rows") == 1  # set aside, then merged: no entry is done now
+    (aside,) = folder.path.glob("set-aside-*")
+    assert read_rows(aside / "results.jsonl") == [old]
+    assert (ResultsFolder(aside).entry_dir(old) / "details.json").is_file()
+    assert read_rows(folder.results_file) == [] and not folder.entry_dir(old).exists()
+    assert f"set aside 1 row measured on other data (and 1 entry folder) in {aside}\n" in capsys.readouterr().out
+    assert run("--merge") == 1  # nothing of the other data is left to refuse
+
+
+def test_one_dataset_label_on_two_different_data_is_refused(tiny_dataset, tmp_path):
+    """Two items whose data share a label but not their videos would train, then fail to share a leaderboard."""
+    copy = tmp_path / "data"
+    shutil.copytree(tiny_dataset, copy)
+    train = copy / "annotations" / "train.csv"
+    train.write_text("".join(train.read_text().splitlines(keepends=True)[:-1]))  # one video fewer
+    raw = sweep_config(tiny_dataset, models=["lecture_late_fusion", {"name": "lecture_early_fusion",
+                                                                     "data": {"root": str(copy)}}])
+    with pytest.raises(SweepConfigError, match=r"models\[1\] \(lecture_early_fusion\): dataset 'data' here is 35 "
+                                               r"videos, hash \w+; models\[0\]'s is 36 videos, hash \w+: give one "
+                                               r"of them another data.name"):
+        parse_sweep(raw, "two.yaml")
 
 
 @pytest.mark.integration
@@ -481,13 +577,13 @@ def test_parallel_auto_takes_a_job_per_core_and_no_more_than_the_models(tiny_dat
 
 def test_parallel_auto_on_one_core_runs_one_job_and_says_so(tiny_dataset, tmp_path, one_core, capsys):
     """What it chose is printed before the sweep starts (here the results folder is busy, so nothing runs)."""
-    from lit_video.sweep.runner import results_lock
+    from lit_video.results.lock import results_lock
 
     path = tmp_path / "auto.yaml"
     path.write_text(yaml.safe_dump(sweep_config(tiny_dataset, parallel="auto")))
     assert load_sweep(path).parallel == 1
     (tmp_path / "out" / "tiny").mkdir(parents=True)
-    with results_lock(tmp_path / "out" / "tiny"):
+    with results_lock(tmp_path / "out" / "tiny", "lit-video sweep"):
         assert cli.main([str(path), "--out", str(tmp_path / "out"), "--no-wandb"]) == 2
     printed = capsys.readouterr()
     assert printed.out == "parallel: auto -> 1 job at once, 1 thread each (1 core, 2 models to train)\n"

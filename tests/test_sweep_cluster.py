@@ -77,24 +77,27 @@ def test_merge_refuses_rows_measured_on_different_data_and_leaves_out_other_conf
     raw = sweep_config(tiny_dataset, seeds=[0, 1], models=["lecture_late_fusion"])  # two entries, one cheap model
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump(raw))
-    first, second = parse_sweep(raw).entries
+    sweep = parse_sweep(raw)
+    first, second = sweep.entries
+    here, elsewhere = sweep.fingerprints["data"], {"videos": 36, "hash": "bbbb"}  # another copy of the data
     out = tmp_path / "out" / "tiny"
     ok = lambda entry, fingerprint: base_row(entry, status="ok", video_top1=0.5, **COST,  # noqa: E731
-                                             dataset_fingerprint={"videos": 24, "hash": fingerprint})
-    append_row(out / ROWS_DIR / "shard-1-of-2.jsonl", ok(first, "aaaa"))
-    append_row(out / ROWS_DIR / "shard-2-of-2.jsonl", ok(second, "bbbb"))  # another copy of the data
+                                             dataset_fingerprint=fingerprint)
+    append_row(out / ROWS_DIR / "shard-1-of-2.jsonl", ok(first, here))
+    append_row(out / ROWS_DIR / "shard-2-of-2.jsonl", ok(second, elsewhere))
     other = parse_sweep({**raw, "seeds": [7]}).entries[0]
-    append_row(out / ROWS_DIR / "shard-2-of-2.jsonl", ok(other, "bbbb"))  # an entry this config does not have
-    with pytest.raises(RowsDisagree, match="shard-1-of-2.jsonl.*shard-2-of-2.jsonl"):
-        merge_rows(out, parse_sweep(raw))
+    append_row(out / ROWS_DIR / "shard-2-of-2.jsonl", ok(other, elsewhere))  # an entry this config does not have
+    with pytest.raises(RowsDisagree, match=rf"dataset 'data': 36 videos, hash bbbb in rows/shard-2-of-2.jsonl; 36 "
+                                           rf"videos, hash {here['hash']} in rows/shard-1-of-2.jsonl and now"):
+        merge_rows(out, sweep)
     assert not (out / RESULTS_FILE).exists()  # nothing written
     assert cli.main([str(config), "--out", str(tmp_path / "out"), "--merge", "--no-wandb"]) == 2
-    assert "different data" in capsys.readouterr().err
+    assert "measured on other data" in capsys.readouterr().err
 
-    append_row(out / ROWS_DIR / "shard-2-of-2.jsonl", ok(second, "aaaa"))  # rerun on the same data
+    append_row(out / ROWS_DIR / "shard-2-of-2.jsonl", ok(second, here))  # rerun on the same data
     (out / ROWS_DIR / "shard-2-of-2.jsonl").write_text(
         "".join(json.dumps(r) + "\n" for r in read_rows(out / ROWS_DIR / "shard-2-of-2.jsonl")[1:]))
-    report = merge_rows(out, parse_sweep(raw))
+    report = merge_rows(out, sweep)
     assert report.added == 2 and report.other_config == {"shard-2-of-2.jsonl": 1}
     assert {r["config_hash"] for r in read_rows(out / RESULTS_FILE)} == {first.config_hash, second.config_hash}
 

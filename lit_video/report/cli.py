@@ -53,11 +53,12 @@ def fidelity(args: argparse.Namespace) -> int:
 
 
 def html_report(args: argparse.Namespace) -> int:
+    from ..results.lock import ResultsFolderBusy
     from .html import write_html_report
 
     try:
         path = write_html_report(args.results, args.out)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, ResultsFolderBusy) as err:
         print(f"lit-video report html: {err}", file=sys.stderr)
         return 2
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): open it in a browser, no server needed")

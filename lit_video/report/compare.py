@@ -5,8 +5,11 @@ regresses when an accuracy drops by more than ``--threshold`` points and, where 
 beyond the noise (their 95 % intervals over seeds do not overlap; with one seed the output says the threshold
 alone judged it); when a speed figure gets worse by more than ``--speed-threshold`` (only when both ran on the
 same device: speeds of different machines do not compare); or when a model that passed in A failed or is
-missing in B. ``--fail-on-regression`` makes that exit 1, to guard CI. The table shows the key figures
-(``TABLE_METRICS``); below it, each flagged line's regressions say which figures and by how much.
+missing in B. ``--fail-on-regression`` makes that exit 1, to guard CI. Lines are compared only where both were
+measured on the same data (their ``dataset_fingerprint``, where both boards record it): a line of one dataset label
+measured on other data is noted, not judged, and where no line compares at all the command exits 2 saying why. The
+table shows the key figures (``TABLE_METRICS``); below it, each flagged line's regressions say which figures and by
+how much.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from rich.text import Text
 
 from ..results.folder import ResultsFolder, read_rows
 from ..results.leaderboard import leaderboard, line_key, within_noise
-from ..results.schema import DONE_STATUSES, FIELDS, HEADERS, KEY_FIELDS
+from ..results.schema import DONE_STATUSES, FIELD, FIELDS, HEADERS, KEY_FIELDS
 from ..terminal import console as terminal_console
 from ..terminal import fit
 
@@ -89,6 +92,7 @@ class Comparison:
     b: dict[str, Any] | None
     regressions: list[str]
     notes: list[str]
+    compared: bool  # both lines there, measured on the same data: B's figures judged against A's
 
 
 def _key(line: dict[str, Any]) -> tuple[str, ...]:
@@ -97,13 +101,16 @@ def _key(line: dict[str, Any]) -> tuple[str, ...]:
 
 def compare_boards(a: list[dict[str, Any]], b: list[dict[str, Any]], threshold: float = 1.0,
                    speed_threshold: float = 0.10) -> list[Comparison]:
-    """Match lines by (dataset, model variant, clip shape, eval views); ``threshold`` is in accuracy points
-    (%)."""
+    """Match lines by (dataset, model variant, clip shape, eval views) and compare those measured on the same data;
+    ``threshold`` is in accuracy points (%)."""
     lines_a, lines_b = {_key(x): x for x in a}, {_key(x): x for x in b}
     result = []
     for key in [*lines_a, *[k for k in lines_b if k not in lines_a]]:
         la, lb = lines_a.get(key), lines_b.get(key)
         regressions, notes = [], []
+        if la and lb and (data := other_data(la, lb)):  # one label, other videos: no figure of B means a change
+            result.append(Comparison(key, la, lb, [], [f"measured on different data ({data}): not compared"], False))
+            continue
         # A profile-only line has cost figures to compare and no accuracy.
         a_ok, b_ok = (x is not None and x.get("status") in DONE_STATUSES for x in (la, lb))
         if a_ok and lb is None:
@@ -139,8 +146,30 @@ def compare_boards(a: list[dict[str, Any]], b: list[dict[str, Any]], threshold: 
             for field in COST_FIGURES:
                 if la.get(field) != lb.get(field):
                     notes.append(f"{HEADERS[field]} changed (a different model or input)")
-        result.append(Comparison(key, la, lb, regressions, notes))
+        result.append(Comparison(key, la, lb, regressions, notes, la is not None and lb is not None))
     return result
+
+
+def other_data(la: dict[str, Any], lb: dict[str, Any]) -> str | None:
+    """``A: 32 videos, hash ...; B: 5000 videos, hash ...`` where the two lines were measured on different data;
+    None where on the same, or where a side does not say (a CSV leaderboard, a row older than fingerprints)."""
+    data_a, data_b = la.get("dataset_fingerprint"), lb.get("dataset_fingerprint")
+    if not data_a or not data_b or data_a == data_b:
+        return None
+    text = FIELD["dataset_fingerprint"].format
+    return f"A: {text(data_a)}; B: {text(data_b)}"
+
+
+def nothing_compared(rows: list[Comparison], a: list[dict[str, Any]], b: list[dict[str, Any]]) -> str:
+    """Why no line was compared: the lines A and B share were measured on different data, or they share none, and
+    then which key fields set the boards apart (a field whose values in A and in B have none in common)."""
+    if any(row.a and row.b for row in rows):
+        return "every line A and B share was measured on different data (see the notes)"
+    values = lambda board, field: {str(line.get(field)) for line in board}  # noqa: E731
+    apart = [f"{field} (A: {', '.join(sorted(values(a, field)))}; B: {', '.join(sorted(values(b, field)))})"
+             for field in KEY_FIELDS if values(a, field).isdisjoint(values(b, field))]
+    return (f"no line of B matches one of A (by {', '.join(KEY_FIELDS)})"
+            + (f"; they differ in {'; '.join(apart)}" if apart else ""))
 
 
 def _figure(value: float | None, percent: bool) -> str:
@@ -184,7 +213,8 @@ def table_lines(rows: list[Comparison], width: int) -> list[Text]:
         for field in TABLE_METRICS:
             percent, w = field in ACCURACY_METRICS, WIDTHS[field in ACCURACY_METRICS]
             va, vb = (None if line is None else line.get(field) for line in (row.a, row.b))
-            cells.append(f" {_figure(va, percent):>{w}} {_figure(vb, percent):>{w}} {_change(va, vb, percent):>{w}}")
+            change = _change(va, vb, percent) if row.compared else ""
+            cells.append(f" {_figure(va, percent):>{w}} {_figure(vb, percent):>{w}} {change:>{w}}")
         line = Text("".join(cells))
         if row.regressions:
             line.append(f" {FLAG}", style="bold red")
@@ -238,14 +268,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rows = compare_boards(board_a, board_b, args.threshold, args.speed_threshold)
     regressed = [r for r in rows if r.regressions]
+    elsewhere = sum(r.a is not None and r.b is not None and not r.compared for r in rows)  # on different data
     if args.json:
         lines = [{"model": (r.a or r.b).get("model"), **dict(zip(KEY_FIELDS, r.key, strict=True)), "a": r.a,
-                  "b": r.b, "regressions": r.regressions, "notes": r.notes} for r in rows]
+                  "b": r.b, "compared": r.compared, "regressions": r.regressions, "notes": r.notes} for r in rows]
         print(json.dumps(lines, indent=2, default=str))
     else:
         console = terminal_console()
         print_comparison(rows, args.a, args.b, console)
-        limits = f"beyond {args.threshold} points / {100 * args.speed_threshold:.0f}% speed"
-        console.print(f"\n{len(regressed)} of {len(rows)} lines regressed ({limits})" if regressed
-                      else f"\nno regressions ({limits})", highlight=False)
+        if any(r.compared for r in rows):
+            limits = f"beyond {args.threshold} points / {100 * args.speed_threshold:.0f}% speed"
+            summary = (f"{len(regressed)} of {len(rows)} lines regressed ({limits})" if regressed
+                       else f"no regressions ({limits})")
+            if elsewhere:
+                summary += f"; {elsewhere} line{'s' * (elsewhere != 1)} measured on different data, not compared"
+            console.print(f"\n{summary}", highlight=False)
+    if not any(r.compared for r in rows):  # "no regressions" would read as a pass
+        print(f"lit-video compare: nothing compared: {nothing_compared(rows, board_a, board_b)}", file=sys.stderr)
+        return 2
     return 1 if regressed and args.fail_on_regression else 0

@@ -20,6 +20,7 @@ with its runtime about 0.8 MB. Tooltips are SVG ``<title>`` elements, which brow
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -46,6 +47,7 @@ from ..results.folder import (
     read_json,
 )
 from ..results.leaderboard import board_task, cell_text, group_names, line_key, notes, pct_std, shown_columns
+from ..results.lock import results_lock
 from ..results.plots import Chart, leaderboard_charts, model_colours, svg
 from ..results.schema import ACCURACY_FIELDS, HEADERS, LINE_LABEL, task_of
 
@@ -507,15 +509,21 @@ def missing_folders(page: str) -> set[str]:
 
 def write_html_report(results_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write the report of ``results_dir`` to ``out`` (default ``results_dir/index.html``); returns the path. Raises
-    PageWouldLoseDetail, writing nothing, where the page there was built with entry folders this one lacks."""
-    path = Path(out) if out is not None else ResultsFolder(results_dir).index_file
-    page = render_page(results_dir, path)
-    if path.is_file() and (lost := missing_folders(page) - missing_folders(path.read_text())):
-        raise PageWouldLoseDetail(
-            f"{path} not overwritten: it was built with {len(lost)} entry folder(s) missing from "
-            f"{ResultsFolder(results_dir).runs_dir} (runs/ is not in git); give --out FILE, or delete the page to "
-            "rebuild it without them")
-    write_atomic(path, page)
+    PageWouldLoseDetail, writing nothing, where the page there was built with entry folders this one lacks, and
+    ResultsFolderBusy where the page goes into the folder while another writer has it."""
+    results = ResultsFolder(results_dir)
+    path = Path(out) if out is not None else results.index_file
+    # Into the folder, the page is one more writer: never beside a running sweep, whose rows and page are half
+    # written. Written elsewhere, it only reads the folder.
+    inside = results.path.is_dir() and path.resolve().is_relative_to(results.path.resolve())
+    with results_lock(results.path, "lit-video report html") if inside else contextlib.nullcontext():
+        page = render_page(results_dir, path)
+        if path.is_file() and (lost := missing_folders(page) - missing_folders(path.read_text())):
+            raise PageWouldLoseDetail(
+                f"{path} not overwritten: it was built with {len(lost)} entry folder(s) missing from "
+                f"{results.runs_dir} (runs/ is not in git); give --out FILE, or delete the page to rebuild it without "
+                "them")
+        write_atomic(path, page)
     return path
 
 

@@ -6,6 +6,7 @@
       leaderboard.json / .csv / .md    the rows combined over seeds, one line per model variant (``leaderboard``)
       *.png, index.html                the charts (``plots``) and the HTML report
       runs/<entry id>/                 each entry's logs, checkpoint, details.json and predictions.json
+      set-aside-<date>/                rows measured on data since changed, and their runs/ (sweep.merge)
 
 Rows are appended by rewriting the file atomically (``lit_video.files.write_atomic``), so a sweep killed at any moment
 leaves the file as it was or complete, never truncated. A row is checked against the schema (``schema.row_problems``)

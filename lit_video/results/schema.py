@@ -96,6 +96,11 @@ def millions(value: Any) -> str:
     return "" if value is None else f"{value / 1e6:.2f}"
 
 
+def videos_and_hash(value: Any) -> str:
+    """A dataset fingerprint as people read it: ``36 videos, hash 57c557b39fdd``."""
+    return "" if value is None else f"{value['videos']} videos, hash {value['hash']}"
+
+
 @dataclass(frozen=True)
 class Field:
     """One results field.
@@ -150,7 +155,7 @@ FIELDS: tuple[Field, ...] = (
     Field("family", "the model's family (lit-video models)", "family", kind=TEXT),
     Field("dataset", "the dataset's label", "dataset", seeds="key", kind=TEXT, needed_by=STATUSES),
     Field("dataset_fingerprint", "videos and hash of the dataset's classes, splits and labels",
-          kind=mapping(videos=COUNT, hash=TEXT)),
+          format=videos_and_hash, kind=mapping(videos=COUNT, hash=TEXT)),
     Field("frames", "frames per clip", "frames", seeds="key", kind=COUNT),
     Field("size", "clip height = width", "size", "px", seeds="key", kind=COUNT),
     Field("fps", "frames per second the clips are sampled at", "fps", seeds="key", kind=AMOUNT),

@@ -3,7 +3,8 @@
 Writes ``<out>/<name>/results.jsonl`` (one row per entry), ``leaderboard.csv/.md/.json``, PNG plots and, through
 ``lit-video sweep``, the HTML report ``index.html``, and one wandb run per entry (offline by default: no account
 needed, ``wandb sync`` later). Exit status: 0 when every entry passed, 1 when any failed (the sweep still runs the
-others), 2 for a config that cannot run (or row files that cannot be merged).
+others), 2 for a config that cannot run, a results folder another writer has, or rows there measured on other
+data than the config's now (``--set-aside-old-rows`` moves them aside).
 
 Across machines: ``--launcher slurm`` submits each job (a model's seeds) to SLURM with submitit and merges the rows
 as jobs finish; ``--shard I/N`` runs every N-th job, for a scheduler of your own; ``--merge`` builds the
@@ -40,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
                              "(needs a login)")
     parser.add_argument("--no-wandb", action="store_true",
                         help="no wandb runs (the results files never need it)")
+    parser.add_argument("--set-aside-old-rows", action="store_true",
+                        help="first move the rows measured on other data than the config's now (the data changed "
+                             "since), and their entries' folders, into OUT/<name>/set-aside-<date>/; with the whole "
+                             "sweep or --merge, not a shard")
     where = parser.add_argument_group("across machines")
     where.add_argument("--launcher", choices=("local", "slurm", "submitit-local"), default="local",
                        help="local (default): run the jobs here; slurm: one SLURM job per model's seeds, with "
@@ -58,8 +63,19 @@ def main(argv: list[str] | None = None) -> int:
     slurm.add_argument("--array-parallelism", type=int, dest="array_parallelism",
                        help="jobs of the array running at once")
     args = parser.parse_args(argv)
-    if args.shard and (args.launcher != "local" or args.merge):
+    if args.shard is not None and (args.launcher != "local" or args.merge):
         parser.error("--shard runs a share of the jobs here: it goes with neither --launcher nor --merge")
+    if args.shard is not None and args.set_aside_old_rows:
+        parser.error("--set-aside-old-rows rewrites every shard's rows: run it with the whole sweep or --merge, "
+                     "not --shard")
+    from ..results.lock import ResultsFolderBusy
+    from .merge import RowsDisagree
+    from .runner import Shard, merge_sweep, run_sweep
+
+    try:  # an empty --shard (an unset variable in a job script) is an error, not the whole sweep
+        shard = Shard.parse(args.shard) if args.shard is not None else None
+    except ValueError as err:
+        parser.error(str(err))
     try:
         sweep = load_sweep(args.config)
     except SweepConfigError as err:
@@ -67,24 +83,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if sweep.auto and args.launcher == "local" and not args.merge:  # what it chose on this machine
         print(sweep.auto)
-    from .merge import RowsDisagree
-    from .runner import ResultsFolderBusy, Shard, merge_sweep, run_sweep
-
-    try:
-        shard = Shard.parse(args.shard) if args.shard else None
-    except ValueError as err:
-        parser.error(str(err))
     if not args.no_wandb:
         os.environ.setdefault("WANDB_SILENT", "true")
     wandb_mode = None if args.no_wandb else args.wandb
     try:
         if args.merge:
-            status = merge_sweep(sweep, args.out, wandb_mode)
+            status = merge_sweep(sweep, args.out, wandb_mode, set_aside=args.set_aside_old_rows)
         else:
             cluster = sweep.cluster.overridden(**{k: getattr(args, k) for k in (
                 "partition", "gpus_per_node", "cpus_per_task", "mem_gb", "timeout_min", "array_parallelism")})
             status = run_sweep(sweep, args.out, resume=args.resume, wandb_mode=wandb_mode, shard=shard,
-                               launcher=args.launcher, cluster=cluster)
+                               launcher=args.launcher, cluster=cluster, set_aside=args.set_aside_old_rows)
     except (ResultsFolderBusy, RowsDisagree) as err:
         print(f"lit-video sweep: {err}", file=sys.stderr)
         return 2

@@ -29,7 +29,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from ..data import dataset_label, eval_views
 from ..machine import accelerator_device, default_precision, usable_cores
 from ..profiling import ThroughputOptions
 from ..results.folder import entry_id
+from ..results.schema import FIELD
 from ..tasks import DEFAULT_TASK, TASKS
 from ..train import ConfigError, preflight
 
@@ -157,6 +158,15 @@ class Sweep:
     parallel: int = 1
     cluster: ClusterOptions = ClusterOptions()  # the ``slurm`` section: what each job asks a cluster for
     auto: str | None = None  # ``parallel: auto``: what it chose and why, for the command to say
+    # Each dataset's ``dataset_fingerprint`` as its data is now (dataset label -> fingerprint): what the rows of a
+    # results folder must have been measured on to share its leaderboard (``merge.check_same_data``).
+    fingerprints: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def dataset_fingerprint(data: Any) -> dict[str, Any]:
+    """What a results row records of a DataModule's data (``dataset_fingerprint``): its number of videos and its
+    hash of the classes, splits and labels."""
+    return {"videos": len(data.info.videos()), "hash": data.fingerprint}
 
 
 def auto_parallel(entries: list[Entry]) -> tuple[int, str]:
@@ -268,6 +278,7 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
 
     entries: list[Entry] = []
     datamodules: dict[str, Any] = {}  # the entries' data, read once per distinct data section
+    fingerprints: dict[str, tuple[dict[str, Any], str]] = {}  # dataset label -> its fingerprint, the item first on it
     for i, (item, variant) in enumerate(zip(items, _variants(source, items), strict=True)):
         where = f"{source}: models[{i}] ({variant})"
         own_data = _mapping(f"{where}: data", item.get("data"))
@@ -282,7 +293,7 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
             # The CLI's own parser (a typo or a wrong type fails here as it does in `lit-video fit`), then all
             # that can fail without training: the data's annotations and fingerprint, the model on its clip.
             try:
-                resolved = preflight({**config, "task": task}, datamodules)
+                resolved, datamodule = preflight({**config, "task": task}, datamodules)
             except ConfigError as err:
                 raise SweepConfigError(f"{where}: {err}") from err
             data = resolved["data"]
@@ -293,6 +304,13 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
             if data["name"] is not None and not FOLDER_SAFE.fullmatch(data["name"]):
                 raise SweepConfigError(f"{where}: data.name {data['name']!r} must be folder-safe (letters, digits, "
                                        "_ . -, not starting with a dot): it names the entries' folders")
+            # One label, one data: rows of two under one label would train, then fail to share a leaderboard.
+            fingerprint = dataset_fingerprint(datamodule)
+            first, first_item = fingerprints.setdefault(label, (fingerprint, f"models[{i}]"))
+            if fingerprint != first:
+                text = FIELD["dataset_fingerprint"].format
+                raise SweepConfigError(f"{where}: dataset {label!r} here is {text(fingerprint)}; {first_item}'s is "
+                                       f"{text(first)}: give one of them another data.name")
             # A profile-only row measures cost, which no seed changes: one entry, at the first seed.
             for seed in seeds[:1] if profile_only else seeds:
                 entries.append(Entry(name, variant, label, seed, seeded(config, seed), eval_views(data["test_clips"],
@@ -309,15 +327,16 @@ def parse_sweep(raw: Any, source: str = "<config>") -> Sweep:
                     f"{source}: {entry.variant!r} and {seen[key].variant!r} on dataset {entry.dataset!r} with "
                     f"seed {entry.seed} are the same entry; the leaderboard could not tell them apart")
             seen[key] = entry
+    now = {label: fingerprint for label, (fingerprint, _) in fingerprints.items()}
     if parallel == "auto":
         parallel, auto = auto_parallel(entries)
-        return Sweep(name, entries, parallel, cluster, f"parallel: auto -> {auto}")
+        return Sweep(name, entries, parallel, cluster, f"parallel: auto -> {auto}", fingerprints=now)
     gpu = sorted({entry.variant for entry in entries if accelerator_device(entry.accelerator).type != "cpu"})
     if parallel > 1 and gpu:
         raise SweepConfigError(f"{source}: `parallel: {parallel}` trains models side by side on CPU cores; "
                                f"{', '.join(gpu)} run(s) on an accelerator, which trains one model at a time "
                                "(leave parallel out, or set trainer.accelerator: cpu)")
-    return Sweep(name, entries, parallel, cluster)
+    return Sweep(name, entries, parallel, cluster, fingerprints=now)
 
 
 def load_sweep(path: str | Path) -> Sweep:

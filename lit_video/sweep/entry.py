@@ -28,7 +28,7 @@ from ..models import model_info
 from ..results.folder import DETAILS_FILE, PREDICTIONS_FILE
 from ..results.schema import make_row, metric_fields
 from . import tracking
-from .config import Entry
+from .config import Entry, dataset_fingerprint
 
 SPEC_FILE, RESULT_FILE = "spec.json", "result.json"
 # A parallel sweep's profile phase (``profile_job``): its spec, its outcome and timings, and the cost it measured.
@@ -151,7 +151,7 @@ def run_entry(entry: Entry, entry_dir: Path, wandb_mode: str | None, cost: Cost 
     run = build_run(entry_config(entry, entry_dir, wandb_mode))
     timings = {"build_s": time.perf_counter() - started}
     data, device = run.datamodule, run.trainer.strategy.root_device
-    fingerprint = {"videos": len(data.info.videos()), "hash": data.fingerprint}  # before training: cheap, may fail
+    fingerprint = dataset_fingerprint(data)  # before training: cheap, may fail
     # Cost first (weights do not change it).
     timings["profile_s"] = 0.0 if cost else (cost := measure_cost(entry, run)).profile_s
     wandb_run = None

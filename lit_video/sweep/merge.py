@@ -2,21 +2,27 @@
 ``results.jsonl``, from which the leaderboard is built as for a sweep run in one place.
 
 A row joins only where it belongs to an entry of the sweep config as it is now (its config hash); rows of any other
-config are left out and counted, and a line the results schema refuses is left out and named (``read_rows``). Rows
-of one dataset must agree on its fingerprint: rows measured on different data (another copy of a dataset on another
-machine) are refused, and the merge writes nothing.
+config are left out and counted, and a line the results schema refuses is left out and named (``read_rows``). The
+rows of a leaderboard must have been measured on one data: every row of the sweep's entries, in any row file, on the
+data of its dataset as the config names it now. ``check_same_data`` holds that, in the sweep's pre-flight (before any
+entry starts) and in every merge; ``set_aside_old_rows`` moves the rows of other data out of the way.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ..results.folder import RESULTS_FILE, ResultsFolder, append_rows, read_rows
-from ..results.schema import DONE_STATUSES
+from ..results.folder import RESULTS_FILE, ResultsFolder, append_rows, read_rows, write_rows
+from ..results.schema import DONE_STATUSES, FIELD
 from .config import Sweep
+
+NOW = "now"  # where the data as the config names it now is, among the row files
+SET_ASIDE = "set-aside-"  # + the date: the folder of the rows of other data, when set aside
 
 
 class RowsDisagree(Exception):
@@ -29,48 +35,109 @@ class MergeReport:
     other_config: dict[str, int] = field(default_factory=dict)  # row file -> rows of entries not in this config
 
 
+def _data_of(row: dict[str, Any], hashes: set[str]) -> str | None:
+    """The data ``row`` was measured on, as text, where it is a row of one of the entries whose config hashes are
+    ``hashes`` and it measured some (a failed row may not have)."""
+    if row.get("dataset_fingerprint") and row.get("config_hash") in hashes:
+        return FIELD["dataset_fingerprint"].format(row["dataset_fingerprint"])
+    return None
+
+
+def check_same_data(out_dir: str | Path, sweep: Sweep) -> None:
+    """Raise RowsDisagree where rows of ``sweep``'s entries in ``out_dir``'s row files were measured on other data
+    than each other or than the sweep's data now (``Sweep.fingerprints``): the data changed since, or another
+    machine's copy of it differs. The message says which data is where, and the ways out."""
+    out_dir = Path(out_dir)
+    hashes = {entry.config_hash for entry in sweep.entries}
+    places: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))  # dataset -> data -> where
+    for dataset, fingerprint in sweep.fingerprints.items():
+        places[dataset][FIELD["dataset_fingerprint"].format(fingerprint)].add(NOW)
+    for path in ResultsFolder(out_dir).row_files():
+        for row in read_rows(path):
+            if data := _data_of(row, hashes):
+                places[row["dataset"]][data].add(str(path.relative_to(out_dir)))
+    conflicts = [f"dataset {dataset!r}: " + "; ".join(_where(data, found) for data, found in sorted(
+                 datas.items(), key=lambda item: (NOW in item[1], item[0])))
+                 for dataset, datas in places.items() if len(datas) > 1]
+    if conflicts:
+        raise RowsDisagree(f"rows in {out_dir} were measured on other data, so they cannot share a leaderboard (the "
+                           f"data changed, or another machine's copy differs): {' | '.join(conflicts)}. Give "
+                           "another --out, or add --set-aside-old-rows to move the rows of other data than now into "
+                           f"{out_dir / SET_ASIDE}<date>/")
+
+
+def _where(data: str, found: set[str]) -> str:
+    """``24 videos, hash 1a2b in results.jsonl, rows/shard-1-of-2.jsonl``, ``... in results.jsonl and now``."""
+    files = sorted(found - {NOW})
+    return f"{data} " + " and ".join([*([f"in {', '.join(files)}"] if files else []), *([NOW] if NOW in found else [])])
+
+
+def set_aside_old_rows(out_dir: str | Path, sweep: Sweep) -> str:
+    """Move the rows of ``sweep``'s entries measured on other data than the sweep's now (what ``check_same_data``
+    refuses), and their entries' folders, into ``set-aside-<date>/``: a results folder of its own, in the same
+    layout. Returns what it moved, in a line for the user."""
+    folder = ResultsFolder(out_dir)
+    aside = ResultsFolder(folder.path / f"{SET_ASIDE}{time.strftime('%Y%m%d-%H%M%S')}")
+    hashes = {entry.config_hash for entry in sweep.entries}
+    now = {dataset: FIELD["dataset_fingerprint"].format(fingerprint)
+           for dataset, fingerprint in sweep.fingerprints.items()}
+
+    def other_data(row: dict[str, Any]) -> bool:
+        data = _data_of(row, hashes)
+        return data is not None and data != now.get(row["dataset"], data)
+
+    rows = {path: read_rows(path) for path in folder.row_files()}
+    old = {path: [row for row in file_rows if other_data(row)] for path, file_rows in rows.items()}
+    moved = [row for file_rows in old.values() for row in file_rows]
+    if not moved:
+        return "nothing to set aside: every row was measured on the data as it is now"
+    for path, file_rows in old.items():  # copied first: a crash on the way leaves rows twice, never none
+        if file_rows:
+            into = aside.path / path.relative_to(folder.path)
+            into.parent.mkdir(parents=True, exist_ok=True)
+            write_rows(into, [*read_rows(into), *file_rows])
+    kept = {path: [row for row in file_rows if not other_data(row)] for path, file_rows in rows.items()}
+    still = {folder.entry_dir(row) for file_rows in kept.values() for row in file_rows}
+    folders = 0
+    for row in moved:
+        if (entry := folder.entry_dir(row)).is_dir() and entry not in still:
+            aside.runs_dir.mkdir(parents=True, exist_ok=True)
+            entry.rename(aside.entry_dir(row))
+            folders += 1
+    for path, file_rows in old.items():
+        if file_rows:
+            write_rows(path, kept[path])
+    plural = lambda n, what: f"{n} {what}{'s' * (n != 1)}"  # noqa: E731
+    return (f"set aside {plural(len(moved), 'row')} measured on other data (and {plural(folders, 'entry folder')}) "
+            f"in {aside}")
+
+
 def merge_rows(out_dir: str | Path, sweep: Sweep) -> MergeReport:
     """Bring the rows of ``out_dir/rows/*.jsonl`` that belong to ``sweep``'s entries into ``out_dir/results.jsonl``
     (each row once; where an entry has rows of several outcomes, a done row is placed last, so that it is the one
-    the leaderboard takes). Raises RowsDisagree, writing nothing, where the rows of one dataset name different
-    fingerprints."""
+    the leaderboard takes). Raises RowsDisagree, writing nothing, where rows were measured on other data
+    (``check_same_data``)."""
     out_dir = Path(out_dir)
+    check_same_data(out_dir, sweep)
     results, *others = ResultsFolder(out_dir).row_files()
     current = {entry.config_hash for entry in sweep.entries}
     merged = read_rows(results)
     seen = {json.dumps(row, sort_keys=True) for row in merged}
     report, new = MergeReport(), []
-    sources: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))  # dataset -> print -> files
-    for row in merged:
-        if row.get("config_hash") in current and row.get("dataset_fingerprint"):
-            sources[row["dataset"]][_fingerprint(row)].add(results.name)
     for path in others:
         for row in read_rows(path):
             if row.get("config_hash") not in current:
                 report.other_config[path.name] = report.other_config.get(path.name, 0) + 1
                 continue
-            if row.get("dataset_fingerprint"):
-                sources[row["dataset"]][_fingerprint(row)].add(f"{path.parent.name}/{path.name}")
             key = json.dumps(row, sort_keys=True)
             if key not in seen:
                 seen.add(key)
                 new.append(row)
-    conflicts = [f"dataset {dataset!r}: " + "; ".join(f"fingerprint {fingerprint} in {', '.join(sorted(files))}"
-                                                      for fingerprint, files in sorted(prints.items()))
-                 for dataset, prints in sources.items() if len(prints) > 1]
-    if conflicts:
-        raise RowsDisagree(f"rows in {out_dir} were measured on different data, so they cannot share a leaderboard "
-                           f"(is each machine's copy of the dataset the same?): {' | '.join(conflicts)}")
     if new:
         new.sort(key=lambda row: row.get("status") in DONE_STATUSES)  # stable: failed tries first, a done row last
         append_rows(results, new)
     report.added = len(new)
     return report
-
-
-def _fingerprint(row: dict) -> str:
-    """The row's dataset fingerprint as text (``{"videos": ..., "hash": ...}``)."""
-    return json.dumps(row["dataset_fingerprint"], sort_keys=True)
 
 
 def describe(report: MergeReport) -> str:

@@ -11,9 +11,6 @@ skips the entries whose config hash already has an ``ok`` row.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
-import socket
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -31,6 +28,7 @@ from ..files import remove_temporaries
 from ..machine import usable_cores
 from ..results.folder import ResultsFolder, append_row, latest_rows, read_rows
 from ..results.leaderboard import write_leaderboards
+from ..results.lock import results_lock
 from ..results.plots import write_plots
 from ..results.schema import DONE_STATUSES, percent
 from ..terminal import console as terminal_console
@@ -39,9 +37,7 @@ from . import tracking
 from .cluster import run_on_cluster
 from .config import Entry, Sweep
 from .jobs import Outcome, expected_fit, finished_rows, jobs, kill_running, profile_child, run_child, wall_times
-from .merge import describe, merge_rows
-
-LOCK_FILE = ".lock"
+from .merge import check_same_data, describe, merge_rows, set_aside_old_rows
 
 
 @dataclass(frozen=True)
@@ -54,6 +50,7 @@ class Shard:
 
     @classmethod
     def parse(cls, text: str) -> Shard:
+        """``I/N``; ValueError for anything else, an empty text included (an unset variable in a job script)."""
         index, _, count = text.partition("/")
         try:
             shard = cls(int(index), int(count))
@@ -191,60 +188,38 @@ def _killed_on_exit() -> Iterator[None]:
         raise
 
 
-class ResultsFolderBusy(Exception):
-    """Another sweep is writing to the same results folder."""
-
-
-@contextlib.contextmanager
-def results_lock(out_dir: Path, name: str = LOCK_FILE) -> Iterator[None]:
-    """One writer per results folder: an OS lock on ``<out_dir>/.lock``, held while the sweep runs (a shard locks
-    only its own rows, ``.lock-shard-I-of-N``, so that shards run side by side). The kernel drops it when the holder
-    exits in any way, SIGKILL included, so a dead sweep never leaves the folder locked. The file says who holds it.
-    (``flock``: a folder shared over NFS may not honour it.)"""
-    handle = open(out_dir / name, "a+")  # held open as long as the lock
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise ResultsFolderBusy(f"results folder {out_dir} ({name}) is in use by {holder}; wait for it to finish "
-                                "or give another --out") from None
-    try:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"lit-video sweep (pid {os.getpid()} on {socket.gethostname()}, "
-                     f"since {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
-        handle.flush()
-        yield
-    finally:
-        handle.close()
-
-
 def run_sweep(sweep: Sweep, out_root: str | Path, resume: bool = True, wandb_mode: str | None = "offline",
               console: Console | None = None, shard: Shard | None = None, launcher: str = "local",
-              cluster: Any = None) -> int:
+              cluster: Any = None, set_aside: bool = False) -> int:
     """Run every entry of ``sweep`` into ``out_root/<name>/``; returns 0, or 1 if any entry failed. Raises
-    ResultsFolderBusy, before touching anything, when another sweep writes to that folder, and merge.RowsDisagree
-    when the rows already there cannot share a leaderboard. Ctrl-C: says which rows are kept, then raises
-    KeyboardInterrupt (the command says how to resume).
+    results.lock.ResultsFolderBusy, before touching anything, when another writer has that folder, and
+    merge.RowsDisagree, before any entry starts, when the rows already there were measured on other data than the
+    sweep's now (``set_aside``: they are moved aside first, ``merge.set_aside_old_rows``; not in a shard, which
+    shares the folder). Ctrl-C: says which rows are kept, then raises KeyboardInterrupt (the command says how to
+    resume).
 
     ``shard``: only that shard's jobs, its rows in ``rows/`` (no tables: ``--merge`` builds them once every shard is
-    done). ``launcher``: ``local`` runs the jobs here; ``slurm`` (or ``submitit-local``, the same path on this
-    machine) submits each job with submitit (``cluster.ClusterOptions`` ``cluster``) and merges their rows as they
-    finish."""
+    done); shards share the folder with each other, never with a whole sweep or a merge. ``launcher``: ``local``
+    runs the jobs here; ``slurm`` (or ``submitit-local``, the same path on this machine) submits each job with
+    submitit (``cluster.ClusterOptions`` ``cluster``) and merges their rows as they finish."""
+    if set_aside and shard is not None:
+        raise ValueError("a shard shares the results folder with the other shards: it cannot set their rows aside")
     out_dir = Path(out_root) / sweep.name
     out_dir.mkdir(parents=True, exist_ok=True)
-    with results_lock(out_dir, LOCK_FILE if shard is None else f"{LOCK_FILE}-{shard.name}"):
+    writer = "lit-video sweep" + ("" if shard is None else f" --shard {shard.index}/{shard.count}")
+    with results_lock(out_dir, writer, None if shard is None else shard.name):
         return _run_sweep(sweep, out_dir, resume, wandb_mode, console or terminal_console(), shard, launcher,
-                          cluster)
+                          cluster, set_aside)
 
 
 def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None, console: Console,
-               shard: Shard | None, launcher: str, cluster: Any) -> int:
+               shard: Shard | None, launcher: str, cluster: Any, set_aside: bool) -> int:
     # Per-entry logs, checkpoints and wandb files stay out of git; the tables and plots are the record.
     ResultsFolder(out_dir).git_ignore("runs/", "wandb/", "cluster/", ".lock*", ".wandb-leaderboard")
     remove_temporaries(out_dir)
+    if set_aside:
+        console.print(set_aside_old_rows(out_dir, sweep), soft_wrap=True, highlight=False)
+    check_same_data(out_dir, sweep)  # the pre-flight of the rows: other data stops the sweep before any entry
     if shard is None and (report := merge_rows(out_dir, sweep)).added:  # a conflict stops the sweep here
         console.print(describe(report))
     folder = ResultsFolder(out_dir)
@@ -364,16 +339,20 @@ def _report(name: str, board: list[dict[str, Any]], plots: list[Path], out_dir: 
 
 
 def merge_sweep(sweep: Sweep, out_root: str | Path, wandb_mode: str | None = "offline",
-                console: Console | None = None) -> int:
+                console: Console | None = None, set_aside: bool = False) -> int:
     """``--merge``: bring every shard's and cluster job's rows into ``results.jsonl`` and write the leaderboard and
     plots, running nothing; 0 when every entry of the sweep has a done row, else 1 (the entries failed or not run
-    yet are listed). Raises merge.RowsDisagree, writing nothing, for rows measured on different data."""
+    yet are listed). Raises merge.RowsDisagree, writing nothing, for rows measured on other data than the sweep's
+    now (``set_aside``: moved aside first), and results.lock.ResultsFolderBusy while another writer has the
+    folder."""
     console = console or terminal_console()
     out_dir = Path(out_root) / sweep.name
     if not out_dir.is_dir():
         console.print(f"[red]no results folder {out_dir}: run the sweep (or its shards) first[/]")
         return 1
-    with results_lock(out_dir):
+    with results_lock(out_dir, "lit-video sweep --merge"):
+        if set_aside:
+            console.print(set_aside_old_rows(out_dir, sweep), soft_wrap=True, highlight=False)
         console.print(describe(merge_rows(out_dir, sweep)))
         board, plots = refresh_outputs(out_dir, sweep)
         rows = {row["config_hash"]: row for row in latest_rows(ResultsFolder(out_dir).rows(),
