@@ -316,7 +316,7 @@ def test_rows_of_other_data_stop_a_sweep_before_any_entry_then_can_be_set_aside(
     path.write_text(yaml.safe_dump(raw))
     first = parse_sweep(raw).entries[0]
     folder = ResultsFolder(tmp_path / "out" / "tiny")
-    old = base_row(first, status="ok", video_top1=0.5, gmacs_per_video=1.0,
+    old = base_row(first, status="ok", video_top1=0.5, params=1000, gmacs_per_clip=0.5, gmacs_per_video=1.0,
                    dataset_fingerprint={"videos": 24, "hash": "aaaa"})
     append_row(folder.results_file, old)
     (folder.entry_dir(old)).mkdir(parents=True)
