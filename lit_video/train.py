@@ -93,14 +93,20 @@ def default_loggers(save_dir: str) -> list[Any]:
     return [CSVLogger(save_dir, name="lit_video"), tracker]
 
 
-def complete_config(section: Namespace) -> None:
+def complete_config(section: Namespace, fitting: bool = True) -> None:
     """Resolve the clip and check the model's own arguments (in place), before anything is built.
 
     A data clip setting left out (``frames``, ``size``, ``fps``: None) takes the model's default clip, so
     ``--model.name c3d`` trains on C3D's 16 x 112 x 112 clips unless the data says otherwise; so do the
     modalities (``two_stream`` gets RGB and optical flow). The resolved clip is then the data's, and the model
-    receives it from the data (``VideoCLI``'s links): a clip the model does not take fails here.
+    receives it from the data (``VideoCLI``'s links): a clip the model does not take fails here. ``fitting``: the
+    run trains, so its length must be one the model's learning-rate schedule can spread over.
     """
+    trainer = section.get("trainer") or {}
+    if fitting and trainer.get("max_epochs") == -1 and trainer.get("max_steps") in (None, -1) \
+            and not section.get("optimizer"):  # LightningCLI's optimiser replaces the model's schedule
+        raise ConfigError("trainer.max_epochs -1 trains until stopped, but the model's warm-up and cosine decay "
+                          "need the run's length: give trainer.max_epochs or trainer.max_steps (or --optimizer)")
     name = section.model.name
     try:
         info = model_info(name)
@@ -214,7 +220,8 @@ class VideoCLI(LightningCLI):
             parser.link_arguments(f"data.{key}", f"model.{key}", apply_on="instantiate")
 
     def before_instantiate_classes(self) -> None:
-        complete_config(self.config[self.subcommand] if self.subcommand else self.config)
+        complete_config(self.config[self.subcommand] if self.subcommand else self.config,
+                        fitting=self.subcommand in (None, "fit"))  # None: build_run, which fits
 
     def instantiate_classes(self) -> None:
         if not self.instantiate:

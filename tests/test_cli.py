@@ -100,6 +100,8 @@ def test_fit_then_test_through_the_cli(tiny_dataset, tmp_path, monkeypatch):
     (["--model.model_args", '{"no_such_option": 1}'], "does not take no_such_option"),
     (["--model.lr", "-0.1"], "model.lr must be > 0 (got -0.1)"),
     (["--model.label_smoothing", "1.5"], "model.label_smoothing must be in [0, 1)"),
+    # Until stopped: the warm-up and cosine decay have no length to spread over.
+    (["--trainer.max_epochs", "-1"], "trainer.max_epochs -1 trains until stopped"),
 ])
 def test_bad_options_fail_before_training_with_a_message(tiny_dataset, tmp_path, monkeypatch, capsys, option,
                                                          message):
