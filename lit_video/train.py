@@ -28,11 +28,15 @@ from jsonargparse import ArgumentError, Namespace
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar, RichProgressBar
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
+from lightning.pytorch.utilities import rank_zero_info
 
 from . import terminal
+from .data import CLIP_SETTINGS
 from .machine import default_precision
 from .models import DATA_ARGUMENTS, builder_arguments, model_info
+from .models.layers.backbone import load_weights
 from .tasks import DEFAULT_TASK, get_task
+from .tasks.checkpoint import Checkpoint, init_arguments, read_checkpoint
 from .terminal import duration
 
 LOG_DIR = "logs"
@@ -47,6 +51,10 @@ TRAINER_DEFAULTS: dict[str, Any] = {
 
 # Checkpoint names Lightning resolves itself, rather than paths (Trainer.fit's ``ckpt_path``).
 LIGHTNING_CKPT_NAMES = ("best", "last", "hpc", "registry")
+# The model's settings that the data decides: linked into the model, so that they cannot disagree.
+DATA_LINKS = ("frames", "size", "num_classes", "multi_label", "groups")
+# What a subcommand does with a checkpoint, as its lines say.
+CKPT_VERBS = {"fit": "resuming", "validate": "validating", "test": "testing", "predict": "predicting with"}
 # Exit status of a run stopped with Ctrl-C (128 + SIGINT), as a shell reports it.
 INTERRUPTED = 130
 # The help's titles of the option groups LightningCLI adds for replacing the model's optimiser.
@@ -93,14 +101,20 @@ def default_loggers(save_dir: str) -> list[Any]:
     return [CSVLogger(save_dir, name="lit_video"), tracker]
 
 
-def complete_config(section: Namespace) -> None:
+def complete_config(section: Namespace, fitting: bool = True) -> None:
     """Resolve the clip and check the model's own arguments (in place), before anything is built.
 
     A data clip setting left out (``frames``, ``size``, ``fps``: None) takes the model's default clip, so
     ``--model.name c3d`` trains on C3D's 16 x 112 x 112 clips unless the data says otherwise; so do the
     modalities (``two_stream`` gets RGB and optical flow). The resolved clip is then the data's, and the model
-    receives it from the data (``VideoCLI``'s links): a clip the model does not take fails here.
+    receives it from the data (``VideoCLI``'s links): a clip the model does not take fails here. ``fitting``: the
+    run trains, so its length must be one the model's learning-rate schedule can spread over.
     """
+    trainer = section.get("trainer") or {}
+    if fitting and trainer.get("max_epochs") == -1 and trainer.get("max_steps") in (None, -1) \
+            and not section.get("optimizer"):  # LightningCLI's optimiser replaces the model's schedule
+        raise ConfigError("trainer.max_epochs -1 trains until stopped, but the model's warm-up and cosine decay "
+                          "need the run's length: give trainer.max_epochs or trainer.max_steps (or --optimizer)")
     name = section.model.name
     try:
         info = model_info(name)
@@ -190,13 +204,45 @@ class VideoCLI(LightningCLI):
 
     def parse_arguments(self, parser: Any, args: Any) -> None:
         """Parse, and fail with one line (ConfigError) where jsonargparse would print pages of usage, or where
-        Lightning would find out after the data, the model and the loggers are set up (a missing checkpoint)."""
+        Lightning would find out after the data, the model and the loggers are set up (a checkpoint that is missing
+        or is not one). A run from a checkpoint is parsed again over what the checkpoint was trained with: its
+        model, and its clip (``CLIP_SETTINGS``), unless the command line or a config says otherwise
+        (``complete_from_checkpoint``)."""
+        self._parse(parser, args)
+        subcommand = self.config.get("subcommand")
+        path = (self.config[subcommand] if subcommand else self.config).get("ckpt_path")
+        check_ckpt_path(path, subcommand)
+        self.checkpoint: Checkpoint | None = None
+        self.changes: dict[str, Any] = {}  # the clip settings given that differ from the checkpoint's
+        if not (subcommand and path and Path(path).is_file()):  # none, or one Lightning resolves (a name, a URL)
+            return
+        try:
+            self.checkpoint = read_checkpoint(path)
+        except (FileNotFoundError, ValueError) as err:
+            raise ConfigError(str(err)) from err
+        self._subcommand_parsers[subcommand].set_defaults(self.trained_defaults(self.checkpoint))
+        self._parse(parser, args)
+        self.changes = complete_from_checkpoint(self.config[subcommand], self.checkpoint)
+
+    def _parse(self, parser: Any, args: Any) -> None:
         try:
             super().parse_arguments(parser, args)
         except ArgumentError as err:
             raise ConfigError(one_line_error(str(err), self._command_parser(parser))) from err
-        subcommand = self.config.get("subcommand")
-        check_ckpt_path((self.config[subcommand] if subcommand else self.config).get("ckpt_path"))
+
+    def trained_defaults(self, checkpoint: Checkpoint) -> dict[str, Any]:
+        """The checkpoint's settings as the parser's defaults: its model's (but what the data decides, and
+        ``init_weights``, which the checkpoint's weights replace) and its clip's (but the resize, which follows the
+        size: ``complete_from_checkpoint``)."""
+        model = {f"model.{key}": value for key, value in init_arguments(self.task.module, checkpoint.model).items()
+                 if key not in (*DATA_LINKS, "init_weights")}
+        return {**model, **{f"data.{key}": value for key, value in checkpoint.clip().items()
+                            if key != "resize" and key in checkpoint.data}}
+
+    def _parse_ckpt_path(self) -> None:
+        """Nothing: Lightning's lays the checkpoint's model settings over the command line, dropping a
+        ``--model.name`` that differs without a word, and leaves the data at its defaults; ``parse_arguments`` takes
+        the checkpoint's model and clip where the command line leaves them out, and refuses another model."""
 
     def _command_parser(self, parser: Any) -> Any:
         """The parser of the subcommand on the command line (``fit``: its options), else ``parser``."""
@@ -210,20 +256,45 @@ class VideoCLI(LightningCLI):
         parser.set_defaults(TRAINER_DEFAULTS)
         # The data decides the clip shape and the label space; the model follows, so they cannot disagree. Linked
         # at instantiation: the DataModule's clip may come from the model's defaults (complete_config).
-        for key in ("frames", "size", "num_classes", "multi_label", "groups"):
+        for key in DATA_LINKS:
             parser.link_arguments(f"data.{key}", f"model.{key}", apply_on="instantiate")
 
     def before_instantiate_classes(self) -> None:
-        complete_config(self.config[self.subcommand] if self.subcommand else self.config)
+        complete_config(self.config[self.subcommand] if self.subcommand else self.config,
+                        fitting=self.subcommand in (None, "fit"))  # None: build_run, which fits
 
     def instantiate_classes(self) -> None:
         if not self.instantiate:
             return
         try:
             super().instantiate_classes()
+            if self.subcommand and self.checkpoint is not None:
+                self._check_checkpoint_fits()
         except (KeyError, ValueError, TypeError, FileNotFoundError) as err:
             message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
             raise ConfigError(message) from err
+
+    def _check_checkpoint_fits(self) -> None:
+        """The model built and the data fit the checkpoint's weights (else a ValueError in one line, rather than
+        Lightning's pages of key names once the data is set up); then say what is run, and what differs from
+        training."""
+        checkpoint, model = self.checkpoint, self.model
+
+        def labels(hparams: Any) -> str:
+            return f"{hparams['num_classes']} classes" + (", multi-label" if hparams["multi_label"] else "")
+
+        if labels(checkpoint.model) != labels(model.hparams):
+            raise ValueError(f"the checkpoint's {checkpoint.name} has {labels(checkpoint.model)}; the data has "
+                             f"{labels(model.hparams)}: give the data it was trained on "
+                             f"(data.root {checkpoint.data.get('root') or 'left out: the built-in data'})")
+        load_weights(model, checkpoint.state_dict, f"checkpoint {str(checkpoint.path)!r}")
+        verb = CKPT_VERBS[self.subcommand]
+        lines = [f"{verb} {checkpoint.name}, trained on {checkpoint.clip_words()}"]
+        if self.changes:
+            lines.append(f"{verb} at " + ", ".join(f"data.{key} {value} (trained at {checkpoint.data[key]})"
+                                                   for key, value in self.changes.items()))
+        self.checkpoint = None  # its weights: Lightning reads the file again as the run starts
+        rank_zero_info("\n".join(line for text in lines for line in terminal.wrap(text, terminal.width())))
 
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         # Added here rather than as config defaults, because each depends on a setting a config may choose:
@@ -399,12 +470,33 @@ def one_line_error(message: str, parser: Any) -> str:
     return " ".join(message.split())
 
 
-def check_ckpt_path(path: str | None) -> None:
+def check_ckpt_path(path: str | None, subcommand: str | None) -> None:
     """A checkpoint that is not there fails before anything is built (Lightning finds out after the data, the model
-    and the loggers are set up). Lightning's own names (``last``, ``registry:...``) and URLs are left to it."""
-    if not path or path.split(":")[0] in LIGHTNING_CKPT_NAMES or "://" in path or Path(path).is_file():
+    and the loggers are set up). Lightning's own names (``last``, ``registry:...``) and URLs are left to it, but
+    ``best`` and ``last`` outside ``fit``: they name the checkpoints of a fit in the same process, and validate or
+    test, run alone, would take the untrained model (Lightning only warns)."""
+    if not path or "://" in path or Path(path).is_file():
         return
-    raise ConfigError(f"ckpt_path {path!r} is not a file; fit prints each checkpoint's path when it ends")
+    name = path.split(":")[0]
+    if name not in LIGHTNING_CKPT_NAMES:
+        raise ConfigError(f"ckpt_path {path!r} is not a file; fit prints each checkpoint's path when it ends")
+    if name in ("best", "last") and subcommand not in (None, "fit"):
+        raise ConfigError(f"ckpt_path {path!r} names the checkpoint of a fit in this process, and {subcommand} runs "
+                          "alone: give a checkpoint's path (fit prints it when it ends)")
+
+
+def complete_from_checkpoint(section: Namespace, checkpoint: Checkpoint) -> dict[str, Any]:
+    """Complete ``section``, a run from ``checkpoint`` parsed over its settings (``VideoCLI.trained_defaults``), in
+    place, and return the clip settings in it that differ from training, by name. Its model must be the
+    checkpoint's (ConfigError: the weights fit no other). A resize left out follows the size, scaling the trained
+    one: testing at a higher resolution takes the same view of each frame, in more pixels."""
+    if section.model.name != checkpoint.name:
+        raise ConfigError(f"model.name {section.model.name}: the checkpoint holds {checkpoint.name}, whose weights "
+                          f"fit no other model; leave model.name out")
+    data, trained = section.data, checkpoint.clip()
+    if data.resize is None and trained["resize"] is not None:
+        data.resize = round(trained["resize"] * data.size / trained["size"])
+    return {key: data[key] for key in CLIP_SETTINGS if key in checkpoint.data and data[key] != trained[key]}
 
 
 def _from_python(**kwargs: Any) -> VideoCLI:

@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+import torch
 from helpers import LECTURE
 
 from lit_video.cli import disk_error, main
@@ -104,6 +105,8 @@ def test_fit_then_test_through_the_cli(tiny_dataset, tmp_path, monkeypatch):
     (["--model.model_args", '{"no_such_option": 1}'], "does not take no_such_option"),
     (["--model.lr", "-0.1"], "model.lr must be > 0 (got -0.1)"),
     (["--model.label_smoothing", "1.5"], "model.label_smoothing must be in [0, 1)"),
+    # Until stopped: the warm-up and cosine decay have no length to spread over.
+    (["--trainer.max_epochs", "-1"], "trainer.max_epochs -1 trains until stopped"),
 ])
 def test_bad_options_fail_before_training_with_a_message(tiny_dataset, tmp_path, monkeypatch, capsys, option,
                                                          message):
@@ -130,15 +133,110 @@ def test_a_mistyped_option_is_one_line_with_the_fix(tiny_dataset, tmp_path, monk
 
 
 @pytest.mark.integration
-def test_a_missing_checkpoint_is_one_line_before_anything_starts(tiny_dataset, tmp_path, monkeypatch, capfd):
+@pytest.mark.parametrize("subcommand", ["fit", "validate", "test"])
+def test_a_missing_checkpoint_is_one_line_before_anything_starts(tiny_dataset, tmp_path, monkeypatch, capfd,
+                                                                  subcommand):
     import wandb
 
     monkeypatch.chdir(tmp_path)
-    assert main(["test", *TINY_MODEL, *tiny_data(tiny_dataset), "--ckpt_path", "nope.ckpt"]) == 2
+    assert main([subcommand, *TINY_MODEL, *tiny_data(tiny_dataset), "--ckpt_path", "nope.ckpt"]) == 2
     out, err = capfd.readouterr()
-    assert err == "lit-video test: ckpt_path 'nope.ckpt' is not a file; fit prints each checkpoint's path when it " \
-                  "ends\n" and not out
+    assert err == f"lit-video {subcommand}: ckpt_path 'nope.ckpt' is not a file; fit prints each checkpoint's " \
+                  "path when it ends\n" and not out
     assert wandb.run is None and not Path("logs").exists(), "no wandb run, no logs folder"
+
+
+@pytest.fixture(scope="module")
+def clip_checkpoint(tiny_dataset, tmp_path_factory) -> Path:
+    """single_frame trained for a batch on 4 frames at 8 fps, 32 px resized to 32: far from its own default clip
+    (8 frames at 5 fps, 112 px), which a test that lost the trained clip would take."""
+    folder = tmp_path_factory.mktemp("fit")
+    assert main(["fit", *TINY_MODEL, "--data.root", str(tiny_dataset), "--data.frames", "4", "--data.fps", "8",
+                 "--data.size", "32", "--data.resize", "32", "--data.batch_size", "4", "--data.num_workers", "0",
+                 "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "0",
+                 "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
+                 "--trainer.default_root_dir", str(folder)]) == 0
+    return next(folder.rglob("*.ckpt"))
+
+
+def from_checkpoint(subcommand: str, ckpt: Path, root: Path, folder: Path, *options: str) -> list[str]:
+    """``lit-video SUBCOMMAND --data.root ROOT --ckpt_path CKPT``, as a user tests a checkpoint (no clip options),
+    quick and without loggers; its config is saved in ``folder``."""
+    return [subcommand, "--data.root", str(root), "--data.num_workers", "0", "--data.test_clips", "1",
+            "--trainer.limit_test_batches", "1", "--trainer.limit_val_batches", "1", "--trainer.logger", "false",
+            "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(folder), "--ckpt_path",
+            str(ckpt), *options]
+
+
+@pytest.mark.integration
+def test_a_checkpoint_is_tested_with_the_model_and_clip_it_was_trained_on(clip_checkpoint, tiny_dataset, tmp_path,
+                                                                          caplog):
+    import yaml
+
+    assert main(from_checkpoint("test", clip_checkpoint, tiny_dataset, tmp_path / "test")) == 0
+    config = yaml.safe_load((tmp_path / "test" / "config.yaml").read_text())
+    clip = {key: config["data"][key] for key in ("frames", "fps", "size", "resize")}
+    assert clip == {"frames": 4, "fps": 8.0, "size": 32, "resize": 32}
+    assert config["model"]["model_args"] == {"backbone": "shufflenet_v2_x0_5"}
+    said = [message for message in caplog.messages if " trained" in message]  # Lightning's log: its info lines
+    assert said == ["testing single_frame, trained on 4 frames at 8 fps, 32 px (resized to 32)"]  # no change
+    caplog.clear()
+
+    # A setting given is used, and where it differs from training that is said in one line; the resize follows the
+    # size (the same view of the frame, in more pixels).
+    assert main(from_checkpoint("validate", clip_checkpoint, tiny_dataset, tmp_path / "val", "--data.size", "48")) == 0
+    config = yaml.safe_load((tmp_path / "val" / "config.yaml").read_text())
+    assert (config["data"]["size"], config["data"]["resize"], config["data"]["frames"]) == (48, 48, 4)
+    said = [message for message in caplog.messages if " trained" in message]
+    assert said == ["validating single_frame, trained on 4 frames at 8 fps, 32 px (resized to 32)\n"
+                    "validating at data.size 48 (trained at 32), data.resize 48 (trained at 32)"]
+
+
+def without_a_class(root: Path, folder: Path) -> list[str]:
+    """Options for the data at ``root`` less its first class (three of four): annotations of its own in ``folder``."""
+    folder.mkdir()
+    for split in ("train", "val", "test"):
+        rows = (root / "annotations" / f"{split}.csv").read_text().splitlines()
+        (folder / f"{split}.csv").write_text("\n".join(row for row in rows if not row.startswith("solid,")) + "\n")
+    return ["--data.annotations", str(folder)]
+
+
+def rebuilt_checkpoint(ckpt: Path, folder: Path, backbone: str) -> Path:
+    """``ckpt`` saying its model had another backbone than the one its weights are of."""
+    saved = torch.load(ckpt, weights_only=True)
+    saved["hyper_parameters"]["model_args"] = {"backbone": backbone}
+    torch.save(saved, folder / "rebuilt.ckpt")
+    return folder / "rebuilt.ckpt"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("case, message", [
+    ("--model.name slow_fusion", "model.name slow_fusion: the checkpoint holds single_frame"),
+    ("three classes", "the checkpoint's single_frame has 4 classes; the data has 3"),
+    ("another backbone", "does not match VideoClassifier: shapes differ, model."),
+    ("truncated", "cannot be read (PytorchStreamReader failed"),
+    # Lightning's names for a checkpoint of a fit in the same process: a test has none (it tested random weights).
+    ("last", "ckpt_path 'last' names the checkpoint of a fit in this process"),
+])
+def test_a_checkpoint_that_does_not_fit_the_command_is_one_line(clip_checkpoint, tiny_dataset, tmp_path, capfd,
+                                                                case, message):
+    ckpt, options = clip_checkpoint, []
+    if case.startswith("--"):
+        options = case.split()
+    elif case == "three classes":
+        options = without_a_class(tiny_dataset, tmp_path / "annotations")
+    elif case == "another backbone":
+        ckpt = rebuilt_checkpoint(ckpt, tmp_path, "resnet18")
+    elif case == "truncated":
+        ckpt = tmp_path / "truncated.ckpt"
+        ckpt.write_bytes(clip_checkpoint.read_bytes()[:4096])
+    else:
+        ckpt = case
+    assert main(from_checkpoint("test", ckpt, tiny_dataset, tmp_path / "logs", *options)) == 2
+    err = capfd.readouterr().err
+    line = next(line for line in err.splitlines() if line.startswith("lit-video test: "))
+    assert message in line and "Traceback" not in err, err
+    assert not (tmp_path / "logs").exists(), "nothing tested"
 
 
 @pytest.mark.integration

@@ -25,6 +25,9 @@ def test_torchvision_wrapper_loads_a_local_kinetics_checkpoint_and_resizes_the_h
         torch.testing.assert_close(same_classes(clip), kinetics(clip))
     with pytest.raises(FileNotFoundError, match="missing.pth"):
         create_model("r3d_18", 7, pretrained=str(tmp_path / "missing.pth"))
+    (tmp_path / "cut.pth").write_bytes((tmp_path / "r3d_18.pth").read_bytes()[:4096])  # a copy that stopped
+    with pytest.raises(ValueError, match=r"'.*cut.pth' cannot be read \(PytorchStreamReader failed"):
+        create_model("r3d_18", 7, pretrained=str(tmp_path / "cut.pth"))
 
 
 def test_mvit_rejects_other_clip_shapes_with_a_clear_message():

@@ -5,9 +5,13 @@ test_visualize_trained.py (slow)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from lit_video.cli import main
@@ -97,3 +101,71 @@ def test_a_two_stream_model_shows_its_optical_flow_on_the_colour_wheel(tiny_data
     result = saliency(load_trained_model(ckpt), video)
     assert result.heat.shape == (4, 32, 32) and result.flow_heat.shape == (3, 32, 32)
     assert result.flow_heat.sum() > 0
+
+
+def damaged_checkpoint(kind: str, checkpoint: Path, folder: Path) -> Path:
+    """A file given as a checkpoint that is not a usable lit-video one."""
+    path = folder / f"{kind}.ckpt"
+    if kind == "missing":
+        return path
+    if kind == "a folder":
+        path.mkdir()
+    elif kind == "truncated":
+        data = checkpoint.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif kind == "text":
+        path.write_text("epoch: 3\n")
+    elif kind == "bare weights":  # a state dict without the settings that built it (torchvision's .pth files)
+        torch.save(torch.nn.Linear(2, 2).state_dict(), path)
+    elif kind == "another model's weights":  # the settings of one model, the weights of another
+        saved = torch.load(checkpoint, weights_only=True)
+        saved["hyper_parameters"]["name"] = "lecture_late_fusion"
+        torch.save(saved, path)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["missing", "a folder", "truncated", "text", "bare weights",
+                                  "another model's weights"])
+def test_a_checkpoint_that_cannot_be_used_is_one_line(checkpoint, tmp_path, capfd, kind):
+    path = damaged_checkpoint(kind, checkpoint, tmp_path)
+    out = tmp_path / "out"
+    assert main(["visualize", "class-model", "--ckpt", str(path), "--class", "move_right", "--steps", "1",
+                 "--out", str(out)]) == 2
+    err = capfd.readouterr().err
+    assert err.startswith(f"lit-video visualize: checkpoint {str(path)!r}") and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def unreadable_video(kind: str, folder: Path) -> Path:
+    """A file given as a video that no decoder can read."""
+    path = folder / ("audio.m4a" if kind == "audio only" else f"{kind}.mp4")
+    if kind == "empty":
+        path.touch()
+    elif kind == "text":
+        path.write_text("not a video\n")
+    elif kind == "a FIFO":
+        os.mkfifo(path)
+    elif kind == "a folder":
+        path.mkdir()
+    elif kind == "audio only":
+        with av.open(str(path), "w") as container:
+            stream = container.add_stream("aac", rate=16000, layout="mono")
+            for i in range(4):
+                frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+                frame.sample_rate, frame.pts = 16000, i * 1024
+                container.mux(stream.encode(frame))
+            container.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["empty", "text", "audio only", "a FIFO", "a folder"])
+def test_saliency_of_a_video_that_cannot_be_read_is_one_line(checkpoint, tmp_path, capfd, kind):
+    video = unreadable_video(kind, tmp_path)
+    out = tmp_path / "out"
+    assert main(["visualize", "saliency", "--ckpt", str(checkpoint), str(video), "--out", str(out),
+                 "--wandb", "offline"]) == 2
+    err = capfd.readouterr().err
+    # decord's own C++ log may come first (an "ERROR opening" line, outside Python); ours is the one line after it.
+    assert err.splitlines()[-1].startswith(f"lit-video visualize: cannot read video {str(video)!r}"), err
+    assert "Traceback" not in err and err.count("lit-video visualize:") == 1, err
+    assert not out.exists(), "nothing is written, no wandb run started"

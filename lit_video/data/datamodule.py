@@ -29,6 +29,9 @@ from .transforms import ClipTransform
 
 # What a DataModule can deliver: RGB clips, and their optical flow.
 MODALITIES = tuple(MODALITY_CHANNELS)
+# The settings that decide what a model sees of a video: a model from a checkpoint is tested and validated with its
+# training's unless an option says otherwise (``train.VideoCLI``), and looked at with them (``visualize``).
+CLIP_SETTINGS = ("frames", "fps", "size", "resize", "modalities", "flow_method", "flow_subtract_mean")
 # The splits each Lightning stage needs (``None``: every split).
 STAGE_SPLITS: dict[str | None, tuple[str, ...]] = {
     "fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": (), None: SPLITS}

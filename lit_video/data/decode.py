@@ -64,8 +64,10 @@ def _reason(err: Exception) -> str:
 
 def _check_file(path: Path) -> None:
     """Clear reasons for what the decoders would report cryptically."""
-    if not path.is_file():
+    if not path.exists():
         raise VideoReadError(path, "file not found")
+    if not path.is_file():  # a FIFO would block the decoder
+        raise VideoReadError(path, "not a regular file (a folder, a FIFO, a device)")
     if path.stat().st_size == 0:
         raise VideoReadError(path, "empty file (0 bytes)")
 

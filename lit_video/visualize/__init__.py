@@ -6,10 +6,8 @@ watch; ``lit-video visualize`` (``cli``) runs them.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -17,7 +15,9 @@ from ..data import VideoDataModule
 from ..data.flow import FlowSettings
 from ..data.transforms import MEAN, STD
 from ..models import PREDICTION, model_info
+from ..models.layers.backbone import load_weights
 from ..tasks import VideoClassifier
+from ..tasks.checkpoint import init_arguments, read_checkpoint
 
 
 @dataclass
@@ -55,21 +55,19 @@ class TrainedModel:
 def load_trained_model(checkpoint: str | Path, device: str = "cpu") -> TrainedModel:
     """The model of a lit-video checkpoint (``lit-video fit``, or a sweep entry's ``runs/<entry>/``), with its class
     names from the data it was trained on (the checkpoint's data settings; the built-in data is regenerated if this
-    machine has no copy)."""
-    checkpoint = Path(checkpoint)
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"checkpoint {str(checkpoint)!r} does not exist")
-    saved: dict[str, Any] = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    data_args = saved.get("datamodule_hyper_parameters")
-    if data_args is None:
-        raise ValueError(f"{checkpoint}: no data settings in the checkpoint (not one a lit-video run saved)")
-    # Contiguous: no layout to measure; init_weights: the weights are the checkpoint's, not a first stage's.
-    module = VideoClassifier.load_from_checkpoint(checkpoint, map_location=device, memory_format="contiguous",
-                                                  init_weights=None)
-    module.eval().requires_grad_(False)
-    # The DataModule's own arguments (the CLI saves its instantiator beside them), without the run's log folder.
-    accepted = set(inspect.signature(VideoDataModule).parameters) - {"log_dir"}
-    data = VideoDataModule(**{k: v for k, v in data_args.items() if k in accepted})
+    machine has no copy). A file that is not such a checkpoint, or whose weights do not fit the model its settings
+    build, is a one-line ValueError naming it."""
+    saved = read_checkpoint(checkpoint)
+    where = f"checkpoint {str(saved.path)!r}"
+    try:  # contiguous: no layout to measure; init_weights: the weights are the checkpoint's, not a first stage's
+        module = VideoClassifier(**{**init_arguments(VideoClassifier, saved.model), "memory_format": "contiguous",
+                                    "init_weights": None})
+    except (TypeError, ValueError) as err:  # settings this version's registry no longer builds
+        raise ValueError(f"{where}: its model settings do not build: {err}") from err
+    load_weights(module, saved.state_dict, where)
+    module.to(device).eval().requires_grad_(False)
+    # Without the run's log folder: the skipped-videos list of a look is not the run's.
+    data = VideoDataModule(**{**init_arguments(VideoDataModule, saved.data), "log_dir": None})
     return TrainedModel(module, data.class_names, data.frames, data.size, data.fps, data.resize, data.modalities,
                         data.groups, data.backend, data.flow_settings, data.root)
 

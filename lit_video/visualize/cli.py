@@ -134,8 +134,8 @@ def saliency_main(args: argparse.Namespace) -> int:
     model = load_trained_model(args.ckpt, args.device)
     chosen = model.class_index(args.target) if args.target else None
     out = Path(args.out) / Path(args.video).stem
+    predicted = saliency(model, args.video)  # first: a video that cannot be read leaves no folder and no run
     run = _wandb_run(args.wandb, Path(args.out), "saliency", {"ckpt": args.ckpt, "video": args.video})
-    predicted = saliency(model, args.video)
     results = [predicted] + ([saliency(model, args.video, chosen)] if chosen not in (None, predicted.target) else [])
     for result in results:
         name = model.class_names[result.target]
@@ -164,10 +164,12 @@ def saliency_main(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..data.decode import VideoReadError
+
     args = _parser().parse_args(argv)
     try:
         return class_model_main(args) if args.command == "class-model" else saliency_main(args)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, VideoReadError) as err:  # a checkpoint, a class or a video: one line
         print(f"lit-video visualize: {err}", file=sys.stderr)
         return 2
 

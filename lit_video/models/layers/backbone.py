@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 import torchvision
@@ -45,19 +46,39 @@ def resolve_pretrained(pretrained: object, network: str, weights: WeightsEnum | 
     raise ValueError(f"{network}: pretrained takes {accepts}, got {pretrained!r}")
 
 
-def read_checkpoint(path: str | Path) -> Mapping[str, torch.Tensor]:
-    """The state dict in a local file (a torchvision ``.pth`` or a Lightning ``.ckpt``); ``path`` must exist."""
+def read_torch_file(path: str | Path, what: str = "checkpoint") -> Any:
+    """What a torch file a user names holds (a checkpoint, a state dict), read on the CPU without running code from
+    it (``weights_only``). FileNotFoundError where ``path`` is not a file, a one-line ValueError where torch cannot
+    read it; each names it as ``what``."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"pretrained checkpoint {str(path)!r} does not exist")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    where = f"{what} {str(path)!r}"
+    if not path.is_file():  # a folder, or a FIFO, which would block the read
+        raise FileNotFoundError(f"{where} is not a file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 (torch raises a type per failure: zip, pickle, EOF, OS errors)
+        text = str(err).strip()
+        why = text.split(". ")[0].splitlines()[0][:120] if text else type(err).__name__
+        raise ValueError(f"{where} cannot be read ({why}): not a torch file, or a damaged one") from err
+
+
+def read_state_dict(path: str | Path) -> Mapping[str, torch.Tensor]:
+    """The state dict in a local file (a torchvision ``.pth`` or a Lightning ``.ckpt``); ``path`` must exist."""
+    state = read_torch_file(path, "pretrained checkpoint")
     if isinstance(state, dict) and "state_dict" in state:  # a Lightning checkpoint
         state = state["state_dict"]
     return state
 
 
 def load_weights(model: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> nn.Module:
-    """Load ``state`` into ``model``, strictly; ``source`` names where it came from when the keys disagree."""
+    """Load ``state`` into ``model``, strictly; where the names or shapes disagree, a one-line ValueError naming
+    ``source``, where it came from."""
+    own = model.state_dict()
+    reshaped = [f"{key} {tuple(value.shape)}, not {tuple(own[key].shape)}" for key, value in state.items()
+                if key in own and getattr(value, "shape", None) != own[key].shape]
+    if reshaped:  # torch raises them with every key's lines, even unstrict
+        raise ValueError(f"{source} does not match {type(model).__name__}: shapes differ, "
+                         f"{'; '.join(reshaped[:3])}{'...' if len(reshaped) > 3 else ''}")
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ValueError(
@@ -70,7 +91,7 @@ def load_weights(model: nn.Module, state: Mapping[str, torch.Tensor], source: st
 
 def load_local_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
     """Load a local state dict (a torchvision ``.pth`` or a Lightning ``.ckpt``) into ``model``, strictly."""
-    return load_weights(model, read_checkpoint(path), f"checkpoint {str(path)!r}")
+    return load_weights(model, read_state_dict(path), f"checkpoint {str(path)!r}")
 
 
 def torchvision_2d(name: str, pretrained: Pretrained = None) -> nn.Module:
@@ -90,7 +111,7 @@ def torchvision_2d(name: str, pretrained: Pretrained = None) -> nn.Module:
         # torchvision's weights API, called as its builders call it: torch hub's cache, a download only if missing.
         state, origin = source.get_state_dict(progress=True, check_hash=True), f"torchvision's {source!r}"
     else:
-        state, origin = read_checkpoint(source), f"checkpoint {str(source)!r}"
+        state, origin = read_state_dict(source), f"checkpoint {str(source)!r}"
     return load_weights(net, {k: v for k, v in state.items() if not k.startswith(AUX_CLASSIFIERS)}, origin)
 
 
