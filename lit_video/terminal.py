@@ -68,8 +68,10 @@ class HelpFormatter(argparse.HelpFormatter):
 def console(stderr: bool = False) -> Console:
     """A rich Console on stdout (or stderr). Piped, rich writes no ANSI codes by itself; its width is ``width()``
     (``COLUMNS`` if set, else ``WIDTH``), since rich would otherwise take that of whichever of stdin, stdout, stderr
-    is a terminal (``lit-video sweep ... | tee log`` would log lines as wide as the terminal)."""
-    made = Console(stderr=stderr)
+    is a terminal (``lit-video sweep ... | tee log`` would log lines as wide as the terminal). Without markup or
+    highlighting: what lit-video prints holds names and paths a user chose (a label ``a [/] b`` would be rich
+    markup), so it is printed as it is, and colour is given by ``style``."""
+    made = Console(stderr=stderr, markup=False, highlight=False)
     if not made.is_terminal:
         made.width = width()
     return made
@@ -109,5 +111,4 @@ def progress(items: Iterable[T], total: int, what: str, unit: str, out: Console 
         now, step = time.monotonic(), done * STEPS // max(total, 1)
         if done == total or (step > shown and now - last >= EVERY_S):
             shown, last = step, now
-            out.print(f"{what}: {done}/{total} {unit} ({100 * done // max(total, 1)} %), {duration(now - start)}",
-                      markup=False, highlight=False)
+            out.print(f"{what}: {done}/{total} {unit} ({100 * done // max(total, 1)} %), {duration(now - start)}")

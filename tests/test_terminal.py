@@ -13,7 +13,7 @@ def test_piped_output_is_80_columns_unless_columns_says_otherwise(monkeypatch, c
     monkeypatch.delenv("COLUMNS", raising=False)
     out = terminal.console()
     assert not out.is_terminal and out.width == terminal.WIDTH == 80
-    out.print("[red]failed[/] x" * 20)
+    out.print("failed x" * 20, style="red")
     printed = capsys.readouterr().out
     assert "\x1b" not in printed and printed.startswith("failed x") and max(map(len, printed.splitlines())) <= 80
     monkeypatch.setenv("COLUMNS", "120")
@@ -37,6 +37,18 @@ def test_in_a_terminal_progress_is_one_bar_that_fits_80_columns():
     frames = out.export_text().strip().split("synthetic data ")[1:]  # each redraw of the one line
     assert frames and all(len(f"synthetic data {frame}") <= 80 and "\n" not in frame for frame in frames)
     assert frames[-1].startswith("━") and frames[-1].endswith(" 5/5 videos 0:00:00")
+
+
+def test_names_a_user_chose_print_as_written_never_as_markup(tmp_path, capsys):
+    """A label the config accepts, ``a [/] b [red]c``, was rich markup: the end-of-sweep table raised MarkupError
+    (a closing tag with nothing to close) or printed ``a  b c`` in red."""
+    from lit_video.sweep.runner import _report
+
+    label = "a [/] b [red]c"
+    line = {"rank": 1, "variant": label, "dataset": "data", "status": "ok", "video_top1": 0.5, "gmacs_per_video": 1.0}
+    assert _report("s", [line], [], tmp_path, None, terminal.console(), [], "summary [/]") == 0
+    printed = capsys.readouterr().out
+    assert f"1. {label} (data)" in printed and "summary [/]" in printed
 
 
 def test_durations_and_cut_text():

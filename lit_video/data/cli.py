@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from .. import terminal
 from ..terminal import HelpFormatter
@@ -73,8 +73,7 @@ def synth(args: argparse.Namespace, console: Console) -> int:
                                   args.workers)
     videos = sum(1 for _ in out.rglob("*.mp4"))
     # Unwrapped and as written: the path stays whole for copying.
-    console.print(f"wrote {videos} videos to {out} in {time.perf_counter() - start:.1f} s", soft_wrap=True,
-                  markup=False, highlight=False)
+    console.print(f"wrote {videos} videos to {out} in {time.perf_counter() - start:.1f} s", soft_wrap=True)
     return 0
 
 
@@ -98,7 +97,7 @@ def check(args: argparse.Namespace, console: Console) -> int:
     with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
         bad += [("unreadable", err.path, err.reason) for err in pool.map(check_one, videos) if err is not None]
     for kind, what, why in bad:  # one line each, unwrapped: paths stay whole for grep and copy
-        console.print(f"[red]{kind}[/red] {escape(what)}: {escape(why)}", soft_wrap=True, highlight=False)
+        console.print(Text(kind, "red"), f"{what}: {why}", soft_wrap=True)
     console.print(f"{info.format}: {len(videos)} videos checked, {len(info.class_names)} classes, "
                   f"{len(bad)} problems")
     return 1 if bad else 0
@@ -118,7 +117,7 @@ def flow(args: argparse.Namespace, console: Console) -> int:
         elif why is not None:
             computed[why] += 1
     for path, reason in bad:  # one line each, unwrapped: paths stay whole for grep and copy
-        console.print(f"[red]unreadable[/red] {escape(path)}: {escape(reason)}", soft_wrap=True, highlight=False)
+        console.print(Text("unreadable", "red"), f"{path}: {reason}", soft_wrap=True)
     new = computed.pop(MISSING, 0)
     # A cache file that was there but not as its stamp says is counted apart, with why.
     recomputed = sum(computed.values())
@@ -136,5 +135,5 @@ def main(argv: list[str]) -> int:
     try:
         return {"synth": synth, "check": check, "flow": flow}[args.command](args, console)
     except ValueError as err:
-        console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"error: {err}", soft_wrap=True)
         return 2

@@ -307,9 +307,8 @@ def _print_model(console: Console, row: dict[str, Any]) -> None:
     console.print(summary)
     if row["layers"]:
         console.print("\nlayers: a module's #params, #MACs and % of the MACs are its own and its submodules'; "
-                      "RF: the receptive field (t x h x w) of one central output unit, in input frames x pixels",
-                      highlight=False)
-        console.print(layer_table(row, console.width), highlight=False, markup=False, soft_wrap=True)
+                      "RF: the receptive field (t x h x w) of one central output unit, in input frames x pixels")
+        console.print(layer_table(row, console.width), soft_wrap=True)
     if "throughput" in row:
         tp = row["throughput"]
         speed = Table(title=speed_title(row), title_justify="left", caption_justify="left")
@@ -334,7 +333,7 @@ def _print_model(console: Console, row: dict[str, Any]) -> None:
         console.print(speed)
         for error in (tp["mfu_error"], tp["train_mfu_error"]):
             if error:
-                console.print(error, markup=False)
+                console.print(error)
 
 
 def _print_all(console: Console, rows: list[dict[str, Any]]) -> None:

@@ -225,26 +225,26 @@ def table_lines(rows: list[Comparison], width: int) -> list[Text]:
 def print_comparison(rows: list[Comparison], name_a: str, name_b: str, console: Console) -> None:
     """The table of deltas, then each flagged line's regressions and the notes (a note every line shares once),
     wrapped to the console's width: readable in a terminal, a pipe and a CI log alike."""
-    console.print(f"A: {name_a}\nB: {name_b}\n", soft_wrap=True, highlight=False, markup=False)
+    console.print(f"A: {name_a}\nB: {name_b}\n", soft_wrap=True)
     for line in table_lines(rows, console.width):
-        console.print(line, soft_wrap=True, highlight=False)
+        console.print(line, soft_wrap=True)
     wrap = lambda text: textwrap.fill(text, console.width, initial_indent="  ", subsequent_indent="    ")  # noqa: E731
     labels = dict(zip(map(id, rows), _labels(rows), strict=True))
     flagged = [row for row in rows if row.regressions]
     if flagged:
-        console.print(f"\n{FLAG} ({len(flagged)} of {len(rows)} lines):", style="bold red", highlight=False)
+        console.print(f"\n{FLAG} ({len(flagged)} of {len(rows)} lines):", style="bold red")
         for row in flagged:
             for regression in row.regressions:
-                console.print(wrap(f"{labels[id(row)]}: {regression}"), highlight=False, markup=False)
+                console.print(wrap(f"{labels[id(row)]}: {regression}"))
     notes: dict[str, list[str]] = defaultdict(list)  # note -> the lines that have it
     for row in rows:
         for note in row.notes:
             notes[note].append(labels[id(row)])
     if notes:
-        console.print("\nNotes:", highlight=False)
+        console.print("\nNotes:")
         for note, where in notes.items():
             where_text = f"every line ({len(where)})" if len(where) == len(rows) > 1 else ", ".join(where)
-            console.print(wrap(f"{where_text}: {note}"), highlight=False, markup=False)
+            console.print(wrap(f"{where_text}: {note}"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
                        else f"no regressions ({limits})")
             if elsewhere:
                 summary += f"; {elsewhere} line{'s' * (elsewhere != 1)} measured on different data, not compared"
-            console.print(f"\n{summary}", highlight=False)
+            console.print(f"\n{summary}")
     if not any(r.compared for r in rows):  # "no regressions" would read as a pass
         print(f"lit-video compare: nothing compared: {nothing_compared(rows, board_a, board_b)}", file=sys.stderr)
         return 2

@@ -180,8 +180,8 @@ def finished_rows(job: list[Entry], outcomes: list[Outcome], runs_dir: Path, wan
     for entry, outcome in zip(job, outcomes, strict=True):
         if outcome.oom and (smaller := _halved_batch(entry)) is not None:
             if console:
-                console.print(f"[yellow]{entry.entry_id}: out of memory; retrying once at batch size "
-                              f"{smaller.config['data']['batch_size']}[/]")
+                console.print(f"{entry.entry_id}: out of memory; retrying once at batch size "
+                              f"{smaller.config['data']['batch_size']}", style="yellow")
             (outcome,) = run_child([smaller], runs_dir, wandb_mode)
         if outcome.status == "ok":
             row = {**outcome.row, "config_hash": entry.config_hash}  # as configured, even after a retry

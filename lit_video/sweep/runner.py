@@ -104,7 +104,7 @@ class SweepProgress:
         self.skipped += count
         if count:
             self.console.print(f"{count} entr{'y' if count == 1 else 'ies'} already done, skipped "
-                               "(--no-resume runs them again)", highlight=False)
+                               "(--no-resume runs them again)")
 
     def started(self, job: list[Entry], doing: str) -> None:
         """A job started ``doing`` something. Piped, a line says so (the live area shows it in a terminal): a job's
@@ -113,8 +113,7 @@ class SweepProgress:
         self.running[id(job)] = (job, doing, time.monotonic())
         if self.live is None and doing != "profiling":
             end = f" ({doing})"
-            self.console.print(f"{'started':<8} {job_name(job, self.console.width - 9 - len(end))}{end}",
-                               markup=False, highlight=False)
+            self.console.print(f"{'started':<8} {job_name(job, self.console.width - 9 - len(end))}{end}")
 
     def ended(self, job: list[Entry], rows: list[dict[str, Any]], walls: list[float]) -> None:
         """A job's entries finished (or failed): a line each, and the counts."""
@@ -218,7 +217,7 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
     ResultsFolder(out_dir).git_ignore("runs/", "wandb/", "cluster/", ".lock*", ".wandb-leaderboard")
     remove_temporaries(out_dir)
     if set_aside:
-        console.print(set_aside_old_rows(out_dir, sweep), soft_wrap=True, highlight=False)
+        console.print(set_aside_old_rows(out_dir, sweep), soft_wrap=True)
     check_same_data(out_dir, sweep)  # the pre-flight of the rows: other data stops the sweep before any entry
     if shard is None and (report := merge_rows(out_dir, sweep)).added:  # a conflict stops the sweep here
         console.print(describe(report))
@@ -263,13 +262,13 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
         ran = progress.done + progress.failed
         console.print("interrupted: the running entries are lost; the finished ones are kept:")
         console.print(f"  {kept} row{'' if kept == 1 else 's'} ({ran} from this run) in {results_path}",
-                      soft_wrap=True, highlight=False)
+                      soft_wrap=True)
         raise
     took = duration(time.monotonic() - progress.start)
     if shard is not None:
         console.print(f"sweep {sweep.name}, {shard.name}: {progress.done} done, {progress.failed} failed in {took}; "
                       f"rows in {results_path}. Once every shard is done, `lit-video sweep CONFIG --merge` builds "
-                      "the leaderboard.", highlight=False)
+                      "the leaderboard.")
         return 1 if failures else 0
     # Nothing ran: the config may still have changed which rows count.
     board, plots = outputs or refresh_outputs(out_dir, sweep)
@@ -326,15 +325,15 @@ def _report(name: str, board: list[dict[str, Any]], plots: list[Path], out_dir: 
     for line in [line for line in board if line["status"] == "ok"][:10]:
         end = f"  video top-1 {percent(line['video_top1']):>5} %  {line['gmacs_per_video']:8.3f} GMACs/video"
         label = fit(f"{line['variant']} ({line['dataset']})", width - 5 - len(end))
-        console.print(f"{line['rank']:>3}. {label:<{width - 5 - len(end)}}{end}", highlight=False, no_wrap=True)
+        console.print(f"{line['rank']:>3}. {label:<{width - 5 - len(end)}}{end}", no_wrap=True)
     if failures:
-        console.print(f"[red]{len(failures)} entr{'y' if len(failures) == 1 else 'ies'} failed[/] (errors in full: "
-                      "leaderboard.md, Failed entries):", highlight=False)
+        console.print(f"{len(failures)} entr{'y' if len(failures) == 1 else 'ies'} failed (errors in full: "
+                      "leaderboard.md, Failed entries):", style="red")
         for entry, error in failures:
             first = error.strip().splitlines()[0] if error.strip() else ""
-            console.print(fit(f"  {job_name([entry])}: {first}", width), markup=False, highlight=False)
-    console.print(summary, highlight=False)
-    console.print(f"leaderboard: {ResultsFolder(out_dir).leaderboard_file('md')}", soft_wrap=True, highlight=False)
+            console.print(fit(f"  {job_name([entry])}: {first}", width))
+    console.print(summary)
+    console.print(f"leaderboard: {ResultsFolder(out_dir).leaderboard_file('md')}", soft_wrap=True)
     return 1 if failures else 0
 
 
@@ -348,11 +347,11 @@ def merge_sweep(sweep: Sweep, out_root: str | Path, wandb_mode: str | None = "of
     console = console or terminal_console()
     out_dir = Path(out_root) / sweep.name
     if not out_dir.is_dir():
-        console.print(f"[red]no results folder {out_dir}: run the sweep (or its shards) first[/]")
+        console.print(f"no results folder {out_dir}: run the sweep (or its shards) first", style="red")
         return 1
     with results_lock(out_dir, "lit-video sweep --merge"):
         if set_aside:
-            console.print(set_aside_old_rows(out_dir, sweep), soft_wrap=True, highlight=False)
+            console.print(set_aside_old_rows(out_dir, sweep), soft_wrap=True)
         console.print(describe(merge_rows(out_dir, sweep)))
         board, plots = refresh_outputs(out_dir, sweep)
         rows = {row["config_hash"]: row for row in latest_rows(ResultsFolder(out_dir).rows(),

@@ -22,7 +22,7 @@ from typing import Any
 
 from rich.progress import Progress
 
-from ..terminal import HelpFormatter
+from ..terminal import HelpFormatter, console
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,7 +86,7 @@ def class_model_main(args: argparse.Namespace) -> int:
     out = Path(args.out)
     run = _wandb_run(args.wandb, out, "class-model", {"ckpt": args.ckpt, "classes": args.classes,
                                                        "settings": [vars(s) for s in settings]})
-    with Progress() as progress:
+    with Progress(console=console()) as progress:
         task = progress.add_task("class models", total=len(targets) * len(settings) * settings[0].steps)
         for name, target in zip(args.classes, targets, strict=True):
             for setting in settings:
