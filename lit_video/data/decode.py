@@ -23,6 +23,7 @@ import bisect
 import functools
 import json
 import os
+import stat
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields, replace
@@ -63,12 +64,14 @@ def _reason(err: Exception) -> str:
 
 
 def _check_file(path: Path) -> None:
-    """Clear reasons for what the decoders would report cryptically."""
-    if not path.exists():
-        raise VideoReadError(path, "file not found")
-    if not path.is_file():  # a FIFO would block the decoder
+    """Clear reasons for what the decoders would report cryptically (one stat: this runs for every clip read)."""
+    try:
+        status = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise VideoReadError(path, "file not found") from None
+    if not stat.S_ISREG(status.st_mode):  # a FIFO would block the decoder
         raise VideoReadError(path, "not a regular file (a folder, a FIFO, a device)")
-    if path.stat().st_size == 0:
+    if status.st_size == 0:
         raise VideoReadError(path, "empty file (0 bytes)")
 
 

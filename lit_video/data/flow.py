@@ -35,7 +35,7 @@ import torch
 from ..files import cache_dir, write_atomic
 from ..machine import die_with_parent
 from ..terminal import progress
-from .decode import VideoReadError, probe_video, read_frames, video_file_key
+from .decode import VideoProbe, VideoReadError, probe_video, read_frames, video_file_key
 from .transforms import resize_flow
 
 METHODS = ("dis", "farneback", "tvl1")
@@ -179,16 +179,16 @@ def missing_gaps(path: str | Path, settings: FlowSettings = FlowSettings(), back
 
 
 def cache_flow(path: str | Path, settings: FlowSettings = FlowSettings(), backend: str = "decord",
-               root: Path | None = None, gaps: Sequence[int] = (1,)) -> str | None:
+               root: Path | None = None, gaps: Sequence[int] = (1,), probe: VideoProbe | None = None) -> str | None:
     """Store the flow of the video at ``path`` for every gap of ``gaps`` not stored yet (or not as stamped),
     decoding it once, each file with its stamp. Returns None where every gap was stored already, else why it
     was computed: ``MISSING``, or why a stored file could not be used (``_stored``). Raises ``VideoReadError``
-    naming the file where it cannot be read."""
+    naming the file where it cannot be read. ``probe``: the video's, where the caller has it already."""
     found = {gap: _stored(path, settings, backend, root, gap) for gap in gaps}
     why = [reason for reason in found.values() if isinstance(reason, str)]
     if not why:
         return None
-    probe = probe_video(path, backend)
+    probe = probe or probe_video(path, backend)
     frames = read_frames(path, range(probe.num_frames), backend).numpy()  # (N, H, W, 3)
     for gap in (gap for gap, reason in found.items() if isinstance(reason, str)):
         if len(frames) > gap:
@@ -305,8 +305,8 @@ def _cache_one(path: Path, settings: FlowSettings, backend: str, fps: float | No
     cannot be read (plain data: it crosses the process boundary)."""
     cv2.setNumThreads(1)
     try:
-        gaps = flow_gaps(probe_video(path, backend).fps, fps)
-        return str(path), None, cache_flow(path, settings, backend, root, gaps)
+        probe = probe_video(path, backend)  # once: its rate gives the gaps, its frames the flow
+        return str(path), None, cache_flow(path, settings, backend, root, flow_gaps(probe.fps, fps), probe)
     except VideoReadError as err:
         return err.path, err.reason, None
 
