@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import time
@@ -180,10 +181,11 @@ class VideoDataModule(L.LightningDataModule):
     def eval_views(self) -> int:
         return eval_views(self.test_clips, self.test_crops)
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
         """A short hash of the classes and of every split's videos and labels: same data, same fingerprint.
-        File names go in as bytes (``os.fsencode``), so any name the file system holds can be hashed."""
+        File names go in as bytes (``os.fsencode``), so any name the file system holds can be hashed. Kept: the
+        pre-flight, the sweep's config and each entry ask for it, and ``info`` is set once."""
         digest = hashlib.sha1(repr(self.info.class_names).encode())
         for split in SPLITS:
             for record in self.info.splits[split]:

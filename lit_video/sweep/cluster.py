@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
-from ..results.folder import ResultsFolder, append_row, read_rows
+from ..results.folder import ResultsFolder, append_row, append_rows, read_rows
 from .config import ClusterOptions, Entry
 from .entry import base_row
 from .jobs import finished_rows, run_child
@@ -39,8 +39,7 @@ def run_cluster_job(entries: list[dict[str, Any]], out_dir: str, wandb_mode: str
     job, runs = [Entry.from_dict(spec) for spec in entries], ResultsFolder(out_dir).runs_dir
     rows = finished_rows(job, run_child(job, runs, wandb_mode), runs, wandb_mode)
     path = job_rows_file(job, Path(out_dir))
-    for row in rows:
-        append_row(path, row)
+    append_rows(path, rows)
     return [row["status"] for row in rows]
 
 

@@ -43,17 +43,18 @@ def _data_of(row: dict[str, Any], hashes: set[str]) -> str | None:
     return None
 
 
-def check_same_data(out_dir: str | Path, sweep: Sweep) -> None:
+def check_same_data(out_dir: str | Path, sweep: Sweep, files: dict[Path, list[dict[str, Any]]] | None = None) -> None:
     """Raise RowsDisagree where rows of ``sweep``'s entries in ``out_dir``'s row files were measured on other data
     than each other or than the sweep's data now (``Sweep.fingerprints``): the data changed since, or another
-    machine's copy of it differs. The message says which data is where, and the ways out."""
+    machine's copy of it differs. The message says which data is where, and the ways out. ``files``: the row files'
+    rows, by path, where the caller has read them already (``_row_files``)."""
     out_dir = Path(out_dir)
     hashes = {entry.config_hash for entry in sweep.entries}
     places: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))  # dataset -> data -> where
     for dataset, fingerprint in sweep.fingerprints.items():
         places[dataset][FIELD["dataset_fingerprint"].format(fingerprint)].add(NOW)
-    for path in ResultsFolder(out_dir).row_files():
-        for row in read_rows(path):
+    for path, rows in (files or _row_files(out_dir)).items():
+        for row in rows:
             if data := _data_of(row, hashes):
                 places[row["dataset"]][data].add(str(path.relative_to(out_dir)))
     conflicts = [f"dataset {dataset!r}: " + "; ".join(_where(data, found) for data, found in sorted(
@@ -64,6 +65,11 @@ def check_same_data(out_dir: str | Path, sweep: Sweep) -> None:
                            f"data changed, or another machine's copy differs): {' | '.join(conflicts)}. Give "
                            "another --out, or add --set-aside-old-rows to move the rows of other data than now into "
                            f"{out_dir / SET_ASIDE}<date>/")
+
+
+def _row_files(out_dir: Path) -> dict[Path, list[dict[str, Any]]]:
+    """The rows of each row file (``results.jsonl`` first), by path."""
+    return {path: read_rows(path) for path in ResultsFolder(out_dir).row_files()}
 
 
 def _where(data: str, found: set[str]) -> str:
@@ -86,7 +92,7 @@ def set_aside_old_rows(out_dir: str | Path, sweep: Sweep) -> str:
         data = _data_of(row, hashes)
         return data is not None and data != now.get(row["dataset"], data)
 
-    rows = {path: read_rows(path) for path in folder.row_files()}
+    rows = _row_files(folder.path)
     old = {path: [row for row in file_rows if other_data(row)] for path, file_rows in rows.items()}
     moved = [row for file_rows in old.values() for row in file_rows]
     if not moved:
@@ -95,7 +101,7 @@ def set_aside_old_rows(out_dir: str | Path, sweep: Sweep) -> str:
         if file_rows:
             into = aside.path / path.relative_to(folder.path)
             into.parent.mkdir(parents=True, exist_ok=True)
-            write_rows(into, [*read_rows(into), *file_rows])
+            append_rows(into, file_rows)
     kept = {path: [row for row in file_rows if not other_data(row)] for path, file_rows in rows.items()}
     still = {folder.entry_dir(row) for file_rows in kept.values() for row in file_rows}
     folders = 0
@@ -118,14 +124,14 @@ def merge_rows(out_dir: str | Path, sweep: Sweep) -> MergeReport:
     the leaderboard takes). Raises RowsDisagree, writing nothing, where rows were measured on other data
     (``check_same_data``)."""
     out_dir = Path(out_dir)
-    check_same_data(out_dir, sweep)
-    results, *others = ResultsFolder(out_dir).row_files()
+    files = _row_files(out_dir)  # read once: the check and the merge
+    check_same_data(out_dir, sweep, files)
+    (results, merged), *others = files.items()
     current = {entry.config_hash for entry in sweep.entries}
-    merged = read_rows(results)
     seen = {json.dumps(row, sort_keys=True) for row in merged}
     report, new = MergeReport(), []
-    for path in others:
-        for row in read_rows(path):
+    for path, rows in others:
+        for row in rows:
             if row.get("config_hash") not in current:
                 report.other_config[path.name] = report.other_config.get(path.name, 0) + 1
                 continue

@@ -26,7 +26,7 @@ from rich.text import Text
 
 from ..files import remove_temporaries
 from ..machine import usable_cores
-from ..results.folder import ResultsFolder, append_row, latest_rows, read_rows
+from ..results.folder import ResultsFolder, append_rows, latest_rows, read_rows
 from ..results.leaderboard import write_leaderboards
 from ..results.lock import results_lock
 from ..results.plots import write_plots
@@ -168,10 +168,12 @@ def entry_line(entry: Entry, row: dict[str, Any], wall: float, width: int) -> st
     return f"{status} {job_name([entry], width - len(status) - 1 - len(end))}{end}"
 
 
-def refresh_outputs(out_dir: Path, sweep: Sweep) -> tuple[list[dict[str, Any]], list[Path]]:
+def refresh_outputs(out_dir: Path, sweep: Sweep, merge: bool = True) -> tuple[list[dict[str, Any]], list[Path]]:
     """Regenerate the leaderboards and plots from results.jsonl (the rows of this sweep's current entries), with
-    the rows of shards and cluster jobs merged into it first (``merge.merge_rows``)."""
-    merge_rows(out_dir, sweep)
+    the rows of shards and cluster jobs merged into it first (``merge.merge_rows``; ``merge``: not merged just
+    now)."""
+    if merge:
+        merge_rows(out_dir, sweep)
     rows = latest_rows(ResultsFolder(out_dir).rows(), [e.config_hash for e in sweep.entries])
     board = write_leaderboards(out_dir, rows, f"Leaderboard: sweep {sweep.name}")
     return board, write_plots(out_dir, board)
@@ -218,8 +220,10 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
     remove_temporaries(out_dir)
     if set_aside:
         console.print(set_aside_old_rows(out_dir, sweep), soft_wrap=True)
-    check_same_data(out_dir, sweep)  # the pre-flight of the rows: other data stops the sweep before any entry
-    if shard is None and (report := merge_rows(out_dir, sweep)).added:  # a conflict stops the sweep here
+    # The pre-flight of the rows: other data stops the sweep before any entry (merge_rows checks it first).
+    if shard is not None:
+        check_same_data(out_dir, sweep)
+    elif (report := merge_rows(out_dir, sweep)).added:
         console.print(describe(report))
     folder = ResultsFolder(out_dir)
     results_path = folder.results_file if shard is None else folder.rows_dir / f"{shard.name}.jsonl"
@@ -244,8 +248,7 @@ def _run_sweep(sweep: Sweep, out_dir: Path, resume: bool, wandb_mode: str | None
 
     def record(job: list[Entry], outcomes: list[Outcome], started: float) -> None:
         rows = finished_rows(job, outcomes, folder.runs_dir, wandb_mode, console)
-        for row in rows:
-            append_row(results_path, row)
+        append_rows(results_path, rows)
         tally(job, rows, started)
 
     grouped = jobs(todo)
@@ -353,7 +356,7 @@ def merge_sweep(sweep: Sweep, out_root: str | Path, wandb_mode: str | None = "of
         if set_aside:
             console.print(set_aside_old_rows(out_dir, sweep), soft_wrap=True)
         console.print(describe(merge_rows(out_dir, sweep)))
-        board, plots = refresh_outputs(out_dir, sweep)
+        board, plots = refresh_outputs(out_dir, sweep, merge=False)
         rows = {row["config_hash"]: row for row in latest_rows(ResultsFolder(out_dir).rows(),
                                                                 [e.config_hash for e in sweep.entries])}
         failures = [(e, rows[e.config_hash]["error"] or "failed") if e.config_hash in rows else (e, "no row yet")
