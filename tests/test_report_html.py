@@ -106,6 +106,9 @@ def test_a_section_shows_the_videos_each_seed_skipped(finished_sweep, tmp_path):
     assert page.count("skipped 1 video") == 1  # that seed's alone
     assert "Seed 1 skipped 1 video" in page and "<code>/data/train/cut_short.mp4</code>" in page
     assert "moov atom not found" in page
+    listed.write_bytes(b"/data/train/caf\xe9.mp4\tcut short\n")  # a name that is not UTF-8: the page stays UTF-8
+    page = render_page(copy)
+    assert "<code>/data/train/caf\ufffd.mp4</code>" in page and page.encode()
     listed.unlink()  # a results folder without the list (runs/ is not in git): the count, and where the list was
     results = ResultsFolder(copy)
     single = next(s for s in load_sections(results, results.board()) if s.line["variant"] == "single_frame")

@@ -201,7 +201,7 @@ def load_seed(results: ResultsFolder, row: dict[str, Any]) -> Seed:
     seed.details = seed.read(seed.folder / DETAILS_FILE, _details)
     seed.predictions = seed.read(seed.folder / PREDICTIONS_FILE, _predictions)
     seed.log = seed.read(_csv_log(seed.folder), _csv_rows)
-    seed.skipped = read_skipped(seed.folder / SKIPPED_FILE)
+    seed.skipped = seed.read(seed.folder / SKIPPED_FILE, read_skipped) or []
     return seed
 
 
@@ -368,7 +368,8 @@ def skipped_videos(seeds: list[Seed], paths: Paths) -> list[dict[str, Any]]:
         count = seed.row.get("skipped_videos") or len(seed.skipped)
         if count:
             shown.append({"seed": seed.row.get("seed"), "count": count, "file": paths(seed.folder / SKIPPED_FILE),
-                          "videos": [(paths(video), why) for video, why in seed.skipped[:SKIPPED_SHOWN]],
+                          "videos": [(display_name(paths(video)), display_name(why))  # a name not UTF-8: U+FFFD
+                                     for video, why in seed.skipped[:SKIPPED_SHOWN]],
                           "more": max(0, len(seed.skipped) - SKIPPED_SHOWN)})
     return shown
 
