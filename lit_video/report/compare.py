@@ -92,7 +92,15 @@ class Comparison:
     b: dict[str, Any] | None
     regressions: list[str]
     notes: list[str]
-    compared: bool  # both lines there, measured on the same data: B's figures judged against A's
+
+    @property
+    def both(self) -> bool:
+        return self.a is not None and self.b is not None
+
+    @property
+    def compared(self) -> bool:
+        """Both lines there, measured on the same data: B's figures judged against A's."""
+        return self.both and other_data(self.a, self.b) is None
 
 
 def _key(line: dict[str, Any]) -> tuple[str, ...]:
@@ -109,7 +117,7 @@ def compare_boards(a: list[dict[str, Any]], b: list[dict[str, Any]], threshold: 
         la, lb = lines_a.get(key), lines_b.get(key)
         regressions, notes = [], []
         if la and lb and (data := other_data(la, lb)):  # one label, other videos: no figure of B means a change
-            result.append(Comparison(key, la, lb, [], [f"measured on different data ({data}): not compared"], False))
+            result.append(Comparison(key, la, lb, [], [f"measured on different data ({data}): not compared"]))
             continue
         # A profile-only line has cost figures to compare and no accuracy.
         a_ok, b_ok = (x is not None and x.get("status") in DONE_STATUSES for x in (la, lb))
@@ -146,7 +154,7 @@ def compare_boards(a: list[dict[str, Any]], b: list[dict[str, Any]], threshold: 
             for field in COST_FIGURES:
                 if la.get(field) != lb.get(field):
                     notes.append(f"{HEADERS[field]} changed (a different model or input)")
-        result.append(Comparison(key, la, lb, regressions, notes, la is not None and lb is not None))
+        result.append(Comparison(key, la, lb, regressions, notes))
     return result
 
 
@@ -268,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rows = compare_boards(board_a, board_b, args.threshold, args.speed_threshold)
     regressed = [r for r in rows if r.regressions]
-    elsewhere = sum(r.a is not None and r.b is not None and not r.compared for r in rows)  # on different data
+    compared = any(r.compared for r in rows)
+    elsewhere = sum(r.both and not r.compared for r in rows)  # on different data
     if args.json:
         lines = [{"model": (r.a or r.b).get("model"), **dict(zip(KEY_FIELDS, r.key, strict=True)), "a": r.a,
                   "b": r.b, "compared": r.compared, "regressions": r.regressions, "notes": r.notes} for r in rows]
@@ -276,14 +285,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         console = terminal_console()
         print_comparison(rows, args.a, args.b, console)
-        if any(r.compared for r in rows):
+        if compared:
             limits = f"beyond {args.threshold} points / {100 * args.speed_threshold:.0f}% speed"
             summary = (f"{len(regressed)} of {len(rows)} lines regressed ({limits})" if regressed
                        else f"no regressions ({limits})")
             if elsewhere:
                 summary += f"; {elsewhere} line{'s' * (elsewhere != 1)} measured on different data, not compared"
             console.print(f"\n{summary}")
-    if not any(r.compared for r in rows):  # "no regressions" would read as a pass
+    if not compared:  # "no regressions" would read as a pass
         print(f"lit-video compare: nothing compared: {nothing_compared(rows, board_a, board_b)}", file=sys.stderr)
         return 2
     return 1 if regressed and args.fail_on_regression else 0
