@@ -186,7 +186,8 @@ def disk_error(command: str, err: OSError) -> str | None:
     way = DISK_ERRORS.get(err.errno)
     if way is None:
         return None
-    return f"lit-video {command}: {'' if err.filename is None else f'{err.filename}: '}{err.strerror}: {way}"
+    where = "" if err.filename is None else f"{err.filename}: "
+    return f"{'lit-video ' + command if command else 'lit-video'}: {where}{err.strerror}: {way}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as err:
-        line = disk_error(argv[0], err)
+        line = disk_error(argv[0] if argv else "", err)  # a bare `lit-video` prints its help
         if line is None:
             raise
         print(line, file=sys.stderr)

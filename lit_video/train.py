@@ -31,7 +31,6 @@ from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_info
 
 from . import terminal
-from .data import CLIP_SETTINGS
 from .machine import default_precision
 from .models import DATA_ARGUMENTS, builder_arguments, model_info
 from .models.layers.backbone import load_weights
@@ -236,8 +235,7 @@ class VideoCLI(LightningCLI):
         size: ``complete_from_checkpoint``)."""
         model = {f"model.{key}": value for key, value in init_arguments(self.task.module, checkpoint.model).items()
                  if key not in (*DATA_LINKS, "init_weights")}
-        return {**model, **{f"data.{key}": value for key, value in checkpoint.clip().items()
-                            if key != "resize" and key in checkpoint.data}}
+        return {**model, **{f"data.{key}": value for key, value in checkpoint.clip().items() if key != "resize"}}
 
     def _parse_ckpt_path(self) -> None:
         """Nothing: Lightning's lays the checkpoint's model settings over the command line, dropping a
@@ -494,9 +492,9 @@ def complete_from_checkpoint(section: Namespace, checkpoint: Checkpoint) -> dict
         raise ConfigError(f"model.name {section.model.name}: the checkpoint holds {checkpoint.name}, whose weights "
                           f"fit no other model; leave model.name out")
     data, trained = section.data, checkpoint.clip()
-    if data.resize is None and trained["resize"] is not None:
+    if data.resize is None and trained.get("resize") is not None:
         data.resize = round(trained["resize"] * data.size / trained["size"])
-    return {key: data[key] for key in CLIP_SETTINGS if key in checkpoint.data and data[key] != trained[key]}
+    return {key: data[key] for key, value in trained.items() if data[key] != value}
 
 
 def _from_python(**kwargs: Any) -> VideoCLI:

@@ -32,8 +32,9 @@ class Checkpoint:
         return self.model["name"]
 
     def clip(self) -> dict[str, Any]:
-        """The data settings the model was trained on that decide what it sees of a video (``CLIP_SETTINGS``)."""
-        return {key: self.data.get(key) for key in CLIP_SETTINGS}
+        """The data settings the model was trained on that decide what it sees of a video (``CLIP_SETTINGS``), those
+        the checkpoint has (one from an older lit-video may lack some)."""
+        return {key: self.data[key] for key in CLIP_SETTINGS if key in self.data}
 
     def clip_words(self) -> str:
         """The trained clip in words: ``4 frames at 8 fps, 32 px (resized to 32)``."""
