@@ -141,20 +141,26 @@ def flow_cache_file(path: str | Path, settings: FlowSettings = FlowSettings(), b
                     root: Path | None = None, gap: int = 1) -> Path:
     """Where the flow from every frame ``t`` to frame ``t + gap`` of the video at ``path`` is stored for
     ``settings`` (``root``: default ``<cache>/flow``); its stamp is beside it (``.json``)."""
-    name = hashlib.sha1(_flow_of(path, settings, backend, gap).encode()).hexdigest()
-    return (root or cache_dir() / "flow") / f"{name}.npy"
+    return _cache_file(_flow_of(path, settings, backend, gap), root)
+
+
+def _cache_file(flow_of: str, root: Path | None) -> Path:
+    """The cache file of the flow ``flow_of`` (``_flow_of``) names."""
+    return (root or cache_dir() / "flow") / f"{hashlib.sha1(flow_of.encode()).hexdigest()}.npy"
 
 
 def _stored(path: str | Path, settings: FlowSettings, backend: str, root: Path | None, gap: int) -> np.ndarray | str:
     """The cache file of this flow memory-mapped (reads touch only the fields they take) where it is what its
     stamp says it is; else why it must be computed: ``MISSING``, or the file is damaged, of an older format (no
     stamp, or another ``FLOW_FORMAT``), stamped for other settings, of the wrong dtype or the wrong shape (a file
-    put there by hand is never served as the flow of this video)."""
-    file = flow_cache_file(path, settings, backend, root, gap)
-    if not file.exists():
-        return MISSING
+    put there by hand is never served as the flow of this video). Read for every clip: the video's key once, no
+    stat beyond np.load's."""
+    flow_of = _flow_of(path, settings, backend, gap)
+    file = _cache_file(flow_of, root)
     try:
         stored = np.load(file, mmap_mode="r")
+    except FileNotFoundError:
+        return MISSING
     except (OSError, ValueError, EOFError):
         return "damaged"
     try:
@@ -163,7 +169,7 @@ def _stored(path: str | Path, settings: FlowSettings, backend: str, root: Path |
         stamp = {}
     if not isinstance(stamp, dict) or stamp.get("format") != FLOW_FORMAT:
         return "older format"
-    if stamp.get("flow_of") != _flow_of(path, settings, backend, gap):
+    if stamp.get("flow_of") != flow_of:
         return "other settings"
     if str(stored.dtype) != stamp.get("dtype"):
         return "wrong dtype"
@@ -201,10 +207,11 @@ def cache_flow(path: str | Path, settings: FlowSettings = FlowSettings(), backen
             with open(tmp, "wb") as f:  # a file object: np.save would append ".npy" to a name without it
                 np.save(f, stored)
 
-        file = flow_cache_file(path, settings, backend, root, gap)
+        flow_of = _flow_of(path, settings, backend, gap)
+        file = _cache_file(flow_of, root)
         write_atomic(file, save)
         # The stamp last: a file whose stamp is missing or stale is computed again.
-        stamp = {"format": FLOW_FORMAT, "flow_of": _flow_of(path, settings, backend, gap),
+        stamp = {"format": FLOW_FORMAT, "flow_of": flow_of,
                  "dtype": str(stored.dtype), "shape": list(stored.shape)}
         write_atomic(file.with_suffix(".json"), json.dumps(stamp) + "\n")
     return next((reason for reason in why if reason != MISSING), MISSING)
