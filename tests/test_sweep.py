@@ -331,11 +331,14 @@ def test_rows_of_other_data_stop_a_sweep_before_any_entry_then_can_be_set_aside(
     assert read_rows(folder.results_file) == [old] and sorted(p.name for p in folder.runs_dir.iterdir()) == [
         folder.entry_dir(old).name]  # no entry started
 
+    with open(folder.results_file, "a") as rows:
+        rows.write('{"model": "cut short\n')  # a bad line: a person's to mend, never deleted by setting rows aside
     assert run("--merge", "--set-aside-old-rows") == 1  # set aside, then merged: no entry is done now
     (aside,) = folder.path.glob("set-aside-*")
     assert read_rows(aside / "results.jsonl") == [old]
     assert (ResultsFolder(aside).entry_dir(old) / "details.json").is_file()
     assert read_rows(folder.results_file) == [] and not folder.entry_dir(old).exists()
+    assert folder.results_file.read_text() == '{"model": "cut short\n'
     assert f"set aside 1 row measured on other data (and 1 entry folder) in {aside}\n" in capsys.readouterr().out
     assert run("--merge") == 1  # nothing of the other data is left to refuse
 

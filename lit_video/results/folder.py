@@ -20,7 +20,7 @@ import json
 import re
 import sys
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,6 +153,21 @@ def append_rows(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
 
 def append_row(path: str | Path, row: dict[str, Any]) -> None:
     append_rows(path, [row])
+
+
+def remove_rows(path: str | Path, removed: Callable[[dict[str, Any]], bool]) -> None:
+    """Rewrite a rows file, atomically, without its good rows that ``removed`` picks; every other line is kept as it
+    is (a bad one too: a person's to mend)."""
+    path = Path(path)
+
+    def picked(line: bytes) -> bool:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            return False
+        return not row_problems(row) and removed(row)
+
+    write_atomic(path, b"".join(line for line in path.read_bytes().splitlines(keepends=True) if not picked(line)))
 
 
 def latest_rows(rows: Iterable[dict[str, Any]], hashes: Iterable[str] | None = None) -> list[dict[str, Any]]:

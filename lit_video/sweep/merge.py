@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..results.folder import RESULTS_FILE, ResultsFolder, append_rows, read_rows, write_rows
+from ..results.folder import RESULTS_FILE, ResultsFolder, append_rows, read_rows, remove_rows
 from ..results.schema import DONE_STATUSES, FIELD
 from .config import Sweep
 
@@ -102,8 +102,7 @@ def set_aside_old_rows(out_dir: str | Path, sweep: Sweep) -> str:
             into = aside.path / path.relative_to(folder.path)
             into.parent.mkdir(parents=True, exist_ok=True)
             append_rows(into, file_rows)
-    kept = {path: [row for row in file_rows if not other_data(row)] for path, file_rows in rows.items()}
-    still = {folder.entry_dir(row) for file_rows in kept.values() for row in file_rows}
+    still = {folder.entry_dir(row) for file_rows in rows.values() for row in file_rows if not other_data(row)}
     folders = 0
     for row in moved:
         if (entry := folder.entry_dir(row)).is_dir() and entry not in still:
@@ -112,7 +111,7 @@ def set_aside_old_rows(out_dir: str | Path, sweep: Sweep) -> str:
             folders += 1
     for path, file_rows in old.items():
         if file_rows:
-            write_rows(path, kept[path])
+            remove_rows(path, other_data)  # a bad line stays, for a person to mend
     plural = lambda n, what: f"{n} {what}{'s' * (n != 1)}"  # noqa: E731
     return (f"set aside {plural(len(moved), 'row')} measured on other data (and {plural(folders, 'entry folder')}) "
             f"in {aside}")
