@@ -80,14 +80,19 @@ def _architecture(model: nn.Module) -> str:
 def _alternated_runs(runs: dict[str, Callable[[], Any]], device: torch.device,
                      repeats: int) -> dict[str, list[float]]:
     """The seconds of each of ``runs`` (each run once already: kernels chosen, memory allocated), timed
-    ``repeats`` times in turn, A B A B ...: a change in the machine's load falls on every layout alike. Timed by
-    the profiler's timer (imported here: the profiler imports this module)."""
-    from .profiling.clock import _times
+    ``repeats`` times in turn, A B A B ...: a change in the machine's load falls on every layout alike."""
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
 
     seconds: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
         for name, run in runs.items():
-            seconds[name] += _times(run, 1, 0, device)
+            sync()
+            start = time.perf_counter()
+            run()
+            sync()
+            seconds[name].append(time.perf_counter() - start)
     return seconds
 
 
